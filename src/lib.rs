@@ -1,0 +1,9 @@
+//! handbook-sync keeps GitLab issues equal to a Markdown handbook.
+//!
+//! The crate is a functional core ([`parse`]) inside an imperative shell (the CLI and,
+//! later, sources, GitLab and the daemon). See `ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod logging;
+pub mod parse;
+pub mod source;
