@@ -35,6 +35,37 @@ pub enum Command {
     /// a title, a status (active, done, handed_over) and an optional owner named after
     /// `=>`, `->` or `→`. Nothing is sent anywhere.
     Parse(ParseArgs),
+    /// Run a local GitLab-compatible server (the sandbox) for tests, benchmarks and trials.
+    ///
+    /// It speaks GitLab's REST API v4 for users, projects, issues, labels, notes, boards
+    /// and repository files, so any GitLab client works against it. Its first line on
+    /// stdout is `listening on http://127.0.0.1:PORT`; it serves until SIGTERM or SIGINT.
+    /// `/-/sandbox/stats` counts requests and `PUT /-/sandbox/faults` injects latency,
+    /// errors, lost responses and rate limits.
+    Sandbox(SandboxArgs),
+}
+
+/// Arguments of `sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The token clients must send (`PRIVATE-TOKEN` or `Authorization: Bearer`); it
+    /// belongs to the user `root`.
+    #[arg(long, env = "SANDBOX_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// A project to create if missing, `GROUP/NAME`, public unless `:private` or
+    /// `:internal` follows. Repeatable.
+    #[arg(long = "project", value_name = "GROUP/NAME[:VISIBILITY]")]
+    pub projects: Vec<String>,
+    /// A user to create if missing, `USERNAME` or `USERNAME:Full Name`. Repeatable.
+    #[arg(long = "user", value_name = "USERNAME[:Full Name]")]
+    pub users: Vec<String>,
+    /// Keep the data in this file (rewritten atomically after every write) and load it
+    /// again at start.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 /// Arguments of `parse`.
@@ -79,7 +110,74 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Parse(args) => parse_command(&args),
+        Command::Sandbox(args) => sandbox_command(args),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let projects = args
+        .projects
+        .iter()
+        .map(|spec| {
+            let (path, visibility) = spec.rsplit_once(':').unwrap_or((spec, "public"));
+            if !matches!(visibility, "public" | "private" | "internal") {
+                anyhow::bail!("--project {spec}: visibility must be public, private or internal");
+            }
+            if !path.contains('/') || path.starts_with('/') || path.ends_with('/') {
+                anyhow::bail!("--project {spec}: expected GROUP/NAME");
+            }
+            Ok((path.to_owned(), visibility.to_owned()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let users = args
+        .users
+        .iter()
+        .map(|spec| {
+            let (username, name) = spec.split_once(':').unwrap_or((spec, spec));
+            (username.to_owned(), name.to_owned())
+        })
+        .collect();
+    let config = gitlab_sandbox::Config {
+        token: args.token,
+        projects,
+        users,
+        state_file: args.state,
+    };
+    runtime()?.block_on(async move {
+        let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;
+        println!("listening on {}", sandbox.url());
+        use std::io::Write as _;
+        std::io::stdout().flush().context("writing to stdout")?;
+        sandbox
+            .serve(shutdown_signal())
+            .await
+            .context("serving the sandbox")?;
+        tracing::info!("sandbox stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 fn parse_command(args: &ParseArgs) -> anyhow::Result<ExitCode> {

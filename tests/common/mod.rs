@@ -33,3 +33,26 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
+
+/// An in-process sandbox with one public project `acme/roadmap` and users `drew`, `ashley`.
+pub async fn sandbox() -> gitlab_sandbox::Running {
+    let config = gitlab_sandbox::Config {
+        token: TOKEN.into(),
+        projects: vec![
+            ("acme/roadmap".into(), "public".into()),
+            ("acme/secret".into(), "private".into()),
+        ],
+        users: vec![
+            ("drew".into(), "Drew".into()),
+            ("ashley".into(), "Ashley".into()),
+        ],
+        state_file: None,
+    };
+    gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("sandbox binds")
+        .spawn()
+}
+
+/// The sandbox token used by the tests (never a real one).
+pub const TOKEN: &str = "sandbox-test-token";

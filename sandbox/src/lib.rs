@@ -1,0 +1,207 @@
+//! A GitLab-compatible REST API server, for tests, benchmarks and the demo.
+//!
+//! It implements the part of GitLab's API v4 that handbook-sync relies on (users,
+//! projects, issues, labels, notes, boards, repository files), as GitLab documents it, and
+//! answers any real GitLab client. It shares no code or types with the sync engine, so the
+//! two cannot agree by accident. Under `/-/sandbox/` it offers what GitLab does not:
+//! request statistics and fault injection.
+
+mod api;
+mod error;
+mod faults;
+mod model;
+mod params;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::Utc;
+use parking_lot::Mutex;
+
+pub use faults::{Faults, Stats};
+
+/// What the sandbox starts with.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The one valid token; it belongs to the user `root`.
+    pub token: String,
+    /// Projects to create if missing: `(group/name, visibility)`.
+    pub projects: Vec<(String, String)>,
+    /// Users to create if missing: `(username, full name)`.
+    pub users: Vec<(String, String)>,
+    /// Where to keep the data across restarts (written atomically after every write).
+    pub state_file: Option<PathBuf>,
+}
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file exists but cannot be read or parsed.
+    #[error("cannot load sandbox state from `{path}`: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Shared server state.
+pub(crate) struct App {
+    pub base_url: String,
+    pub token: String,
+    pub root_id: u64,
+    pub state: Mutex<model::State>,
+    pub state_file: Option<PathBuf>,
+    pub save_lock: Mutex<()>,
+    pub faults: Mutex<Faults>,
+    pub seq: AtomicU64,
+    pub stats: Mutex<Stats>,
+    pub api_window: Mutex<faults::Window>,
+    pub create_window: Mutex<faults::Window>,
+}
+
+impl App {
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Writes the state file, if any: a temporary file renamed over the old one, so a
+    /// crash leaves either the old or the new state, never half of one.
+    pub(crate) fn save(&self) {
+        let Some(path) = &self.state_file else { return };
+        let _guard = self.save_lock.lock();
+        let bytes = serde_json::to_vec(&*self.state.lock()).expect("the state serialises");
+        let tmp = path.with_extension("tmp");
+        let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = result {
+            tracing::error!(path = %path.display(), "cannot save sandbox state: {e}");
+        }
+    }
+}
+
+/// A bound, not yet serving, sandbox.
+pub struct Sandbox {
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+}
+
+impl Sandbox {
+    /// Binds `addr` (port 0 picks a free port) and loads or creates the data.
+    pub async fn bind(addr: SocketAddr, config: Config) -> Result<Self, SandboxError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let mut state = match &config.state_file {
+            Some(path) if path.exists() => {
+                let bytes = std::fs::read(path).map_err(|e| SandboxError::State {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                serde_json::from_slice(&bytes).map_err(|e| SandboxError::State {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            _ => model::State::default(),
+        };
+        let now = Utc::now();
+        let root_id = state.ensure_user("root", "Administrator", now);
+        for (username, name) in &config.users {
+            state.ensure_user(username, name, now);
+        }
+        for (path, visibility) in &config.projects {
+            state.ensure_project(path, visibility, now);
+        }
+        let app = Arc::new(App {
+            base_url: format!("http://{local}"),
+            token: config.token,
+            root_id,
+            state: Mutex::new(state),
+            state_file: config.state_file,
+            save_lock: Mutex::new(()),
+            faults: Mutex::new(Faults::default()),
+            seq: AtomicU64::new(0),
+            stats: Mutex::new(Stats::default()),
+            api_window: Mutex::new(faults::Window::default()),
+            create_window: Mutex::new(faults::Window::default()),
+        });
+        app.save();
+        Ok(Sandbox { listener, app })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.app.base_url
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = api::router(self.app.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.app.save();
+        Ok(())
+    }
+
+    /// Serves on a background task; the sandbox stops when the handle is dropped or
+    /// [`Running::stop`] is called.
+    pub fn spawn(self) -> Running {
+        let url = self.url().to_owned();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(async {
+            let _ = rx.await;
+        }));
+        Running {
+            url,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+}
+
+/// A sandbox serving in the background.
+pub struct Running {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes what is in flight, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
