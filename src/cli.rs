@@ -9,9 +9,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use url::Url;
 
+use crate::config::Config;
 use crate::logging::{self, LogFormat};
 use crate::parse::{self, Page, ParseOptions, Status};
+use crate::run::{self, RunError, RunOptions};
 use crate::source;
+use crate::sync::Plan;
 
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
 /// created, reworded, reassigned, closed and reopened as the page is edited.
@@ -43,6 +46,36 @@ pub enum Command {
     /// `/-/sandbox/stats` counts requests and `PUT /-/sandbox/faults` injects latency,
     /// errors, lost responses and rate limits.
     Sandbox(SandboxArgs),
+    /// Show what a sync would change in GitLab, without changing anything.
+    ///
+    /// Reads every configured page and the project's managed issues, and prints one line
+    /// per action (create, update, close, reopen) and per manual change found (drift).
+    /// Exit status: 0 nothing to do, 2 changes to make, 1 a page could not be read or
+    /// synced, 3 configuration error.
+    Plan(SyncArgs),
+    /// Sync: print the plan, then execute it.
+    ///
+    /// Exit status: 0 done, 1 something failed (the rest was still applied), 3
+    /// configuration error, 4 a page was refused by the mass-close guard.
+    Apply(SyncArgs),
+}
+
+/// Arguments of `plan` and `apply`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The configuration file (default: /etc/handbook-sync/config.toml, then
+    /// config/handbook-sync.toml).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only this page (repeatable).
+    #[arg(long = "page", value_name = "ID")]
+    pub pages: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Let a plan close more than `sync.max_close_fraction` of a page's open issues.
+    #[arg(long)]
+    pub allow_mass_close: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -111,7 +144,92 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Parse(args) => parse_command(&args),
         Command::Sandbox(args) => sandbox_command(args),
+        Command::Plan(args) => sync_command(&args, false),
+        Command::Apply(args) => sync_command(&args, true),
     }
+}
+
+/// Exit status of a configuration error.
+const EXIT_CONFIG: u8 = 3;
+
+fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
+    let config_error = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        Ok(ExitCode::from(EXIT_CONFIG))
+    };
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let token = match config.token() {
+        Ok(t) => t,
+        Err(e) => return config_error(&e),
+    };
+    let options = RunOptions {
+        pages: args.pages.clone(),
+        allow_mass_close: args.allow_mass_close,
+        today: chrono::Utc::now().date_naive().to_string(),
+    };
+    runtime()?.block_on(async {
+        let prepared = match run::prepare(&config, token, &options).await {
+            Ok(p) => p,
+            Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
+            Err(e) => return Err(e.into()),
+        };
+        if !apply {
+            let plan = &prepared.plan;
+            print_plan(plan, args.format)?;
+            return Ok(ExitCode::from(if plan.has_failures() {
+                1
+            } else if plan.has_changes() {
+                2
+            } else {
+                0
+            }));
+        }
+        if args.format == OutputFormat::Text {
+            print_plan(&prepared.plan, args.format)?;
+        }
+        let plan = prepared.apply().await;
+        match args.format {
+            OutputFormat::Json => print_plan(&plan, args.format)?,
+            OutputFormat::Text if plan.summary.failed > 0 => {
+                println!(
+                    "{} action(s) failed; everything else was applied",
+                    plan.summary.failed
+                );
+            }
+            OutputFormat::Text => {}
+        }
+        tracing::info!(
+            create = plan.summary.create,
+            update = plan.summary.update,
+            close = plan.summary.close,
+            reopen = plan.summary.reopen,
+            drift = plan.summary.drift,
+            unchanged = plan.summary.unchanged,
+            failed = plan.summary.failed,
+            "sync finished"
+        );
+        Ok(ExitCode::from(if plan.has_failures() {
+            1
+        } else if plan.has_refusals() {
+            4
+        } else {
+            0
+        }))
+    })
+}
+
+fn print_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Text => print!("{}", plan.to_text()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(plan).context("encoding the plan")?
+        ),
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

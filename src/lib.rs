@@ -4,6 +4,10 @@
 //! later, sources, GitLab and the daemon). See `ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod config;
+pub mod gitlab;
 pub mod logging;
 pub mod parse;
+pub mod run;
 pub mod source;
+pub mod sync;

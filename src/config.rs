@@ -1,0 +1,339 @@
+//! Configuration: TOML (the `config` crate) with `HANDBOOK_SYNC__SECTION__KEY`
+//! environment overrides, validated into typed settings. Errors name the offending key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// Where the configuration is looked for when `--config` is not given.
+pub const DEFAULT_PATHS: [&str; 2] = [
+    "/etc/handbook-sync/config.toml",
+    "config/handbook-sync.toml",
+];
+
+/// A configuration that cannot be used. The CLI exits 3 on these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No file given and none at the default paths.
+    #[error("no configuration file: pass --config FILE or create one of {}", DEFAULT_PATHS.join(", "))]
+    NotFound,
+    /// The file (or an override) could not be read or has a bad key or value.
+    #[error("configuration `{path}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// No token in any of the places it may come from.
+    #[error(
+        "no GitLab token: set GITLAB_TOKEN, `gitlab.token_file`, or run under systemd with \
+         LoadCredential=gitlab-token"
+    )]
+    NoToken,
+    /// The token file is unreadable.
+    #[error("cannot read the GitLab token from `{path}`: {reason}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// `[gitlab]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabSettings {
+    /// Base URL of the GitLab instance.
+    #[serde(default = "default_gitlab_url")]
+    pub url: String,
+    /// File holding the token (trailing whitespace ignored).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Allow plain `http://` to hosts other than loopback.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    /// Seconds before any request is abandoned.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_gitlab_url() -> String {
+    "https://gitlab.com".to_owned()
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+impl Default for GitlabSettings {
+    fn default() -> Self {
+        GitlabSettings {
+            url: default_gitlab_url(),
+            token_file: None,
+            allow_insecure: false,
+            timeout_seconds: default_timeout(),
+        }
+    }
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// The label every managed issue carries.
+    #[serde(default = "default_managed_label")]
+    pub managed_label: String,
+    /// Revert what people changed by hand in owned fields (state, title, assignee,
+    /// managed block, managed labels).
+    #[serde(default)]
+    pub enforce: bool,
+    /// Refuse plans closing more than this share of a page's open issues (and more than 5).
+    #[serde(default = "default_max_close_fraction")]
+    pub max_close_fraction: f64,
+    /// Page label: this prefix plus the page id.
+    #[serde(default = "default_page_label_prefix")]
+    pub page_label_prefix: String,
+    /// Section label: this prefix plus the section path.
+    #[serde(default = "default_section_label_prefix")]
+    pub section_label_prefix: String,
+    /// The label of handed-over items.
+    #[serde(default = "default_handed_over_label")]
+    pub handed_over_label: String,
+}
+
+fn default_managed_label() -> String {
+    "handbook-sync".to_owned()
+}
+fn default_max_close_fraction() -> f64 {
+    0.25
+}
+fn default_page_label_prefix() -> String {
+    "handbook::".to_owned()
+}
+fn default_section_label_prefix() -> String {
+    "section::".to_owned()
+}
+fn default_handed_over_label() -> String {
+    "handed-over".to_owned()
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            managed_label: default_managed_label(),
+            enforce: false,
+            max_close_fraction: default_max_close_fraction(),
+            page_label_prefix: default_page_label_prefix(),
+            section_label_prefix: default_section_label_prefix(),
+            handed_over_label: default_handed_over_label(),
+        }
+    }
+}
+
+/// One `[[pages]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageSettings {
+    /// Stable id of the page (labels, markers).
+    pub id: String,
+    /// Path (relative to the configuration file) of the Markdown page.
+    pub source: String,
+    /// Public URL of the page: absolute links and the Source line.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Target project, `group/name` or numeric id.
+    pub project: String,
+    /// GitLab username responsible for the page's active items.
+    pub owner: String,
+    /// Only items under these headings.
+    #[serde(default)]
+    pub include_sections: Vec<String>,
+    /// Never items under these headings.
+    #[serde(default)]
+    pub exclude_sections: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    gitlab: GitlabSettings,
+    #[serde(default)]
+    sync: SyncSettings,
+    #[serde(default)]
+    people: BTreeMap<String, String>,
+    #[serde(default)]
+    pages: Vec<PageSettings>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (page sources are relative to it).
+    pub path: PathBuf,
+    /// `[gitlab]`, with the URL parsed.
+    pub gitlab: GitlabSettings,
+    /// The parsed GitLab URL.
+    pub gitlab_url: Url,
+    /// `[sync]`.
+    pub sync: SyncSettings,
+    /// Handbook name → GitLab username.
+    pub people: BTreeMap<String, String>,
+    /// The pages, in configuration order.
+    pub pages: Vec<PageSettings>,
+}
+
+impl Config {
+    /// Loads `path` (or the first default path that exists) with environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None => DEFAULT_PATHS
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .ok_or(ConfigError::NotFound)?,
+        };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        };
+        if !path.is_file() {
+            return Err(invalid("the file does not exist or is not a file".into()));
+        }
+        let raw: RawConfig = config::Config::builder()
+            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("HANDBOOK_SYNC")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| invalid(e.to_string()))?;
+        Self::validate(path.clone(), raw).map_err(invalid)
+    }
+
+    fn validate(path: PathBuf, raw: RawConfig) -> Result<Config, String> {
+        let gitlab_url = Url::parse(&raw.gitlab.url)
+            .map_err(|e| format!("gitlab.url `{}`: {e}", raw.gitlab.url))?;
+        match gitlab_url.scheme() {
+            "https" => {}
+            "http" if raw.gitlab.allow_insecure || is_loopback(&gitlab_url) => {}
+            "http" => {
+                return Err(format!(
+                    "gitlab.url `{}`: plain http is only allowed to loopback addresses or with gitlab.allow_insecure = true",
+                    raw.gitlab.url
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "gitlab.url `{}`: unsupported scheme `{other}`",
+                    raw.gitlab.url
+                ));
+            }
+        }
+        if raw.gitlab.timeout_seconds == 0 {
+            return Err("gitlab.timeout_seconds must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&raw.sync.max_close_fraction) {
+            return Err(format!(
+                "sync.max_close_fraction must be between 0 and 1, not {}",
+                raw.sync.max_close_fraction
+            ));
+        }
+        if raw.sync.managed_label.trim().is_empty() || raw.sync.managed_label.contains(',') {
+            return Err("sync.managed_label must be a non-empty label name without commas".into());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, page) in raw.pages.iter().enumerate() {
+            let at = format!("pages[{i}]");
+            for (key, value) in [
+                ("id", &page.id),
+                ("source", &page.source),
+                ("project", &page.project),
+                ("owner", &page.owner),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(format!("{at}.{key} must not be empty"));
+                }
+            }
+            if !page
+                .id
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(format!(
+                    "{at}.id `{}`: use letters, digits, `-`, `_` and `.` only",
+                    page.id
+                ));
+            }
+            if !ids.insert(page.id.clone()) {
+                return Err(format!("{at}.id `{}` is used by another page", page.id));
+            }
+            if let Some(url) = &page.url {
+                Url::parse(url).map_err(|e| format!("{at}.url `{url}`: {e}"))?;
+            }
+        }
+        Ok(Config {
+            path,
+            gitlab_url,
+            gitlab: raw.gitlab,
+            sync: raw.sync,
+            people: raw.people,
+            pages: raw.pages,
+        })
+    }
+
+    /// The path of a page source, relative to the configuration file.
+    pub fn source_path(&self, page: &PageSettings) -> PathBuf {
+        let source = Path::new(&page.source);
+        if source.is_absolute() {
+            source.to_owned()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(source)
+        }
+    }
+
+    /// The token: `GITLAB_TOKEN`, else `gitlab.token_file`, else systemd's credential.
+    pub fn token(&self) -> Result<SecretString, ConfigError> {
+        if let Ok(token) = std::env::var("GITLAB_TOKEN")
+            && !token.trim().is_empty()
+        {
+            return Ok(SecretString::from(token.trim().to_owned()));
+        }
+        let file = self.gitlab.token_file.clone().or_else(|| {
+            std::env::var_os("CREDENTIALS_DIRECTORY").map(|d| PathBuf::from(d).join("gitlab-token"))
+        });
+        let Some(file) = file else {
+            return Err(ConfigError::NoToken);
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::TokenFile {
+            path: file.clone(),
+            reason: e.to_string(),
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(ConfigError::TokenFile {
+                path: file,
+                reason: "the file is empty".into(),
+            });
+        }
+        Ok(SecretString::from(token.to_owned()))
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}

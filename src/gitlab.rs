@@ -1,0 +1,424 @@
+//! Talking to GitLab: the `gitlab` crate's endpoints over the project's own client.
+//!
+//! The client implements the crate's `RestClient` and `AsyncClient` over `reqwest`, which
+//! gives every request a timeout and (later) access to response headers for rate
+//! limiting; the crate's endpoint builders still build every request.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gitlab::api::{self, ApiError, AsyncQuery, Pagination};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::sync::{IssueState, ObservedIssue};
+
+/// A failure below the HTTP layer (connection, timeout, TLS).
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The request could not be sent or the answer not read.
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    /// The request could not be built.
+    #[error("building the request: {0}")]
+    Build(#[from] http::Error),
+}
+
+/// A GitLab request that failed, said so a person can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum GitlabError {
+    /// 401: the token.
+    #[error("{what}: GitLab answered 401 Unauthorized: the token is wrong, expired or revoked")]
+    Unauthorized {
+        /// The request.
+        what: String,
+    },
+    /// 403: the token's rights.
+    #[error(
+        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues)"
+    )]
+    Forbidden {
+        /// The request.
+        what: String,
+    },
+    /// 404.
+    #[error(
+        "{what}: GitLab answered 404 ({message}): check the project path and that the token's user can see it"
+    )]
+    NotFound {
+        /// The request.
+        what: String,
+        /// GitLab's message.
+        message: String,
+    },
+    /// Anything else.
+    #[error("{what}: {message}")]
+    Other {
+        /// The request.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl GitlabError {
+    fn from_api(what: impl Into<String>, err: ApiError<TransportError>) -> Self {
+        let what = what.into();
+        match err {
+            ApiError::GitlabWithStatus { status, .. } | ApiError::GitlabService { status, .. }
+                if status.as_u16() == 401 =>
+            {
+                GitlabError::Unauthorized { what }
+            }
+            ApiError::GitlabWithStatus { status, msg } => match status.as_u16() {
+                403 => GitlabError::Forbidden { what },
+                404 => GitlabError::NotFound { what, message: msg },
+                code => GitlabError::Other {
+                    what,
+                    message: format!("GitLab answered {code}: {msg}"),
+                },
+            },
+            ApiError::GitlabService { status, .. } => GitlabError::Other {
+                what,
+                message: format!("GitLab answered {status}"),
+            },
+            ApiError::GitlabObjectWithStatus { status, obj } => GitlabError::Other {
+                what,
+                message: format!("GitLab answered {status}: {obj}"),
+            },
+            ApiError::Client { source } => GitlabError::Other {
+                what,
+                message: format!("request failed: {source}"),
+            },
+            other => GitlabError::Other {
+                what,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// True for a 409 (e.g. a label that already exists).
+    fn is_conflict(err: &ApiError<TransportError>) -> bool {
+        matches!(err, ApiError::GitlabWithStatus { status, .. } if status.as_u16() == 409)
+    }
+}
+
+/// The HTTP client the `gitlab` crate's endpoints run on.
+pub struct Client {
+    http: reqwest::Client,
+    rest: Url,
+    token: SecretString,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("rest", &self.rest.as_str())
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the instance at `base` (e.g. `https://gitlab.com`).
+    pub fn new(base: &Url, token: SecretString, timeout: Duration) -> Result<Self, GitlabError> {
+        let mut rest = base.clone();
+        if !rest.path().ends_with('/') {
+            rest.set_path(&format!("{}/", rest.path()));
+        }
+        let rest = rest.join("api/v4/").map_err(|e| GitlabError::Other {
+            what: "the GitLab URL".into(),
+            message: e.to_string(),
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GitlabError::Other {
+                what: "building the HTTP client".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Client { http, rest, token })
+    }
+}
+
+impl api::RestClient for Client {
+    type Error = TransportError;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<Self::Error>> {
+        Ok(self.rest.join(endpoint)?)
+    }
+}
+
+#[async_trait]
+impl api::AsyncClient for Client {
+    async fn rest_async(
+        &self,
+        mut request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        let call = async {
+            let mut token = http::HeaderValue::from_str(self.token.expose_secret())
+                .map_err(|e| TransportError::Build(e.into()))?;
+            token.set_sensitive(true);
+            if let Some(headers) = request.headers_mut() {
+                headers.insert("PRIVATE-TOKEN", token);
+            }
+            let request: reqwest::Request = request.body(body)?.try_into()?;
+            let response = self.http.execute(request).await?;
+            let mut builder = http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            if let Some(headers) = builder.headers_mut() {
+                for (name, value) in response.headers() {
+                    headers.append(name, value.clone());
+                }
+            }
+            Ok::<_, TransportError>(builder.body(response.bytes().await?)?)
+        };
+        call.await.map_err(ApiError::client)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct GlUser {
+    id: u64,
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlIssue {
+    iid: u64,
+    title: String,
+    description: Option<String>,
+    state: String,
+    labels: Vec<String>,
+    #[serde(default)]
+    assignees: Vec<GlUser>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlLabel {
+    name: String,
+}
+
+/// What handbook-sync needs to know of a project.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectInfo {
+    /// Global id.
+    pub id: u64,
+    /// `group/name`.
+    pub path_with_namespace: String,
+    /// `public`, `internal` or `private`.
+    pub visibility: Option<String>,
+    /// Where people see it.
+    pub web_url: String,
+}
+
+/// The GitLab operations of a sync.
+pub struct Gitlab {
+    client: Client,
+}
+
+impl Gitlab {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        Gitlab { client }
+    }
+
+    /// A project by path or id.
+    pub async fn project(&self, project: &str) -> Result<ProjectInfo, GitlabError> {
+        let ep = api::projects::Project::builder()
+            .project(project)
+            .build()
+            .expect("a project endpoint builds");
+        ep.query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("reading project `{project}`"), e))
+    }
+
+    /// Every issue of the project carrying `label`, open and closed, all pages.
+    pub async fn managed_issues(
+        &self,
+        project: u64,
+        label: &str,
+    ) -> Result<Vec<ObservedIssue>, GitlabError> {
+        let ep = api::issues::ProjectIssues::builder()
+            .project(project)
+            .label(label)
+            .build()
+            .expect("an issue list builds");
+        let issues: Vec<GlIssue> = api::paged(ep, Pagination::All)
+            .query_async(&self.client)
+            .await
+            .map_err(|e| {
+                GitlabError::from_api(format!("listing the issues of project {project}"), e)
+            })?;
+        Ok(issues
+            .into_iter()
+            .map(|i| ObservedIssue {
+                iid: i.iid,
+                title: i.title,
+                description: i.description.unwrap_or_default(),
+                state: if i.state == "closed" {
+                    IssueState::Closed
+                } else {
+                    IssueState::Opened
+                },
+                labels: i.labels,
+                assignee: i.assignees.into_iter().next().map(|u| u.username),
+            })
+            .collect())
+    }
+
+    /// The names of the project's labels.
+    pub async fn labels(&self, project: u64) -> Result<Vec<String>, GitlabError> {
+        let ep = api::projects::labels::Labels::builder()
+            .project(project)
+            .build()
+            .expect("a label list builds");
+        let labels: Vec<GlLabel> = api::paged(ep, Pagination::All)
+            .query_async(&self.client)
+            .await
+            .map_err(|e| {
+                GitlabError::from_api(format!("listing the labels of project {project}"), e)
+            })?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// Creates a label; one that appeared meanwhile (409) is fine.
+    pub async fn create_label(
+        &self,
+        project: u64,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), GitlabError> {
+        let ep = api::projects::labels::CreateLabel::builder()
+            .project(project)
+            .name(name)
+            .color(color)
+            .description(description)
+            .build()
+            .expect("a label builds");
+        match api::ignore(ep).query_async(&self.client).await {
+            Ok(()) => Ok(()),
+            Err(e) if GitlabError::is_conflict(&e) => Ok(()),
+            Err(e) => Err(GitlabError::from_api(format!("creating label `{name}`"), e)),
+        }
+    }
+
+    /// The ids of the usernames that exist, looked up one by one (exact match).
+    pub async fn user_ids(
+        &self,
+        usernames: impl IntoIterator<Item = &str>,
+    ) -> Result<BTreeMap<String, u64>, GitlabError> {
+        let mut found = BTreeMap::new();
+        for username in usernames {
+            if username.is_empty() || username.contains(char::is_whitespace) {
+                continue;
+            }
+            let ep = api::users::Users::builder()
+                .username(username)
+                .build()
+                .expect("a user query builds");
+            let users: Vec<GlUser> = ep
+                .query_async(&self.client)
+                .await
+                .map_err(|e| GitlabError::from_api(format!("looking up user `{username}`"), e))?;
+            if let Some(user) = users
+                .into_iter()
+                .find(|u| u.username.eq_ignore_ascii_case(username))
+            {
+                found.insert(user.username.clone(), user.id);
+                found.insert(username.to_owned(), user.id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Creates an issue; returns its iid.
+    pub async fn create_issue(
+        &self,
+        project: u64,
+        title: &str,
+        description: &str,
+        labels: &[String],
+        assignee: Option<u64>,
+    ) -> Result<u64, GitlabError> {
+        let mut ep = api::projects::issues::CreateIssue::builder();
+        ep.project(project)
+            .title(title)
+            .description(description)
+            .labels(labels.iter().map(String::as_str));
+        if let Some(id) = assignee {
+            ep.assignee_id(id);
+        }
+        let ep = ep.build().expect("an issue builds");
+        #[derive(Deserialize)]
+        struct Created {
+            iid: u64,
+        }
+        let created: Created = ep
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("creating issue “{title}”"), e))?;
+        Ok(created.iid)
+    }
+
+    /// Edits an issue.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn edit_issue(
+        &self,
+        project: u64,
+        iid: u64,
+        title: Option<&str>,
+        description: Option<&str>,
+        add_labels: &[String],
+        remove_labels: &[String],
+        assignee: Option<Option<u64>>,
+        state_event: Option<&str>,
+    ) -> Result<(), GitlabError> {
+        let mut ep = api::projects::issues::EditIssue::builder();
+        ep.project(project).issue(iid);
+        if let Some(t) = title {
+            ep.title(t);
+        }
+        if let Some(d) = description {
+            ep.description(d);
+        }
+        for l in add_labels {
+            ep.add_label(l.as_str());
+        }
+        for l in remove_labels {
+            ep.remove_label(l.as_str());
+        }
+        match assignee {
+            Some(Some(id)) => {
+                ep.assignee_id(id);
+            }
+            Some(None) => {
+                ep.unassign();
+            }
+            None => {}
+        }
+        match state_event {
+            Some("close") => {
+                ep.state_event(api::projects::issues::IssueStateEvent::Close);
+            }
+            Some("reopen") => {
+                ep.state_event(api::projects::issues::IssueStateEvent::Reopen);
+            }
+            _ => {}
+        }
+        let ep = ep.build().expect("an issue edit builds");
+        api::ignore(ep)
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("editing issue #{iid}"), e))
+    }
+}

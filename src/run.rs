@@ -1,0 +1,397 @@
+//! One sync: read the pages, read GitLab, plan, and (for `apply`) execute. The shell
+//! around the pure core in [`crate::parse`] and [`crate::sync`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, PageSettings};
+use crate::gitlab::{Client, Gitlab, GitlabError, ProjectInfo};
+use crate::parse::{self, ParseOptions};
+use crate::source;
+use crate::sync::desired::{self, PageSpec, People};
+use crate::sync::plan::{self, PlanSettings};
+use crate::sync::{ActionKind, ObservedIssue, PageReport, PageStatus, Plan, Write};
+
+/// What to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only these page ids (all when empty).
+    pub pages: Vec<String>,
+    /// Let plans close many issues at once.
+    pub allow_mass_close: bool,
+    /// `YYYY-MM-DD`, for reason lines.
+    pub today: String,
+}
+
+/// Errors that stop a run before any page is looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--page` named a page that is not configured.
+    #[error("--page {0}: no such page in the configuration")]
+    UnknownPage(String),
+    /// The configuration has no pages.
+    #[error("the configuration has no [[pages]]")]
+    NoPages,
+    /// The client could not be built.
+    #[error(transparent)]
+    Gitlab(#[from] GitlabError),
+}
+
+struct PageInput<'c> {
+    settings: &'c PageSettings,
+    page: Result<parse::Page, String>,
+}
+
+struct ProjectState {
+    info: ProjectInfo,
+    labels: BTreeSet<String>,
+    issues: Vec<ObservedIssue>,
+}
+
+/// A planned run, ready to print and to apply.
+pub struct Prepared {
+    /// The plan.
+    pub plan: Plan,
+    gitlab: Gitlab,
+    projects: BTreeMap<String, u64>,
+    user_ids: BTreeMap<String, u64>,
+    label_colors: BTreeMap<String, (String, String)>,
+}
+
+/// The colour and description of a managed label.
+fn label_style(config: &Config, name: &str) -> (String, String) {
+    let s = &config.sync;
+    let (color, what) = if name == s.managed_label {
+        ("#1f75cb", "Kept in step with the handbook by handbook-sync")
+    } else if name.starts_with(&s.page_label_prefix) {
+        ("#6666c4", "Handbook page (handbook-sync)")
+    } else if name.starts_with(&s.section_label_prefix) {
+        ("#009966", "Handbook section (handbook-sync)")
+    } else {
+        (
+            "#737278",
+            "Handed over to someone else in the handbook (handbook-sync)",
+        )
+    };
+    (color.to_owned(), what.to_owned())
+}
+
+/// Reads everything and plans. Writes nothing.
+pub async fn prepare(
+    config: &Config,
+    token: SecretString,
+    options: &RunOptions,
+) -> Result<Prepared, RunError> {
+    if config.pages.is_empty() {
+        return Err(RunError::NoPages);
+    }
+    for id in &options.pages {
+        if !config.pages.iter().any(|p| &p.id == id) {
+            return Err(RunError::UnknownPage(id.clone()));
+        }
+    }
+    let client = Client::new(
+        &config.gitlab_url,
+        token,
+        Duration::from_secs(config.gitlab.timeout_seconds),
+    )?;
+    let gitlab = Gitlab::new(client);
+
+    let selected: Vec<&PageSettings> = config
+        .pages
+        .iter()
+        .filter(|p| options.pages.is_empty() || options.pages.contains(&p.id))
+        .collect();
+
+    // Pages first: a page that cannot be read is skipped, and nothing of it is closed.
+    let inputs: Vec<PageInput<'_>> = selected
+        .iter()
+        .map(|settings| {
+            let path = config.source_path(settings);
+            let page = source::read_local(&path)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|text| {
+                    let parse_options = ParseOptions {
+                        page_id: settings.id.clone(),
+                        page_url: settings
+                            .url
+                            .as_deref()
+                            .and_then(|u| url::Url::parse(u).ok()),
+                        include_sections: settings.include_sections.clone(),
+                        exclude_sections: settings.exclude_sections.clone(),
+                    };
+                    let page = parse::parse_page(&text, &parse_options);
+                    if page.items.is_empty() {
+                        Err(format!(
+                            "page `{}` ({}) has no items: skipped, nothing of it is closed",
+                            settings.id,
+                            path.display()
+                        ))
+                    } else {
+                        Ok(page)
+                    }
+                });
+            PageInput { settings, page }
+        })
+        .collect();
+
+    // Everything GitLab holds for these projects, read before anything is written.
+    let mut projects: BTreeMap<String, Result<ProjectState, String>> = BTreeMap::new();
+    for input in &inputs {
+        let name = &input.settings.project;
+        if projects.contains_key(name) || input.page.is_err() {
+            continue;
+        }
+        let state = read_project(&gitlab, name, &config.sync.managed_label)
+            .await
+            .map_err(|e| e.to_string());
+        if let Ok(state) = &state
+            && state
+                .info
+                .visibility
+                .as_deref()
+                .is_some_and(|v| v != "public")
+        {
+            tracing::warn!(
+                project = %name,
+                visibility = state.info.visibility.as_deref().unwrap_or(""),
+                "the project is not public: the handbook asks for a public roadmap"
+            );
+        }
+        projects.insert(name.clone(), state);
+    }
+
+    // People: every name and owner, looked up once.
+    let mut wanted: BTreeSet<String> = config.people.values().cloned().collect();
+    for input in &inputs {
+        wanted.insert(input.settings.owner.clone());
+        if let Ok(page) = &input.page {
+            for item in &page.items {
+                if let Some(owner) = &item.owner
+                    && !config.people.contains_key(owner)
+                {
+                    wanted.insert(owner.trim_start_matches('@').to_owned());
+                }
+            }
+        }
+    }
+    let user_ids = if projects.values().any(Result::is_ok) {
+        gitlab.user_ids(wanted.iter().map(String::as_str)).await?
+    } else {
+        BTreeMap::new()
+    };
+    let people = People {
+        map: config.people.clone(),
+        existing: user_ids.keys().cloned().collect(),
+    };
+
+    let settings = PlanSettings {
+        managed_label: config.sync.managed_label.clone(),
+        enforce: config.sync.enforce,
+        max_close_fraction: config.sync.max_close_fraction,
+        allow_mass_close: options.allow_mass_close,
+        today: options.today.clone(),
+    };
+    let mut plan = Plan::default();
+    let mut project_ids = BTreeMap::new();
+    let mut label_colors = BTreeMap::new();
+    let mut labels_planned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for input in &inputs {
+        let s = input.settings;
+        let mut report = PageReport {
+            id: s.id.clone(),
+            project: s.project.clone(),
+            status: PageStatus::Ok,
+            error: None,
+            refused: false,
+            create_labels: Vec::new(),
+        };
+        let page = match &input.page {
+            Ok(page) => page,
+            Err(e) => {
+                report.status = PageStatus::Skipped;
+                report.error = Some(e.clone());
+                plan.add_page(report, empty_plan());
+                continue;
+            }
+        };
+        let project = match projects.get(&s.project) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                report.status = PageStatus::Failed;
+                report.error = Some(format!("{e}; nothing is written to this project"));
+                plan.add_page(report, empty_plan());
+                continue;
+            }
+            None => unreachable!("every readable page's project was read"),
+        };
+        project_ids.insert(s.project.clone(), project.info.id);
+        let spec = PageSpec {
+            id: s.id.clone(),
+            title: page.title.clone(),
+            url: s.url.clone(),
+            page_label: desired::label_name(&format!("{}{}", config.sync.page_label_prefix, s.id)),
+        };
+        let desired = desired::desired_issues(page, &spec, &s.owner, &config.sync, &people);
+        let page_plan = plan::plan_page(&spec, &desired, &project.issues, &settings);
+        let planned = labels_planned.entry(s.project.clone()).or_default();
+        for d in &desired {
+            for label in &d.labels {
+                if !project.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
+                    && planned.insert(label.clone())
+                {
+                    report.create_labels.push(label.clone());
+                    label_colors.insert(label.clone(), label_style(config, label));
+                }
+            }
+        }
+        if let Some(refusal) = &page_plan.refused {
+            report.status = PageStatus::Skipped;
+            report.refused = true;
+            report.error = Some(refusal.clone());
+        }
+        plan.add_page(report, page_plan);
+    }
+    Ok(Prepared {
+        plan,
+        gitlab,
+        projects: project_ids,
+        user_ids,
+        label_colors,
+    })
+}
+
+fn empty_plan() -> plan::PagePlan {
+    plan::PagePlan {
+        actions: Vec::new(),
+        refused: None,
+        unchanged: 0,
+    }
+}
+
+async fn read_project(
+    gitlab: &Gitlab,
+    project: &str,
+    managed_label: &str,
+) -> Result<ProjectState, GitlabError> {
+    let info = gitlab.project(project).await?;
+    let labels = gitlab.labels(info.id).await?.into_iter().collect();
+    let issues = gitlab.managed_issues(info.id, managed_label).await?;
+    Ok(ProjectState {
+        info,
+        labels,
+        issues,
+    })
+}
+
+impl Prepared {
+    /// Executes the plan: labels first, then every action of every page that is not
+    /// refused or failed. One failing action does not stop the others.
+    pub async fn apply(mut self) -> Plan {
+        let pages: Vec<PageReport> = self.plan.pages.clone();
+        for (index, page) in pages.iter().enumerate() {
+            if page.status != PageStatus::Ok {
+                continue;
+            }
+            let Some(&project) = self.projects.get(&page.project) else {
+                continue;
+            };
+            let mut failed = 0;
+            for label in &page.create_labels {
+                let (color, description) =
+                    self.label_colors.get(label).cloned().unwrap_or_default();
+                if let Err(e) = self
+                    .gitlab
+                    .create_label(project, label, &color, &description)
+                    .await
+                {
+                    tracing::error!(page = %page.id, "{e}");
+                    failed += 1;
+                }
+            }
+            let actions: Vec<_> = self
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.page == page.id && a.action != ActionKind::Drift)
+                .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
+                .collect();
+            for (key, write) in actions {
+                if let Err(e) = self.execute(project, &write).await {
+                    tracing::error!(page = %page.id, key = %key, "{e}");
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                self.plan.summary.failed += failed;
+                self.plan.pages[index].status = PageStatus::Failed;
+                self.plan.pages[index].error =
+                    Some(format!("{failed} request(s) failed; see the log"));
+            }
+        }
+        self.plan
+    }
+
+    fn user_id(&self, username: &Option<String>) -> Option<u64> {
+        username
+            .as_ref()
+            .and_then(|u| self.user_ids.get(u).copied())
+    }
+
+    async fn execute(&self, project: u64, write: &Write) -> Result<(), GitlabError> {
+        match write {
+            Write::Create {
+                title,
+                description,
+                labels,
+                assignee,
+                close_description,
+            } => {
+                let iid = self
+                    .gitlab
+                    .create_issue(project, title, description, labels, self.user_id(assignee))
+                    .await?;
+                if let Some(closing) = close_description {
+                    self.gitlab
+                        .edit_issue(
+                            project,
+                            iid,
+                            None,
+                            Some(closing),
+                            &[],
+                            &[],
+                            None,
+                            Some("close"),
+                        )
+                        .await?;
+                }
+                Ok(())
+            }
+            Write::Edit {
+                iid,
+                title,
+                description,
+                add_labels,
+                remove_labels,
+                assignee,
+                state_event,
+            } => {
+                let assignee = assignee.as_ref().map(|a| self.user_id(a));
+                self.gitlab
+                    .edit_issue(
+                        project,
+                        *iid,
+                        title.as_deref(),
+                        description.as_deref(),
+                        add_labels,
+                        remove_labels,
+                        assignee,
+                        *state_event,
+                    )
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The managed block of an issue description and the marker inside it.
+//!
+//! ```text
+//! (text a person wrote: kept)
+//! <!-- handbook-sync:begin -->
+//! …the item's body, Source line, reason…
+//! <!-- handbook-sync {"v":1,"page":"…","key":"…",…} -->
+//! <!-- handbook-sync:end -->
+//! (text a person wrote: kept)
+//! ```
+//!
+//! The marker records what the tool last applied, so that a later run can tell a
+//! handbook change (desired ≠ last applied) from a person's change (actual ≠ last applied).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const BEGIN: &str = "<!-- handbook-sync:begin -->";
+const END: &str = "<!-- handbook-sync:end -->";
+const MARKER_OPEN: &str = "<!-- handbook-sync {";
+const MARKER_CLOSE: &str = " -->";
+
+/// What the tool last applied to an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Format version.
+    pub v: u32,
+    /// The page id.
+    pub page: String,
+    /// The item key.
+    pub key: String,
+    /// The title applied.
+    pub title: String,
+    /// `active`, `done`, `handed_over` or `removed`.
+    pub status: String,
+    /// `opened` or `closed`.
+    pub state: String,
+    /// The username assigned, if any.
+    pub assignee: Option<String>,
+    /// The managed labels applied.
+    pub labels: Vec<String>,
+    /// Hash of the managed block's text (without the marker line).
+    pub block: String,
+    /// When the current status began (`YYYY-MM-DD`), for the reason line.
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+/// A description split around its managed block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    /// Text before the block.
+    pub before: &'a str,
+    /// The block's text, without the begin/end lines and the marker line.
+    pub block: String,
+    /// The marker, when present and readable.
+    pub marker: Option<Marker>,
+    /// Text after the block.
+    pub after: &'a str,
+}
+
+/// Short hex SHA-256 of a block's text.
+pub fn hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Finds the managed block in a description; `None` when there is none.
+pub fn parse(description: &str) -> Option<Parsed<'_>> {
+    let start = description.find(BEGIN)?;
+    let end = start + description[start..].find(END)?;
+    let inner = &description[start + BEGIN.len()..end];
+    let mut marker = None;
+    let mut block_lines = Vec::new();
+    for line in inner.lines() {
+        if let Some(json) = line.trim().strip_prefix(MARKER_OPEN.trim_end_matches('{'))
+            && let Some(json) = json.trim().strip_suffix(MARKER_CLOSE.trim())
+        {
+            marker = serde_json::from_str::<Marker>(json.trim()).ok();
+            continue;
+        }
+        block_lines.push(line);
+    }
+    let block = block_lines.join("\n").trim().to_owned();
+    Some(Parsed {
+        before: &description[..start],
+        block,
+        marker,
+        after: &description[end + END.len()..],
+    })
+}
+
+/// Renders a block with its marker, keeping a person's text around it.
+pub fn render(before: &str, block: &str, marker: &Marker, after: &str) -> String {
+    // `<` and `>` never occur outside strings in JSON: escaping them keeps a title like
+    // `a --> b` from closing the HTML comment early.
+    let json = serde_json::to_string(marker)
+        .expect("a marker serialises")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e");
+    format!("{before}{BEGIN}\n{block}\n\n<!-- handbook-sync {json} -->\n{END}{after}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker() -> Marker {
+        Marker {
+            v: 1,
+            page: "pm".into(),
+            key: "a --> b".into(),
+            title: "a --> b <!-- x -->".into(),
+            status: "active".into(),
+            state: "opened".into(),
+            assignee: Some("drew".into()),
+            labels: vec!["handbook-sync".into()],
+            block: hash("body"),
+            since: None,
+        }
+    }
+
+    #[test]
+    fn a_rendered_block_parses_back_with_the_text_around_it() {
+        let description = render(
+            "Notes from a person\n\n",
+            "body\n\nSource: x",
+            &marker(),
+            "\n\nMore notes",
+        );
+        let parsed = parse(&description).unwrap();
+        assert_eq!(parsed.before, "Notes from a person\n\n");
+        assert_eq!(parsed.after, "\n\nMore notes");
+        assert_eq!(parsed.block, "body\n\nSource: x");
+        assert_eq!(parsed.marker, Some(marker()));
+    }
+
+    #[test]
+    fn no_block_or_a_broken_marker_is_not_a_marker() {
+        assert!(parse("plain text").is_none());
+        let broken = "<!-- handbook-sync:begin -->\nx\n<!-- handbook-sync {not json} -->\n<!-- handbook-sync:end -->";
+        assert_eq!(parse(broken).unwrap().marker, None);
+    }
+}

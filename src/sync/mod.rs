@@ -1,0 +1,195 @@
+//! The sync engine's pure core: desired issues, markers, plans and how plans read.
+
+pub mod desired;
+pub mod marker;
+pub mod plan;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+pub use desired::{DesiredIssue, IssueState, PageSpec, People};
+pub use plan::{Action, ActionKind, ObservedIssue, PagePlan, PlanSettings, Write};
+
+/// How a page fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageStatus {
+    /// Planned (and, for `apply`, applied without failure).
+    Ok,
+    /// Not synced: the source could not be read, or gave no items, or the guard refused.
+    Skipped,
+    /// Something failed while reading GitLab or applying.
+    Failed,
+}
+
+/// One page in the plan's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageReport {
+    /// Page id.
+    pub id: String,
+    /// Target project.
+    pub project: String,
+    /// Outcome.
+    pub status: PageStatus,
+    /// Why it was skipped or failed.
+    pub error: Option<String>,
+    /// Set when the mass-close guard refused the page.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
+    /// Labels that do not exist yet and will be created.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub create_labels: Vec<String>,
+}
+
+/// Counts per kind of action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Issues to create.
+    pub create: usize,
+    /// Issues to update.
+    pub update: usize,
+    /// Issues to close.
+    pub close: usize,
+    /// Issues to reopen.
+    pub reopen: usize,
+    /// Manual changes reported.
+    pub drift: usize,
+    /// Items whose issue needs nothing.
+    pub unchanged: usize,
+    /// Actions that failed (apply only).
+    pub failed: usize,
+}
+
+/// The whole plan of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    /// Every configured page (or those asked for).
+    pub pages: Vec<PageReport>,
+    /// Every action, page by page.
+    pub actions: Vec<Action>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Plan {
+    /// Adds a planned page. Actions of a refused page are listed but will not be applied.
+    pub fn add_page(&mut self, report: PageReport, page_plan: PagePlan) {
+        self.summary.unchanged += page_plan.unchanged;
+        for action in &page_plan.actions {
+            match action.action {
+                ActionKind::Create => self.summary.create += 1,
+                ActionKind::Update => self.summary.update += 1,
+                ActionKind::Close => self.summary.close += 1,
+                ActionKind::Reopen => self.summary.reopen += 1,
+                ActionKind::Drift => self.summary.drift += 1,
+            }
+        }
+        self.actions.extend(page_plan.actions);
+        self.pages.push(report);
+    }
+
+    /// True when applying would write something.
+    pub fn has_changes(&self) -> bool {
+        let s = &self.summary;
+        s.create + s.update + s.close + s.reopen > 0
+            || self.pages.iter().any(|p| !p.create_labels.is_empty())
+    }
+
+    /// True when a page was skipped for a reason other than the guard, or failed.
+    pub fn has_failures(&self) -> bool {
+        self.pages.iter().any(|p| {
+            p.status == PageStatus::Failed || (p.status == PageStatus::Skipped && !p.refused)
+        }) || self.summary.failed > 0
+    }
+
+    /// True when the mass-close guard refused a page.
+    pub fn has_refusals(&self) -> bool {
+        self.pages.iter().any(|p| p.refused)
+    }
+
+    /// The plan as a reviewable diff, one line per action.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for page in &self.pages {
+            let status = match (page.status, page.refused) {
+                (_, true) => "REFUSED".to_owned(),
+                (PageStatus::Ok, _) => "ok".to_owned(),
+                (PageStatus::Skipped, _) => "SKIPPED".to_owned(),
+                (PageStatus::Failed, _) => "FAILED".to_owned(),
+            };
+            let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
+            if let Some(error) = &page.error {
+                let _ = writeln!(out, "  ! {error}");
+            }
+            if !page.create_labels.is_empty() {
+                let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
+            }
+            for action in self.actions.iter().filter(|a| a.page == page.id) {
+                out.push_str(&action_line(action));
+            }
+        }
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}",
+            s.create,
+            s.update,
+            s.close,
+            s.reopen,
+            s.drift,
+            s.unchanged,
+            if s.failed > 0 {
+                format!(", {} failed", s.failed)
+            } else {
+                String::new()
+            }
+        );
+        out
+    }
+}
+
+fn action_line(a: &Action) -> String {
+    let (sign, word) = match a.action {
+        ActionKind::Create => ("+", "create"),
+        ActionKind::Update => ("~", "update"),
+        ActionKind::Close => ("-", "close"),
+        ActionKind::Reopen => ("^", "reopen"),
+        ActionKind::Drift => ("!", "drift"),
+    };
+    let issue = a
+        .iid
+        .map_or_else(|| "new".to_owned(), |iid| format!("#{iid}"));
+    let mut details = Vec::new();
+    let c = &a.changes;
+    if let Some(t) = &c.title {
+        details.push(format!("title “{}” → “{}”", t.from, t.to));
+    }
+    if !c.add_labels.is_empty() {
+        details.push(format!("labels +{}", c.add_labels.join(" +")));
+    }
+    if !c.remove_labels.is_empty() {
+        details.push(format!("labels -{}", c.remove_labels.join(" -")));
+    }
+    if let Some(asg) = &c.assignee {
+        let name = |u: &Option<String>| u.as_ref().map_or("nobody".to_owned(), |u| format!("@{u}"));
+        details.push(format!("assignee {} → {}", name(&asg.from), name(&asg.to)));
+    }
+    if c.description && a.action != ActionKind::Create {
+        details.push("description".into());
+    }
+    let mut line = format!("  {sign} {word:<6} {issue:<6} {}", a.title);
+    if !details.is_empty() && a.action != ActionKind::Create {
+        let _ = write!(line, "  [{}]", details.join("; "));
+    }
+    if a.action == ActionKind::Create
+        && let Some(asg) = &c.assignee
+    {
+        let _ = write!(line, "  @{}", asg.to.as_deref().unwrap_or("nobody"));
+    }
+    let _ = writeln!(line, "  ({})", a.reason);
+    for w in &a.warnings {
+        let _ = writeln!(line, "      warning: {w}");
+    }
+    line
+}

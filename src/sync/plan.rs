@@ -1,0 +1,699 @@
+//! Desired issues + observed issues → a plan (DESIGN §5–§6). Pure: the clock comes in as
+//! `today`, GitLab's state as data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::desired::{DesiredIssue, IssueState, PageSpec};
+use super::marker::{self, Marker};
+use crate::parse::Status;
+
+/// An issue as read from GitLab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedIssue {
+    /// Project-scoped id.
+    pub iid: u64,
+    /// Title.
+    pub title: String,
+    /// Description (empty when none).
+    pub description: String,
+    /// Open or closed.
+    pub state: IssueState,
+    /// Every label, managed or not.
+    pub labels: Vec<String>,
+    /// The first assignee's username.
+    pub assignee: Option<String>,
+}
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// A new issue.
+    Create,
+    /// Fields of an issue change; it stays open or closed.
+    Update,
+    /// The issue is closed (and maybe updated).
+    Close,
+    /// The issue is reopened (and maybe updated).
+    Reopen,
+    /// A person changed an owned field; reported, not changed (`enforce = false`).
+    Drift,
+}
+
+/// `from` → `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change<T> {
+    /// Before.
+    pub from: T,
+    /// After.
+    pub to: T,
+}
+
+/// The changes of one action, for people and for JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// New title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Change<String>>,
+    /// The managed part of the description is rewritten.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub description: bool,
+    /// Labels added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_labels: Vec<String>,
+    /// Labels removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_labels: Vec<String>,
+    /// New assignee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Change<Option<String>>>,
+    /// New state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Change<String>>,
+    /// Fields a person changed (drift).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
+}
+
+/// The requests an action makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Create an issue (then close it when `close` is set).
+    Create {
+        /// Title.
+        title: String,
+        /// Full description.
+        description: String,
+        /// Labels.
+        labels: Vec<String>,
+        /// Username to assign.
+        assignee: Option<String>,
+        /// For an item created closed: the description of the closing edit that follows.
+        /// The issue is created open, with a marker that says so, so that a failed close
+        /// is retried by the next run rather than taken for a person's reopening.
+        close_description: Option<String>,
+    },
+    /// Edit an issue.
+    Edit {
+        /// The issue.
+        iid: u64,
+        /// New title.
+        title: Option<String>,
+        /// New description.
+        description: Option<String>,
+        /// Labels to add.
+        add_labels: Vec<String>,
+        /// Labels to remove.
+        remove_labels: Vec<String>,
+        /// `Some(None)` unassigns.
+        assignee: Option<Option<String>>,
+        /// `close` or `reopen`.
+        state_event: Option<&'static str>,
+    },
+}
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// What it does.
+    pub action: ActionKind,
+    /// Page id.
+    pub page: String,
+    /// Item key.
+    pub key: String,
+    /// The issue, when it exists.
+    pub iid: Option<u64>,
+    /// The item's (or issue's) title.
+    pub title: String,
+    /// What changes.
+    pub changes: Changes,
+    /// Why.
+    pub reason: String,
+    /// Things to know that do not stop the action (unknown people).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The requests; `None` for drift reports.
+    #[serde(skip)]
+    pub write: Option<Write>,
+}
+
+/// Settings the planner needs.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    /// The managed label.
+    pub managed_label: String,
+    /// Revert drift.
+    pub enforce: bool,
+    /// Mass-close guard threshold.
+    pub max_close_fraction: f64,
+    /// `--allow-mass-close`.
+    pub allow_mass_close: bool,
+    /// `YYYY-MM-DD`, for reason lines.
+    pub today: String,
+}
+
+/// The plan of one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagePlan {
+    /// The actions, in page order (creates and updates), then closes.
+    pub actions: Vec<Action>,
+    /// Set when the mass-close guard refused the page.
+    pub refused: Option<String>,
+    /// Items whose issue needs nothing.
+    pub unchanged: usize,
+}
+
+/// Below this similarity, a reworded bullet is a new item rather than the old one.
+const MIN_SIMILARITY: f64 = 0.55;
+
+struct Managed<'a> {
+    issue: &'a ObservedIssue,
+    parsed: marker::Parsed<'a>,
+    marker: Marker,
+}
+
+/// Plans one page against the issues of its project.
+pub fn plan_page(
+    spec: &PageSpec,
+    desired: &[DesiredIssue],
+    observed: &[ObservedIssue],
+    settings: &PlanSettings,
+) -> PagePlan {
+    let managed: Vec<Managed<'_>> = observed
+        .iter()
+        .filter(|i| {
+            i.labels
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(&settings.managed_label))
+        })
+        .filter_map(|issue| {
+            let parsed = marker::parse(&issue.description)?;
+            let marker = parsed.marker.clone()?;
+            (marker.page == spec.id).then_some(Managed {
+                issue,
+                parsed,
+                marker,
+            })
+        })
+        .collect();
+    let open_count = managed
+        .iter()
+        .filter(|m| m.issue.state == IssueState::Opened)
+        .count();
+
+    // One issue per key: the oldest open one (else the oldest closed one); other open
+    // issues with the same key are duplicates.
+    let mut by_key: BTreeMap<&str, Vec<&Managed<'_>>> = BTreeMap::new();
+    for m in &managed {
+        by_key.entry(m.marker.key.as_str()).or_default().push(m);
+    }
+    let mut actions = Vec::new();
+    let mut winners: Vec<&Managed<'_>> = Vec::new();
+    for group in by_key.values_mut() {
+        group.sort_by_key(|m| (m.issue.state != IssueState::Opened, m.issue.iid));
+        let winner = group[0];
+        winners.push(winner);
+        for dup in &group[1..] {
+            if dup.issue.state == IssueState::Opened {
+                actions.push(duplicate_close(spec, dup, winner.issue.iid));
+            }
+        }
+    }
+
+    // Match by key, then by similarity of the rest.
+    let mut pairs: Vec<(&DesiredIssue, &Managed<'_>, bool)> = Vec::new();
+    let mut unmatched_desired: Vec<&DesiredIssue> = Vec::new();
+    let mut taken = BTreeSet::new();
+    for d in desired {
+        match winners.iter().find(|w| w.marker.key == d.key) {
+            Some(w) => {
+                taken.insert(w.issue.iid);
+                pairs.push((d, w, false));
+            }
+            None => unmatched_desired.push(d),
+        }
+    }
+    let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
+    let free: Vec<&Managed<'_>> = winners
+        .iter()
+        .copied()
+        .filter(|w| !taken.contains(&w.issue.iid))
+        .collect();
+    for (di, d) in unmatched_desired.iter().enumerate() {
+        for (wi, w) in free.iter().enumerate() {
+            let score = similarity(&d.title, &w.marker.title);
+            if score >= MIN_SIMILARITY {
+                candidates.push((score, di, wi));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut used_d = BTreeSet::new();
+    let mut used_w = BTreeSet::new();
+    for (_, di, wi) in candidates {
+        if used_d.contains(&di) || used_w.contains(&wi) {
+            continue;
+        }
+        used_d.insert(di);
+        used_w.insert(wi);
+        pairs.push((unmatched_desired[di], free[wi], true));
+    }
+    pairs.sort_by_key(|(d, _, _)| d.line);
+
+    let mut unchanged = 0;
+    let mut item_actions = Vec::new();
+    for (d, m, reworded) in &pairs {
+        let found = reconcile(spec, d, m, *reworded, settings);
+        if found.is_empty() {
+            unchanged += 1;
+        }
+        item_actions.extend(found);
+    }
+    for (di, d) in unmatched_desired.iter().enumerate() {
+        if !used_d.contains(&di) {
+            item_actions.push(create(spec, d, settings));
+        }
+    }
+    item_actions.sort_by_key(|a| {
+        desired
+            .iter()
+            .position(|d| d.key == a.key)
+            .unwrap_or(usize::MAX)
+    });
+    actions.splice(0..0, item_actions);
+    for (wi, w) in free.iter().enumerate() {
+        if !used_w.contains(&wi) && w.issue.state == IssueState::Opened {
+            actions.push(removed_close(spec, w, settings));
+        }
+    }
+
+    let closes = actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Close && a.iid.is_some())
+        .count();
+    let refused = (closes > 5
+        && (closes as f64) > settings.max_close_fraction * open_count as f64
+        && !settings.allow_mass_close)
+        .then(|| {
+            format!(
+                "would close {closes} of {open_count} open issues (more than {:.0}% and more than 5); \
+                 nothing of this page is applied; re-run with --allow-mass-close if the handbook really changed this much",
+                settings.max_close_fraction * 100.0
+            )
+        });
+    PagePlan {
+        actions,
+        refused,
+        unchanged,
+    }
+}
+
+/// How alike two titles are, 0 to 1 (Sørensen–Dice over character bigrams).
+pub fn similarity(a: &str, b: &str) -> f64 {
+    strsim::sorensen_dice(&a.to_lowercase(), &b.to_lowercase())
+}
+
+fn reason_line(d: &DesiredIssue, since: &str) -> Option<String> {
+    match d.status {
+        Status::Active => None,
+        Status::Done => Some(format!("Done (ticked in the handbook) on {since}.")),
+        Status::HandedOver => Some(match (&d.assignee, &d.owner_name) {
+            (Some(user), _) => format!("Handed over to @{user} on {since}."),
+            (None, Some(name)) => format!("Handed over to {name} on {since}."),
+            (None, None) => format!("Handed over on {since}."),
+        }),
+    }
+}
+
+fn block_text(body: &str, source: &str, reason: Option<&str>) -> String {
+    let mut block = String::new();
+    if !body.is_empty() {
+        block.push_str(body);
+        block.push_str("\n\n");
+    }
+    block.push_str("---\n");
+    block.push_str(source);
+    if let Some(reason) = reason {
+        block.push_str("\n\n");
+        block.push_str(reason);
+    }
+    block
+}
+
+fn desired_marker(spec: &PageSpec, d: &DesiredIssue, block: &str, since: Option<String>) -> Marker {
+    Marker {
+        v: 1,
+        page: spec.id.clone(),
+        key: d.key.clone(),
+        title: d.title.clone(),
+        status: d.status.as_str().to_owned(),
+        state: d.state.as_str().to_owned(),
+        assignee: d.assignee.clone(),
+        labels: d.labels.iter().cloned().collect(),
+        block: marker::hash(block),
+        since,
+    }
+}
+
+fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings) -> Action {
+    let since = (d.status != Status::Active).then(|| settings.today.clone());
+    let reason = since.as_deref().and_then(|s| reason_line(d, s));
+    let block = block_text(&d.body, &d.source, reason.as_deref());
+    let marker = desired_marker(spec, d, &block, since);
+    let open_marker = Marker {
+        state: IssueState::Opened.as_str().to_owned(),
+        ..marker.clone()
+    };
+    let labels: Vec<String> = d.labels.iter().cloned().collect();
+    Action {
+        action: ActionKind::Create,
+        page: spec.id.clone(),
+        key: d.key.clone(),
+        iid: None,
+        title: d.title.clone(),
+        changes: Changes {
+            add_labels: labels.clone(),
+            assignee: d.assignee.as_ref().map(|a| Change {
+                from: None,
+                to: Some(a.clone()),
+            }),
+            state: (d.state == IssueState::Closed).then(|| Change {
+                from: "opened".into(),
+                to: "closed".into(),
+            }),
+            description: true,
+            ..Default::default()
+        },
+        reason: match d.status {
+            Status::Active => "new in the handbook".into(),
+            Status::Done => "new in the handbook, already done".into(),
+            Status::HandedOver => "new in the handbook, already handed over".into(),
+        },
+        warnings: d.assignee_problem.iter().cloned().collect(),
+        write: Some(Write::Create {
+            title: d.title.clone(),
+            description: marker::render("", &block, &open_marker, ""),
+            labels,
+            assignee: d.assignee.clone(),
+            close_description: (d.state == IssueState::Closed)
+                .then(|| marker::render("", &block, &marker, "")),
+        }),
+    }
+}
+
+#[derive(PartialEq)]
+enum Decision {
+    Same,
+    Apply,
+    Drift,
+}
+
+fn three_way<T: PartialEq>(desired: &T, last: &T, actual: &T) -> Decision {
+    if desired == actual {
+        Decision::Same
+    } else if desired != last {
+        Decision::Apply
+    } else {
+        Decision::Drift
+    }
+}
+
+fn reconcile(
+    spec: &PageSpec,
+    d: &DesiredIssue,
+    m: &Managed<'_>,
+    reworded: bool,
+    settings: &PlanSettings,
+) -> Vec<Action> {
+    let last = &m.marker;
+    let issue = m.issue;
+    let since = match d.status {
+        Status::Active => None,
+        _ if last.status == d.status.as_str() && last.assignee == d.assignee => {
+            last.since.clone().or_else(|| Some(settings.today.clone()))
+        }
+        _ => Some(settings.today.clone()),
+    };
+    let reason = since.as_deref().and_then(|s| reason_line(d, s));
+    let block = block_text(&d.body, &d.source, reason.as_deref());
+    let new_marker = desired_marker(spec, d, &block, since);
+
+    let mut changes = Changes::default();
+    let mut drift = Vec::new();
+    let mut why = Vec::new();
+    let mut write_title = None;
+    let mut write_block = false;
+    let mut write_assignee = None;
+    let mut state_event = None;
+
+    let mut decide = |decision: Decision, field: &str, drift: &mut Vec<String>| -> bool {
+        match decision {
+            Decision::Same => false,
+            Decision::Apply => {
+                why.push(format!("{field} changed in the handbook"));
+                true
+            }
+            Decision::Drift if settings.enforce => {
+                why.push(format!(
+                    "{field} changed by a person; restored (enforce = true)"
+                ));
+                true
+            }
+            Decision::Drift => {
+                drift.push(field.to_owned());
+                false
+            }
+        }
+    };
+
+    if decide(
+        three_way(&d.title, &last.title, &issue.title),
+        "title",
+        &mut drift,
+    ) {
+        changes.title = Some(Change {
+            from: issue.title.clone(),
+            to: d.title.clone(),
+        });
+        write_title = Some(d.title.clone());
+    }
+    let actual_block = marker::hash(&m.parsed.block);
+    if decide(
+        three_way(&new_marker.block, &last.block, &actual_block),
+        "description",
+        &mut drift,
+    ) {
+        changes.description = true;
+        write_block = true;
+    }
+    let actual_state = issue.state.as_str().to_owned();
+    if decide(
+        three_way(&d.state.as_str().to_owned(), &last.state, &actual_state),
+        "state",
+        &mut drift,
+    ) {
+        changes.state = Some(Change {
+            from: actual_state.clone(),
+            to: d.state.as_str().to_owned(),
+        });
+        state_event = Some(if d.state == IssueState::Closed {
+            "close"
+        } else {
+            "reopen"
+        });
+    }
+    if decide(
+        three_way(&d.assignee, &last.assignee, &issue.assignee),
+        "assignee",
+        &mut drift,
+    ) {
+        changes.assignee = Some(Change {
+            from: issue.assignee.clone(),
+            to: d.assignee.clone(),
+        });
+        write_assignee = Some(d.assignee.clone());
+    }
+    let has = |l: &String| issue.labels.iter().any(|a| a.eq_ignore_ascii_case(l));
+    for label in &d.labels {
+        if has(label) {
+            continue;
+        }
+        if last.labels.contains(label) && !settings.enforce {
+            drift.push(format!("label {label}"));
+        } else {
+            changes.add_labels.push(label.clone());
+        }
+    }
+    for label in &last.labels {
+        if !d.labels.contains(label) && has(label) {
+            changes.remove_labels.push(label.clone());
+        }
+    }
+    if !changes.add_labels.is_empty() || !changes.remove_labels.is_empty() {
+        why.push("labels changed".into());
+    }
+    let key_moved = last.key != d.key;
+    if reworded || key_moved {
+        why.insert(0, format!("reworded (was “{}”)", last.title));
+    }
+
+    let mut actions = Vec::new();
+    let any_write = write_title.is_some()
+        || write_block
+        || write_assignee.is_some()
+        || state_event.is_some()
+        || !changes.add_labels.is_empty()
+        || !changes.remove_labels.is_empty()
+        || key_moved;
+    if any_write {
+        let block_to_write = if write_block {
+            block.clone()
+        } else {
+            m.parsed.block.clone()
+        };
+        // The marker records the handbook's values; a field left drifted keeps its
+        // recorded value, which equals the handbook's, so it stays reported as drift.
+        let description = marker::render(
+            m.parsed.before,
+            &block_to_write,
+            &new_marker,
+            m.parsed.after,
+        );
+        let kind = match state_event {
+            Some("close") => ActionKind::Close,
+            Some(_) => ActionKind::Reopen,
+            None => ActionKind::Update,
+        };
+        let reason = match (kind, d.status) {
+            (ActionKind::Close, Status::HandedOver) => match (&d.assignee, &d.owner_name) {
+                (Some(u), _) => format!("handed over to @{u} in the handbook"),
+                (None, Some(n)) => format!("handed over to {n} in the handbook"),
+                _ => "struck through in the handbook".into(),
+            },
+            (ActionKind::Close, Status::Done) => "ticked in the handbook".into(),
+            (ActionKind::Reopen, _) if last.status == "removed" => "back in the handbook".into(),
+            _ => why.join("; "),
+        };
+        actions.push(Action {
+            action: kind,
+            page: spec.id.clone(),
+            key: d.key.clone(),
+            iid: Some(issue.iid),
+            title: d.title.clone(),
+            changes: changes.clone(),
+            reason,
+            warnings: d.assignee_problem.iter().cloned().collect(),
+            write: Some(Write::Edit {
+                iid: issue.iid,
+                title: write_title,
+                description: Some(description),
+                add_labels: changes.add_labels.clone(),
+                remove_labels: changes.remove_labels.clone(),
+                assignee: write_assignee,
+                state_event,
+            }),
+        });
+    }
+    if !drift.is_empty() {
+        actions.push(Action {
+            action: ActionKind::Drift,
+            page: spec.id.clone(),
+            key: d.key.clone(),
+            iid: Some(issue.iid),
+            title: d.title.clone(),
+            changes: Changes {
+                drifted: drift.clone(),
+                ..Default::default()
+            },
+            reason: format!(
+                "changed by a person: {}; kept (enforce = false)",
+                drift.join(", ")
+            ),
+            warnings: Vec::new(),
+            write: None,
+        });
+    }
+    actions
+}
+
+fn duplicate_close(spec: &PageSpec, dup: &Managed<'_>, winner: u64) -> Action {
+    Action {
+        action: ActionKind::Close,
+        page: spec.id.clone(),
+        key: dup.marker.key.clone(),
+        iid: Some(dup.issue.iid),
+        title: dup.issue.title.clone(),
+        changes: Changes {
+            state: Some(Change {
+                from: "opened".into(),
+                to: "closed".into(),
+            }),
+            ..Default::default()
+        },
+        reason: format!("duplicate of #{winner} (same key; the older issue wins)"),
+        warnings: Vec::new(),
+        write: Some(Write::Edit {
+            iid: dup.issue.iid,
+            title: None,
+            description: None,
+            add_labels: Vec::new(),
+            remove_labels: Vec::new(),
+            assignee: None,
+            state_event: Some("close"),
+        }),
+    }
+}
+
+fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSettings) -> Action {
+    // Keep the body and Source line; replace any earlier reason with the removal.
+    let kept = match m.parsed.block.find("---\nSource:") {
+        Some(at) => {
+            let source_end = m.parsed.block[at + 4..]
+                .find('\n')
+                .map_or(m.parsed.block.len(), |i| at + 4 + i);
+            m.parsed.block[..source_end].to_owned()
+        }
+        None => m.parsed.block.clone(),
+    };
+    let block = format!("{kept}\n\nRemoved from the handbook on {}.", settings.today);
+    let new_marker = Marker {
+        status: "removed".into(),
+        state: "closed".into(),
+        block: marker::hash(&block),
+        since: Some(settings.today.clone()),
+        ..m.marker.clone()
+    };
+    Action {
+        action: ActionKind::Close,
+        page: spec.id.clone(),
+        key: m.marker.key.clone(),
+        iid: Some(m.issue.iid),
+        title: m.issue.title.clone(),
+        changes: Changes {
+            description: true,
+            state: Some(Change {
+                from: "opened".into(),
+                to: "closed".into(),
+            }),
+            ..Default::default()
+        },
+        reason: "removed from the handbook".into(),
+        warnings: Vec::new(),
+        write: Some(Write::Edit {
+            iid: m.issue.iid,
+            title: None,
+            description: Some(marker::render(
+                m.parsed.before,
+                &block,
+                &new_marker,
+                m.parsed.after,
+            )),
+            add_labels: Vec::new(),
+            remove_labels: Vec::new(),
+            assignee: None,
+            state_event: Some("close"),
+        }),
+    }
+}
