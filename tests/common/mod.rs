@@ -56,3 +56,186 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
 
 /// The sandbox token used by the tests (never a real one).
 pub const TOKEN: &str = "sandbox-test-token";
+
+/// A handbook-sync setup against an in-process sandbox: a temporary directory with a
+/// configuration and pages, and helpers to run the binary and to look at GitLab.
+pub struct World {
+    pub sandbox: gitlab_sandbox::Running,
+    pub dir: PathBuf,
+    pub http: reqwest::Client,
+    extra_env: Vec<(String, String)>,
+}
+
+/// The product-manager page shipped with the project.
+pub fn pm_page() -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/handbook/product-manager.md"),
+    )
+    .unwrap()
+}
+
+impl World {
+    /// A sandbox with projects `acme/roadmap` and `acme/other`, users `sytses`, `drew`,
+    /// `andriy`, `ashley`, `root`, and a config whose `[[pages]]` are `pages_toml`.
+    pub async fn new(pages_toml: &str, extra_toml: &str) -> World {
+        let config = gitlab_sandbox::Config {
+            token: TOKEN.into(),
+            projects: vec![
+                ("acme/roadmap".into(), "public".into()),
+                ("acme/other".into(), "public".into()),
+            ],
+            users: ["sytses", "drew", "andriy", "ashley"]
+                .iter()
+                .map(|u| (u.to_string(), u.to_string()))
+                .collect(),
+            state_file: None,
+        };
+        let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
+            .await
+            .unwrap()
+            .spawn();
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("hs-world-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let world = World {
+            sandbox,
+            dir,
+            http: reqwest::Client::new(),
+            extra_env: Vec::new(),
+        };
+        world.write_config(pages_toml, extra_toml);
+        world
+    }
+
+    /// Rewrites the configuration.
+    pub fn write_config(&self, pages_toml: &str, extra_toml: &str) {
+        let config = format!(
+            "[gitlab]\nurl = \"{}\"\n\n{extra_toml}\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n{pages_toml}\n",
+            self.sandbox.url
+        );
+        std::fs::write(self.dir.join("config.toml"), config).unwrap();
+    }
+
+    /// Sets an environment variable for the runs that follow.
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.into(), value.into()));
+    }
+
+    /// Writes a page file next to the configuration.
+    pub fn write_page(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join(name), text).unwrap();
+    }
+
+    /// Runs `handbook-sync ARGS --config <config>`; returns (exit code, stdout, stderr).
+    pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_handbook-sync"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.join("config.toml"))
+            .env("GITLAB_TOKEN", TOKEN)
+            .env_remove("RUST_LOG");
+        for (k, v) in &self.extra_env {
+            command.env(k, v);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            stdout(&output),
+            stderr(&output),
+        )
+    }
+
+    /// `apply`, asserting the exit code.
+    pub async fn apply_ok(&self) -> String {
+        let (code, out, err) = self.run(&["apply"]).await;
+        assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+        out
+    }
+
+    /// Every issue of a project (all states), as GitLab returns them, by iid.
+    pub async fn issues(&self, project: &str) -> Vec<serde_json::Value> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let url = format!(
+                "{}/api/v4/projects/{}/issues?per_page=100&page={page}&sort=asc",
+                self.sandbox.url,
+                project.replace('/', "%2F")
+            );
+            let batch: Vec<serde_json::Value> = self
+                .http
+                .get(url)
+                .header("PRIVATE-TOKEN", TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let done = batch.len() < 100;
+            all.extend(batch);
+            if done {
+                break;
+            }
+        }
+        all.sort_by_key(|i| i["iid"].as_u64());
+        all
+    }
+
+    /// A raw API request with the token.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let r = self
+            .http
+            .request(method, format!("{}/api/v4{path}", self.sandbox.url))
+            .header("PRIVATE-TOKEN", TOKEN)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// `/-/sandbox/stats`.
+    pub async fn stats(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/-/sandbox/stats", self.sandbox.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Resets the request counts.
+    pub async fn reset_stats(&self) {
+        self.http
+            .post(format!("{}/-/sandbox/stats/reset", self.sandbox.url))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One `[[pages]]` entry.
+pub fn page_toml(id: &str, source: &str, project: &str) -> String {
+    format!(
+        "[[pages]]\nid = \"{id}\"\nsource = \"{source}\"\nurl = \"https://about.gitlab.com/jobs/{id}/\"\nproject = \"{project}\"\nowner = \"sytses\"\n"
+    )
+}
