@@ -58,6 +58,23 @@ pub enum Command {
     /// Exit status: 0 done, 1 something failed (the rest was still applied), 3
     /// configuration error, 4 a page was refused by the mass-close guard.
     Apply(SyncArgs),
+    /// Show progress per page and section (done / total), read from GitLab.
+    Status(StatusArgs),
+    /// See it work in seconds: a local GitLab sandbox, the bundled product-manager page,
+    /// a sync, the board and the progress, then one handbook edit and what it changed.
+    /// Needs no configuration, network or token.
+    Demo,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The configuration file.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `plan` and `apply`.
@@ -146,6 +163,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(args) => sandbox_command(args),
         Command::Plan(args) => sync_command(&args, false),
         Command::Apply(args) => sync_command(&args, true),
+        Command::Status(args) => status_command(&args),
+        Command::Demo => {
+            let today = chrono::Utc::now().date_naive().to_string();
+            let text = runtime()?.block_on(crate::demo::run(&today))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -219,6 +243,35 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             0
         }))
     })
+}
+
+fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let token = match config.token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let status = runtime()?.block_on(run::status(&config, token))?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).context("encoding the status")?
+        ),
+        OutputFormat::Text => print!(
+            "{}",
+            status.to_text(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {

@@ -156,6 +156,13 @@ pub struct PageSettings {
     /// Never items under these headings.
     #[serde(default)]
     pub exclude_sections: Vec<String>,
+    /// Keep a board `Handbook: <page title>` with one list per section.
+    #[serde(default = "default_true")]
+    pub board: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]

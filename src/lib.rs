@@ -5,9 +5,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod parse;
 pub mod run;
 pub mod source;
+pub mod status;
 pub mod sync;

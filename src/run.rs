@@ -10,6 +10,7 @@ use crate::config::{Config, PageSettings};
 use crate::gitlab::{Client, Gitlab, GitlabError, ProjectInfo};
 use crate::parse::{self, ParseOptions};
 use crate::source;
+use crate::sync::board::{self, BoardPlan, ObservedBoard};
 use crate::sync::desired::{self, PageSpec, People};
 use crate::sync::plan::{self, PlanSettings};
 use crate::sync::{ActionKind, ObservedIssue, PageReport, PageStatus, Plan, Write};
@@ -46,8 +47,9 @@ struct PageInput<'c> {
 
 struct ProjectState {
     info: ProjectInfo,
-    labels: BTreeSet<String>,
+    labels: BTreeMap<String, u64>,
     issues: Vec<ObservedIssue>,
+    boards: Vec<ObservedBoard>,
 }
 
 /// A planned run, ready to print and to apply.
@@ -58,6 +60,8 @@ pub struct Prepared {
     projects: BTreeMap<String, u64>,
     user_ids: BTreeMap<String, u64>,
     label_colors: BTreeMap<String, (String, String)>,
+    /// Per project: label name → id (labels created by `apply` are added).
+    label_ids: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// The colour and description of a managed label.
@@ -144,7 +148,8 @@ pub async fn prepare(
         if projects.contains_key(name) || input.page.is_err() {
             continue;
         }
-        let state = read_project(&gitlab, name, &config.sync.managed_label)
+        let with_boards = selected.iter().any(|p| &p.project == name && p.board);
+        let state = read_project(&gitlab, name, &config.sync.managed_label, with_boards)
             .await
             .map_err(|e| e.to_string());
         if let Ok(state) = &state
@@ -198,6 +203,7 @@ pub async fn prepare(
     let mut project_ids = BTreeMap::new();
     let mut label_colors = BTreeMap::new();
     let mut labels_planned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut label_ids: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for input in &inputs {
         let s = input.settings;
         let mut report = PageReport {
@@ -239,7 +245,7 @@ pub async fn prepare(
         let planned = labels_planned.entry(s.project.clone()).or_default();
         for d in &desired {
             for label in &d.labels {
-                if !project.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
+                if !project.labels.keys().any(|l| l.eq_ignore_ascii_case(label))
                     && planned.insert(label.clone())
                 {
                     report.create_labels.push(label.clone());
@@ -247,6 +253,25 @@ pub async fn prepare(
                 }
             }
         }
+        if s.board {
+            let mut sections: Vec<String> = Vec::new();
+            for d in &desired {
+                if let Some(label) = desired::section_label(&config.sync, &d.section)
+                    && !sections.contains(&label)
+                {
+                    sections.push(label);
+                }
+            }
+            plan.boards.push(board::plan_board(
+                &s.id,
+                &page.title,
+                &sections,
+                &project.boards,
+            ));
+        }
+        label_ids
+            .entry(s.project.clone())
+            .or_insert_with(|| project.labels.clone());
         if let Some(refusal) = &page_plan.refused {
             report.status = PageStatus::Skipped;
             report.refused = true;
@@ -260,6 +285,7 @@ pub async fn prepare(
         projects: project_ids,
         user_ids,
         label_colors,
+        label_ids,
     })
 }
 
@@ -275,14 +301,21 @@ async fn read_project(
     gitlab: &Gitlab,
     project: &str,
     managed_label: &str,
+    with_boards: bool,
 ) -> Result<ProjectState, GitlabError> {
     let info = gitlab.project(project).await?;
-    let labels = gitlab.labels(info.id).await?.into_iter().collect();
+    let labels = gitlab.labels(info.id).await?;
     let issues = gitlab.managed_issues(info.id, managed_label).await?;
+    let boards = if with_boards {
+        gitlab.boards(info.id).await?
+    } else {
+        Vec::new()
+    };
     Ok(ProjectState {
         info,
         labels,
         issues,
+        boards,
     })
 }
 
@@ -302,13 +335,21 @@ impl Prepared {
             for label in &page.create_labels {
                 let (color, description) =
                     self.label_colors.get(label).cloned().unwrap_or_default();
-                if let Err(e) = self
+                match self
                     .gitlab
                     .create_label(project, label, &color, &description)
                     .await
                 {
-                    tracing::error!(page = %page.id, "{e}");
-                    failed += 1;
+                    Ok(id) => {
+                        self.label_ids
+                            .entry(page.project.clone())
+                            .or_default()
+                            .insert(label.clone(), id);
+                    }
+                    Err(e) => {
+                        tracing::error!(page = %page.id, "{e}");
+                        failed += 1;
+                    }
                 }
             }
             let actions: Vec<_> = self
@@ -324,6 +365,12 @@ impl Prepared {
                     failed += 1;
                 }
             }
+            if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id).cloned()
+                && let Err(e) = self.apply_board(project, &page.project, &board).await
+            {
+                tracing::error!(page = %page.id, "{e}");
+                failed += 1;
+            }
             if failed > 0 {
                 self.plan.summary.failed += failed;
                 self.plan.pages[index].status = PageStatus::Failed;
@@ -332,6 +379,34 @@ impl Prepared {
             }
         }
         self.plan
+    }
+
+    async fn apply_board(
+        &self,
+        project: u64,
+        project_name: &str,
+        board: &BoardPlan,
+    ) -> Result<(), GitlabError> {
+        if !board.has_changes() {
+            return Ok(());
+        }
+        let board_id = match board.board_id {
+            Some(id) => id,
+            None => self.gitlab.create_board(project, &board.board).await?,
+        };
+        let ids = self.label_ids.get(project_name);
+        for board::ListAdd { label, position } in &board.add_lists {
+            let Some(label_id) = ids.and_then(|m| m.get(label)) else {
+                return Err(GitlabError::Other {
+                    what: format!("adding list {label} to board “{}”", board.board),
+                    message: "the label does not exist".into(),
+                });
+            };
+            self.gitlab
+                .add_board_list(project, board_id, *label_id, *position as u64)
+                .await?;
+        }
+        Ok(())
     }
 
     fn user_id(&self, username: &Option<String>) -> Option<u64> {
@@ -394,4 +469,37 @@ impl Prepared {
             }
         }
     }
+}
+
+/// Reads the configured pages' issues from GitLab and counts them.
+pub async fn status(
+    config: &Config,
+    token: SecretString,
+) -> Result<crate::status::Status, RunError> {
+    let client = Client::new(
+        &config.gitlab_url,
+        token,
+        Duration::from_secs(config.gitlab.timeout_seconds),
+    )?;
+    let gitlab = Gitlab::new(client);
+    let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
+    let mut report = crate::status::Status::default();
+    for page in &config.pages {
+        if !issues_of.contains_key(&page.project) {
+            let info = gitlab.project(&page.project).await?;
+            issues_of.insert(
+                page.project.clone(),
+                gitlab
+                    .managed_issues(info.id, &config.sync.managed_label)
+                    .await?,
+            );
+        }
+        report.pages.push(crate::status::page_status(
+            config,
+            &page.id,
+            &page.project,
+            &issues_of[&page.project],
+        ));
+    }
+    Ok(report)
 }

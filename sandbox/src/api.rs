@@ -63,7 +63,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/boards/{board_id}/lists/{list_id}",
-            get(get_board_list),
+            get(get_board_list).put(move_board_list),
         )
         .route(
             "/projects/{id}/repository/files/{file_path}",
@@ -1250,6 +1250,41 @@ async fn get_board_list(
         state: &state,
     }
     .board_list(project, list))
+}
+
+/// Reorders a list: it takes `position` and the others shift, as in GitLab.
+async fn move_board_list(
+    State(app): Shared,
+    Path((id, board_id, list_id)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let bi = find_board(&state.projects[pi], &board_id)?;
+    let position = req
+        .params
+        .int("position")?
+        .ok_or_else(|| ApiError::missing("position"))?
+        .max(0) as usize;
+    let board = &mut state.projects[pi].boards[bi];
+    board.lists.sort_by_key(|l| l.position);
+    let from = list_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| board.lists.iter().position(|l| l.id == n))
+        .ok_or_else(|| ApiError::not_found("List"))?;
+    let list = board.lists.remove(from);
+    let to = position.min(board.lists.len());
+    board.lists.insert(to, list);
+    for (i, l) in board.lists.iter_mut().enumerate() {
+        l.position = i as u64;
+    }
+    let project = &state.projects[pi];
+    ok(Render {
+        base: &app.base_url,
+        state: &state,
+    }
+    .board_list(project, &project.boards[bi].lists[to]))
 }
 
 async fn create_board_list(

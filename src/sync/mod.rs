@@ -1,5 +1,6 @@
 //! The sync engine's pure core: desired issues, markers, plans and how plans read.
 
+pub mod board;
 pub mod desired;
 pub mod marker;
 pub mod plan;
@@ -68,6 +69,8 @@ pub struct Plan {
     pub pages: Vec<PageReport>,
     /// Every action, page by page.
     pub actions: Vec<Action>,
+    /// Boards to create or complete.
+    pub boards: Vec<board::BoardPlan>,
     /// Counts.
     pub summary: Summary,
 }
@@ -127,6 +130,22 @@ impl Plan {
             }
             for action in self.actions.iter().filter(|a| a.page == page.id) {
                 out.push_str(&action_line(action));
+            }
+            for board in self
+                .boards
+                .iter()
+                .filter(|b| b.page == page.id && b.has_changes())
+            {
+                if board.create {
+                    let _ = writeln!(out, "  + board  “{}”", board.board);
+                }
+                for list in &board.add_lists {
+                    let _ = writeln!(
+                        out,
+                        "  + list   {} (position {})",
+                        list.label, list.position
+                    );
+                }
             }
         }
         let s = &self.summary;

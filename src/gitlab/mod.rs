@@ -14,7 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
+
+pub mod boards;
 
 /// A failure below the HTTP layer (connection, timeout, TLS).
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +206,28 @@ struct GlIssue {
 
 #[derive(Debug, Deserialize)]
 struct GlLabel {
+    id: u64,
     name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlBoardList {
+    id: u64,
+    label: Option<GlLabel>,
+    position: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlBoard {
+    id: u64,
+    name: String,
+    #[serde(default)]
+    lists: Vec<GlBoardList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: u64,
 }
 
 /// What handbook-sync needs to know of a project.
@@ -275,8 +299,8 @@ impl Gitlab {
             .collect())
     }
 
-    /// The names of the project's labels.
-    pub async fn labels(&self, project: u64) -> Result<Vec<String>, GitlabError> {
+    /// The project's labels: name → id.
+    pub async fn labels(&self, project: u64) -> Result<BTreeMap<String, u64>, GitlabError> {
         let ep = api::projects::labels::Labels::builder()
             .project(project)
             .build()
@@ -287,17 +311,17 @@ impl Gitlab {
             .map_err(|e| {
                 GitlabError::from_api(format!("listing the labels of project {project}"), e)
             })?;
-        Ok(labels.into_iter().map(|l| l.name).collect())
+        Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
     }
 
-    /// Creates a label; one that appeared meanwhile (409) is fine.
+    /// Creates a label and returns its id; one that appeared meanwhile (409) is fine.
     pub async fn create_label(
         &self,
         project: u64,
         name: &str,
         color: &str,
         description: &str,
-    ) -> Result<(), GitlabError> {
+    ) -> Result<u64, GitlabError> {
         let ep = api::projects::labels::CreateLabel::builder()
             .project(project)
             .name(name)
@@ -305,11 +329,88 @@ impl Gitlab {
             .description(description)
             .build()
             .expect("a label builds");
-        match api::ignore(ep).query_async(&self.client).await {
-            Ok(()) => Ok(()),
-            Err(e) if GitlabError::is_conflict(&e) => Ok(()),
-            Err(e) => Err(GitlabError::from_api(format!("creating label `{name}`"), e)),
+        let what = || format!("creating label `{name}`");
+        match ep.query_async(&self.client).await {
+            Ok(Created { id }) => Ok(id),
+            Err(e) if GitlabError::is_conflict(&e) => {
+                let ep = api::projects::labels::Label::builder()
+                    .project(project)
+                    .label(name)
+                    .build()
+                    .expect("a label query builds");
+                let label: GlLabel = ep
+                    .query_async(&self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))?;
+                Ok(label.id)
+            }
+            Err(e) => Err(GitlabError::from_api(what(), e)),
         }
+    }
+
+    /// The project's boards with their label lists in position order.
+    pub async fn boards(&self, project: u64) -> Result<Vec<ObservedBoard>, GitlabError> {
+        let boards: Vec<GlBoard> = api::paged(boards::Boards { project }, Pagination::All)
+            .query_async(&self.client)
+            .await
+            .map_err(|e| {
+                GitlabError::from_api(format!("listing the boards of project {project}"), e)
+            })?;
+        Ok(boards
+            .into_iter()
+            .map(|mut b| {
+                b.lists.sort_by_key(|l| (l.position, l.id));
+                ObservedBoard {
+                    id: b.id,
+                    name: b.name,
+                    lists: b
+                        .lists
+                        .into_iter()
+                        .filter_map(|l| l.label.map(|l| l.name))
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// Creates a board; returns its id.
+    pub async fn create_board(&self, project: u64, name: &str) -> Result<u64, GitlabError> {
+        let created: Created = boards::CreateBoard { project, name }
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("creating board “{name}”"), e))?;
+        Ok(created.id)
+    }
+
+    /// Adds a label list to a board at `position`.
+    pub async fn add_board_list(
+        &self,
+        project: u64,
+        board: u64,
+        label: u64,
+        position: u64,
+    ) -> Result<(), GitlabError> {
+        let what = || format!("adding a list to board {board}");
+        let created: GlBoardList = boards::CreateBoardList {
+            project,
+            board,
+            label,
+        }
+        .query_async(&self.client)
+        .await
+        .map_err(|e| GitlabError::from_api(what(), e))?;
+        if created.position != position {
+            api::ignore(boards::MoveBoardList {
+                project,
+                board,
+                list: created.id,
+                position,
+            })
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(what(), e))?;
+        }
+        Ok(())
     }
 
     /// The ids of the usernames that exist, looked up one by one (exact match).

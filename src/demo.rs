@@ -1,0 +1,200 @@
+//! `handbook-sync demo`: the whole product on this machine, in seconds: an in-process
+//! sandbox, the bundled product-manager page, a sync, the board and the progress, then
+//! one handbook edit and what it changed. No configuration, network or token.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::gitlab::{Client, Gitlab};
+use crate::run::{self, RunOptions};
+use crate::sync::IssueState;
+
+/// The page the project was born from, shipped inside the binary.
+pub const PM_PAGE: &str = include_str!("../examples/handbook/product-manager.md");
+const PROJECT: &str = "gitlab-org/product-manager-roadmap";
+const TOKEN: &str = "demo-token";
+const EDIT_FROM: &str = "- Maintain version.gitlab.com\n";
+const EDIT_TO: &str = "- ~~Maintain version.gitlab.com~~ => Drew\n";
+
+/// Runs the demo and returns what it has to say.
+pub async fn run(today: &str) -> anyhow::Result<String> {
+    let sandbox = gitlab_sandbox::Sandbox::bind(
+        "127.0.0.1:0".parse().expect("a loopback address"),
+        gitlab_sandbox::Config {
+            token: TOKEN.into(),
+            projects: vec![(PROJECT.into(), "public".into())],
+            users: ["sytses", "drew", "andriy", "ashley"]
+                .iter()
+                .map(|u| (u.to_string(), u.to_string()))
+                .collect(),
+            state_file: None,
+        },
+    )
+    .await
+    .context("starting the sandbox")?
+    .spawn();
+    let dir = tempdir().context("creating a temporary directory")?;
+    let page_path = dir.join("product-manager.md");
+    std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
+    let config_path = dir.join("config.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[gitlab]\nurl = \"{}\"\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
+             [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
+             url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
+            sandbox.url
+        ),
+    )
+    .context("writing the configuration")?;
+    let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+    let options = RunOptions {
+        today: today.to_owned(),
+        ..Default::default()
+    };
+    let token = || secrecy::SecretString::from(TOKEN.to_owned());
+
+    let mut out = String::new();
+    let page = crate::parse::parse_page(PM_PAGE, &Default::default());
+    let sections: std::collections::BTreeSet<_> =
+        page.items.iter().map(|i| i.section.clone()).collect();
+    let handed = page
+        .items
+        .iter()
+        .filter(|i| i.status == crate::parse::Status::HandedOver)
+        .count();
+    let _ = writeln!(
+        out,
+        "handbook-sync demo: a local GitLab sandbox, the bundled product-manager page, two syncs.\n"
+    );
+    let _ = writeln!(
+        out,
+        "1. The page “{}” has {} responsibilities in {} sections; {handed} are struck through and handed over.\n",
+        page.title,
+        page.items.len(),
+        sections.len()
+    );
+
+    let prepared = run::prepare(&config, token(), &options).await?;
+    let _ = writeln!(out, "2. `plan` against the empty project {PROJECT}:\n");
+    out.push_str(&indent(&prepared.plan.to_text()));
+    let applied = prepared.apply().await;
+    anyhow::ensure!(
+        applied.summary.failed == 0,
+        "the first sync failed:\n{}",
+        applied.to_text()
+    );
+
+    let client = Gitlab::new(Client::new(
+        &config.gitlab_url,
+        token(),
+        Duration::from_secs(10),
+    )?);
+    let _ = writeln!(
+        out,
+        "\n3. `apply` made it so. The issue board, as people will follow it on GitLab:\n"
+    );
+    out.push_str(&indent(&board_text(&client, &config).await?));
+
+    let status = run::status(&config, token()).await?;
+    let _ = writeln!(
+        out,
+        "\n4. `status`: progress per section, read back from GitLab:\n"
+    );
+    out.push_str(&indent(&status.to_text(true)));
+
+    std::fs::write(&page_path, PM_PAGE.replacen(EDIT_FROM, EDIT_TO, 1))
+        .context("editing the page")?;
+    let _ = writeln!(
+        out,
+        "\n5. Someone edits the handbook: `{}` becomes `{}`. The next sync:\n",
+        EDIT_FROM.trim(),
+        EDIT_TO.trim()
+    );
+    let prepared = run::prepare(&config, token(), &options).await?;
+    out.push_str(&indent(&prepared.plan.to_text()));
+    let applied = prepared.apply().await;
+    anyhow::ensure!(
+        applied.summary.failed == 0,
+        "the second sync failed:\n{}",
+        applied.to_text()
+    );
+    let status = run::status(&config, token()).await?;
+    let _ = writeln!(out, "\n   Progress now:\n");
+    out.push_str(&indent(&status.to_text(true)));
+
+    let _ = writeln!(
+        out,
+        "\n6. Your turn, against your GitLab:\n\n\
+         \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
+         \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
+         \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
+         \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
+         Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted."
+    );
+    sandbox.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+/// The board's lists with their open issues, and how many are closed.
+async fn board_text(gitlab: &Gitlab, config: &Config) -> anyhow::Result<String> {
+    let project = gitlab.project(PROJECT).await?;
+    let boards = gitlab.boards(project.id).await?;
+    let mut issues = gitlab
+        .managed_issues(project.id, &config.sync.managed_label)
+        .await?;
+    issues.sort_by_key(|i| i.iid);
+    let mut out = String::new();
+    for board in boards {
+        let _ = writeln!(out, "Board “{}”", board.name);
+        for list in &board.lists {
+            let open: Vec<_> = issues
+                .iter()
+                .filter(|i| i.state == IssueState::Opened && i.labels.contains(list))
+                .collect();
+            let _ = writeln!(out, "  ┌ {list} ({} open)", open.len());
+            for issue in open {
+                let who = issue
+                    .assignee
+                    .as_deref()
+                    .map_or("unassigned".to_owned(), |u| format!("@{u}"));
+                let _ = writeln!(out, "  │ #{:<3} {} · {who}", issue.iid, issue.title);
+            }
+        }
+        let closed: Vec<_> = issues
+            .iter()
+            .filter(|i| i.state == IssueState::Closed)
+            .collect();
+        let _ = writeln!(out, "  ┌ Closed ({})", closed.len());
+        for issue in closed {
+            let who = issue
+                .assignee
+                .as_deref()
+                .map_or("unassigned".to_owned(), |u| format!("@{u}"));
+            let _ = writeln!(out, "  │ #{:<3} {} · {who}", issue.iid, issue.title);
+        }
+    }
+    Ok(out)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("   {l}\n")
+            }
+        })
+        .collect()
+}
+
+fn tempdir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("handbook-sync-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,153 @@
+//! `handbook-sync status`: progress per page and section, read from GitLab.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::sync::{IssueState, ObservedIssue, marker};
+
+/// Counts of one section.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SectionStatus {
+    /// Section path (the section label without its prefix).
+    pub name: String,
+    /// Issues.
+    pub total: usize,
+    /// Open issues.
+    pub open: usize,
+    /// Closed issues.
+    pub closed: usize,
+}
+
+/// Counts of one page.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PageStatus {
+    /// Page id.
+    pub id: String,
+    /// Project.
+    pub project: String,
+    /// Issues of the page's current items (issues of removed items are not counted).
+    pub total: usize,
+    /// Open.
+    pub open: usize,
+    /// Closed.
+    pub closed: usize,
+    /// Closed because handed over.
+    pub handed_over: usize,
+    /// Per section, in the order the page's issues were created (the handbook's order).
+    pub sections: Vec<SectionStatus>,
+}
+
+/// The report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// Per configured page.
+    pub pages: Vec<PageStatus>,
+}
+
+/// Counts one page's issues (pure: the issues come in as data).
+pub fn page_status(
+    config: &Config,
+    page: &str,
+    project: &str,
+    issues: &[ObservedIssue],
+) -> PageStatus {
+    let mut status = PageStatus {
+        id: page.to_owned(),
+        project: project.to_owned(),
+        ..Default::default()
+    };
+    let mut ours: Vec<(&ObservedIssue, marker::Marker)> = issues
+        .iter()
+        .filter_map(|i| {
+            let m = marker::parse(&i.description)?.marker?;
+            (m.page == page && m.status != "removed").then_some((i, m))
+        })
+        .collect();
+    ours.sort_by_key(|(i, _)| i.iid);
+    let prefix = &config.sync.section_label_prefix;
+    for (issue, m) in &ours {
+        let open = issue.state == IssueState::Opened;
+        status.total += 1;
+        if open {
+            status.open += 1;
+        } else {
+            status.closed += 1;
+            if m.status == "handed_over" {
+                status.handed_over += 1;
+            }
+        }
+        let name = issue
+            .labels
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or("(no section)")
+            .to_owned();
+        let section = match status.sections.iter().position(|s| s.name == name) {
+            Some(i) => &mut status.sections[i],
+            None => {
+                status.sections.push(SectionStatus {
+                    name,
+                    ..Default::default()
+                });
+                status.sections.last_mut().expect("just pushed")
+            }
+        };
+        section.total += 1;
+        if open {
+            section.open += 1;
+        } else {
+            section.closed += 1;
+        }
+    }
+    status
+}
+
+fn percent(closed: usize, total: usize) -> usize {
+    (closed * 100).checked_div(total).unwrap_or(0)
+}
+
+impl Status {
+    /// Text with a bar per section (`bars` on a terminal).
+    pub fn to_text(&self, bars: bool) -> String {
+        let mut out = String::new();
+        for page in &self.pages {
+            let _ = writeln!(
+                out,
+                "{} → {}: {} of {} done ({}%), {} open, {} handed over",
+                page.id,
+                page.project,
+                page.closed,
+                page.total,
+                percent(page.closed, page.total),
+                page.open,
+                page.handed_over
+            );
+            let width = page
+                .sections
+                .iter()
+                .map(|s| s.name.chars().count())
+                .max()
+                .unwrap_or(0);
+            for s in &page.sections {
+                let bar = if bars {
+                    let filled = (s.closed * 20).checked_div(s.total).unwrap_or(0);
+                    format!("[{}{}] ", "#".repeat(filled), ".".repeat(20 - filled))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<width$}  {bar}{}/{} done ({}%), {} open",
+                    s.name,
+                    s.closed,
+                    s.total,
+                    percent(s.closed, s.total),
+                    s.open
+                );
+            }
+        }
+        out
+    }
+}
