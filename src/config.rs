@@ -60,6 +60,37 @@ pub struct GitlabSettings {
     /// Seconds before any request is abandoned.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Client-side limit on all requests (gitlab.com allows 2,000 per user).
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u32,
+    /// Client-side limit on issue creations (gitlab.com allows 200).
+    #[serde(default = "default_issue_creations_per_minute")]
+    pub issue_creations_per_minute: u32,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Retries of a failed request (5xx, timeout, connection error, 429).
+    #[serde(default = "default_max_retries")]
+    pub max_retries: usize,
+    /// First backoff delay in milliseconds; it doubles, with jitter, up to 30 s.
+    #[serde(default = "default_retry_initial_delay_ms")]
+    pub retry_initial_delay_ms: u64,
+}
+
+fn default_requests_per_minute() -> u32 {
+    1800
+}
+fn default_issue_creations_per_minute() -> u32 {
+    180
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_max_retries() -> usize {
+    5
+}
+fn default_retry_initial_delay_ms() -> u64 {
+    500
 }
 
 fn default_gitlab_url() -> String {
@@ -77,6 +108,11 @@ impl Default for GitlabSettings {
             token_file: None,
             allow_insecure: false,
             timeout_seconds: default_timeout(),
+            requests_per_minute: default_requests_per_minute(),
+            issue_creations_per_minute: default_issue_creations_per_minute(),
+            concurrency: default_concurrency(),
+            max_retries: default_max_retries(),
+            retry_initial_delay_ms: default_retry_initial_delay_ms(),
         }
     }
 }
@@ -249,6 +285,12 @@ impl Config {
         if raw.gitlab.timeout_seconds == 0 {
             return Err("gitlab.timeout_seconds must be at least 1".into());
         }
+        if raw.gitlab.requests_per_minute == 0
+            || raw.gitlab.issue_creations_per_minute == 0
+            || raw.gitlab.concurrency == 0
+        {
+            return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
+        }
         if !(0.0..=1.0).contains(&raw.sync.max_close_fraction) {
             return Err(format!(
                 "sync.max_close_fraction must be between 0 and 1, not {}",
@@ -296,6 +338,19 @@ impl Config {
             people: raw.people,
             pages: raw.pages,
         })
+    }
+
+    /// How the GitLab client paces and retries.
+    pub fn policy(&self) -> crate::gitlab::Policy {
+        let g = &self.gitlab;
+        crate::gitlab::Policy {
+            timeout: std::time::Duration::from_secs(g.timeout_seconds),
+            requests_per_minute: g.requests_per_minute,
+            issue_creations_per_minute: g.issue_creations_per_minute,
+            concurrency: g.concurrency,
+            max_retries: g.max_retries,
+            retry_initial_delay: std::time::Duration::from_millis(g.retry_initial_delay_ms),
+        }
     }
 
     /// The path of a page source, relative to the configuration file.

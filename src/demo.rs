@@ -3,7 +3,6 @@
 //! one handbook edit and what it changed. No configuration, network or token.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -43,7 +42,8 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     std::fs::write(
         &config_path,
         format!(
-            "[gitlab]\nurl = \"{}\"\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
+            "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
+             requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
              [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
              url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
             sandbox.url
@@ -88,11 +88,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         applied.to_text()
     );
 
-    let client = Gitlab::new(Client::new(
-        &config.gitlab_url,
-        token(),
-        Duration::from_secs(10),
-    )?);
+    let client = Gitlab::new(Client::new(&config.gitlab_url, token(), config.policy())?);
     let _ = writeln!(
         out,
         "\n3. `apply` made it so. The issue board, as people will follow it on GitLab:\n"

@@ -2,7 +2,6 @@
 //! around the pure core in [`crate::parse`] and [`crate::sync`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -62,6 +61,9 @@ pub struct Prepared {
     label_colors: BTreeMap<String, (String, String)>,
     /// Per project: label name → id (labels created by `apply` are added).
     label_ids: BTreeMap<String, BTreeMap<String, u64>>,
+    /// (project id, iid) of every issue read while planning.
+    known_iids: BTreeSet<(u64, u64)>,
+    managed_label: String,
 }
 
 /// The colour and description of a managed label.
@@ -96,11 +98,7 @@ pub async fn prepare(
             return Err(RunError::UnknownPage(id.clone()));
         }
     }
-    let client = Client::new(
-        &config.gitlab_url,
-        token,
-        Duration::from_secs(config.gitlab.timeout_seconds),
-    )?;
+    let client = Client::new(&config.gitlab_url, token, config.policy())?;
     let gitlab = Gitlab::new(client);
 
     let selected: Vec<&PageSettings> = config
@@ -204,6 +202,7 @@ pub async fn prepare(
     let mut label_colors = BTreeMap::new();
     let mut labels_planned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut label_ids: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut known_iids = BTreeSet::new();
     for input in &inputs {
         let s = input.settings;
         let mut report = PageReport {
@@ -234,6 +233,7 @@ pub async fn prepare(
             None => unreachable!("every readable page's project was read"),
         };
         project_ids.insert(s.project.clone(), project.info.id);
+        known_iids.extend(project.issues.iter().map(|i| (project.info.id, i.iid)));
         let spec = PageSpec {
             id: s.id.clone(),
             title: page.title.clone(),
@@ -286,6 +286,8 @@ pub async fn prepare(
         user_ids,
         label_colors,
         label_ids,
+        known_iids,
+        managed_label: config.sync.managed_label.clone(),
     })
 }
 
@@ -360,7 +362,7 @@ impl Prepared {
                 .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
                 .collect();
             for (key, write) in actions {
-                if let Err(e) = self.execute(project, &write).await {
+                if let Err(e) = self.execute(project, &page.id, &key, &write).await {
                     tracing::error!(page = %page.id, key = %key, "{e}");
                     failed += 1;
                 }
@@ -403,7 +405,7 @@ impl Prepared {
                 });
             };
             self.gitlab
-                .add_board_list(project, board_id, *label_id, *position as u64)
+                .add_board_list(project, board_id, *label_id, label, *position as u64)
                 .await?;
         }
         Ok(())
@@ -415,19 +417,76 @@ impl Prepared {
             .and_then(|u| self.user_ids.get(u).copied())
     }
 
-    async fn execute(&self, project: u64, write: &Write) -> Result<(), GitlabError> {
+    /// Creates an issue, never twice: when a create's outcome is unknown (timeout, lost
+    /// answer, 5xx), the issue list is searched for the item's key before trying again.
+    async fn create_once(
+        &self,
+        project: u64,
+        page: &str,
+        key: &str,
+        write: &Write,
+    ) -> Result<u64, GitlabError> {
+        let Write::Create {
+            title,
+            description,
+            labels,
+            assignee,
+            ..
+        } = write
+        else {
+            unreachable!("create_once is called with creates")
+        };
+        let started = chrono::Utc::now();
+        let mut last_error = None;
+        for _ in 0..3 {
+            match self
+                .gitlab
+                .create_issue(project, title, description, labels, self.user_id(assignee))
+                .await
+            {
+                Ok(iid) => return Ok(iid),
+                Err(e) if e.outcome_unknown() => {
+                    tracing::warn!(
+                        page,
+                        key,
+                        "{e}; looking for the issue before creating it again"
+                    );
+                    // Clocks differ: look a while back, and skip issues the plan already knew.
+                    let since = started - chrono::TimeDelta::minutes(10);
+                    let recent = self
+                        .gitlab
+                        .managed_issues_since(project, &self.managed_label, Some(since))
+                        .await?;
+                    let found = recent.iter().find(|i| {
+                        !self.known_iids.contains(&(project, i.iid))
+                            && crate::sync::marker::parse(&i.description)
+                                .and_then(|p| p.marker)
+                                .is_some_and(|m| m.page == page && m.key == key)
+                    });
+                    if let Some(issue) = found {
+                        tracing::info!(page, key, iid = issue.iid, "the create had gone through");
+                        return Ok(issue.iid);
+                    }
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.expect("the loop ran"))
+    }
+
+    async fn execute(
+        &self,
+        project: u64,
+        page: &str,
+        key: &str,
+        write: &Write,
+    ) -> Result<(), GitlabError> {
         match write {
             Write::Create {
-                title,
-                description,
-                labels,
-                assignee,
-                close_description,
+                close_description, ..
             } => {
-                let iid = self
-                    .gitlab
-                    .create_issue(project, title, description, labels, self.user_id(assignee))
-                    .await?;
+                let iid = self.create_once(project, page, key, write).await?;
                 if let Some(closing) = close_description {
                     self.gitlab
                         .edit_issue(
@@ -476,11 +535,7 @@ pub async fn status(
     config: &Config,
     token: SecretString,
 ) -> Result<crate::status::Status, RunError> {
-    let client = Client::new(
-        &config.gitlab_url,
-        token,
-        Duration::from_secs(config.gitlab.timeout_seconds),
-    )?;
+    let client = Client::new(&config.gitlab_url, token, config.policy())?;
     let gitlab = Gitlab::new(client);
     let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
     let mut report = crate::status::Status::default();

@@ -5,29 +5,37 @@
 //! limiting; the crate's endpoint builders still build every request.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use gitlab::api::{self, ApiError, AsyncQuery, Pagination};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use url::Url;
 
 use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
+mod transport;
 
 /// A failure below the HTTP layer (connection, timeout, TLS).
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The request could not be sent or the answer not read.
-    #[error("{0}")]
+    #[error("{}", describe_reqwest(.0))]
     Http(#[from] reqwest::Error),
     /// The request could not be built.
     #[error("building the request: {0}")]
     Build(#[from] http::Error),
+}
+
+/// reqwest's message with its causes.
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// A GitLab request that failed, said so a person can act on it.
@@ -57,6 +65,14 @@ pub enum GitlabError {
         /// GitLab's message.
         message: String,
     },
+    /// GitLab did not answer, or answered 5xx: the request may or may not have been applied.
+    #[error("{what}: {message}")]
+    Unavailable {
+        /// The request.
+        what: String,
+        /// What happened.
+        message: String,
+    },
     /// Anything else.
     #[error("{what}: {message}")]
     Other {
@@ -84,6 +100,12 @@ impl GitlabError {
                     message: format!("GitLab answered {code}: {msg}"),
                 },
             },
+            ApiError::GitlabService { status, .. } if status.is_server_error() => {
+                GitlabError::Unavailable {
+                    what,
+                    message: format!("GitLab answered {status}"),
+                }
+            }
             ApiError::GitlabService { status, .. } => GitlabError::Other {
                 what,
                 message: format!("GitLab answered {status}"),
@@ -92,7 +114,7 @@ impl GitlabError {
                 what,
                 message: format!("GitLab answered {status}: {obj}"),
             },
-            ApiError::Client { source } => GitlabError::Other {
+            ApiError::Client { source } => GitlabError::Unavailable {
                 what,
                 message: format!("request failed: {source}"),
             },
@@ -103,89 +125,18 @@ impl GitlabError {
         }
     }
 
+    /// True when the request may have been applied although no answer says so.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, GitlabError::Unavailable { .. })
+    }
+
     /// True for a 409 (e.g. a label that already exists).
     fn is_conflict(err: &ApiError<TransportError>) -> bool {
         matches!(err, ApiError::GitlabWithStatus { status, .. } if status.as_u16() == 409)
     }
 }
 
-/// The HTTP client the `gitlab` crate's endpoints run on.
-pub struct Client {
-    http: reqwest::Client,
-    rest: Url,
-    token: SecretString,
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("rest", &self.rest.as_str())
-            .field("token", &"[redacted]")
-            .finish()
-    }
-}
-
-impl Client {
-    /// A client for the instance at `base` (e.g. `https://gitlab.com`).
-    pub fn new(base: &Url, token: SecretString, timeout: Duration) -> Result<Self, GitlabError> {
-        let mut rest = base.clone();
-        if !rest.path().ends_with('/') {
-            rest.set_path(&format!("{}/", rest.path()));
-        }
-        let rest = rest.join("api/v4/").map_err(|e| GitlabError::Other {
-            what: "the GitLab URL".into(),
-            message: e.to_string(),
-        })?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GitlabError::Other {
-                what: "building the HTTP client".into(),
-                message: e.to_string(),
-            })?;
-        Ok(Client { http, rest, token })
-    }
-}
-
-impl api::RestClient for Client {
-    type Error = TransportError;
-
-    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<Self::Error>> {
-        Ok(self.rest.join(endpoint)?)
-    }
-}
-
-#[async_trait]
-impl api::AsyncClient for Client {
-    async fn rest_async(
-        &self,
-        mut request: http::request::Builder,
-        body: Vec<u8>,
-    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
-        let call = async {
-            let mut token = http::HeaderValue::from_str(self.token.expose_secret())
-                .map_err(|e| TransportError::Build(e.into()))?;
-            token.set_sensitive(true);
-            if let Some(headers) = request.headers_mut() {
-                headers.insert("PRIVATE-TOKEN", token);
-            }
-            let request: reqwest::Request = request.body(body)?.try_into()?;
-            let response = self.http.execute(request).await?;
-            let mut builder = http::Response::builder()
-                .status(response.status())
-                .version(response.version());
-            if let Some(headers) = builder.headers_mut() {
-                for (name, value) in response.headers() {
-                    headers.append(name, value.clone());
-                }
-            }
-            Ok::<_, TransportError>(builder.body(response.bytes().await?)?)
-        };
-        call.await.map_err(ApiError::client)
-    }
-}
+pub use transport::{Client, Policy};
 
 #[derive(Debug, Deserialize)]
 struct GlUser {
@@ -271,11 +222,23 @@ impl Gitlab {
         project: u64,
         label: &str,
     ) -> Result<Vec<ObservedIssue>, GitlabError> {
-        let ep = api::issues::ProjectIssues::builder()
-            .project(project)
-            .label(label)
-            .build()
-            .expect("an issue list builds");
+        self.managed_issues_since(project, label, None).await
+    }
+
+    /// [`Gitlab::managed_issues`], only those created at or after `since` (GitLab's
+    /// issue list is strongly consistent: a create that went through is in it).
+    pub async fn managed_issues_since(
+        &self,
+        project: u64,
+        label: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<ObservedIssue>, GitlabError> {
+        let mut ep = api::issues::ProjectIssues::builder();
+        ep.project(project).label(label);
+        if let Some(since) = since {
+            ep.created_after(since);
+        }
+        let ep = ep.build().expect("an issue list builds");
         let issues: Vec<GlIssue> = api::paged(ep, Pagination::All)
             .query_async(&self.client)
             .await
@@ -373,44 +336,91 @@ impl Gitlab {
             .collect())
     }
 
-    /// Creates a board; returns its id.
+    /// Creates a board; returns its id. When the outcome of a create is unknown, the
+    /// boards are listed before trying again, so that no second board appears.
     pub async fn create_board(&self, project: u64, name: &str) -> Result<u64, GitlabError> {
-        let created: Created = boards::CreateBoard { project, name }
-            .query_async(&self.client)
-            .await
-            .map_err(|e| GitlabError::from_api(format!("creating board “{name}”"), e))?;
-        Ok(created.id)
+        let mut last = None;
+        for _ in 0..3 {
+            match (boards::CreateBoard { project, name })
+                .query_async(&self.client)
+                .await
+            {
+                Ok(Created { id }) => return Ok(id),
+                Err(e) => {
+                    let e = GitlabError::from_api(format!("creating board “{name}”"), e);
+                    if !e.outcome_unknown() {
+                        return Err(e);
+                    }
+                    if let Some(board) = self
+                        .boards(project)
+                        .await?
+                        .into_iter()
+                        .find(|b| b.name == name)
+                    {
+                        return Ok(board.id);
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.expect("the loop ran"))
     }
 
-    /// Adds a label list to a board at `position`.
+    /// Adds a label list to a board at `position`; a list that an unanswered attempt
+    /// already added is found, not added twice.
     pub async fn add_board_list(
         &self,
         project: u64,
         board: u64,
         label: u64,
+        label_name: &str,
         position: u64,
     ) -> Result<(), GitlabError> {
-        let what = || format!("adding a list to board {board}");
-        let created: GlBoardList = boards::CreateBoardList {
-            project,
-            board,
-            label,
-        }
-        .query_async(&self.client)
-        .await
-        .map_err(|e| GitlabError::from_api(what(), e))?;
-        if created.position != position {
-            api::ignore(boards::MoveBoardList {
+        let what = || format!("adding list {label_name} to board {board}");
+        let mut last = None;
+        for _ in 0..3 {
+            match (boards::CreateBoardList {
                 project,
                 board,
-                list: created.id,
-                position,
+                label,
             })
             .query_async(&self.client)
             .await
-            .map_err(|e| GitlabError::from_api(what(), e))?;
+            {
+                Ok(GlBoardList {
+                    id, position: at, ..
+                }) => {
+                    if at != position {
+                        api::ignore(boards::MoveBoardList {
+                            project,
+                            board,
+                            list: id,
+                            position,
+                        })
+                        .query_async(&self.client)
+                        .await
+                        .map_err(|e| GitlabError::from_api(what(), e))?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    let e = GitlabError::from_api(what(), e);
+                    if !e.outcome_unknown() {
+                        return Err(e);
+                    }
+                    let boards = self.boards(project).await?;
+                    if boards
+                        .iter()
+                        .any(|b| b.id == board && b.lists.iter().any(|l| l == label_name))
+                    {
+                        // Added, though unanswered; its place is left as GitLab put it.
+                        return Ok(());
+                    }
+                    last = Some(e);
+                }
+            }
         }
-        Ok(())
+        Err(last.expect("the loop ran"))
     }
 
     /// The ids of the usernames that exist, looked up one by one (exact match).

@@ -1,0 +1,298 @@
+//! The HTTP client under the `gitlab` crate's endpoints: timeouts, a client-side throttle,
+//! `RateLimit-*` pacing, and retries.
+//!
+//! - Every request waits for the throttle (`governor`: requests per minute, and issue
+//!   creations per minute, GitLab's tighter application limit) and for a concurrency slot.
+//! - When a response says `RateLimit-Remaining` is nearly spent, requests pause until
+//!   `RateLimit-Reset`, before GitLab has to say 429.
+//! - 429: wait `Retry-After`, or 60 s when it is missing (GitLab's application limits
+//!   send none), then retry: the request was not applied.
+//! - 5xx, timeouts and connection errors: exponential backoff with jitter (`backon`),
+//!   bounded in attempts. Only for requests that are safe to repeat: a `POST` whose
+//!   outcome is unknown is handed back to the caller, which looks before it creates again.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
+use gitlab::api::{self, ApiError};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Mutex, Semaphore};
+use url::Url;
+
+use super::{GitlabError, TransportError};
+
+/// How hard to push GitLab, and how to recover.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Every request is abandoned after this.
+    pub timeout: Duration,
+    /// Client-side limit on all requests.
+    pub requests_per_minute: u32,
+    /// Client-side limit on issue creations.
+    pub issue_creations_per_minute: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// First backoff delay; it doubles up to 30 s, with jitter.
+    pub retry_initial_delay: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            timeout: Duration::from_secs(30),
+            requests_per_minute: 1800,
+            issue_creations_per_minute: 180,
+            concurrency: 4,
+            max_retries: 5,
+            retry_initial_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// GitLab's default wait when a 429 carries no `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The HTTP client the `gitlab` crate's endpoints run on.
+pub struct Client {
+    http: reqwest::Client,
+    rest: Url,
+    token: SecretString,
+    policy: Policy,
+    requests: Arc<DefaultDirectRateLimiter>,
+    creations: Arc<DefaultDirectRateLimiter>,
+    slots: Semaphore,
+    /// Set from `RateLimit-*` headers: no request before this instant.
+    paused_until: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("rest", &self.rest.as_str())
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    let burst = NonZeroU32::new((n / 60).clamp(1, 10)).expect("at least one");
+    let n = NonZeroU32::new(n.max(1)).expect("at least one");
+    // A small burst, then a steady pace: GitLab counts per minute, but a full minute's
+    // quota at once would trip its shorter windows.
+    Quota::per_minute(n).allow_burst(burst)
+}
+
+impl Client {
+    /// A client for the instance at `base` (e.g. `https://gitlab.com`).
+    pub fn new(base: &Url, token: SecretString, policy: Policy) -> Result<Self, GitlabError> {
+        let mut rest = base.clone();
+        if !rest.path().ends_with('/') {
+            rest.set_path(&format!("{}/", rest.path()));
+        }
+        let rest = rest.join("api/v4/").map_err(|e| GitlabError::Other {
+            what: "the GitLab URL".into(),
+            message: e.to_string(),
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GitlabError::Other {
+                what: "building the HTTP client".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Client {
+            http,
+            rest,
+            token,
+            requests: Arc::new(RateLimiter::direct(per_minute(policy.requests_per_minute))),
+            creations: Arc::new(RateLimiter::direct(per_minute(
+                policy.issue_creations_per_minute,
+            ))),
+            slots: Semaphore::new(policy.concurrency.max(1)),
+            paused_until: Mutex::new(None),
+            policy,
+        })
+    }
+
+    async fn wait_turn(&self, creates_issue: bool) {
+        if let Some(until) = *self.paused_until.lock().await {
+            tokio::time::sleep_until(until).await;
+        }
+        self.requests.until_ready().await;
+        if creates_issue {
+            self.creations.until_ready().await;
+        }
+    }
+
+    /// Slows down before GitLab has to refuse: when the quota is nearly spent, nothing
+    /// goes out until it resets.
+    async fn pace(&self, headers: &HeaderMap) {
+        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let (Some(remaining), Some(reset)) =
+            (number("ratelimit-remaining"), number("ratelimit-reset"))
+        else {
+            return;
+        };
+        let limit = number("ratelimit-limit").unwrap_or(0);
+        if remaining > (limit / 50).max(1) {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let wait = Duration::from_secs(reset.saturating_sub(now).min(3600));
+        tracing::info!(
+            remaining,
+            wait_seconds = wait.as_secs(),
+            "GitLab's rate limit is nearly spent: pausing"
+        );
+        *self.paused_until.lock().await = Some(tokio::time::Instant::now() + wait);
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<http::Response<Bytes>, Failure> {
+        let creates_issue =
+            *method == Method::POST && url.trim_end_matches('/').ends_with("/issues");
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.wait_turn(creates_issue).await;
+        let mut token = http::HeaderValue::from_str(self.token.expose_secret())
+            .map_err(|e| Failure::Transport(TransportError::Build(e.into()), false))?;
+        token.set_sensitive(true);
+        let request = self
+            .http
+            .request(method.clone(), url)
+            .headers(headers.clone())
+            .header("PRIVATE-TOKEN", token)
+            .body(body.to_vec());
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let not_sent = e.is_connect();
+                return Err(Failure::Transport(e.into(), not_sent));
+            }
+        };
+        let status = response.status();
+        let mut builder = http::Response::builder()
+            .status(status)
+            .version(response.version());
+        if let Some(out) = builder.headers_mut() {
+            for (name, value) in response.headers() {
+                out.append(name, value.clone());
+            }
+        }
+        self.pace(response.headers()).await;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Transport(e.into(), false))?;
+        let response = builder
+            .body(bytes)
+            .map_err(|e| Failure::Transport(e.into(), false))?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+            return Err(Failure::Status(response, Some(retry_after)));
+        }
+        if status.is_server_error() {
+            return Err(Failure::Status(response, None));
+        }
+        Ok(response)
+    }
+}
+
+/// Why an attempt did not give a usable answer.
+#[derive(Debug)]
+enum Failure {
+    /// No answer; `true` when the request certainly never left (connection refused).
+    Transport(TransportError, bool),
+    /// A 429 (with how long to wait) or a 5xx.
+    Status(http::Response<Bytes>, Option<Duration>),
+}
+
+impl Failure {
+    fn retryable(&self, idempotent: bool) -> bool {
+        match self {
+            Failure::Status(response, _) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                true
+            }
+            Failure::Transport(_, not_sent) => idempotent || *not_sent,
+            Failure::Status(..) => idempotent,
+        }
+    }
+}
+
+impl api::RestClient for Client {
+    type Error = TransportError;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<Self::Error>> {
+        Ok(self.rest.join(endpoint)?)
+    }
+}
+
+#[async_trait]
+impl api::AsyncClient for Client {
+    async fn rest_async(
+        &self,
+        request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        let (parts, ()) = request
+            .body(())
+            .map_err(|e| ApiError::client(TransportError::Build(e)))?
+            .into_parts();
+        let (method, url, headers) = (parts.method, parts.uri.to_string(), parts.headers);
+        // GET, HEAD and PUT (issue edits set values, add and remove labels) can be repeated;
+        // so can creating a label, whose repeat answers 409, which the caller accepts.
+        let idempotent = method != Method::POST || parts.uri.path().ends_with("/labels");
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.policy.retry_initial_delay)
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(self.policy.max_retries)
+            .with_jitter();
+        let result = (|| self.attempt(&method, &url, &headers, &body))
+            .retry(backoff)
+            .when(|f: &Failure| f.retryable(idempotent))
+            .adjust(|f: &Failure, delay| match f {
+                Failure::Status(_, Some(wait)) => Some(*wait),
+                _ => delay,
+            })
+            .notify(|f: &Failure, delay| {
+                let what = match f {
+                    Failure::Status(r, _) => r.status().to_string(),
+                    Failure::Transport(e, _) => e.to_string(),
+                };
+                tracing::warn!(%method, path = %parts.uri.path(), retry_in_ms = delay.as_millis() as u64, "GitLab request failed ({what}); retrying");
+            })
+            .await;
+        match result {
+            Ok(response) => Ok(response),
+            // Out of retries, or not safe to retry: the crate turns the status into an error.
+            Err(Failure::Status(response, _)) => Ok(response),
+            Err(Failure::Transport(e, _)) => Err(ApiError::client(e)),
+        }
+    }
+}
