@@ -211,6 +211,7 @@ pub fn plan_page(
     }
     let mut actions = Vec::new();
     let mut winners: Vec<&Managed<'_>> = Vec::new();
+    let mut duplicates = 0;
     for group in by_key.values_mut() {
         group.sort_by_key(|m| (m.issue.state != IssueState::Opened, m.issue.iid));
         let winner = group[0];
@@ -218,6 +219,7 @@ pub fn plan_page(
         for dup in &group[1..] {
             if dup.issue.state == IssueState::Opened {
                 actions.push(duplicate_close(spec, dup, winner.issue.iid));
+                duplicates += 1;
             }
         }
     }
@@ -289,10 +291,14 @@ pub fn plan_page(
         }
     }
 
+    // Closing a duplicate loses nothing (its twin stays open): the guard counts the
+    // closes that take a responsibility off the board, against the page's distinct items.
     let closes = actions
         .iter()
         .filter(|a| a.action == ActionKind::Close && a.iid.is_some())
-        .count();
+        .count()
+        - duplicates;
+    let open_count = open_count - duplicates;
     let refused = (closes > 5
         && (closes as f64) > settings.max_close_fraction * open_count as f64
         && !settings.allow_mass_close)
