@@ -80,7 +80,15 @@ async fn converge_under_faults(seed: u64) {
         .await;
     faults(
         &world,
-        json!({"error_rate": 0.10, "lost_response_rate": 0.05, "seed": seed}),
+        json!({
+            "error_rate": 0.10,
+            "lost_response_rate": 0.05,
+            // Bursts of Rack::Attack 429s; they wait Retry-After (0 s here, to keep the run
+            // short; the real wait is tested in resilience_process.rs).
+            "throttle_rate": if seed.is_multiple_of(2) { 0.15 } else { 0.02 },
+            "throttle_retry_after": 0,
+            "seed": seed
+        }),
     )
     .await;
     let page = pm_page();

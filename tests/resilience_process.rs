@@ -243,3 +243,25 @@ async fn the_issue_creation_limit_without_retry_after_is_waited_out() {
         "{stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_that_cannot_be_read_gets_no_writes() {
+    let world = pm_world().await;
+    world.apply_ok().await;
+    world.write_page("pm.md", &pm_page().replace("- Maintain CF Tile\n", ""));
+    world
+        .http
+        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+        .json(&json!({"error_rate": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    world.reset_stats().await;
+    let (code, out, _) = world.run(&["apply"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAILED") && out.contains("nothing is written to this project"),
+        "{out}"
+    );
+    assert_eq!(world.stats().await["writes"], 0);
+}

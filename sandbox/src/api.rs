@@ -143,6 +143,15 @@ async fn gitlab_middleware(State(app): Shared, request: Request, next: Next) -> 
                 break 'handled r;
             }
         }
+        if decision.throttle {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
+            set_header(
+                &mut r,
+                "retry-after",
+                &faults.throttle_retry_after.to_string(),
+            );
+            break 'handled r;
+        }
         if !authenticated(&app, request.headers()) {
             break 'handled ApiError::unauthorized().into_response();
         }

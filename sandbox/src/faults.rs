@@ -27,6 +27,11 @@ pub struct Faults {
     pub rate_limit_per_minute: Option<u64>,
     /// GitLab's application limit on issue creation per minute: 429 JSON, no `Retry-After`.
     pub issue_create_limit_per_minute: Option<u64>,
+    /// Share of requests answered with a Rack::Attack 429 (`Retry later`), in bursts
+    /// that need no minute of traffic to provoke.
+    pub throttle_rate: f64,
+    /// The `Retry-After` those 429s carry, in seconds.
+    pub throttle_retry_after: u64,
     /// Seed of every random decision.
     pub seed: u64,
 }
@@ -40,6 +45,8 @@ pub struct Decision {
     pub error: Option<u16>,
     /// If it is a successful write: lose the response after applying it.
     pub lose: Option<LostResponse>,
+    /// Answer a Rack::Attack 429 instead of handling the request.
+    pub throttle: bool,
 }
 
 /// How a response gets lost.
@@ -63,7 +70,9 @@ impl Faults {
         let error_code = [500u16, 502, 503][rng.random_range(0..3usize)];
         let lose_roll: f64 = rng.random();
         let dropped: bool = rng.random();
+        let throttle_roll: f64 = rng.random();
         Decision {
+            throttle: throttle_roll < self.throttle_rate,
             latency_ms: self.latency_ms + jitter,
             error: (error_roll < self.error_rate).then_some(error_code),
             lose: (lose_roll < self.lost_response_rate).then_some(if dropped {

@@ -703,3 +703,180 @@ fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSettings) -> A
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn spec() -> PageSpec {
+        PageSpec {
+            id: "pm".into(),
+            title: "PM".into(),
+            url: None,
+            page_label: "handbook::pm".into(),
+        }
+    }
+
+    fn settings() -> PlanSettings {
+        PlanSettings {
+            managed_label: "handbook-sync".into(),
+            enforce: false,
+            max_close_fraction: 0.25,
+            allow_mass_close: false,
+            today: "2026-11-27".into(),
+        }
+    }
+
+    fn desired(key: &str, title: &str) -> DesiredIssue {
+        DesiredIssue {
+            key: key.into(),
+            title: title.into(),
+            body: title.into(),
+            source: "Source: PM".into(),
+            section: vec!["S".into()],
+            status: Status::Active,
+            owner_name: None,
+            labels: BTreeSet::from(["handbook-sync".to_owned(), "handbook::pm".to_owned()]),
+            assignee: Some("owner".into()),
+            assignee_problem: None,
+            state: IssueState::Opened,
+            line: 1,
+        }
+    }
+
+    /// The issue `apply` would have created for `d`, as GitLab returns it.
+    fn observed_for(d: &DesiredIssue, iid: u64) -> ObservedIssue {
+        let action = create(&spec(), d, &settings());
+        let Some(Write::Create {
+            description,
+            labels,
+            assignee,
+            ..
+        }) = action.write
+        else {
+            unreachable!()
+        };
+        ObservedIssue {
+            iid,
+            title: d.title.clone(),
+            description,
+            state: IssueState::Opened,
+            labels,
+            assignee,
+        }
+    }
+
+    #[test]
+    fn an_issue_equal_to_its_item_needs_nothing() {
+        let d = desired("a", "Write docs");
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&d),
+            &[observed_for(&d, 1)],
+            &settings(),
+        );
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        assert_eq!(plan.unchanged, 1);
+    }
+
+    #[test]
+    fn a_handbook_change_is_applied_and_a_persons_change_is_drift() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.assignee = Some("someone".into());
+        let mut changed = d.clone();
+        changed.title = "Write good docs".into();
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&changed),
+            &[issue.clone()],
+            &settings(),
+        );
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Update, ActionKind::Drift]);
+        assert_eq!(
+            plan.actions[0].changes.title.as_ref().unwrap().to,
+            "Write good docs"
+        );
+        assert_eq!(
+            plan.actions[0].changes.assignee, None,
+            "the person's assignee is kept"
+        );
+        assert_eq!(plan.actions[1].changes.drifted, ["assignee"]);
+
+        let enforce = PlanSettings {
+            enforce: true,
+            ..settings()
+        };
+        let plan = plan_page(&spec(), std::slice::from_ref(&d), &[issue], &enforce);
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(
+            plan.actions[0]
+                .changes
+                .assignee
+                .as_ref()
+                .unwrap()
+                .to
+                .as_deref(),
+            Some("owner")
+        );
+    }
+
+    #[test]
+    fn a_reworded_item_keeps_its_issue_and_an_unrelated_one_does_not() {
+        let old = desired("maintain-the-mailing-lists", "Maintain the mailing lists");
+        let issue = observed_for(&old, 7);
+        let reworded = desired(
+            "maintain-the-mailing-lists-and-automation",
+            "Maintain the mailing lists and automation",
+        );
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&reworded),
+            std::slice::from_ref(&issue),
+            &settings(),
+        );
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(
+            (plan.actions[0].action, plan.actions[0].iid),
+            (ActionKind::Update, Some(7))
+        );
+
+        let unrelated = desired("hire-a-designer", "Hire a designer");
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&unrelated),
+            &[issue],
+            &settings(),
+        );
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Create, ActionKind::Close]);
+    }
+
+    #[test]
+    fn closing_many_is_refused_but_a_few_are_not() {
+        let items: Vec<DesiredIssue> = (0..20)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let plan = plan_page(&spec(), &items[..16], &issues, &settings());
+        assert!(plan.refused.is_none(), "4 of 20 is not more than 5");
+        let plan = plan_page(&spec(), &items[..10], &issues, &settings());
+        assert!(plan.refused.is_some(), "10 of 20");
+        let allowed = PlanSettings {
+            allow_mass_close: true,
+            ..settings()
+        };
+        assert!(
+            plan_page(&spec(), &items[..10], &issues, &allowed)
+                .refused
+                .is_none()
+        );
+    }
+}
