@@ -214,7 +214,18 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         if args.format == OutputFormat::Text {
             print_plan(&prepared.plan, args.format)?;
         }
-        let plan = prepared.apply().await;
+        // A bar only for people: never in JSON output or when stderr is not a terminal.
+        let progress = if args.format == OutputFormat::Text
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        {
+            indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} changes applied")
+                    .expect("a valid template"),
+            )
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let plan = prepared.apply_with_progress(progress).await;
         match args.format {
             OutputFormat::Json => print_plan(&plan, args.format)?,
             OutputFormat::Text if plan.summary.failed > 0 => {

@@ -324,7 +324,21 @@ async fn read_project(
 impl Prepared {
     /// Executes the plan: labels first, then every action of every page that is not
     /// refused or failed. One failing action does not stop the others.
-    pub async fn apply(mut self) -> Plan {
+    pub async fn apply(self) -> Plan {
+        self.apply_with_progress(indicatif::ProgressBar::hidden())
+            .await
+    }
+
+    /// [`Prepared::apply`], advancing `progress` by one per action (a bar on a terminal;
+    /// hidden for JSON output and logs).
+    pub async fn apply_with_progress(mut self, progress: indicatif::ProgressBar) -> Plan {
+        let writes = self
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.write.is_some())
+            .count();
+        progress.set_length(writes as u64);
         let pages: Vec<PageReport> = self.plan.pages.clone();
         for (index, page) in pages.iter().enumerate() {
             if page.status != PageStatus::Ok {
@@ -363,9 +377,10 @@ impl Prepared {
                 .collect();
             for (key, write) in actions {
                 if let Err(e) = self.execute(project, &page.id, &key, &write).await {
-                    tracing::error!(page = %page.id, key = %key, "{e}");
+                    progress.suspend(|| tracing::error!(page = %page.id, key = %key, "{e}"));
                     failed += 1;
                 }
+                progress.inc(1);
             }
             if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id).cloned()
                 && let Err(e) = self.apply_board(project, &page.project, &board).await
@@ -380,6 +395,7 @@ impl Prepared {
                     Some(format!("{failed} request(s) failed; see the log"));
             }
         }
+        progress.finish_and_clear();
         self.plan
     }
 
