@@ -60,10 +60,24 @@ pub enum Command {
     Apply(SyncArgs),
     /// Show progress per page and section (done / total), read from GitLab.
     Status(StatusArgs),
+    /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
+    ///
+    /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
+    /// periods old) and `/metrics` (Prometheus) on `server.listen`. On SIGTERM or SIGINT
+    /// it stops scheduling, lets the action in flight finish, and exits 0.
+    Run(RunArgs),
     /// See it work in seconds: a local GitLab sandbox, the bundled product-manager page,
     /// a sync, the board and the progress, then one handbook edit and what it changed.
     /// Needs no configuration, network or token.
     Demo,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `status`.
@@ -164,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => sync_command(&args, false),
         Command::Apply(args) => sync_command(&args, true),
         Command::Status(args) => status_command(&args),
+        Command::Run(args) => run_command(&args),
         Command::Demo => {
             let today = chrono::Utc::now().date_naive().to_string();
             let text = runtime()?.block_on(crate::demo::run(&today))?;
@@ -254,6 +269,34 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             0
         }))
     })
+}
+
+fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let token = match config.token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    runtime()?.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("signal received: finishing the action in flight");
+            on_signal.cancel();
+        });
+        crate::daemon::run(config, token, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {

@@ -140,6 +140,40 @@ pub struct SyncSettings {
     /// The label of handed-over items.
     #[serde(default = "default_handed_over_label")]
     pub handed_over_label: String,
+    /// When `run` syncs: cron, 5 fields (or 6/7 with seconds).
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// The time zone of `schedule` (IANA name).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_schedule() -> String {
+    "*/15 * * * *".to_owned()
+}
+fn default_timezone() -> String {
+    "UTC".to_owned()
+}
+
+/// `[server]`: the daemon's HTTP endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    "127.0.0.1:9090".parse().expect("a valid address")
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: default_listen(),
+        }
+    }
 }
 
 fn default_managed_label() -> String {
@@ -167,6 +201,8 @@ impl Default for SyncSettings {
             page_label_prefix: default_page_label_prefix(),
             section_label_prefix: default_section_label_prefix(),
             handed_over_label: default_handed_over_label(),
+            schedule: default_schedule(),
+            timezone: default_timezone(),
         }
     }
 }
@@ -209,6 +245,8 @@ struct RawConfig {
     #[serde(default)]
     sync: SyncSettings,
     #[serde(default)]
+    server: ServerSettings,
+    #[serde(default)]
     people: BTreeMap<String, String>,
     #[serde(default)]
     pages: Vec<PageSettings>,
@@ -225,6 +263,10 @@ pub struct Config {
     pub gitlab_url: Url,
     /// `[sync]`.
     pub sync: SyncSettings,
+    /// `[server]`.
+    pub server: ServerSettings,
+    /// The parsed `sync.schedule`.
+    pub schedule: crate::schedule::Schedule,
     /// Handbook name → GitLab username.
     pub people: BTreeMap<String, String>,
     /// The pages, in configuration order.
@@ -300,6 +342,8 @@ impl Config {
         if raw.sync.managed_label.trim().is_empty() || raw.sync.managed_label.contains(',') {
             return Err("sync.managed_label must be a non-empty label name without commas".into());
         }
+        let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
+            .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
         let mut ids = std::collections::HashSet::new();
         for (i, page) in raw.pages.iter().enumerate() {
             let at = format!("pages[{i}]");
@@ -335,6 +379,8 @@ impl Config {
             gitlab_url,
             gitlab: raw.gitlab,
             sync: raw.sync,
+            server: raw.server,
+            schedule,
             people: raw.people,
             pages: raw.pages,
         })

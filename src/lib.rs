@@ -5,11 +5,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod parse;
 pub mod run;
+pub mod schedule;
 pub mod source;
 pub mod status;
 pub mod sync;

@@ -64,6 +64,8 @@ pub struct Prepared {
     /// (project id, iid) of every issue read while planning.
     known_iids: BTreeSet<(u64, u64)>,
     managed_label: String,
+    /// When cancelled, no further action starts (the one in flight finishes).
+    cancel: tokio_util::sync::CancellationToken,
 }
 
 /// The colour and description of a managed label.
@@ -212,7 +214,13 @@ pub async fn prepare(
             error: None,
             refused: false,
             create_labels: Vec::new(),
+            items: BTreeMap::new(),
         };
+        if let Ok(page) = &input.page {
+            for item in &page.items {
+                *report.items.entry(item.status.as_str()).or_default() += 1;
+            }
+        }
         let page = match &input.page {
             Ok(page) => page,
             Err(e) => {
@@ -288,6 +296,7 @@ pub async fn prepare(
         label_ids,
         known_iids,
         managed_label: config.sync.managed_label.clone(),
+        cancel: tokio_util::sync::CancellationToken::new(),
     })
 }
 
@@ -327,6 +336,12 @@ impl Prepared {
     pub async fn apply(self) -> Plan {
         self.apply_with_progress(indicatif::ProgressBar::hidden())
             .await
+    }
+
+    /// Stops starting new actions once `token` is cancelled (SIGTERM in the daemon).
+    pub fn with_cancel(mut self, token: tokio_util::sync::CancellationToken) -> Self {
+        self.cancel = token;
+        self
     }
 
     /// [`Prepared::apply`], advancing `progress` by one per action (a bar on a terminal;
@@ -376,6 +391,9 @@ impl Prepared {
                 .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
                 .collect();
             for (key, write) in actions {
+                if self.cancel.is_cancelled() {
+                    break;
+                }
                 if let Err(e) = self.execute(project, &page.id, &key, &write).await {
                     progress.suspend(|| tracing::error!(page = %page.id, key = %key, "{e}"));
                     failed += 1;

@@ -5,6 +5,7 @@ pub mod desired;
 pub mod marker;
 pub mod plan;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -41,6 +42,9 @@ pub struct PageReport {
     /// Labels that do not exist yet and will be created.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub create_labels: Vec<String>,
+    /// The page's items per status (`active`, `done`, `handed_over`), for metrics.
+    #[serde(skip)]
+    pub items: BTreeMap<&'static str, usize>,
 }
 
 /// Counts per kind of action.

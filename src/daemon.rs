@@ -1,0 +1,292 @@
+//! `handbook-sync run`: sync at start, then on the schedule; `/healthz`, `/readyz`,
+//! `/metrics`; on SIGTERM or SIGINT, stop scheduling, let the action in flight finish, exit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::Utc;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::run::{self, RunOptions};
+use crate::sync::Plan;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PageItems {
+    page: String,
+    status: String,
+}
+
+/// The daemon's metrics, in Prometheus' text format.
+struct Metrics {
+    registry: Registry,
+    syncs: Family<Outcome, Counter>,
+    actions: Family<Kind, Counter>,
+    ticks_skipped: Counter,
+    last_success: Gauge,
+    items: Family<PageItems, Gauge>,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("handbook_sync");
+        let syncs = Family::<Outcome, Counter>::default();
+        registry.register(
+            "syncs",
+            "Syncs by outcome (ok, failed, refused)",
+            syncs.clone(),
+        );
+        let actions = Family::<Kind, Counter>::default();
+        registry.register(
+            "actions",
+            "Issue actions applied, by kind (create, update, close, reopen, drift)",
+            actions.clone(),
+        );
+        let ticks_skipped = Counter::default();
+        registry.register(
+            "ticks_skipped",
+            "Scheduled ticks that fell while a sync was running",
+            ticks_skipped.clone(),
+        );
+        let last_success = Gauge::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful sync",
+            last_success.clone(),
+        );
+        let items = Family::<PageItems, Gauge>::default();
+        registry.register("items", "Handbook items per page and status", items.clone());
+        Metrics {
+            registry,
+            syncs,
+            actions,
+            ticks_skipped,
+            last_success,
+            items,
+        }
+    }
+
+    fn record(&self, plan: &Plan) {
+        let outcome = if plan.has_failures() {
+            "failed"
+        } else if plan.has_refusals() {
+            "refused"
+        } else {
+            "ok"
+        };
+        self.syncs
+            .get_or_create(&Outcome {
+                outcome: outcome.into(),
+            })
+            .inc();
+        let s = &plan.summary;
+        for (kind, n) in [
+            ("create", s.create),
+            ("update", s.update),
+            ("close", s.close),
+            ("reopen", s.reopen),
+            ("drift", s.drift),
+        ] {
+            self.actions
+                .get_or_create(&Kind { kind: kind.into() })
+                .inc_by(n as u64);
+        }
+        for page in &plan.pages {
+            for (status, n) in &page.items {
+                self.items
+                    .get_or_create(&PageItems {
+                        page: page.id.clone(),
+                        status: (*status).into(),
+                    })
+                    .set(*n as i64);
+            }
+        }
+    }
+}
+
+/// What the HTTP endpoints read.
+struct Shared {
+    metrics: Metrics,
+    /// Unix time of the last successful sync (0: none yet).
+    last_success: AtomicI64,
+    /// Unix time the last sync finished, successful or not.
+    last_finished: AtomicI64,
+    last_ok: AtomicU64,
+    /// Seconds: ready while the last success is at most this old.
+    stale_after: i64,
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let last = shared.last_success.load(Ordering::SeqCst);
+    let ok = shared.last_ok.load(Ordering::SeqCst) == 1;
+    let age = Utc::now().timestamp() - last;
+    if last > 0 && ok && age <= shared.stale_after {
+        (
+            StatusCode::OK,
+            format!("ready: last sync succeeded {age} s ago\n"),
+        )
+    } else if last == 0 || !ok {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the last sync did not succeed\n".to_owned(),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the last success is {age} s old\n"),
+        )
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &shared.metrics.registry).is_err() {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            String::new(),
+        );
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// Runs until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    token: SecretString,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let shared = Arc::new(Shared {
+        metrics: Metrics::new(),
+        last_success: AtomicI64::new(0),
+        last_finished: AtomicI64::new(0),
+        last_ok: AtomicU64::new(0),
+        stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
+    });
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (server.listen): {e}",
+                config.server.listen
+            )
+        })?;
+    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, "handbook-sync daemon started");
+    let server_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
+            .await
+    });
+
+    loop {
+        let started = Utc::now();
+        let options = RunOptions {
+            today: started.date_naive().to_string(),
+            ..Default::default()
+        };
+        match run::prepare(&config, token.clone(), &options).await {
+            Ok(prepared) => {
+                let plan = prepared.with_cancel(shutdown.clone()).apply().await;
+                shared.metrics.record(&plan);
+                let ok = !plan.has_failures() && !plan.has_refusals();
+                shared.last_ok.store(u64::from(ok), Ordering::SeqCst);
+                if ok {
+                    shared
+                        .last_success
+                        .store(Utc::now().timestamp(), Ordering::SeqCst);
+                    shared.metrics.last_success.set(Utc::now().timestamp());
+                }
+                let s = &plan.summary;
+                tracing::info!(
+                    create = s.create,
+                    update = s.update,
+                    close = s.close,
+                    reopen = s.reopen,
+                    drift = s.drift,
+                    unchanged = s.unchanged,
+                    failed = s.failed,
+                    ok,
+                    "sync finished"
+                );
+            }
+            Err(e) => {
+                shared.last_ok.store(0, Ordering::SeqCst);
+                shared
+                    .metrics
+                    .syncs
+                    .get_or_create(&Outcome {
+                        outcome: "failed".into(),
+                    })
+                    .inc();
+                tracing::error!("sync failed: {e}");
+            }
+        }
+        let finished = Utc::now();
+        shared
+            .last_finished
+            .store(finished.timestamp(), Ordering::SeqCst);
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let skipped = config.schedule.ticks_between(started, finished);
+        if skipped > 0 {
+            tracing::warn!(
+                skipped,
+                "scheduled ticks fell during the sync and were skipped"
+            );
+            shared.metrics.ticks_skipped.inc_by(skipped);
+        }
+        let Some(next) = config.schedule.next_after(finished) else {
+            tracing::warn!("the schedule has no further ticks");
+            shutdown.cancelled().await;
+            break;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!("stopping");
+    server.await??;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! When the daemon syncs: a cron expression in a time zone. Pure: the clock comes in.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// A parsed `sync.schedule`.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: cron::Schedule,
+    tz: Tz,
+}
+
+impl Schedule {
+    /// Standard 5-field cron (`*/15 * * * *`), or the `cron` crate's 6/7-field form with
+    /// seconds (and years); `timezone` is an IANA name such as `Europe/Berlin`.
+    pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, String> {
+        let fields = expression.split_whitespace().count();
+        let full = match fields {
+            5 => format!("0 {expression}"),
+            6 | 7 => expression.to_owned(),
+            n => {
+                return Err(format!(
+                    "`{expression}` has {n} fields; expected 5 (minute hour day month weekday), 6 or 7"
+                ));
+            }
+        };
+        let cron = cron::Schedule::from_str(&full).map_err(|e| format!("`{expression}`: {e}"))?;
+        let tz = Tz::from_str(timezone).map_err(|_| {
+            format!("`{timezone}` is not a known time zone (use e.g. UTC or Europe/Berlin)")
+        })?;
+        Ok(Schedule { cron, tz })
+    }
+
+    /// The first tick strictly after `now`.
+    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .after(&now.with_timezone(&self.tz))
+            .next()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// How many ticks fall in `(from, to]`: ticks a long sync ran over.
+    pub fn ticks_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+        self.cron
+            .after(&from.with_timezone(&self.tz))
+            .take_while(|t| t.with_timezone(&Utc) <= to)
+            .take(100_000)
+            .count() as u64
+    }
+
+    /// The time between the next two ticks after `now`.
+    pub fn period(&self, now: DateTime<Utc>) -> chrono::TimeDelta {
+        let mut ticks = self.cron.after(&now.with_timezone(&self.tz));
+        match (ticks.next(), ticks.next()) {
+            (Some(a), Some(b)) => b - a,
+            _ => chrono::TimeDelta::days(365),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn five_field_cron_ticks_on_the_minute() {
+        let s = Schedule::parse("*/15 * * * *", "UTC").unwrap();
+        assert_eq!(
+            s.next_after(at("2026-11-27T10:07:30Z")),
+            Some(at("2026-11-27T10:15:00Z"))
+        );
+        assert_eq!(
+            s.next_after(at("2026-11-27T10:15:00Z")),
+            Some(at("2026-11-27T10:30:00Z"))
+        );
+        assert_eq!(
+            s.period(at("2026-11-27T10:00:00Z")),
+            chrono::TimeDelta::minutes(15)
+        );
+    }
+
+    #[test]
+    fn six_field_cron_has_seconds_and_time_zones_shift_ticks() {
+        let s = Schedule::parse("30 0 9 * * *", "UTC").unwrap();
+        assert_eq!(
+            s.next_after(at("2026-11-27T08:00:00Z")),
+            Some(at("2026-11-27T09:00:30Z"))
+        );
+        let berlin = Schedule::parse("0 9 * * *", "Europe/Berlin").unwrap();
+        assert_eq!(
+            berlin.next_after(at("2026-11-27T00:00:00Z")),
+            Some(at("2026-11-27T08:00:00Z")),
+            "09:00 CET is 08:00 UTC"
+        );
+    }
+
+    #[test]
+    fn ticks_a_long_sync_ran_over_are_counted() {
+        let s = Schedule::parse("* * * * *", "UTC").unwrap();
+        assert_eq!(
+            s.ticks_between(at("2026-11-27T10:00:10Z"), at("2026-11-27T10:03:05Z")),
+            3
+        );
+        assert_eq!(
+            s.ticks_between(at("2026-11-27T10:00:10Z"), at("2026-11-27T10:00:50Z")),
+            0
+        );
+    }
+
+    #[test]
+    fn bad_schedules_say_what_is_wrong() {
+        assert!(
+            Schedule::parse("* * *", "UTC")
+                .unwrap_err()
+                .contains("3 fields")
+        );
+        assert!(Schedule::parse("61 * * * *", "UTC").is_err());
+        assert!(
+            Schedule::parse("* * * * *", "Mars/Olympus")
+                .unwrap_err()
+                .contains("time zone")
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! `handbook-sync run` as a process: first sync, health, readiness, metrics, SIGTERM.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TOKEN, World, page_toml, pm_page};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn daemon_world(extra: &str) -> (World, u16) {
+    let port = free_port();
+    let world = World::new(
+        &page_toml("product-manager", "pm.md", "acme/roadmap"),
+        &format!(
+            "[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}"
+        ),
+    )
+    .await;
+    world.write_page("pm.md", &pm_page());
+    (world, port)
+}
+
+fn start(world: &World) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(mut child: Child) -> (i32, Duration) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let sent = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), sent.elapsed());
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(15),
+            "the daemon did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    Some((r.status().as_u16(), r.text().await.unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigterm() {
+    let (world, port) = daemon_world("").await;
+    let daemon = start(&world);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((200, _)) = get(port, "/readyz").await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(port, "/healthz").await.unwrap().0, 200);
+    assert_eq!(
+        world.issues("acme/roadmap").await.len(),
+        50,
+        "the start-up sync ran"
+    );
+
+    let (status, text) = get(port, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("/metrics is Prometheus text");
+    let value = |name: &str, label: (&str, &str)| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no sample {name}{{{}={}}} in\n{text}", label.0, label.1))
+    };
+    assert_eq!(value("handbook_sync_syncs_total", ("outcome", "ok")), 1.0);
+    assert_eq!(
+        value("handbook_sync_actions_total", ("kind", "create")),
+        50.0,
+        "counters match the sync's summary"
+    );
+    assert_eq!(value("handbook_sync_actions_total", ("kind", "close")), 0.0);
+    assert_eq!(value("handbook_sync_items", ("status", "active")), 43.0);
+    assert_eq!(value("handbook_sync_items", ("status", "handed_over")), 7.0);
+
+    let (code, took) = terminate(daemon);
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_sync_exits_0_and_leaves_nothing_half_done() {
+    let (world, port) = daemon_world("").await;
+    world
+        .http
+        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+        .json(&json!({"latency_ms": 40}))
+        .send()
+        .await
+        .unwrap();
+    let daemon = start(&world);
+    // Wait until the sync is writing, then ask it to stop.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = world.stats().await;
+        if stats["writes"].as_u64().unwrap() >= 10 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sync never started writing: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, took) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        get(port, "/healthz").await.is_none(),
+        "the server stopped too"
+    );
+    let created = world.issues("acme/roadmap").await.len();
+    assert!(created < 50, "it stopped early ({created} issues)");
+
+    world
+        .http
+        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    // The next run only does what the handbook still asks: the rest of the creates.
+    let (code, out, _) = world.run(&["plan", "--format", "json"]).await;
+    assert_eq!(code, 2);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        plan["summary"]["create"].as_u64().unwrap() as usize,
+        50 - created,
+        "{out}"
+    );
+    assert_eq!(
+        plan["summary"]["update"], 0,
+        "nothing half-applied to repair"
+    );
+    assert_eq!(
+        plan["summary"]["close"], 0,
+        "nothing half-applied to repair"
+    );
+    world.apply_ok().await;
+    assert_eq!(world.issues("acme/roadmap").await.len(), 50);
+}
