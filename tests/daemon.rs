@@ -180,3 +180,28 @@ async fn sigterm_during_a_sync_exits_0_and_leaves_nothing_half_done() {
     world.apply_ok().await;
     assert_eq!(world.issues("acme/roadmap").await.len(), 50);
 }
+
+#[test]
+fn the_kubernetes_configmap_holds_a_valid_configuration() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
+    let data = &docs[0]["data"];
+    let dir = std::env::temp_dir().join(format!("hs-configmap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, value) in data.as_hash().unwrap() {
+        std::fs::write(dir.join(name.as_str().unwrap()), value.as_str().unwrap()).unwrap();
+    }
+    let config = handbook_sync::config::Config::load(Some(&dir.join("config.toml")))
+        .expect("the ConfigMap's config.toml loads");
+    assert_eq!(
+        config.server.listen.to_string(),
+        "0.0.0.0:9090",
+        "probes must reach the daemon"
+    );
+    assert!(
+        config.source_path(&config.pages[0]).is_file(),
+        "the page it names is in the ConfigMap"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
