@@ -208,6 +208,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
         today: chrono::Utc::now().date_naive().to_string(),
+        cache: None,
     };
     runtime()?.block_on(async {
         let prepared = match run::prepare(&config, token, &options).await {

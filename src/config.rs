@@ -155,6 +155,18 @@ fn default_timezone() -> String {
     "UTC".to_owned()
 }
 
+/// `[webhook]`: GitLab push hooks to `POST /hooks/gitlab`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The secret token GitLab sends as `X-Gitlab-Token` (or HANDBOOK_SYNC__WEBHOOK__SECRET).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// A file holding it.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
 /// `[server]`: the daemon's HTTP endpoints.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,6 +259,8 @@ struct RawConfig {
     #[serde(default)]
     server: ServerSettings,
     #[serde(default)]
+    webhook: WebhookSettings,
+    #[serde(default)]
     people: BTreeMap<String, String>,
     #[serde(default)]
     pages: Vec<PageSettings>,
@@ -265,6 +279,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// `[server]`.
     pub server: ServerSettings,
+    /// `[webhook]`.
+    pub webhook: WebhookSettings,
     /// The parsed `sync.schedule`.
     pub schedule: crate::schedule::Schedule,
     /// Handbook name → GitLab username.
@@ -370,6 +386,8 @@ impl Config {
             if !ids.insert(page.id.clone()) {
                 return Err(format!("{at}.id `{}` is used by another page", page.id));
             }
+            crate::source::SourceSpec::parse(&page.source, path.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| format!("{at}.source: {e}"))?;
             if let Some(url) = &page.url {
                 Url::parse(url).map_err(|e| format!("{at}.url `{url}`: {e}"))?;
             }
@@ -380,10 +398,34 @@ impl Config {
             gitlab: raw.gitlab,
             sync: raw.sync,
             server: raw.server,
+            webhook: raw.webhook,
             schedule,
             people: raw.people,
             pages: raw.pages,
         })
+    }
+
+    /// The webhook secret: `webhook.secret`, else the contents of `webhook.secret_file`;
+    /// `None` turns the webhook off.
+    pub fn webhook_secret(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(secret) = self
+            .webhook
+            .secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            return Ok(Some(secret.to_owned()));
+        }
+        match &self.webhook.secret_file {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
+                .map_err(|e| ConfigError::Invalid {
+                    path: path.clone(),
+                    message: format!("webhook.secret_file: {e}"),
+                }),
+        }
     }
 
     /// How the GitLab client paces and retries.

@@ -182,6 +182,79 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
+/// The webhook's view: which pages a push touches.
+struct Hooks {
+    secret: Option<String>,
+    /// (project path lower-cased, file path, ref) → page id, for `gitlab://` sources.
+    sources: Vec<(String, String, String, String)>,
+    trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+}
+
+/// `POST /hooks/gitlab`: a GitLab Push Hook. The token is compared in constant time; a
+/// wrong one gets a bare 401. Pages whose source file the push touched are synced at once.
+async fn push_hook(
+    State(hooks): State<Arc<Hooks>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let Some(secret) = &hooks.secret else {
+        return (StatusCode::NOT_FOUND, String::new());
+    };
+    let given = headers
+        .get("x-gitlab-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(given, secret.as_bytes()).into();
+    if !matches {
+        return (StatusCode::UNAUTHORIZED, String::new());
+    }
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "not a JSON push event\n".to_owned(),
+        );
+    };
+    if event["object_kind"] != "push" {
+        return (StatusCode::OK, "{\"pages\":[]}".to_owned());
+    }
+    let project = event["project"]["path_with_namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
+    let git_ref = event["ref"].as_str().unwrap_or("");
+    let mut touched = std::collections::BTreeSet::new();
+    for commit in event["commits"].as_array().into_iter().flatten() {
+        for kind in ["added", "modified", "removed"] {
+            for file in commit[kind]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str())
+            {
+                touched.insert(file.to_owned());
+            }
+        }
+    }
+    let pages: Vec<String> = hooks
+        .sources
+        .iter()
+        .filter(|(p, path, r, _)| {
+            *p == project
+                && touched.contains(path)
+                && (git_ref == format!("refs/heads/{r}") || git_ref == r)
+        })
+        .map(|(_, _, _, id)| id.clone())
+        .collect();
+    if !pages.is_empty() {
+        tracing::info!(?pages, "push hook: syncing the pages it touched");
+        let _ = hooks.trigger.send(pages.clone());
+    }
+    (
+        StatusCode::ACCEPTED,
+        serde_json::json!({"pages": pages}).to_string(),
+    )
+}
+
 /// Runs until `shutdown` is cancelled.
 pub async fn run(
     config: Config,
@@ -196,11 +269,40 @@ pub async fn run(
         last_ok: AtomicU64::new(0),
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
+    let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
+    let base_dir = config
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_owned();
+    let hooks = Arc::new(Hooks {
+        secret: config.webhook_secret()?,
+        sources: config
+            .pages
+            .iter()
+            .filter_map(
+                |p| match crate::source::SourceSpec::parse(&p.source, &base_dir) {
+                    Ok(crate::source::SourceSpec::Gitlab {
+                        project,
+                        path,
+                        git_ref,
+                    }) => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
+                    _ => None,
+                },
+            )
+            .collect(),
+        trigger,
+    });
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(shared.clone());
+        .with_state(shared.clone())
+        .merge(
+            Router::new()
+                .route("/hooks/gitlab", axum::routing::post(push_hook))
+                .with_state(hooks),
+        );
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -217,53 +319,14 @@ pub async fn run(
             .await
     });
 
+    let cache = Arc::new(crate::source::SourceCache::default());
+    // The first sync covers every page; later ones every page on a tick, or the pages a
+    // push touched.
+    let mut pages: Vec<String> = Vec::new();
     loop {
         let started = Utc::now();
-        let options = RunOptions {
-            today: started.date_naive().to_string(),
-            ..Default::default()
-        };
-        match run::prepare(&config, token.clone(), &options).await {
-            Ok(prepared) => {
-                let plan = prepared.with_cancel(shutdown.clone()).apply().await;
-                shared.metrics.record(&plan);
-                let ok = !plan.has_failures() && !plan.has_refusals();
-                shared.last_ok.store(u64::from(ok), Ordering::SeqCst);
-                if ok {
-                    shared
-                        .last_success
-                        .store(Utc::now().timestamp(), Ordering::SeqCst);
-                    shared.metrics.last_success.set(Utc::now().timestamp());
-                }
-                let s = &plan.summary;
-                tracing::info!(
-                    create = s.create,
-                    update = s.update,
-                    close = s.close,
-                    reopen = s.reopen,
-                    drift = s.drift,
-                    unchanged = s.unchanged,
-                    failed = s.failed,
-                    ok,
-                    "sync finished"
-                );
-            }
-            Err(e) => {
-                shared.last_ok.store(0, Ordering::SeqCst);
-                shared
-                    .metrics
-                    .syncs
-                    .get_or_create(&Outcome {
-                        outcome: "failed".into(),
-                    })
-                    .inc();
-                tracing::error!("sync failed: {e}");
-            }
-        }
+        sync_once(&config, &token, &shared, &cache, &shutdown, pages).await;
         let finished = Utc::now();
-        shared
-            .last_finished
-            .store(finished.timestamp(), Ordering::SeqCst);
         if shutdown.is_cancelled() {
             break;
         }
@@ -275,18 +338,84 @@ pub async fn run(
             );
             shared.metrics.ticks_skipped.inc_by(skipped);
         }
-        let Some(next) = config.schedule.next_after(finished) else {
-            tracing::warn!("the schedule has no further ticks");
-            shutdown.cancelled().await;
-            break;
-        };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        let next = config.schedule.next_after(finished);
+        let wait = next
+            .map(|n| (n - Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(std::time::Duration::MAX);
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
+            Some(mut asked) = triggered.recv() => {
+                while let Ok(more) = triggered.try_recv() {
+                    asked.extend(more);
+                }
+                asked.sort();
+                asked.dedup();
+                pages = asked;
+            }
             _ = shutdown.cancelled() => break,
         }
     }
     tracing::info!("stopping");
     server.await??;
     Ok(())
+}
+
+/// One sync of `pages` (all when empty), recorded in the metrics and the source cache.
+async fn sync_once(
+    config: &Config,
+    token: &SecretString,
+    shared: &Shared,
+    cache: &Arc<crate::source::SourceCache>,
+    shutdown: &CancellationToken,
+    pages: Vec<String>,
+) {
+    let options = RunOptions {
+        today: Utc::now().date_naive().to_string(),
+        cache: Some(cache.clone()),
+        pages,
+        ..Default::default()
+    };
+    match run::prepare(config, token.clone(), &options).await {
+        Ok(prepared) => {
+            let plan = prepared.with_cancel(shutdown.clone()).apply().await;
+            shared.metrics.record(&plan);
+            for page in &plan.pages {
+                cache.mark(&page.id, page.status == crate::sync::PageStatus::Ok);
+            }
+            let ok = !plan.has_failures() && !plan.has_refusals();
+            shared.last_ok.store(u64::from(ok), Ordering::SeqCst);
+            if ok {
+                shared
+                    .last_success
+                    .store(Utc::now().timestamp(), Ordering::SeqCst);
+                shared.metrics.last_success.set(Utc::now().timestamp());
+            }
+            let s = &plan.summary;
+            tracing::info!(
+                create = s.create,
+                update = s.update,
+                close = s.close,
+                reopen = s.reopen,
+                drift = s.drift,
+                unchanged = s.unchanged,
+                failed = s.failed,
+                ok,
+                "sync finished"
+            );
+        }
+        Err(e) => {
+            shared.last_ok.store(0, Ordering::SeqCst);
+            shared
+                .metrics
+                .syncs
+                .get_or_create(&Outcome {
+                    outcome: "failed".into(),
+                })
+                .inc();
+            tracing::error!("sync failed: {e}");
+        }
+    }
+    shared
+        .last_finished
+        .store(Utc::now().timestamp(), Ordering::SeqCst);
 }

@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub allow_mass_close: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
+    /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
+    pub cache: Option<std::sync::Arc<source::SourceCache>>,
 }
 
 /// Errors that stop a run before any page is looked at.
@@ -42,6 +44,8 @@ pub enum RunError {
 struct PageInput<'c> {
     settings: &'c PageSettings,
     page: Result<parse::Page, String>,
+    /// The source is unchanged since its last successful sync: `Some(items)`.
+    skip_unchanged: Option<usize>,
 }
 
 struct ProjectState {
@@ -110,42 +114,105 @@ pub async fn prepare(
         .collect();
 
     // Pages first: a page that cannot be read is skipped, and nothing of it is closed.
-    let inputs: Vec<PageInput<'_>> = selected
-        .iter()
-        .map(|settings| {
-            let path = config.source_path(settings);
-            let page = source::read_local(&path)
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|text| {
-                    let parse_options = ParseOptions {
-                        page_id: settings.id.clone(),
-                        page_url: settings
-                            .url
-                            .as_deref()
-                            .and_then(|u| url::Url::parse(u).ok()),
-                        include_sections: settings.include_sections.clone(),
-                        exclude_sections: settings.exclude_sections.clone(),
-                    };
-                    let page = parse::parse_page(&text, &parse_options);
-                    if page.items.is_empty() {
-                        Err(format!(
-                            "page `{}` ({}) has no items: skipped, nothing of it is closed",
-                            settings.id,
-                            path.display()
-                        ))
-                    } else {
-                        Ok(page)
+    let http = reqwest::Client::builder()
+        .timeout(config.policy().timeout)
+        .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| GitlabError::Other {
+            what: "building the HTTP client".into(),
+            message: e.to_string(),
+        })?;
+    let base_dir = config
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_owned();
+    let mut inputs: Vec<PageInput<'_>> = Vec::new();
+    for settings in &selected {
+        let cached = options.cache.as_ref().and_then(|c| c.get(&settings.id));
+        let fetched = match source::SourceSpec::parse(&settings.source, &base_dir) {
+            Err(e) => Err(e),
+            Ok(source::SourceSpec::Local(path)) => {
+                source::fetch_local(&path, cached.as_ref()).map_err(|e| format!("{e:#}"))
+            }
+            Ok(source::SourceSpec::Http(url)) => {
+                source::fetch_http(&http, &url, cached.as_ref()).await
+            }
+            Ok(source::SourceSpec::Gitlab {
+                project,
+                path,
+                git_ref,
+            }) => gitlab
+                .repository_file(&project, &path, &git_ref)
+                .await
+                .map_err(|e| e.to_string())
+                .map(|(blob, text)| {
+                    let unchanged = cached
+                        .as_ref()
+                        .is_some_and(|c| c.synced && c.version == blob);
+                    source::Fetched {
+                        text,
+                        unchanged,
+                        version: blob,
                     }
-                });
-            PageInput { settings, page }
-        })
-        .collect();
+                }),
+        };
+        // An unchanged page whose last sync succeeded needs no work (unless enforce
+        // asks to look for manual changes every time).
+        if let (Ok(f), Some(c)) = (&fetched, &cached)
+            && f.unchanged
+            && !config.sync.enforce
+        {
+            inputs.push(PageInput {
+                settings,
+                page: Err(String::new()),
+                skip_unchanged: Some(c.items),
+            });
+            continue;
+        }
+        let page = fetched.and_then(|f| {
+            let parse_options = ParseOptions {
+                page_id: settings.id.clone(),
+                page_url: settings
+                    .url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok()),
+                include_sections: settings.include_sections.clone(),
+                exclude_sections: settings.exclude_sections.clone(),
+            };
+            let page = parse::parse_page(&f.text, &parse_options);
+            if let Some(cache) = &options.cache {
+                cache.put(
+                    &settings.id,
+                    source::Cached {
+                        version: f.version,
+                        text: f.text,
+                        synced: false,
+                        items: page.items.len(),
+                    },
+                );
+            }
+            if page.items.is_empty() {
+                Err(format!(
+                    "page `{}` ({}) has no items: skipped, nothing of it is closed",
+                    settings.id, settings.source
+                ))
+            } else {
+                Ok(page)
+            }
+        });
+        inputs.push(PageInput {
+            settings,
+            page,
+            skip_unchanged: None,
+        });
+    }
 
     // Everything GitLab holds for these projects, read before anything is written.
     let mut projects: BTreeMap<String, Result<ProjectState, String>> = BTreeMap::new();
     for input in &inputs {
         let name = &input.settings.project;
-        if projects.contains_key(name) || input.page.is_err() {
+        if projects.contains_key(name) || input.page.is_err() || input.skip_unchanged.is_some() {
             continue;
         }
         let with_boards = selected.iter().any(|p| &p.project == name && p.board);
@@ -220,6 +287,18 @@ pub async fn prepare(
             for item in &page.items {
                 *report.items.entry(item.status.as_str()).or_default() += 1;
             }
+        }
+        if let Some(items) = input.skip_unchanged {
+            report.error = None;
+            plan.add_page(
+                report,
+                plan::PagePlan {
+                    actions: Vec::new(),
+                    refused: None,
+                    unchanged: items,
+                },
+            );
+            continue;
         }
         let page = match &input.page {
             Ok(page) => page,

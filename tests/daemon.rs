@@ -205,3 +205,154 @@ fn the_kubernetes_configmap_holds_a_valid_configuration() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_the_handbook_opens_the_issue_within_seconds_and_a_wrong_token_changes_nothing() {
+    let port = free_port();
+    let world = World::new(
+        "[[pages]]\nid = \"pm\"\nsource = \"gitlab://acme/roadmap/handbook/pm.md?ref=main\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n",
+        &format!("[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[webhook]\nsecret = \"s3cret\"\n"),
+    )
+    .await;
+    let file = "/projects/acme%2Froadmap/repository/files/handbook%2Fpm.md";
+    world
+        .api(
+            reqwest::Method::POST,
+            file,
+            &[
+                ("branch", "main"),
+                ("content", "## Duties\n\n- Keep the roadmap public\n"),
+                ("commit_message", "Add the page"),
+            ],
+        )
+        .await;
+    let daemon = start(&world);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(world.issues("acme/roadmap").await.len(), 1);
+    world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/hooks",
+            &[
+                ("url", &format!("http://127.0.0.1:{port}/hooks/gitlab")),
+                ("push_events", "true"),
+                ("token", "s3cret"),
+            ],
+        )
+        .await;
+
+    // A wrong token: 401, nothing else said, nothing synced.
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/gitlab"))
+        .header("X-Gitlab-Token", "wrong")
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(r#"{"object_kind":"push","ref":"refs/heads/main","project":{"path_with_namespace":"acme/roadmap"},"commits":[{"modified":["handbook/pm.md"]}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.text().await.unwrap(), "");
+
+    let pushed = Instant::now();
+    world
+        .api(
+            reqwest::Method::PUT,
+            file,
+            &[
+                ("branch", "main"),
+                (
+                    "content",
+                    "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n",
+                ),
+                ("commit_message", "Add a bullet"),
+            ],
+        )
+        .await;
+    loop {
+        let issues = world.issues("acme/roadmap").await;
+        if issues
+            .iter()
+            .any(|i| i["title"] == "Answer partner questions" && i["state"] == "opened")
+        {
+            break;
+        }
+        assert!(
+            pushed.elapsed() < Duration::from_secs(5),
+            "no issue 5 s after the push"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_page_answering_304_costs_no_issue_requests_on_warm_ticks() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A handbook site that knows ETags.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let not_modified = Arc::new(AtomicUsize::new(0));
+    let (h, n) = (hits.clone(), not_modified.clone());
+    let site = axum::Router::new().route(
+        "/pm.md",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (h, n) = (h.clone(), n.clone());
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                if headers.get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+                    n.fetch_add(1, Ordering::SeqCst);
+                    return (
+                        axum::http::StatusCode::NOT_MODIFIED,
+                        [("etag", "\"v1\"")],
+                        String::new(),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    [("etag", "\"v1\"")],
+                    "## Duties\n\n- Keep the roadmap public\n".to_owned(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_url = format!("http://{}/pm.md", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let port = free_port();
+    let world = World::new(
+        &format!("[[pages]]\nid = \"pm\"\nsource = \"{site_url}\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n"),
+        // Every second: this test is about what a warm tick costs, so it needs a few.
+        &format!("[sync]\nschedule = \"* * * * * *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .await;
+    let daemon = start(&world);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world.reset_stats().await;
+    let before = not_modified.load(Ordering::SeqCst);
+    while not_modified.load(Ordering::SeqCst) < before + 2 {
+        assert!(Instant::now() < deadline, "no warm ticks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = world.stats().await;
+    assert_eq!(
+        stats["total"], 0,
+        "warm ticks on an unchanged page asked GitLab nothing: {stats}"
+    );
+    assert_eq!(world.issues("acme/roadmap").await.len(), 1);
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}

@@ -76,6 +76,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/repository/files/{file_path}/raw",
             get(raw_file),
         )
+        .route("/projects/{id}/hooks", get(list_hooks).post(create_hook))
         .fallback(|| async { ApiError::no_route() })
         .layer(middleware::from_fn_with_state(
             app.clone(),
@@ -1582,6 +1583,53 @@ fn write_file(app: &App, id: &str, path: &str, p: &Params, create: bool) -> ApiR
             last_commit_id: commit_id,
         },
     );
+    // A push: every project hook that wants push events hears of it, as in GitLab.
+    let project = &state.projects[pi];
+    let web_url = format!("{}/{}", app.base_url, project.path_with_namespace);
+    let commit = project.commits.last().expect("just pushed");
+    let payload = json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": if parent.is_empty() { "0000000000000000000000000000000000000000".to_owned() } else { parent },
+        "after": commit.id,
+        "ref": "refs/heads/main",
+        "checkout_sha": commit.id,
+        "user_username": "root",
+        "project_id": project.id,
+        "project": {
+            "id": project.id,
+            "name": project.path(),
+            "path_with_namespace": project.path_with_namespace,
+            "web_url": web_url,
+            "default_branch": "main",
+        },
+        "commits": [{
+            "id": commit.id,
+            "message": commit.message,
+            "timestamp": ts(commit.created_at),
+            "url": format!("{web_url}/-/commit/{}", commit.id),
+            "added": if create { vec![path] } else { vec![] },
+            "modified": if create { vec![] } else { vec![path] },
+            "removed": Vec::<&str>::new(),
+        }],
+        "total_commits_count": 1,
+        "repository": {"name": project.path(), "homepage": web_url},
+    });
+    for hook in project.hooks.iter().filter(|h| h.push_events) {
+        let (url, token, payload) = (hook.url.clone(), hook.token.clone(), payload.clone());
+        tokio::spawn(async move {
+            let mut request = reqwest::Client::new()
+                .post(&url)
+                .header("X-Gitlab-Event", "Push Hook")
+                .json(&payload);
+            if let Some(token) = token {
+                request = request.header("X-Gitlab-Token", token);
+            }
+            if let Err(e) = request.send().await {
+                tracing::warn!(%url, "push hook not delivered: {e}");
+            }
+        });
+    }
     let status = if create {
         StatusCode::CREATED
     } else {
@@ -1590,6 +1638,71 @@ fn write_file(app: &App, id: &str, path: &str, p: &Params, create: bool) -> ApiR
     Ok(json_status(
         status,
         json!({"file_path": path, "branch": "main"}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Project hooks.
+
+fn hook_json(project: &Project, hook: &crate::model::Hook) -> Value {
+    json!({
+        "id": hook.id,
+        "url": hook.url,
+        "project_id": project.id,
+        "push_events": hook.push_events,
+        "issues_events": false,
+        "merge_requests_events": false,
+        "tag_push_events": false,
+        "note_events": false,
+        "enable_ssl_verification": true,
+        "created_at": ts(hook.created_at),
+    })
+}
+
+async fn list_hooks(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
+    let items = {
+        let state = app.state.lock();
+        let project = &state.projects[project_idx(&state, &id)?];
+        project
+            .hooks
+            .iter()
+            .map(|h| hook_json(project, h))
+            .collect()
+    };
+    paginate(&app, &req, items)
+}
+
+async fn create_hook(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let url = req
+        .params
+        .get("url")
+        .ok_or_else(|| ApiError::missing("url"))?
+        .to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::invalid(
+            "url",
+            "is blocked: Only allowed schemes are http, https",
+        ));
+    }
+    let hook_id = state.next_id();
+    let hook = crate::model::Hook {
+        id: hook_id,
+        url,
+        push_events: req.params.bool("push_events")?.unwrap_or(true),
+        token: req
+            .params
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+        created_at: crate::model::now(),
+    };
+    state.projects[pi].hooks.push(hook);
+    let project = &state.projects[pi];
+    created(hook_json(
+        project,
+        project.hooks.last().expect("just pushed"),
     ))
 }
 

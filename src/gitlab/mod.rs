@@ -452,6 +452,46 @@ impl Gitlab {
         Ok(found)
     }
 
+    /// A repository file: its blob id and its text (one request).
+    pub async fn repository_file(
+        &self,
+        project: &str,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<(String, String), GitlabError> {
+        #[derive(Deserialize)]
+        struct GlFile {
+            blob_id: String,
+            content: String,
+        }
+        let what = || format!("reading gitlab://{project}/-/{path}?ref={git_ref}");
+        let ep = api::projects::repository::files::File::builder()
+            .project(project)
+            .file_path(path)
+            .ref_(git_ref)
+            .build()
+            .expect("a file query builds");
+        let file: GlFile = ep
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(what(), e))?;
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(file.content.replace('\n', ""))
+            .map_err(|e| GitlabError::Other {
+                what: what(),
+                message: format!("bad base64 content: {e}"),
+            })?;
+        let text = String::from_utf8(bytes).map_err(|e| GitlabError::Other {
+            what: what(),
+            message: format!(
+                "not valid UTF-8 (first bad byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        Ok((file.blob_id, text))
+    }
+
     /// Creates an issue; returns its iid.
     pub async fn create_issue(
         &self,
