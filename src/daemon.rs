@@ -77,6 +77,16 @@ impl Metrics {
         );
         let items = Family::<PageItems, Gauge>::default();
         registry.register("items", "Handbook items per page and status", items.clone());
+        registry.register(
+            "gitlab_requests",
+            "GitLab API requests by HTTP status (error: no answer)",
+            crate::metrics::GITLAB_REQUESTS.clone(),
+        );
+        registry.register(
+            "rate_limit_waits",
+            "Waits for GitLab's rate limit (429 or RateLimit-Remaining)",
+            crate::metrics::RATE_LIMIT_WAITS.clone(),
+        );
         Metrics {
             registry,
             syncs,

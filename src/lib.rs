@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod demo;
 pub mod gitlab;
 pub mod logging;
+pub mod metrics;
 pub mod parse;
 pub mod run;
 pub mod schedule;

@@ -111,6 +111,14 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
     assert_eq!(value("handbook_sync_actions_total", ("kind", "close")), 0.0);
     assert_eq!(value("handbook_sync_items", ("status", "active")), 43.0);
     assert_eq!(value("handbook_sync_items", ("status", "handed_over")), 7.0);
+    assert!(
+        value("handbook_sync_gitlab_requests_total", ("status", "201")) >= 50.0,
+        "the creates were counted"
+    );
+    assert!(
+        text.contains("handbook_sync_rate_limit_waits_total 0"),
+        "{text}"
+    );
 
     let (code, took) = terminate(daemon);
     assert_eq!(code, 0);

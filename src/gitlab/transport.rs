@@ -157,6 +157,7 @@ impl Client {
             wait_seconds = wait.as_secs(),
             "GitLab's rate limit is nearly spent: pausing"
         );
+        crate::metrics::RATE_LIMIT_WAITS.inc();
         *self.paused_until.lock().await = Some(tokio::time::Instant::now() + wait);
     }
 
@@ -185,8 +186,12 @@ impl Client {
             .header("PRIVATE-TOKEN", token)
             .body(body.to_vec());
         let response = match request.send().await {
-            Ok(r) => r,
+            Ok(r) => {
+                crate::metrics::gitlab_request(Some(r.status().as_u16()));
+                r
+            }
             Err(e) => {
+                crate::metrics::gitlab_request(None);
                 let not_sent = e.is_connect();
                 return Err(Failure::Transport(e.into(), not_sent));
             }
@@ -215,6 +220,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+            crate::metrics::RATE_LIMIT_WAITS.inc();
             return Err(Failure::Status(response, Some(retry_after)));
         }
         if status.is_server_error() {
