@@ -191,18 +191,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Exit status of a configuration error.
 const EXIT_CONFIG: u8 = 3;
 
+/// The configuration and the token, or the configuration error already reported (exit 3).
+fn load_config(path: Option<&Path>) -> Result<(Config, secrecy::SecretString), ExitCode> {
+    let report = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    };
+    let config = Config::load(path).map_err(|e| report(&e))?;
+    let token = config.token().map_err(|e| report(&e))?;
+    Ok((config, token))
+}
+
 fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     let config_error = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
         Ok(ExitCode::from(EXIT_CONFIG))
     };
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
-    };
-    let token = match config.token() {
-        Ok(t) => t,
-        Err(e) => return config_error(&e),
+    let (config, token) = match load_config(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let options = RunOptions {
         pages: args.pages.clone(),
@@ -273,19 +280,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let token = match config.token() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
+    let (config, token) = match load_config(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     runtime()?.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
@@ -301,19 +298,9 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let token = match config.token() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
+    let (config, token) = match load_config(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let status = runtime()?.block_on(run::status(&config, token))?;
     match args.format {

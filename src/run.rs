@@ -114,14 +114,7 @@ pub async fn prepare(
         .collect();
 
     // Pages first: a page that cannot be read is skipped, and nothing of it is closed.
-    let http = reqwest::Client::builder()
-        .timeout(config.policy().timeout)
-        .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| GitlabError::Other {
-            what: "building the HTTP client".into(),
-            message: e.to_string(),
-        })?;
+    let http = crate::gitlab::http_client(config.policy().timeout)?;
     let base_dir = config
         .path
         .parent()

@@ -5,7 +5,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TOKEN, World, page_toml, pm_page};
+use common::{TOKEN, World, page_toml, pm_page, terminate};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -39,24 +39,6 @@ fn start(world: &World) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn terminate(mut child: Child) -> (i32, Duration) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let sent = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status.code().unwrap_or(-1), sent.elapsed());
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(15),
-            "the daemon did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {

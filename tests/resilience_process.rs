@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::{TOKEN, World, page_toml, pm_page};
@@ -72,40 +71,16 @@ async fn two_applies_at_once_leave_no_duplicates_after_one_more_run() {
 }
 
 fn start_sandbox(state: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
-        .args([
-            "sandbox",
-            "--token",
-            TOKEN,
-            "--project",
-            PROJECT,
-            "--user",
-            "sytses",
-            "--user",
-            "drew",
-        ])
-        .args([
-            "--user",
-            "andriy",
-            "--user",
-            "ashley",
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (
-        child,
-        line.trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned(),
+    let state = state.to_str().unwrap();
+    let users = [
+        "--user", "sytses", "--user", "drew", "--user", "andriy", "--user", "ashley",
+    ];
+    common::sandbox_process(
+        &[
+            &["--token", TOKEN, "--project", PROJECT, "--state", state][..],
+            &users,
+        ]
+        .concat(),
     )
 }
 

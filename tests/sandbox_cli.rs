@@ -2,65 +2,29 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::TOKEN;
 use serde_json::Value;
 
-fn start(state: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--project",
-            "acme/roadmap",
-            "--project",
-            "acme/hidden:private",
-        ])
-        .args([
-            "--user",
-            "drew:Drew Dev",
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {line:?}"))
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    (child, url)
+/// The sandbox with `--state`, two projects (one private) and a user with a full name.
+fn start(state: &std::path::Path) -> (std::process::Child, String) {
+    common::sandbox_process(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--project",
+        "acme/roadmap",
+        "--project",
+        "acme/hidden:private",
+        "--user",
+        "drew:Drew Dev",
+        "--state",
+        state.to_str().unwrap(),
+    ])
 }
 
-fn terminate(mut child: Child) -> i32 {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sandbox did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn terminate(child: std::process::Child) -> i32 {
+    common::terminate(child).0
 }
 
 #[tokio::test]

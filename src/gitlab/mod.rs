@@ -136,7 +136,7 @@ impl GitlabError {
     }
 }
 
-pub use transport::{Client, Policy};
+pub use transport::{Client, Policy, http_client};
 
 #[derive(Debug, Deserialize)]
 struct GlUser {

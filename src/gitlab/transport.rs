@@ -90,6 +90,20 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(n).allow_burst(burst)
 }
 
+/// An HTTP client with handbook-sync's user agent and timeouts; certificates are always
+/// verified.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GitlabError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| GitlabError::Other {
+            what: "building the HTTP client".into(),
+            message: e.to_string(),
+        })
+}
+
 impl Client {
     /// A client for the instance at `base` (e.g. `https://gitlab.com`).
     pub fn new(base: &Url, token: SecretString, policy: Policy) -> Result<Self, GitlabError> {
@@ -101,15 +115,7 @@ impl Client {
             what: "the GitLab URL".into(),
             message: e.to_string(),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GitlabError::Other {
-                what: "building the HTTP client".into(),
-                message: e.to_string(),
-            })?;
+        let http = http_client(policy.timeout)?;
         Ok(Client {
             http,
             rest,

@@ -241,3 +241,47 @@ pub fn page_toml(id: &str, source: &str, project: &str) -> String {
         "[[pages]]\nid = \"{id}\"\nsource = \"{source}\"\nurl = \"https://about.gitlab.com/jobs/{id}/\"\nproject = \"{project}\"\nowner = \"sytses\"\n"
     )
 }
+
+/// Starts `handbook-sync sandbox ARGS` as a process; returns it and the URL from its first
+/// line (`listening on http://127.0.0.1:PORT`).
+pub fn sandbox_process(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg("sandbox")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
+
+/// Sends SIGTERM and waits (at most 15 s) for the exit; returns the exit code and how long
+/// the process took to stop.
+pub fn terminate(mut child: std::process::Child) -> (i32, std::time::Duration) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let sent = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), sent.elapsed());
+        }
+        assert!(
+            sent.elapsed() < std::time::Duration::from_secs(15),
+            "the process did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
