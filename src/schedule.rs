@@ -18,7 +18,15 @@ impl Schedule {
     pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, String> {
         let fields = expression.split_whitespace().count();
         let full = match fields {
-            5 => format!("0 {expression}"),
+            5 => {
+                // Standard cron counts weekdays 0-7 from Sunday (0 and 7); the cron crate
+                // counts 1-7 from Sunday. Names (MON-FRI) mean the same in both.
+                let mut parts: Vec<&str> = expression.split_whitespace().collect();
+                let weekday =
+                    standard_weekdays(parts[4]).map_err(|e| format!("`{expression}`: {e}"))?;
+                parts[4] = &weekday;
+                format!("0 {}", parts.join(" "))
+            }
             6 | 7 => expression.to_owned(),
             n => {
                 return Err(format!(
@@ -58,6 +66,50 @@ impl Schedule {
             _ => chrono::TimeDelta::days(365),
         }
     }
+}
+
+/// A standard cron weekday field (0-7, Sunday = 0 or 7) in the cron crate's numbering
+/// (1-7, Sunday = 1).
+fn standard_weekdays(field: &str) -> Result<String, String> {
+    let day = |text: &str| -> Result<u32, String> {
+        match text.parse::<u32>() {
+            Ok(d) if d <= 7 => Ok(d),
+            _ => Err(format!("weekday `{text}` is not 0-7")),
+        }
+    };
+    let shift = |d: u32| d % 7 + 1;
+    let mut out = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        if range == "*" || range.chars().any(|c| c.is_ascii_alphabetic()) {
+            out.push(part.to_owned());
+            continue;
+        }
+        let step = step.map(|s| format!("/{s}")).unwrap_or_default();
+        match range.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (day(a)?, day(b)?);
+                if b == 7 && a > 0 {
+                    // Up to Sunday: Saturday is the crate's 7, Sunday its 1.
+                    if !step.is_empty() {
+                        return Err(
+                            "a weekday range ending in 7 cannot take a step; use names (FRI-SUN)"
+                                .into(),
+                        );
+                    }
+                    out.push(format!("{}-7", shift(a)));
+                    out.push("1".into());
+                } else {
+                    out.push(format!("{}-{}{step}", shift(a), shift(b)));
+                }
+            }
+            None => out.push(format!("{}{step}", shift(day(range)?))),
+        }
+    }
+    Ok(out.join(","))
 }
 
 #[cfg(test)]
@@ -111,6 +163,37 @@ mod tests {
             s.ticks_between(at("2026-11-27T10:00:10Z"), at("2026-11-27T10:00:50Z")),
             0
         );
+    }
+
+    #[test]
+    fn weekdays_count_from_sunday_0_as_in_standard_cron() {
+        let sunday = at("2026-11-29T00:00:00Z");
+        let next = |e: &str| {
+            Schedule::parse(e, "UTC")
+                .unwrap()
+                .next_after(sunday)
+                .unwrap()
+        };
+        assert_eq!(next("0 9 * * 1"), at("2026-11-30T09:00:00Z"), "1 is Monday");
+        assert_eq!(next("0 9 * * MON"), at("2026-11-30T09:00:00Z"));
+        assert_eq!(next("0 9 * * 0"), at("2026-11-29T09:00:00Z"), "0 is Sunday");
+        assert_eq!(
+            next("0 9 * * 7"),
+            at("2026-11-29T09:00:00Z"),
+            "7 is Sunday too"
+        );
+        assert_eq!(next("0 9 * * 1-5"), at("2026-11-30T09:00:00Z"));
+        assert_eq!(
+            next("0 9 * * 6"),
+            at("2026-12-05T09:00:00Z"),
+            "6 is Saturday"
+        );
+        assert_eq!(
+            next("0 9 * * 5-7"),
+            at("2026-11-29T09:00:00Z"),
+            "Friday to Sunday includes Sunday"
+        );
+        assert!(Schedule::parse("0 9 * * 8", "UTC").is_err());
     }
 
     #[test]
