@@ -43,7 +43,9 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         &config_path,
         format!(
             "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
-             requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
+             requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\
+             # One request at a time: issue numbers then follow the page, as the output shows.\n\
+             concurrency = 1\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
              [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
              url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
             sandbox.url

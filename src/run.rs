@@ -70,6 +70,8 @@ pub struct Prepared {
     managed_label: String,
     /// When cancelled, no further action starts (the one in flight finishes).
     cancel: tokio_util::sync::CancellationToken,
+    /// Actions in flight at once.
+    concurrency: usize,
 }
 
 /// The colour and description of a managed label.
@@ -369,6 +371,7 @@ pub async fn prepare(
         known_iids,
         managed_label: config.sync.managed_label.clone(),
         cancel: tokio_util::sync::CancellationToken::new(),
+        concurrency: config.gitlab.concurrency.max(1),
     })
 }
 
@@ -462,16 +465,31 @@ impl Prepared {
                 .filter(|a| a.page == page.id && a.action != ActionKind::Drift)
                 .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
                 .collect();
-            for (key, write) in actions {
-                if self.cancel.is_cancelled() {
-                    break;
-                }
-                if let Err(e) = self.execute(project, &page.id, &key, &write).await {
-                    progress.suspend(|| tracing::error!(page = %page.id, key = %key, "{e}"));
-                    failed += 1;
-                }
-                progress.inc(1);
-            }
+            // Actions touch different issues, so `concurrency` of them run at once (the
+            // client still paces every request). After a cancel no new one starts.
+            use futures_util::StreamExt as _;
+            let this = &self;
+            let page_id = page.id.as_str();
+            let progress_ref = &progress;
+            failed += futures_util::stream::iter(actions)
+                .map(|(key, write)| async move {
+                    if this.cancel.is_cancelled() {
+                        return 0;
+                    }
+                    let result = this.execute(project, page_id, &key, &write).await;
+                    progress_ref.inc(1);
+                    match result {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            progress_ref
+                                .suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
+                            1
+                        }
+                    }
+                })
+                .buffer_unordered(this.concurrency)
+                .fold(0, |total, n| async move { total + n })
+                .await;
             if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id).cloned()
                 && let Err(e) = self.apply_board(project, &page.project, &board).await
             {
