@@ -228,8 +228,12 @@ pub fn plan_page(
     let mut pairs: Vec<(&DesiredIssue, &Managed<'_>, bool)> = Vec::new();
     let mut unmatched_desired: Vec<&DesiredIssue> = Vec::new();
     let mut taken = BTreeSet::new();
+    let winner_by_key: BTreeMap<&str, &Managed<'_>> = winners
+        .iter()
+        .map(|w| (w.marker.key.as_str(), *w))
+        .collect();
     for d in desired {
-        match winners.iter().find(|w| w.marker.key == d.key) {
+        match winner_by_key.get(d.key.as_str()) {
             Some(w) => {
                 taken.insert(w.issue.iid);
                 pairs.push((d, w, false));
@@ -278,12 +282,12 @@ pub fn plan_page(
             item_actions.push(create(spec, d, settings));
         }
     }
-    item_actions.sort_by_key(|a| {
-        desired
-            .iter()
-            .position(|d| d.key == a.key)
-            .unwrap_or(usize::MAX)
-    });
+    let position: BTreeMap<&str, usize> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.key.as_str(), i))
+        .collect();
+    item_actions.sort_by_key(|a| position.get(a.key.as_str()).copied().unwrap_or(usize::MAX));
     actions.splice(0..0, item_actions);
     for (wi, w) in free.iter().enumerate() {
         if !used_w.contains(&wi) && w.issue.state == IssueState::Opened {
