@@ -61,6 +61,8 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(get(port, "/healthz").await.unwrap().0, 200);
+    let hook = reqwest::Client::new().post(format!("http://127.0.0.1:{port}/hooks/gitlab")).body("{}").send().await.unwrap();
+    assert_eq!(hook.status(), 404, "without a webhook secret the endpoint is off");
     assert_eq!(
         world.issues("acme/roadmap").await.len(),
         50,
