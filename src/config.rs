@@ -441,14 +441,10 @@ impl Config {
         }
     }
 
-    /// The path of a page source, relative to the configuration file.
-    pub fn source_path(&self, page: &PageSettings) -> PathBuf {
-        let source = Path::new(&page.source);
-        if source.is_absolute() {
-            source.to_owned()
-        } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(source)
-        }
+    /// Where a page comes from; relative paths are relative to the configuration file.
+    pub fn source(&self, page: &PageSettings) -> crate::source::SourceSpec {
+        crate::source::SourceSpec::parse(&page.source, self.path.parent().unwrap_or(Path::new(".")))
+            .expect("sources are validated when the configuration loads")
     }
 
     /// The token: `GITLAB_TOKEN`, else `gitlab.token_file`, else systemd's credential.

@@ -140,8 +140,6 @@ struct Shared {
     metrics: Metrics,
     /// Unix time of the last successful sync (0: none yet).
     last_success: AtomicI64,
-    /// Unix time the last sync finished, successful or not.
-    last_finished: AtomicI64,
     last_ok: AtomicU64,
     /// Seconds: ready while the last success is at most this old.
     stale_after: i64,
@@ -275,31 +273,23 @@ pub async fn run(
     let shared = Arc::new(Shared {
         metrics: Metrics::new(),
         last_success: AtomicI64::new(0),
-        last_finished: AtomicI64::new(0),
         last_ok: AtomicU64::new(0),
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let base_dir = config
-        .path
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .to_owned();
     let hooks = Arc::new(Hooks {
         secret: config.webhook_secret()?,
         sources: config
             .pages
             .iter()
-            .filter_map(
-                |p| match crate::source::SourceSpec::parse(&p.source, &base_dir) {
-                    Ok(crate::source::SourceSpec::Gitlab {
-                        project,
-                        path,
-                        git_ref,
-                    }) => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
-                    _ => None,
-                },
-            )
+            .filter_map(|p| match config.source(p) {
+                crate::source::SourceSpec::Gitlab {
+                    project,
+                    path,
+                    git_ref,
+                } => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
+                _ => None,
+            })
             .collect(),
         trigger,
     });
@@ -425,7 +415,4 @@ async fn sync_once(
             tracing::error!("sync failed: {e}");
         }
     }
-    shared
-        .last_finished
-        .store(Utc::now().timestamp(), Ordering::SeqCst);
 }

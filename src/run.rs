@@ -117,27 +117,19 @@ pub async fn prepare(
 
     // Pages first: a page that cannot be read is skipped, and nothing of it is closed.
     let http = crate::gitlab::http_client(config.policy().timeout)?;
-    let base_dir = config
-        .path
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .to_owned();
     let mut inputs: Vec<PageInput<'_>> = Vec::new();
     for settings in &selected {
         let cached = options.cache.as_ref().and_then(|c| c.get(&settings.id));
-        let fetched = match source::SourceSpec::parse(&settings.source, &base_dir) {
-            Err(e) => Err(e),
-            Ok(source::SourceSpec::Local(path)) => {
+        let fetched = match config.source(settings) {
+            source::SourceSpec::Local(path) => {
                 source::fetch_local(&path, cached.as_ref()).map_err(|e| format!("{e:#}"))
             }
-            Ok(source::SourceSpec::Http(url)) => {
-                source::fetch_http(&http, &url, cached.as_ref()).await
-            }
-            Ok(source::SourceSpec::Gitlab {
+            source::SourceSpec::Http(url) => source::fetch_http(&http, &url, cached.as_ref()).await,
+            source::SourceSpec::Gitlab {
                 project,
                 path,
                 git_ref,
-            }) => gitlab
+            } => gitlab
                 .repository_file(&project, &path, &git_ref)
                 .await
                 .map_err(|e| e.to_string())

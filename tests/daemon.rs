@@ -61,8 +61,17 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(get(port, "/healthz").await.unwrap().0, 200);
-    let hook = reqwest::Client::new().post(format!("http://127.0.0.1:{port}/hooks/gitlab")).body("{}").send().await.unwrap();
-    assert_eq!(hook.status(), 404, "without a webhook secret the endpoint is off");
+    let hook = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/gitlab"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.status(),
+        404,
+        "without a webhook secret the endpoint is off"
+    );
     assert_eq!(
         world.issues("acme/roadmap").await.len(),
         50,
@@ -192,7 +201,7 @@ fn the_kubernetes_configmap_holds_a_valid_configuration() {
         "probes must reach the daemon"
     );
     assert!(
-        config.source_path(&config.pages[0]).is_file(),
+        matches!(config.source(&config.pages[0]), handbook_sync::source::SourceSpec::Local(p) if p.is_file()),
         "the page it names is in the ConfigMap"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -598,7 +598,7 @@ fn the_example_configuration_loads() {
         handbook_sync::config::Config::load(Some(&path)).expect("the shipped example is valid");
     assert_eq!(config.pages.len(), 1);
     assert!(
-        config.source_path(&config.pages[0]).is_file(),
+        matches!(config.source(&config.pages[0]), handbook_sync::source::SourceSpec::Local(p) if p.is_file()),
         "the example points at the shipped page"
     );
 }
