@@ -20,7 +20,7 @@ use sha1::{Digest, Sha1};
 use crate::App;
 use crate::error::ApiError;
 use crate::faults::{Faults, LostResponse};
-use crate::model::{Board, BoardList, Commit, Issue, Label, Note, Project, Render, RepoFile, ts};
+use crate::model::{Board, BoardList, Commit, Issue, Label, Note, Project, RepoFile, ts};
 use crate::params::Params;
 
 type Shared = State<Arc<App>>;
@@ -396,10 +396,7 @@ fn paginate_with<T, R: serde::Serialize>(
 
 async fn current_user(State(app): Shared) -> ApiResult {
     let state = app.state.lock();
-    let render = Render {
-        base: &app.base_url,
-        state: &state,
-    };
+    let render = app.render(&state);
     let root = state.user(app.root_id).expect("root exists");
     let mut v = render.user_full(root);
     v["is_admin"] = json!(true);
@@ -410,10 +407,7 @@ async fn current_user(State(app): Shared) -> ApiResult {
 async fn list_users(State(app): Shared, req: Req) -> ApiResult {
     let items = {
         let state = app.state.lock();
-        let render = Render {
-            base: &app.base_url,
-            state: &state,
-        };
+        let render = app.render(&state);
         let username = req.params.get("username").map(str::to_lowercase);
         let search = req.params.get("search").map(str::to_lowercase);
         let mut users: Vec<_> = state
@@ -438,10 +432,7 @@ async fn list_users(State(app): Shared, req: Req) -> ApiResult {
 
 async fn get_user(State(app): Shared, Path(user_id): Path<String>) -> ApiResult {
     let state = app.state.lock();
-    let render = Render {
-        base: &app.base_url,
-        state: &state,
-    };
+    let render = app.render(&state);
     let user = user_id
         .parse()
         .ok()
@@ -453,11 +444,7 @@ async fn get_user(State(app): Shared, Path(user_id): Path<String>) -> ApiResult 
 async fn get_project(State(app): Shared, Path(id): Path<String>) -> ApiResult {
     let state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .project(&state.projects[pi]))
+    ok(app.render(&state).project(&state.projects[pi]))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -597,10 +584,7 @@ async fn list_issues(State(app): Shared, Path(id): Path<String>, req: Req) -> Ap
         let ord = compare_issues(a, b, &order_by);
         if desc { ord.reverse() } else { ord }
     });
-    let render = Render {
-        base: &app.base_url,
-        state: &state,
-    };
+    let render = app.render(&state);
 
     if keyset {
         let per_page = p.int("per_page")?.unwrap_or(20).clamp(1, 100) as usize;
@@ -685,11 +669,7 @@ async fn get_issue(State(app): Shared, Path((id, iid)): Path<(String, String)>) 
     let pi = project_idx(&state, &id)?;
     let project = &state.projects[pi];
     let ii = find_issue(project, &iid)?;
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .issue(project, &project.issues[ii]))
+    ok(app.render(&state).issue(project, &project.issues[ii]))
 }
 
 fn validate_title(title: &str) -> Result<(), ApiError> {
@@ -798,11 +778,8 @@ async fn create_issue(State(app): Shared, Path(id): Path<String>, req: Req) -> A
     });
     let project = &state.projects[pi];
     created(
-        Render {
-            base: &app.base_url,
-            state: &state,
-        }
-        .issue(project, project.issues.last().expect("just pushed")),
+        app.render(&state)
+            .issue(project, project.issues.last().expect("just pushed")),
     )
 }
 
@@ -915,11 +892,7 @@ async fn edit_issue(
         issue.updated_at = now;
     }
     let project = &state.projects[pi];
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .issue(project, &project.issues[ii]))
+    ok(app.render(&state).issue(project, &project.issues[ii]))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -935,10 +908,7 @@ async fn list_notes(
         let pi = project_idx(&state, &id)?;
         let project = &state.projects[pi];
         let issue = &project.issues[find_issue(project, &iid)?];
-        let render = Render {
-            base: &app.base_url,
-            state: &state,
-        };
+        let render = app.render(&state);
         let mut notes: Vec<&Note> = issue.notes.iter().collect();
         if req.params.get("sort") != Some("asc") {
             notes.reverse();
@@ -984,11 +954,8 @@ async fn create_note(
     let project = &state.projects[pi];
     let issue = &project.issues[ii];
     created(
-        Render {
-            base: &app.base_url,
-            state: &state,
-        }
-        .note(project, issue, issue.notes.last().expect("just pushed")),
+        app.render(&state)
+            .note(project, issue, issue.notes.last().expect("just pushed")),
     )
 }
 
@@ -1023,10 +990,7 @@ async fn list_labels(State(app): Shared, Path(id): Path<String>, req: Req) -> Ap
         let state = app.state.lock();
         let pi = project_idx(&state, &id)?;
         let project = &state.projects[pi];
-        let render = Render {
-            base: &app.base_url,
-            state: &state,
-        };
+        let render = app.render(&state);
         let search = req.params.get("search").map(str::to_lowercase);
         let mut labels: Vec<&Label> = project
             .labels
@@ -1048,11 +1012,7 @@ async fn get_label(State(app): Shared, Path((id, label_id)): Path<(String, Strin
     let pi = project_idx(&state, &id)?;
     let project = &state.projects[pi];
     let li = find_label(project, &label_id)?;
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .label(project, &project.labels[li]))
+    ok(app.render(&state).label(project, &project.labels[li]))
 }
 
 async fn create_label(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
@@ -1091,11 +1051,8 @@ async fn create_label(State(app): Shared, Path(id): Path<String>, req: Req) -> A
     state.projects[pi].labels.push(label);
     let project = &state.projects[pi];
     created(
-        Render {
-            base: &app.base_url,
-            state: &state,
-        }
-        .label(project, project.labels.last().expect("just pushed")),
+        app.render(&state)
+            .label(project, project.labels.last().expect("just pushed")),
     )
 }
 
@@ -1163,11 +1120,7 @@ async fn edit_label(
         label.priority = p.int("priority")?;
     }
     let project = &state.projects[pi];
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .label(project, &project.labels[li]))
+    ok(app.render(&state).label(project, &project.labels[li]))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1186,10 +1139,7 @@ async fn list_boards(State(app): Shared, Path(id): Path<String>, req: Req) -> Ap
         let state = app.state.lock();
         let pi = project_idx(&state, &id)?;
         let project = &state.projects[pi];
-        let render = Render {
-            base: &app.base_url,
-            state: &state,
-        };
+        let render = app.render(&state);
         project
             .boards
             .iter()
@@ -1204,11 +1154,7 @@ async fn get_board(State(app): Shared, Path((id, board_id)): Path<(String, Strin
     let pi = project_idx(&state, &id)?;
     let project = &state.projects[pi];
     let bi = find_board(project, &board_id)?;
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .board(project, &project.boards[bi]))
+    ok(app.render(&state).board(project, &project.boards[bi]))
 }
 
 async fn create_board(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
@@ -1227,11 +1173,8 @@ async fn create_board(State(app): Shared, Path(id): Path<String>, req: Req) -> A
     });
     let project = &state.projects[pi];
     created(
-        Render {
-            base: &app.base_url,
-            state: &state,
-        }
-        .board(project, project.boards.last().expect("just pushed")),
+        app.render(&state)
+            .board(project, project.boards.last().expect("just pushed")),
     )
 }
 
@@ -1245,10 +1188,7 @@ async fn list_board_lists(
         let pi = project_idx(&state, &id)?;
         let project = &state.projects[pi];
         let board = &project.boards[find_board(project, &board_id)?];
-        let render = Render {
-            base: &app.base_url,
-            state: &state,
-        };
+        let render = app.render(&state);
         board
             .lists
             .iter()
@@ -1271,11 +1211,7 @@ async fn get_board_list(
         .ok()
         .and_then(|n| board.lists.iter().find(|l| l.id == n))
         .ok_or_else(|| ApiError::not_found("List"))?;
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .board_list(project, list))
+    ok(app.render(&state).board_list(project, list))
 }
 
 /// Reorders a list: it takes `position` and the others shift, as in GitLab.
@@ -1306,11 +1242,9 @@ async fn move_board_list(
         l.position = i as u64;
     }
     let project = &state.projects[pi];
-    ok(Render {
-        base: &app.base_url,
-        state: &state,
-    }
-    .board_list(project, &project.boards[bi].lists[to]))
+    ok(app
+        .render(&state)
+        .board_list(project, &project.boards[bi].lists[to]))
 }
 
 async fn create_board_list(
@@ -1345,16 +1279,10 @@ async fn create_board_list(
         position,
     });
     let project = &state.projects[pi];
-    created(
-        Render {
-            base: &app.base_url,
-            state: &state,
-        }
-        .board_list(
-            project,
-            project.boards[bi].lists.last().expect("just pushed"),
-        ),
-    )
+    created(app.render(&state).board_list(
+        project,
+        project.boards[bi].lists.last().expect("just pushed"),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------

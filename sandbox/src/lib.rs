@@ -77,6 +77,14 @@ impl App {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// Renders JSON with the sandbox's own URL for links.
+    pub(crate) fn render<'a>(&'a self, state: &'a model::State) -> model::Render<'a> {
+        model::Render {
+            base: &self.base_url,
+            state,
+        }
+    }
+
     /// Writes the state file, if any: a temporary file renamed over the old one, so a
     /// crash leaves either the old or the new state, never half of one.
     pub(crate) fn save(&self) {
