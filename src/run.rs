@@ -553,42 +553,36 @@ impl Prepared {
             unreachable!("create_once is called with creates")
         };
         let started = chrono::Utc::now();
-        let mut last_error = None;
-        for _ in 0..3 {
-            match self
-                .gitlab
-                .create_issue(project, title, description, labels, self.user_id(assignee))
-                .await
-            {
-                Ok(iid) => return Ok(iid),
-                Err(e) if e.outcome_unknown() => {
-                    tracing::warn!(
-                        page,
-                        key,
-                        "{e}; looking for the issue before creating it again"
-                    );
-                    // Clocks differ: look a while back, and skip issues the plan already knew.
-                    let since = started - chrono::TimeDelta::minutes(10);
-                    let recent = self
-                        .gitlab
-                        .managed_issues_since(project, &self.managed_label, Some(since))
-                        .await?;
-                    let found = recent.iter().find(|i| {
-                        !self.known_iids.contains(&(project, i.iid))
-                            && crate::sync::marker::parse(&i.description)
-                                .and_then(|p| p.marker)
-                                .is_some_and(|m| m.page == page && m.key == key)
-                    });
-                    if let Some(issue) = found {
-                        tracing::info!(page, key, iid = issue.iid, "the create had gone through");
-                        return Ok(issue.iid);
-                    }
-                    last_error = Some(e);
+        crate::gitlab::create_without_duplicates(
+            || {
+                self.gitlab.create_issue(
+                    project,
+                    title,
+                    description,
+                    labels,
+                    self.user_id(assignee),
+                )
+            },
+            || async {
+                // Clocks differ: look a while back, and skip issues the plan already knew.
+                let since = started - chrono::TimeDelta::minutes(10);
+                let recent = self
+                    .gitlab
+                    .managed_issues_since(project, &self.managed_label, Some(since))
+                    .await?;
+                let found = recent.iter().find(|i| {
+                    !self.known_iids.contains(&(project, i.iid))
+                        && crate::sync::marker::parse(&i.description)
+                            .and_then(|p| p.marker)
+                            .is_some_and(|m| m.page == page && m.key == key)
+                });
+                if let Some(issue) = found {
+                    tracing::info!(page, key, iid = issue.iid, "the create had gone through");
                 }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_error.expect("the loop ran"))
+                Ok(found.map(|i| i.iid))
+            },
+        )
+        .await
     }
 
     async fn execute(

@@ -83,6 +83,36 @@ pub enum GitlabError {
     },
 }
 
+/// Creates something at most three times, never blindly: when an attempt's outcome is
+/// unknown (a lost answer, a 5xx, a timeout), `look_up` checks whether it went through
+/// before the next attempt. Any other error ends it at once.
+pub async fn create_without_duplicates<T, A, AF, L, LF>(
+    mut attempt: A,
+    mut look_up: L,
+) -> Result<T, GitlabError>
+where
+    A: FnMut() -> AF,
+    AF: Future<Output = Result<T, GitlabError>>,
+    L: FnMut() -> LF,
+    LF: Future<Output = Result<Option<T>, GitlabError>>,
+{
+    let mut last = None;
+    for _ in 0..3 {
+        match attempt().await {
+            Ok(created) => return Ok(created),
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!("{e}; looking before trying again");
+                if let Some(found) = look_up().await? {
+                    return Ok(found);
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("the loop ran"))
+}
+
 impl GitlabError {
     fn from_api(what: impl Into<String>, err: ApiError<TransportError>) -> Self {
         let what = what.into();
@@ -339,31 +369,24 @@ impl Gitlab {
     /// Creates a board; returns its id. When the outcome of a create is unknown, the
     /// boards are listed before trying again, so that no second board appears.
     pub async fn create_board(&self, project: u64, name: &str) -> Result<u64, GitlabError> {
-        let mut last = None;
-        for _ in 0..3 {
-            match (boards::CreateBoard { project, name })
-                .query_async(&self.client)
-                .await
-            {
-                Ok(Created { id }) => return Ok(id),
-                Err(e) => {
-                    let e = GitlabError::from_api(format!("creating board “{name}”"), e);
-                    if !e.outcome_unknown() {
-                        return Err(e);
-                    }
-                    if let Some(board) = self
-                        .boards(project)
-                        .await?
-                        .into_iter()
-                        .find(|b| b.name == name)
-                    {
-                        return Ok(board.id);
-                    }
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.expect("the loop ran"))
+        create_without_duplicates(
+            || async {
+                (boards::CreateBoard { project, name })
+                    .query_async(&self.client)
+                    .await
+                    .map(|Created { id }| id)
+                    .map_err(|e| GitlabError::from_api(format!("creating board “{name}”"), e))
+            },
+            || async {
+                Ok(self
+                    .boards(project)
+                    .await?
+                    .into_iter()
+                    .find(|b| b.name == name)
+                    .map(|b| b.id))
+            },
+        )
+        .await
     }
 
     /// Adds a label list to a board at `position`; a list that an unanswered attempt
@@ -377,50 +400,43 @@ impl Gitlab {
         position: u64,
     ) -> Result<(), GitlabError> {
         let what = || format!("adding list {label_name} to board {board}");
-        let mut last = None;
-        for _ in 0..3 {
-            match (boards::CreateBoardList {
+        // `Some` when this call added the list; `None` when an unanswered attempt had.
+        let created = create_without_duplicates(
+            || async {
+                (boards::CreateBoardList {
+                    project,
+                    board,
+                    label,
+                })
+                .query_async(&self.client)
+                .await
+                .map(|GlBoardList { id, position, .. }| Some((id, position)))
+                .map_err(|e| GitlabError::from_api(what(), e))
+            },
+            || async {
+                let boards = self.boards(project).await?;
+                let there = boards
+                    .iter()
+                    .any(|b| b.id == board && b.lists.iter().any(|l| l == label_name));
+                // Added, though unanswered: its place is left as GitLab put it.
+                Ok(there.then_some(None))
+            },
+        )
+        .await?;
+        if let Some((id, at)) = created
+            && at != position
+        {
+            api::ignore(boards::MoveBoardList {
                 project,
                 board,
-                label,
+                list: id,
+                position,
             })
             .query_async(&self.client)
             .await
-            {
-                Ok(GlBoardList {
-                    id, position: at, ..
-                }) => {
-                    if at != position {
-                        api::ignore(boards::MoveBoardList {
-                            project,
-                            board,
-                            list: id,
-                            position,
-                        })
-                        .query_async(&self.client)
-                        .await
-                        .map_err(|e| GitlabError::from_api(what(), e))?;
-                    }
-                    return Ok(());
-                }
-                Err(e) => {
-                    let e = GitlabError::from_api(what(), e);
-                    if !e.outcome_unknown() {
-                        return Err(e);
-                    }
-                    let boards = self.boards(project).await?;
-                    if boards
-                        .iter()
-                        .any(|b| b.id == board && b.lists.iter().any(|l| l == label_name))
-                    {
-                        // Added, though unanswered; its place is left as GitLab put it.
-                        return Ok(());
-                    }
-                    last = Some(e);
-                }
-            }
+            .map_err(|e| GitlabError::from_api(what(), e))?;
         }
-        Err(last.expect("the loop ran"))
+        Ok(())
     }
 
     /// The ids of the usernames that exist, looked up one by one (exact match).
