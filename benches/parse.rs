@@ -1,6 +1,6 @@
 //! Parser throughput: `cargo bench --bench parse`.
 //!
-//! Prints figures (it asserts nothing): the whole corpus in `../shared/corpus/` and a
+//! Prints figures (it asserts nothing): the whole corpus in `tests/data/corpus/` and a
 //! generated page of 10,000 items. Each figure is the median of repeated runs after a
 //! warm-up, on one core.
 
@@ -105,36 +105,36 @@ fn main() {
 
     let mut files = Vec::new();
     corpus_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus"),
         &mut files,
     );
     let pages: Vec<String> = files
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect();
-    if pages.is_empty() {
-        println!("corpus: ../shared/corpus not found, skipped");
-    } else {
-        let bytes: usize = pages.iter().map(String::len).sum();
-        let items: usize = pages
-            .iter()
-            .map(|p| parse_page(p, &options).items.len())
-            .sum();
-        let t = time(30, || {
-            for page in &pages {
-                black_box(parse_page(black_box(page), &options));
-            }
-        });
-        let secs = t.median.as_secs_f64();
-        println!(
-            "corpus: {} pages, {:.2} MB, {items} items: {} per pass, {:.1} MB/s, {:.0} items/s",
-            pages.len(),
-            bytes as f64 / 1e6,
-            t.ms(),
-            bytes as f64 / 1e6 / secs,
-            items as f64 / secs
-        );
-    }
+    assert!(
+        !pages.is_empty(),
+        "tests/data/corpus holds no pages: it is part of the repository"
+    );
+    let bytes: usize = pages.iter().map(String::len).sum();
+    let items: usize = pages
+        .iter()
+        .map(|p| parse_page(p, &options).items.len())
+        .sum();
+    let t = time(30, || {
+        for page in &pages {
+            black_box(parse_page(black_box(page), &options));
+        }
+    });
+    let secs = t.median.as_secs_f64();
+    println!(
+        "corpus: {} pages, {:.2} MB, {items} items: {} per pass, {:.1} MB/s, {:.0} items/s",
+        pages.len(),
+        bytes as f64 / 1e6,
+        t.ms(),
+        bytes as f64 / 1e6 / secs,
+        items as f64 / secs
+    );
 
     for n in [10_000, 100_000] {
         let page = generated_page(n);

@@ -289,6 +289,105 @@ pub struct Config {
     pub pages: Vec<PageSettings>,
 }
 
+/// The message of a `config` crate error with the key spelled as the example configuration
+/// spells it (`pages[0].owner`, where the crate writes `pages[0]owner`) and, for a missing
+/// key, what the key is for.
+fn describe(error: &config::ConfigError) -> String {
+    match error {
+        config::ConfigError::NotFound(key) => {
+            let key = key_path(key);
+            match key_purpose(&key) {
+                Some(purpose) => format!("missing key `{key}`: {purpose}"),
+                None => format!("missing key `{key}`"),
+            }
+        }
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => match key {
+            Some(key) => format!(
+                "key `{}`: invalid value {unexpected}, expected {expected}",
+                key_path(key)
+            ),
+            None => format!("invalid value {unexpected}, expected {expected}"),
+        },
+        config::ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => {
+            let key = key_path(key);
+            // serde names an unknown key without its table: put the table in front of it.
+            match unknown_key(&error.to_string()) {
+                Some((field, expected)) => format!("unknown key `{key}.{field}`{expected}"),
+                None => format!("key `{key}`: {}", describe(error)),
+            }
+        }
+        config::ConfigError::At {
+            error, key: None, ..
+        } => describe(error),
+        other => {
+            let message = other.to_string();
+            match unknown_key(&message) {
+                Some((field, expected)) => format!("unknown key `{field}`{expected}"),
+                None => message,
+            }
+        }
+    }
+}
+
+/// `pages[0]owner` → `pages[0].owner`: the `config` crate drops the dot after an index.
+fn key_path(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 2);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']'
+            && chars
+                .peek()
+                .is_some_and(|next| *next != '[' && *next != '.')
+        {
+            out.push('.');
+        }
+    }
+    out
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`": `x` and " (expected one of
+/// `a`, `b`)".
+fn unknown_key(message: &str) -> Option<(&str, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .strip_prefix(", expected")
+        .map_or(String::new(), |e| format!(" (expected{e})"));
+    Some((field, expected))
+}
+
+/// What a required key is for, as the example configuration explains it.
+fn key_purpose(key: &str) -> Option<&'static str> {
+    let field = key.rsplit('.').next()?;
+    if !key.starts_with("pages[") {
+        return None;
+    }
+    Some(match field {
+        "id" => {
+            "the page's stable id, used in its label `handbook::<id>` and in every issue's marker"
+        }
+        "source" => {
+            "where the page is read from: a path relative to the configuration file, an \
+             http(s) URL or gitlab://GROUP/PROJECT/PATH"
+        }
+        "project" => "the GitLab project (`group/name` or numeric id) the page's issues live in",
+        "owner" => {
+            "the GitLab username assigned to the page's items that name nobody after an arrow"
+        }
+        _ => return None,
+    })
+}
+
 impl Config {
     /// Loads `path` (or the first default path that exists) with environment overrides.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -317,7 +416,7 @@ impl Config {
             )
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| invalid(describe(&e)))?;
         Self::validate(path.clone(), raw).map_err(invalid)
     }
 
@@ -481,5 +580,65 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("hs-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{:x}.toml", {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut h);
+            h.finish()
+        }));
+        std::fs::write(&path, text).unwrap();
+        let message = Config::load(Some(&path)).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        message
+    }
+
+    #[test]
+    fn key_paths_get_the_dot_after_an_index() {
+        assert_eq!(key_path("pages[0]owner"), "pages[0].owner");
+        assert_eq!(
+            key_path("pages[12]include_sections[1]"),
+            "pages[12].include_sections[1]"
+        );
+        assert_eq!(key_path("sync.enforce"), "sync.enforce");
+        assert_eq!(key_path("pages[0].id"), "pages[0].id");
+    }
+
+    #[test]
+    fn a_missing_owner_names_the_full_key_and_what_it_is_for() {
+        let message = load("[[pages]]\nid = \"x\"\nsource = \"x.md\"\nproject = \"a/b\"\n");
+        assert!(
+            message.contains("missing key `pages[0].owner`"),
+            "{message}"
+        );
+        assert!(message.contains("GitLab username"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_table() {
+        let message = load("[sync]\nenforse = true\n");
+        assert!(message.contains("unknown key `sync.enforse`"), "{message}");
+        assert!(message.contains("`enforce`"), "{message}");
+        let message = load(
+            "[[pages]]\nid = \"x\"\nsource = \"x.md\"\nproject = \"a/b\"\nowner = \"o\"\nbord = false\n",
+        );
+        assert!(message.contains("unknown key `pages[0].bord`"), "{message}");
+        let message = load("colour = 1\n");
+        assert!(message.contains("unknown key `colour`"), "{message}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let message = load("[gitlab]\ntimeout_seconds = \"soon\"\n");
+        assert!(message.contains("gitlab.timeout_seconds"), "{message}");
     }
 }

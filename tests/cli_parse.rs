@@ -4,14 +4,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{run, shared_dir, stderr, stdout};
+use common::{pm_page_path, run, stderr, stdout};
 use serde_json::Value;
 
 fn pm_page() -> String {
-    shared_dir()
-        .join("handbook/product-manager.md")
-        .display()
-        .to_string()
+    pm_page_path().display().to_string()
 }
 
 fn parse_json(args: &[&str]) -> Value {

@@ -1,4 +1,4 @@
-//! Every real handbook page in `../shared/corpus/` parses, and what it gives is pinned.
+//! Every real handbook page in `tests/data/corpus/` parses, and what it gives is pinned.
 //!
 //! The invariants are checked against the raw text with a deliberately simple line
 //! scanner written here, not with the parser under test, so that the two can disagree.
@@ -22,7 +22,7 @@ fn corpus_pages() -> Vec<PathBuf> {
         }
     }
     let mut pages = Vec::new();
-    walk(&common::shared_dir().join("corpus"), &mut pages);
+    walk(&common::data_dir().join("corpus"), &mut pages);
     pages.sort();
     assert!(pages.len() >= 50, "the corpus has {} pages", pages.len());
     pages
@@ -77,7 +77,7 @@ fn starts_with_list_marker(line: &str) -> bool {
 
 #[test]
 fn every_corpus_page_parses_within_the_invariants_and_counts_are_pinned() {
-    let corpus = common::shared_dir().join("corpus");
+    let corpus = common::data_dir().join("corpus");
     let mut summary = String::new();
     let mut total = 0;
     for path in corpus_pages() {

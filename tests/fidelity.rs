@@ -25,7 +25,8 @@ fn venv_python() -> PathBuf {
             .is_ok_and(|s| s.success());
         assert!(
             ok,
-            "python3 -m venv {} failed: python3 with venv is needed",
+            "python3 -m venv {} failed: this test needs Python 3 with the venv module \
+             (on Debian or Ubuntu: apt-get install python3 python3-venv; .ci/run installs them)",
             venv.display()
         );
         let ok = Command::new(venv.join("bin/pip"))
@@ -33,7 +34,11 @@ fn venv_python() -> PathBuf {
             .arg(&requirements)
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "installing {} from PyPI failed", requirements.display());
+        assert!(
+            ok,
+            "installing {} from PyPI failed: this test needs PyPI to be reachable",
+            requirements.display()
+        );
         std::fs::write(&installed, wanted).unwrap();
     }
     venv.join("bin/python")

@@ -1,5 +1,5 @@
 //! The sandbox speaks GitLab's API: checked over HTTP with plain requests, against GitLab's
-//! documented examples in `../shared/gitlab-api/`, and with the `gitlab` crate.
+//! documented examples in `tests/data/gitlab-api/`, and with the `gitlab` crate.
 
 mod common;
 
@@ -60,7 +60,7 @@ impl Api {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = common::shared_dir().join("gitlab-api").join(name);
+    let path = common::data_dir().join("gitlab-api").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 

@@ -576,7 +576,7 @@ async fn configuration_errors_exit_3_and_name_the_key() {
     );
     let (code, _, err) = world.run(&["plan"]).await;
     assert_eq!(code, 3);
-    assert!(err.contains("owner"), "{err}");
+    assert!(err.contains("`pages[0].owner`"), "{err}");
     std::fs::write(world.dir.join("config.toml"), "[gitlab]\nurl = \"http://gitlab.example.com\"\n[[pages]]\nid = \"x\"\nsource = \"pm.md\"\nproject = \"a/b\"\nowner = \"o\"\n").unwrap();
     let (code, _, err) = world.run(&["plan"]).await;
     assert_eq!(code, 3);

@@ -1,4 +1,4 @@
-//! GitLab's error responses, with the bodies GitLab sends (`../shared/gitlab-api/`).
+//! GitLab's error responses, with the bodies GitLab sends (`tests/data/gitlab-api/` at the workspace root).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

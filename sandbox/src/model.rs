@@ -505,7 +505,7 @@ pub struct UserJson<'a> {
     web_url: String,
 }
 
-/// An issue as the API returns it (`../shared/gitlab-api/issue_*.json`).
+/// An issue as the API returns it (`tests/data/gitlab-api/issue_*.json` at the workspace root).
 #[derive(Debug, Serialize)]
 pub struct IssueJson<'a> {
     id: u64,

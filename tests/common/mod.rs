@@ -4,15 +4,21 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// `../shared` beside the checkout: the spec, the handbook page and the corpus.
-pub fn shared_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+/// `tests/data/`: the corpus of real handbook pages and GitLab's documented responses
+/// (sources and licences in `tests/data/NOTICE.md`).
+pub fn data_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     assert!(
         dir.is_dir(),
-        "{} is missing: the tests read the shared material beside the checkout",
+        "{} is missing: it is part of the repository",
         dir.display()
     );
     dir
+}
+
+/// The product-manager page the project was born from (also the demo's page).
+pub fn pm_page_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/handbook/product-manager.md")
 }
 
 /// Runs the built `handbook-sync` binary with `args`.
@@ -68,10 +74,7 @@ pub struct World {
 
 /// The product-manager page shipped with the project.
 pub fn pm_page() -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/handbook/product-manager.md"),
-    )
-    .unwrap()
+    std::fs::read_to_string(pm_page_path()).unwrap()
 }
 
 impl World {
