@@ -1,6 +1,6 @@
 //! Boards, `status`, and the `demo` a new user starts with.
 
-mod common;
+use crate::common;
 
 use common::{World, page_toml, pm_page};
 use reqwest::Method;

@@ -1,6 +1,6 @@
 //! `handbook-sync sandbox` as a process: the first line, persistence, shutdown.
 
-mod common;
+use crate::common;
 
 use common::TOKEN;
 use serde_json::Value;

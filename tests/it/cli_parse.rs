@@ -1,6 +1,6 @@
 //! `handbook-sync parse` as a user runs it: the binary as a process.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! The invariants are checked against the raw text with a deliberately simple line
 //! scanner written here, not with the parser under test, so that the two can disagree.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Real GitLab clients nobody on this team wrote, against the sandbox: the `gitlab` crate
 //! here, python-gitlab in `tests/fidelity/python_gitlab.py`; and fault injection.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, sandbox};
 use gitlab::api::{self, AsyncQuery, Pagination};

@@ -1,7 +1,7 @@
 //! The sandbox speaks GitLab's API: checked over HTTP with plain requests, against GitLab's
 //! documented examples in `tests/data/gitlab-api/`, and with the `gitlab` crate.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

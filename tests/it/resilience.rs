@@ -1,7 +1,7 @@
 //! Resilience (DESIGN §6–§7): convergence under injected faults, concurrent runs, a
 //! GitLab that dies mid-apply, rate limits, and a token that never shows.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! `handbook-sync run` as a process: first sync, health, readiness, metrics, SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! `plan` and `apply` end to end: the binary as a process, against the sandbox over HTTP.
 
-mod common;
+use crate::common;
 
 use common::{World, page_toml, pm_page};
 use reqwest::Method;

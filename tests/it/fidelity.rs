@@ -5,7 +5,7 @@
 //! into a virtualenv under `target/py-venv` the first time (and again when the pins
 //! change); `python3` with `venv` is all it needs from the machine.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

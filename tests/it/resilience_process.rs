@@ -1,7 +1,7 @@
 //! Resilience of `apply` as a process: the token never shows, concurrent runs, a GitLab
 //! that dies mid-apply, and GitLab's application rate limit.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

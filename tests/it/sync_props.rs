@@ -2,7 +2,7 @@
 //! handbook, and a second apply then has nothing to do. Runs the real sync in-process
 //! over HTTP against the sandbox.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,23 @@
+//! The integration tests, as one test binary: one module per capability, and `common`, the
+//! helpers they share (the sandbox, the built binary, a temporary handbook). One binary
+//! links the crate once instead of once per test file.
+//!
+//! Every test here runs in one process beside the others: nothing may set process-global
+//! state (environment variables, the current directory, a global tracing subscriber);
+//! environment goes to the child processes, and files go to per-test directories.
+
+mod common;
+
+mod cli_parse;
+mod corpus;
+mod daemon;
+mod demo_boards_status;
+mod fidelity;
+mod parse_props;
+mod resilience;
+mod resilience_process;
+mod sandbox_api;
+mod sandbox_cli;
+mod sandbox_clients;
+mod sync_e2e;
+mod sync_props;
