@@ -156,12 +156,18 @@ async fn converge_under_faults(seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_converges_under_injected_faults_for_many_seeds() {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    // This test's logs, for this test only: a global subscriber would log every other
+    // test in the binary too.
+    let logs = tracing::Dispatch::new(tracing_subscriber::fmt().with_test_writer().finish());
     let seeds: u64 = std::env::var("HANDBOOK_SYNC_FAULT_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     for seed in 0..seeds {
-        converge_under_faults(seed).await;
+        tracing::instrument::WithSubscriber::with_subscriber(
+            converge_under_faults(seed),
+            logs.clone(),
+        )
+        .await;
     }
 }
