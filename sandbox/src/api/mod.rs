@@ -1,7 +1,7 @@
 //! The routes: GitLab's API v4 under `/api/v4`, the sandbox's own under `/-/sandbox`.
 //!
 //! This file only wires routes to handlers. Each GitLab resource has its own file, so a
-//! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues.rs`,
+//! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues/`,
 //! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`. What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
