@@ -1,0 +1,185 @@
+//! Issue boards and their lists: list, get, create, and moving a list (GitLab:
+//! `lib/api/boards.rb`).
+
+use axum::extract::{Path, State};
+
+use super::extract::{Req, Shared};
+use super::pagination::paginate;
+use super::projects::project_idx;
+use super::reply::{ApiResult, created, ok};
+use crate::error::ApiError;
+use crate::model::{Board, BoardList, Project};
+
+fn find_board(project: &Project, board_id: &str) -> Result<usize, ApiError> {
+    board_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| project.boards.iter().position(|b| b.id == n))
+        .ok_or_else(|| ApiError::not_found("Board"))
+}
+
+/// `GET /projects/:id/boards`.
+pub(super) async fn list_boards(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
+    let items = {
+        let state = app.state.lock();
+        let pi = project_idx(&state, &id)?;
+        let project = &state.projects[pi];
+        let render = app.render(&state);
+        project
+            .boards
+            .iter()
+            .map(|b| render.board(project, b))
+            .collect()
+    };
+    paginate(&app, &req, items)
+}
+
+/// `GET /projects/:id/boards/:board_id`.
+pub(super) async fn get_board(
+    State(app): Shared,
+    Path((id, board_id)): Path<(String, String)>,
+) -> ApiResult {
+    let state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let project = &state.projects[pi];
+    let bi = find_board(project, &board_id)?;
+    ok(app.render(&state).board(project, &project.boards[bi]))
+}
+
+/// `POST /projects/:id/boards`: a board with no lists; names need not be unique.
+pub(super) async fn create_board(
+    State(app): Shared,
+    Path(id): Path<String>,
+    req: Req,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let name = req
+        .params
+        .get("name")
+        .ok_or_else(|| ApiError::missing("name"))?
+        .to_owned();
+    let board_id = state.next_id();
+    state.projects[pi].boards.push(Board {
+        id: board_id,
+        name,
+        lists: Vec::new(),
+    });
+    let project = &state.projects[pi];
+    created(
+        app.render(&state)
+            .board(project, project.boards.last().expect("just pushed")),
+    )
+}
+
+/// `GET /projects/:id/boards/:board_id/lists`.
+pub(super) async fn list_board_lists(
+    State(app): Shared,
+    Path((id, board_id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult {
+    let items = {
+        let state = app.state.lock();
+        let pi = project_idx(&state, &id)?;
+        let project = &state.projects[pi];
+        let board = &project.boards[find_board(project, &board_id)?];
+        let render = app.render(&state);
+        board
+            .lists
+            .iter()
+            .map(|l| render.board_list(project, l))
+            .collect()
+    };
+    paginate(&app, &req, items)
+}
+
+/// `GET /projects/:id/boards/:board_id/lists/:list_id`.
+pub(super) async fn get_board_list(
+    State(app): Shared,
+    Path((id, board_id, list_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let project = &state.projects[pi];
+    let board = &project.boards[find_board(project, &board_id)?];
+    let list = list_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| board.lists.iter().find(|l| l.id == n))
+        .ok_or_else(|| ApiError::not_found("List"))?;
+    ok(app.render(&state).board_list(project, list))
+}
+
+/// `PUT /projects/:id/boards/:board_id/lists/:list_id`: the list takes `position` and
+/// the others shift, as in GitLab (`app/services/boards/lists/move_service.rb`).
+pub(super) async fn move_board_list(
+    State(app): Shared,
+    Path((id, board_id, list_id)): Path<(String, String, String)>,
+    req: Req,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let bi = find_board(&state.projects[pi], &board_id)?;
+    let position = req
+        .params
+        .int("position")?
+        .ok_or_else(|| ApiError::missing("position"))?
+        .max(0) as usize;
+    let board = &mut state.projects[pi].boards[bi];
+    board.lists.sort_by_key(|l| l.position);
+    let from = list_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| board.lists.iter().position(|l| l.id == n))
+        .ok_or_else(|| ApiError::not_found("List"))?;
+    let list = board.lists.remove(from);
+    let to = position.min(board.lists.len());
+    board.lists.insert(to, list);
+    for (i, l) in board.lists.iter_mut().enumerate() {
+        l.position = i as u64;
+    }
+    let project = &state.projects[pi];
+    ok(app
+        .render(&state)
+        .board_list(project, &project.boards[bi].lists[to]))
+}
+
+/// `POST /projects/:id/boards/:board_id/lists`: a label list at the end; GitLab Free
+/// has only label lists, one per label.
+pub(super) async fn create_board_list(
+    State(app): Shared,
+    Path((id, board_id)): Path<(String, String)>,
+    req: Req,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let bi = find_board(&state.projects[pi], &board_id)?;
+    let label_id = req.params.int("label_id")?.ok_or_else(|| {
+        ApiError::bad_request_error(
+            "label_id, assignee_id, milestone_id, iteration_id are missing, exactly one parameter must be provided".into(),
+        )
+    })? as u64;
+    if !state.projects[pi].labels.iter().any(|l| l.id == label_id) {
+        return Err(ApiError::not_found("Label"));
+    }
+    if state.projects[pi].boards[bi]
+        .lists
+        .iter()
+        .any(|l| l.label_id == label_id)
+    {
+        return Err(ApiError::invalid("label", "has already been taken"));
+    }
+    let list_id = state.next_id();
+    let board = &mut state.projects[pi].boards[bi];
+    let position = board.lists.len() as u64;
+    board.lists.push(BoardList {
+        id: list_id,
+        label_id,
+        position,
+    });
+    let project = &state.projects[pi];
+    created(app.render(&state).board_list(
+        project,
+        project.boards[bi].lists.last().expect("just pushed"),
+    ))
+}

@@ -1,0 +1,103 @@
+//! The routes: GitLab's API v4 under `/api/v4`, the sandbox's own under `/-/sandbox`.
+//!
+//! This file only wires routes to handlers. Each GitLab resource has its own file, so a
+//! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues/`,
+//! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`. What every route
+//! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
+//! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
+//! `sandbox.rs` holds the endpoints GitLab does not have.
+
+mod boards;
+mod extract;
+mod files;
+mod hooks;
+mod issues;
+mod labels;
+mod middleware;
+mod notes;
+mod pagination;
+mod projects;
+mod reply;
+mod sandbox;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::App;
+use crate::error::ApiError;
+
+/// Every route of the sandbox, with the middleware in front of the GitLab ones.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let api = Router::new()
+        .route("/user", get(users::current_user))
+        .route("/users", get(users::list_users))
+        .route("/users/{user_id}", get(users::get_user))
+        .route("/projects/{id}", get(projects::get_project))
+        .route(
+            "/projects/{id}/issues",
+            get(issues::list_issues).post(issues::create_issue),
+        )
+        .route(
+            "/projects/{id}/issues/{iid}",
+            get(issues::get_issue).put(issues::edit_issue),
+        )
+        .route(
+            "/projects/{id}/issues/{iid}/notes",
+            get(notes::list_notes).post(notes::create_note),
+        )
+        .route(
+            "/projects/{id}/labels",
+            get(labels::list_labels)
+                .post(labels::create_label)
+                .put(labels::edit_label_by_param),
+        )
+        .route(
+            "/projects/{id}/labels/{label_id}",
+            get(labels::get_label).put(labels::edit_label),
+        )
+        .route(
+            "/projects/{id}/boards",
+            get(boards::list_boards).post(boards::create_board),
+        )
+        .route("/projects/{id}/boards/{board_id}", get(boards::get_board))
+        .route(
+            "/projects/{id}/boards/{board_id}/lists",
+            get(boards::list_board_lists).post(boards::create_board_list),
+        )
+        .route(
+            "/projects/{id}/boards/{board_id}/lists/{list_id}",
+            get(boards::get_board_list).put(boards::move_board_list),
+        )
+        .route(
+            "/projects/{id}/repository/files/{file_path}",
+            get(files::get_file)
+                .head(files::head_file)
+                .post(files::create_file)
+                .put(files::update_file),
+        )
+        .route(
+            "/projects/{id}/repository/files/{file_path}/raw",
+            get(files::raw_file),
+        )
+        .route(
+            "/projects/{id}/hooks",
+            get(hooks::list_hooks).post(hooks::create_hook),
+        )
+        .fallback(|| async { ApiError::no_route() })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::gitlab,
+        ));
+    let own = Router::new()
+        .route("/stats", get(sandbox::get_stats))
+        .route("/stats/reset", post(sandbox::reset_stats))
+        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults));
+    Router::new()
+        .nest("/api/v4", api)
+        .nest("/-/sandbox", own)
+        .fallback(|| async { ApiError::no_route() })
+        .with_state(app)
+}
