@@ -1,4 +1,4 @@
-//! Handbook page → items: the pure core of the product (DESIGN §3).
+//! Handbook page → items: the pure core of the product.
 //!
 //! Nothing in here performs I/O, reads a clock or draws randomness: the same text and
 //! options always give the same [`Page`]. The Markdown is read by `pulldown-cmark`
@@ -43,7 +43,7 @@ pub struct ParseOptions {
 /// The state a responsibility is in, as the handbook says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ItemStatus {
     /// A plain item or an unticked task (`- [ ]`).
     Active,
     /// A ticked task (`- [x]`).
@@ -52,13 +52,13 @@ pub enum Status {
     HandedOver,
 }
 
-impl Status {
+impl ItemStatus {
     /// The word used in logs, plans and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Active => "active",
-            Status::Done => "done",
-            Status::HandedOver => "handed_over",
+            ItemStatus::Active => "active",
+            ItemStatus::Done => "done",
+            ItemStatus::HandedOver => "handed_over",
         }
     }
 }
@@ -73,7 +73,7 @@ pub struct Item {
     /// Plain-text title, at most [`MAX_TITLE_CHARS`] characters.
     pub title: String,
     /// What the handbook says about the item.
-    pub status: Status,
+    pub status: ItemStatus,
     /// The name after a handoff arrow, as written (mapped to a username later).
     pub owner: Option<String>,
     /// 1-based line of the item's marker in the file.
@@ -326,7 +326,7 @@ struct Ctx<'e, 'a> {
 struct ParsedItem {
     /// The whole title text; the title is this, cut to GitLab's limit.
     key_text: String,
-    status: Status,
+    status: ItemStatus,
     owner: Option<String>,
     body: String,
 }
@@ -365,11 +365,11 @@ impl<'a> Ctx<'_, 'a> {
         let struck_whole = before.iter().any(|s| s.struck && !s.text.trim().is_empty())
             && before.iter().all(|s| s.struck || s.text.trim().is_empty());
         let status = if struck_whole {
-            Status::HandedOver
+            ItemStatus::HandedOver
         } else if checked {
-            Status::Done
+            ItemStatus::Done
         } else {
-            Status::Active
+            ItemStatus::Active
         };
         Some(ParsedItem {
             key_text,

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::desired::{DesiredIssue, IssueState, PageSpec};
-use super::marker::{self, Marker};
-use crate::parse::Status;
+use super::marker::{self, Marker, MarkerStatus};
+use crate::parse::ItemStatus;
 
 /// An issue as read from GitLab.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,7 @@ pub struct Changes {
     pub assignee: Option<Change<Option<String>>>,
     /// New state.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<Change<String>>,
+    pub state: Option<Change<IssueState>>,
     /// Fields a person changed (drift).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drifted: Vec<String>,
@@ -327,9 +327,9 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 fn reason_line(d: &DesiredIssue, since: &str) -> Option<String> {
     match d.status {
-        Status::Active => None,
-        Status::Done => Some(format!("Done (ticked in the handbook) on {since}.")),
-        Status::HandedOver => Some(match (&d.assignee, &d.owner_name) {
+        ItemStatus::Active => None,
+        ItemStatus::Done => Some(format!("Done (ticked in the handbook) on {since}.")),
+        ItemStatus::HandedOver => Some(match (&d.assignee, &d.owner_name) {
             (Some(user), _) => format!("Handed over to @{user} on {since}."),
             (None, Some(name)) => format!("Handed over to {name} on {since}."),
             (None, None) => format!("Handed over on {since}."),
@@ -358,8 +358,8 @@ fn desired_marker(spec: &PageSpec, d: &DesiredIssue, block: &str, since: Option<
         page: spec.id.clone(),
         key: d.key.clone(),
         title: d.title.clone(),
-        status: d.status.as_str().to_owned(),
-        state: d.state.as_str().to_owned(),
+        status: d.status.into(),
+        state: d.state,
         assignee: d.assignee.clone(),
         labels: d.labels.iter().cloned().collect(),
         block: marker::hash(block),
@@ -368,12 +368,12 @@ fn desired_marker(spec: &PageSpec, d: &DesiredIssue, block: &str, since: Option<
 }
 
 fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings) -> Action {
-    let since = (d.status != Status::Active).then(|| settings.today.clone());
+    let since = (d.status != ItemStatus::Active).then(|| settings.today.clone());
     let reason = since.as_deref().and_then(|s| reason_line(d, s));
     let block = block_text(&d.body, &d.source, reason.as_deref());
     let marker = desired_marker(spec, d, &block, since);
     let open_marker = Marker {
-        state: IssueState::Opened.as_str().to_owned(),
+        state: IssueState::Opened,
         ..marker.clone()
     };
     let labels: Vec<String> = d.labels.iter().cloned().collect();
@@ -390,16 +390,16 @@ fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings) -> Action 
                 to: Some(a.clone()),
             }),
             state: (d.state == IssueState::Closed).then(|| Change {
-                from: "opened".into(),
-                to: "closed".into(),
+                from: IssueState::Opened,
+                to: IssueState::Closed,
             }),
             description: true,
             ..Default::default()
         },
         reason: match d.status {
-            Status::Active => "new in the handbook".into(),
-            Status::Done => "new in the handbook, already done".into(),
-            Status::HandedOver => "new in the handbook, already handed over".into(),
+            ItemStatus::Active => "new in the handbook".into(),
+            ItemStatus::Done => "new in the handbook, already done".into(),
+            ItemStatus::HandedOver => "new in the handbook, already handed over".into(),
         },
         warnings: d.assignee_problem.iter().cloned().collect(),
         write: Some(Write::Create {
@@ -440,8 +440,8 @@ fn reconcile(
     let last = &m.marker;
     let issue = m.issue;
     let since = match d.status {
-        Status::Active => None,
-        _ if last.status == d.status.as_str() && last.assignee == d.assignee => {
+        ItemStatus::Active => None,
+        _ if last.status == MarkerStatus::from(d.status) && last.assignee == d.assignee => {
             last.since.clone().or_else(|| Some(settings.today.clone()))
         }
         _ => Some(settings.today.clone()),
@@ -498,15 +498,14 @@ fn reconcile(
         changes.description = true;
         write_block = true;
     }
-    let actual_state = issue.state.as_str().to_owned();
     if decide(
-        three_way(&d.state.as_str().to_owned(), &last.state, &actual_state),
+        three_way(&d.state, &last.state, &issue.state),
         "state",
         &mut drift,
     ) {
         changes.state = Some(Change {
-            from: actual_state.clone(),
-            to: d.state.as_str().to_owned(),
+            from: issue.state,
+            to: d.state,
         });
         state_event = Some(if d.state == IssueState::Closed {
             "close"
@@ -577,13 +576,15 @@ fn reconcile(
             None => ActionKind::Update,
         };
         let reason = match (kind, d.status) {
-            (ActionKind::Close, Status::HandedOver) => match (&d.assignee, &d.owner_name) {
+            (ActionKind::Close, ItemStatus::HandedOver) => match (&d.assignee, &d.owner_name) {
                 (Some(u), _) => format!("handed over to @{u} in the handbook"),
                 (None, Some(n)) => format!("handed over to {n} in the handbook"),
                 _ => "struck through in the handbook".into(),
             },
-            (ActionKind::Close, Status::Done) => "ticked in the handbook".into(),
-            (ActionKind::Reopen, _) if last.status == "removed" => "back in the handbook".into(),
+            (ActionKind::Close, ItemStatus::Done) => "ticked in the handbook".into(),
+            (ActionKind::Reopen, _) if last.status == MarkerStatus::Removed => {
+                "back in the handbook".into()
+            }
             _ => why.join("; "),
         };
         actions.push(Action {
@@ -637,8 +638,8 @@ fn duplicate_close(spec: &PageSpec, dup: &Managed<'_>, winner: u64) -> Action {
         title: dup.issue.title.clone(),
         changes: Changes {
             state: Some(Change {
-                from: "opened".into(),
-                to: "closed".into(),
+                from: IssueState::Opened,
+                to: IssueState::Closed,
             }),
             ..Default::default()
         },
@@ -669,8 +670,8 @@ fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSettings) -> A
     };
     let block = format!("{kept}\n\nRemoved from the handbook on {}.", settings.today);
     let new_marker = Marker {
-        status: "removed".into(),
-        state: "closed".into(),
+        status: MarkerStatus::Removed,
+        state: IssueState::Closed,
         block: marker::hash(&block),
         since: Some(settings.today.clone()),
         ..m.marker.clone()
@@ -684,8 +685,8 @@ fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSettings) -> A
         changes: Changes {
             description: true,
             state: Some(Change {
-                from: "opened".into(),
-                to: "closed".into(),
+                from: IssueState::Opened,
+                to: IssueState::Closed,
             }),
             ..Default::default()
         },
@@ -740,7 +741,7 @@ mod tests {
             body: title.into(),
             source: "Source: PM".into(),
             section: vec!["S".into()],
-            status: Status::Active,
+            status: ItemStatus::Active,
             owner_name: None,
             labels: BTreeSet::from(["handbook-sync".to_owned(), "handbook::pm".to_owned()]),
             assignee: Some("owner".into()),
