@@ -7,6 +7,8 @@
 //! This crate depends on nothing of the shell; Cargo forbids the dependency, so the
 //! boundary is checked by the compiler.
 
+#![warn(missing_docs)]
+
 pub mod parse;
 pub mod schedule;
 pub mod status;

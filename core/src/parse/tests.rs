@@ -1,3 +1,5 @@
+//! The parser's unit tests: pages in, items and warnings out.
+
 use super::*;
 
 fn parse(text: &str) -> Page {
