@@ -10,7 +10,7 @@ use crate::gitlab::{Client, Gitlab, GitlabError, ProjectInfo};
 use crate::parse::{self, ParseOptions};
 use crate::source;
 use crate::sync::board::{self, BoardPlan, ObservedBoard};
-use crate::sync::desired::{self, PageSpec, People};
+use crate::sync::desired::{self, IssueState, PageSpec, People};
 use crate::sync::plan::{self, PlanSettings};
 use crate::sync::{ActionKind, ObservedIssue, PageOutcome, PageReport, Plan, Write};
 
@@ -614,7 +614,7 @@ impl Prepared {
                 add_labels,
                 remove_labels,
                 assignee,
-                state_event,
+                state,
             } => {
                 let assignee = assignee.as_ref().map(|a| self.user_id(a));
                 self.gitlab
@@ -626,7 +626,7 @@ impl Prepared {
                         add_labels,
                         remove_labels,
                         assignee,
-                        *state_event,
+                        state.map(IssueState::event),
                     )
                     .await
             }

@@ -77,6 +77,14 @@ impl IssueState {
             IssueState::Closed => "closed",
         }
     }
+
+    /// GitLab's `state_event` that moves an issue into this state.
+    pub fn event(self) -> &'static str {
+        match self {
+            IssueState::Opened => "reopen",
+            IssueState::Closed => "close",
+        }
+    }
 }
 
 /// What one page and its configuration say about the page's issues.

@@ -129,7 +129,7 @@ pub(super) fn duplicate_close(spec: &PageSpec, dup: &Managed<'_>, winner: u64) -
             add_labels: Vec::new(),
             remove_labels: Vec::new(),
             assignee: None,
-            state_event: Some("close"),
+            state: Some(IssueState::Closed),
         }),
     }
 }
@@ -182,7 +182,7 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
             add_labels: Vec::new(),
             remove_labels: Vec::new(),
             assignee: None,
-            state_event: Some("close"),
+            state: Some(IssueState::Closed),
         }),
     }
 }

@@ -241,10 +241,7 @@ fn edit_action(
             add_labels: merge.changes.add_labels.clone(),
             remove_labels: merge.changes.remove_labels.clone(),
             assignee: merge.assignee,
-            state_event: merge.state.map(|state| match state {
-                IssueState::Closed => "close",
-                IssueState::Opened => "reopen",
-            }),
+            state: merge.state,
         }),
         changes: merge.changes,
     }

@@ -118,8 +118,9 @@ pub enum Write {
         remove_labels: Vec<String>,
         /// `Some(None)` unassigns.
         assignee: Option<Option<String>>,
-        /// `close` or `reopen`.
-        state_event: Option<&'static str>,
+        /// The state to move the issue to (GitLab's `state_event`: see
+        /// [`IssueState::event`]).
+        state: Option<IssueState>,
     },
 }
 
