@@ -238,7 +238,7 @@ fn parse_and_plan(n: usize) -> (f64, u64) {
         url: None,
         page_label: "handbook::bench".into(),
     };
-    let settings = handbook_sync::config::SyncSettings::default();
+    let settings = handbook_sync::config::SyncSettings::default().labels();
     let desired = desired::desired_issues(&parsed, &spec, "owner", &settings, &People::default());
     let plan_settings = PlanSettings {
         managed_label: "handbook-sync".into(),

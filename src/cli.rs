@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::logging::{self, LogFormat};
-use crate::parse::{self, Page, ParseOptions, Status};
+use crate::parse::{self, ItemStatus, Page, ParseOptions};
 use crate::run::{self, RunError, RunOptions};
 use crate::source;
 use crate::sync::Plan;
@@ -432,14 +432,14 @@ fn default_page_id(path: &Path) -> String {
 
 /// Items grouped by section, one line each: line number, status, title, owner.
 pub fn render_page_text(page: &Page) -> String {
-    let count = |s: Status| page.items.iter().filter(|i| i.status == s).count();
+    let count = |s: ItemStatus| page.items.iter().filter(|i| i.status == s).count();
     let mut out = format!(
         "{} — {} items ({} active, {} done, {} handed over)\n",
         page.title,
         page.items.len(),
-        count(Status::Active),
-        count(Status::Done),
-        count(Status::HandedOver),
+        count(ItemStatus::Active),
+        count(ItemStatus::Done),
+        count(ItemStatus::HandedOver),
     );
     let mut current: Option<&[String]> = None;
     for (idx, item) in page.items.iter().enumerate() {
@@ -457,9 +457,9 @@ pub fn render_page_text(page: &Page) -> String {
             let _ = write!(out, "\n{name} ({in_section})\n");
         }
         let status = match item.status {
-            Status::Active => "active",
-            Status::Done => "done",
-            Status::HandedOver => "handed over",
+            ItemStatus::Active => "active",
+            ItemStatus::Done => "done",
+            ItemStatus::HandedOver => "handed over",
         };
         let _ = write!(out, "  L{:<5} {status:<12} {}", item.line, item.title);
         if let Some(owner) = &item.owner {

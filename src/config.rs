@@ -204,6 +204,18 @@ fn default_handed_over_label() -> String {
     "handed-over".to_owned()
 }
 
+impl SyncSettings {
+    /// The label names, as the core's desired-state step takes them.
+    pub fn labels(&self) -> handbook_sync_core::sync::desired::Labels {
+        handbook_sync_core::sync::desired::Labels {
+            managed_label: self.managed_label.clone(),
+            page_label_prefix: self.page_label_prefix.clone(),
+            section_label_prefix: self.section_label_prefix.clone(),
+            handed_over_label: self.handed_over_label.clone(),
+        }
+    }
+}
+
 impl Default for SyncSettings {
     fn default() -> Self {
         SyncSettings {

@@ -380,7 +380,7 @@ async fn sync_once(
             let plan = prepared.with_cancel(shutdown.clone()).apply().await;
             shared.metrics.record(&plan);
             for page in &plan.pages {
-                cache.mark(&page.id, page.status == crate::sync::PageStatus::Ok);
+                cache.mark(&page.id, page.outcome == crate::sync::PageOutcome::Ok);
             }
             let ok = !plan.has_failures() && !plan.has_refusals();
             shared.last_ok.store(u64::from(ok), Ordering::SeqCst);

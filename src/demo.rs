@@ -66,7 +66,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let handed = page
         .items
         .iter()
-        .filter(|i| i.status == crate::parse::Status::HandedOver)
+        .filter(|i| i.status == crate::parse::ItemStatus::HandedOver)
         .count();
     let _ = writeln!(
         out,

@@ -1,7 +1,10 @@
 //! handbook-sync keeps GitLab issues equal to a Markdown handbook.
 //!
-//! The crate is a functional core ([`parse`]) inside an imperative shell (the CLI and,
-//! later, sources, GitLab and the daemon). See `ARCHITECTURE.md`.
+//! The crate is the imperative shell (configuration, page sources, the GitLab client,
+//! apply, the daemon and the CLI) around the pure core in the `handbook-sync-core`
+//! crate. The core's modules are re-exported here under their old paths
+//! (`handbook_sync::parse`, `handbook_sync::sync`, …) so callers need not know where
+//! they live. See `ARCHITECTURE.md`.
 
 pub mod cli;
 pub mod config;
@@ -10,9 +13,7 @@ pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;
-pub mod parse;
 pub mod run;
-pub mod schedule;
 pub mod source;
-pub mod status;
-pub mod sync;
+
+pub use handbook_sync_core::{parse, schedule, status, sync};

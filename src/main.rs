@@ -1,3 +1,5 @@
+//! The `handbook-sync` binary: the allocator, then the command line in [`handbook_sync::cli`].
+
 use std::process::ExitCode;
 
 // Parsing a handbook allocates many small strings; mimalloc halves parse time against

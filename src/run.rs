@@ -10,9 +10,9 @@ use crate::gitlab::{Client, Gitlab, GitlabError, ProjectInfo};
 use crate::parse::{self, ParseOptions};
 use crate::source;
 use crate::sync::board::{self, BoardPlan, ObservedBoard};
-use crate::sync::desired::{self, PageSpec, People};
+use crate::sync::desired::{self, IssueState, PageSpec, People};
 use crate::sync::plan::{self, PlanSettings};
-use crate::sync::{ActionKind, ObservedIssue, PageReport, PageStatus, Plan, Write};
+use crate::sync::{ActionKind, ObservedIssue, PageOutcome, PageReport, Plan, Write};
 
 /// What to do.
 #[derive(Debug, Clone, Default)]
@@ -253,6 +253,7 @@ pub async fn prepare(
         allow_mass_close: options.allow_mass_close,
         today: options.today.clone(),
     };
+    let labels = config.sync.labels();
     let mut plan = Plan::default();
     let mut project_ids = BTreeMap::new();
     let mut label_colors = BTreeMap::new();
@@ -264,9 +265,7 @@ pub async fn prepare(
         let mut report = PageReport {
             id: s.id.clone(),
             project: s.project.clone(),
-            status: PageStatus::Ok,
-            error: None,
-            refused: false,
+            outcome: PageOutcome::Ok,
             create_labels: Vec::new(),
             items: BTreeMap::new(),
         };
@@ -276,7 +275,6 @@ pub async fn prepare(
             }
         }
         if let Some(items) = input.skip_unchanged {
-            report.error = None;
             plan.add_page(
                 report,
                 plan::PagePlan {
@@ -290,8 +288,7 @@ pub async fn prepare(
         let page = match &input.page {
             Ok(page) => page,
             Err(e) => {
-                report.status = PageStatus::Skipped;
-                report.error = Some(e.clone());
+                report.outcome = PageOutcome::Skipped(e.clone());
                 plan.add_page(report, empty_plan());
                 continue;
             }
@@ -299,8 +296,8 @@ pub async fn prepare(
         let project = match projects.get(&s.project) {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                report.status = PageStatus::Failed;
-                report.error = Some(format!("{e}; nothing is written to this project"));
+                report.outcome =
+                    PageOutcome::Failed(format!("{e}; nothing is written to this project"));
                 plan.add_page(report, empty_plan());
                 continue;
             }
@@ -314,7 +311,7 @@ pub async fn prepare(
             url: s.url.clone(),
             page_label: desired::label_name(&format!("{}{}", config.sync.page_label_prefix, s.id)),
         };
-        let desired = desired::desired_issues(page, &spec, &s.owner, &config.sync, &people);
+        let desired = desired::desired_issues(page, &spec, &s.owner, &labels, &people);
         let page_plan = plan::plan_page(&spec, &desired, &project.issues, &settings);
         let planned = labels_planned.entry(s.project.clone()).or_default();
         for d in &desired {
@@ -330,7 +327,7 @@ pub async fn prepare(
         if s.board {
             let mut sections: Vec<String> = Vec::new();
             for d in &desired {
-                if let Some(label) = desired::section_label(&config.sync, &d.section)
+                if let Some(label) = desired::section_label(&labels, &d.section)
                     && !sections.contains(&label)
                 {
                     sections.push(label);
@@ -347,9 +344,7 @@ pub async fn prepare(
             .entry(s.project.clone())
             .or_insert_with(|| project.labels.clone());
         if let Some(refusal) = &page_plan.refused {
-            report.status = PageStatus::Skipped;
-            report.refused = true;
-            report.error = Some(refusal.clone());
+            report.outcome = PageOutcome::Refused(refusal.clone());
         }
         plan.add_page(report, page_plan);
     }
@@ -423,7 +418,7 @@ impl Prepared {
         progress.set_length(writes as u64);
         let pages: Vec<PageReport> = self.plan.pages.clone();
         for (index, page) in pages.iter().enumerate() {
-            if page.status != PageStatus::Ok {
+            if page.outcome != PageOutcome::Ok {
                 continue;
             }
             let Some(&project) = self.projects.get(&page.project) else {
@@ -490,9 +485,8 @@ impl Prepared {
             }
             if failed > 0 {
                 self.plan.summary.failed += failed;
-                self.plan.pages[index].status = PageStatus::Failed;
-                self.plan.pages[index].error =
-                    Some(format!("{failed} request(s) failed; see the log"));
+                self.plan.pages[index].outcome =
+                    PageOutcome::Failed(format!("{failed} request(s) failed; see the log"));
             }
         }
         progress.finish_and_clear();
@@ -620,7 +614,7 @@ impl Prepared {
                 add_labels,
                 remove_labels,
                 assignee,
-                state_event,
+                state,
             } => {
                 let assignee = assignee.as_ref().map(|a| self.user_id(a));
                 self.gitlab
@@ -632,7 +626,7 @@ impl Prepared {
                         add_labels,
                         remove_labels,
                         assignee,
-                        *state_event,
+                        state.map(IssueState::event),
                     )
                     .await
             }
@@ -644,11 +638,11 @@ impl Prepared {
 pub async fn status(
     config: &Config,
     token: SecretString,
-) -> Result<crate::status::Status, RunError> {
+) -> Result<crate::status::StatusReport, RunError> {
     let client = Client::new(&config.gitlab_url, token, config.policy())?;
     let gitlab = Gitlab::new(client);
     let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
-    let mut report = crate::status::Status::default();
+    let mut report = crate::status::StatusReport::default();
     for page in &config.pages {
         if !issues_of.contains_key(&page.project) {
             let info = gitlab.project(&page.project).await?;
@@ -659,8 +653,8 @@ pub async fn status(
                     .await?,
             );
         }
-        report.pages.push(crate::status::page_status(
-            config,
+        report.pages.push(crate::status::page_progress(
+            &config.sync.section_label_prefix,
             &page.id,
             &page.project,
             &issues_of[&page.project],

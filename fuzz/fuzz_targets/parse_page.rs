@@ -1,7 +1,7 @@
 //! Any bytes that are UTF-8 parse without a panic, and the page keeps its invariants.
 #![no_main]
 
-use handbook_sync::parse::{MAX_TITLE_CHARS, ParseOptions, parse_page};
+use handbook_sync_core::parse::{MAX_TITLE_CHARS, ParseOptions, parse_page};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@ use crate::common;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use handbook_sync::parse::{MAX_TITLE_CHARS, ParseOptions, Status, parse_page};
+use handbook_sync::parse::{ItemStatus as Status, MAX_TITLE_CHARS, ParseOptions, parse_page};
 
 fn corpus_pages() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

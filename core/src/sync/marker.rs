@@ -15,6 +15,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::desired::IssueState;
+use crate::parse::ItemStatus;
+
 const BEGIN: &str = "<!-- handbook-sync:begin -->";
 const END: &str = "<!-- handbook-sync:end -->";
 const MARKER_OPEN: &str = "<!-- handbook-sync {";
@@ -31,10 +34,10 @@ pub struct Marker {
     pub key: String,
     /// The title applied.
     pub title: String,
-    /// `active`, `done`, `handed_over` or `removed`.
-    pub status: String,
-    /// `opened` or `closed`.
-    pub state: String,
+    /// The item's status when last applied, or that it left the handbook.
+    pub status: MarkerStatus,
+    /// The issue's state when last applied.
+    pub state: IssueState,
     /// The username assigned, if any.
     pub assignee: Option<String>,
     /// The managed labels applied.
@@ -44,6 +47,32 @@ pub struct Marker {
     /// When the current status began (`YYYY-MM-DD`), for the reason line.
     #[serde(default)]
     pub since: Option<String>,
+}
+
+/// The status a marker records: an item's status, or `removed` once the item left the
+/// handbook. Serialised as the words markers have always carried (`active`, `done`,
+/// `handed_over`, `removed`), because markers already in GitLab issues must keep parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerStatus {
+    /// The item is active.
+    Active,
+    /// The item is ticked.
+    Done,
+    /// The item is struck through (handed over).
+    HandedOver,
+    /// The item is no longer in the handbook.
+    Removed,
+}
+
+impl From<ItemStatus> for MarkerStatus {
+    fn from(status: ItemStatus) -> Self {
+        match status {
+            ItemStatus::Active => MarkerStatus::Active,
+            ItemStatus::Done => MarkerStatus::Done,
+            ItemStatus::HandedOver => MarkerStatus::HandedOver,
+        }
+    }
 }
 
 /// A description split around its managed block.
@@ -114,8 +143,8 @@ mod tests {
             page: "pm".into(),
             key: "a --> b".into(),
             title: "a --> b <!-- x -->".into(),
-            status: "active".into(),
-            state: "opened".into(),
+            status: MarkerStatus::Active,
+            state: IssueState::Opened,
             assignee: Some("drew".into()),
             labels: vec!["handbook-sync".into()],
             block: hash("body"),
@@ -143,5 +172,33 @@ mod tests {
         assert!(parse("plain text").is_none());
         let broken = "<!-- handbook-sync:begin -->\nx\n<!-- handbook-sync {not json} -->\n<!-- handbook-sync:end -->";
         assert_eq!(parse(broken).unwrap().marker, None);
+    }
+
+    #[test]
+    fn a_marker_written_by_earlier_versions_parses_to_the_same_values() {
+        // Verbatim from an issue written before status and state became enums: the
+        // words in existing GitLab issues must keep meaning what they meant.
+        let description = "Notes\n<!-- handbook-sync:begin -->\nShip it\n\n---\nSource: PM › Goals\n\nHanded over to @drew on 2026-11-20.\n\n<!-- handbook-sync {\"v\":1,\"page\":\"pm\",\"key\":\"ship-it\",\"title\":\"Ship it\",\"status\":\"handed_over\",\"state\":\"closed\",\"assignee\":\"drew\",\"labels\":[\"handbook-sync\",\"handbook::pm\"],\"block\":\"0123456789abcdef\",\"since\":\"2026-11-20\"} -->\n<!-- handbook-sync:end -->";
+        let marker = parse(description).unwrap().marker.unwrap();
+        assert_eq!(marker.status, MarkerStatus::HandedOver);
+        assert_eq!(marker.state, IssueState::Closed);
+        assert_eq!(marker.since.as_deref(), Some("2026-11-20"));
+        for (word, status) in [
+            ("active", MarkerStatus::Active),
+            ("done", MarkerStatus::Done),
+            ("removed", MarkerStatus::Removed),
+        ] {
+            let json = format!(
+                r#"{{"v":1,"page":"p","key":"k","title":"t","status":"{word}","state":"opened","assignee":null,"labels":[],"block":"b"}}"#
+            );
+            let marker: Marker = serde_json::from_str(&json).unwrap();
+            assert_eq!(marker.status, status);
+            assert_eq!(marker.state, IssueState::Opened);
+            // And it is written back with the same words, in the same order.
+            assert_eq!(
+                serde_json::to_string(&marker).unwrap(),
+                json.replace(r#""block":"b""#, r#""block":"b","since":null"#)
+            );
+        }
     }
 }

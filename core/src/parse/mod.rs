@@ -1,4 +1,4 @@
-//! Handbook page → items: the pure core of the product (DESIGN §3).
+//! Handbook page → items: the pure core of the product.
 //!
 //! Nothing in here performs I/O, reads a clock or draws randomness: the same text and
 //! options always give the same [`Page`]. The Markdown is read by `pulldown-cmark`
@@ -43,7 +43,7 @@ pub struct ParseOptions {
 /// The state a responsibility is in, as the handbook says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ItemStatus {
     /// A plain item or an unticked task (`- [ ]`).
     Active,
     /// A ticked task (`- [x]`).
@@ -52,13 +52,13 @@ pub enum Status {
     HandedOver,
 }
 
-impl Status {
+impl ItemStatus {
     /// The word used in logs, plans and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Active => "active",
-            Status::Done => "done",
-            Status::HandedOver => "handed_over",
+            ItemStatus::Active => "active",
+            ItemStatus::Done => "done",
+            ItemStatus::HandedOver => "handed_over",
         }
     }
 }
@@ -73,7 +73,7 @@ pub struct Item {
     /// Plain-text title, at most [`MAX_TITLE_CHARS`] characters.
     pub title: String,
     /// What the handbook says about the item.
-    pub status: Status,
+    pub status: ItemStatus,
     /// The name after a handoff arrow, as written (mapped to a username later).
     pub owner: Option<String>,
     /// 1-based line of the item's marker in the file.
@@ -113,10 +113,51 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
     let mut events: Vec<(Event<'_>, Range<usize>)> = Vec::with_capacity(text.len() / 4 + 16);
     events.extend(Parser::new_ext(text, parser_options()).into_offset_iter());
     let ends = matching_ends(&events);
-    let lines = LineIndex::new(text);
+    let Outline {
+        front_matter_title,
+        first_h1,
+        raw_items,
+        mut warnings,
+    } = outline(&events, &ends);
+    let ctx = Ctx {
+        text,
+        events: &events,
+        ends: &ends,
+        page_url: options.page_url.as_ref(),
+    };
+    let items = items(&ctx, raw_items, options, &mut warnings);
+    let title = front_matter_title
+        .or(first_h1)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| options.page_id.clone());
+    Page {
+        title,
+        items,
+        warnings,
+    }
+}
 
-    let mut warnings = Vec::new();
-    let mut front_matter_title = None;
+/// What the walk over a page's top-level blocks finds.
+struct Outline {
+    /// `title` of the front matter.
+    front_matter_title: Option<String>,
+    /// The text of the first H1.
+    first_h1: Option<String>,
+    /// Top-level list items: their section path and the index of their `Start(Item)`.
+    raw_items: Vec<(Vec<String>, usize)>,
+    /// Front matter that could not be read.
+    warnings: Vec<String>,
+}
+
+/// Walks the top-level blocks: front matter, headings (the section path) and the items
+/// of top-level lists. Blocks that cannot hold responsibilities are skipped whole.
+fn outline(events: &[(Event<'_>, Range<usize>)], ends: &[usize]) -> Outline {
+    let mut outline = Outline {
+        front_matter_title: None,
+        first_h1: None,
+        raw_items: Vec::new(),
+        warnings: Vec::new(),
+    };
     let mut headings: Vec<(HeadingLevel, String)> = Vec::new();
     let h1_count = events
         .iter()
@@ -130,9 +171,6 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
             )
         })
         .count();
-    let mut first_h1 = None;
-    let mut raw_items = Vec::new();
-
     let mut i = 0;
     while i < events.len() {
         match &events[i].0 {
@@ -145,16 +183,18 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
                     })
                     .collect();
                 match front_matter_field(*kind, &content, "title") {
-                    Ok(title) => front_matter_title = title,
-                    Err(reason) => warnings.push(format!("front matter ignored: {reason}")),
+                    Ok(title) => outline.front_matter_title = title,
+                    Err(reason) => outline
+                        .warnings
+                        .push(format!("front matter ignored: {reason}")),
                 }
                 i = ends[i] + 1;
             }
             Event::Start(Tag::Heading { level, .. }) => {
                 let level = *level;
                 let text = InlineText::from_events(&events[i + 1..ends[i]]).plain();
-                if level == HeadingLevel::H1 && first_h1.is_none() {
-                    first_h1 = Some(text.clone());
+                if level == HeadingLevel::H1 && outline.first_h1.is_none() {
+                    outline.first_h1 = Some(text.clone());
                 }
                 // A page with a single H1 uses it as its title, not as a section.
                 if !(level == HeadingLevel::H1 && h1_count == 1) {
@@ -170,7 +210,7 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
                 let mut j = i + 1;
                 while j < ends[i] {
                     if matches!(events[j].0, Event::Start(Tag::Item)) {
-                        raw_items.push((section.clone(), j));
+                        outline.raw_items.push((section.clone(), j));
                         j = ends[j] + 1;
                     } else {
                         j += 1;
@@ -190,20 +230,25 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
             _ => i += 1,
         }
     }
+    outline
+}
 
-    let ctx = Ctx {
-        text,
-        events: &events,
-        ends: &ends,
-        page_url: options.page_url.as_ref(),
-    };
+/// The items of the selected sections, with unique keys; items without text become
+/// warnings.
+fn items(
+    ctx: &Ctx<'_, '_>,
+    raw_items: Vec<(Vec<String>, usize)>,
+    options: &ParseOptions,
+    warnings: &mut Vec<String>,
+) -> Vec<Item> {
+    let lines = LineIndex::new(ctx.text);
     let mut items = Vec::new();
     let mut used_keys = FxHashSet::with_capacity_and_hasher(raw_items.len(), Default::default());
     for (section, start) in raw_items {
         if !section_selected(&section, options) {
             continue;
         }
-        let line = lines.line_of(events[start].1.start);
+        let line = lines.line_of(ctx.events[start].1.start);
         let Some(parsed) = ctx.item(start) else {
             warnings.push(format!("line {line}: list item without text skipped"));
             continue;
@@ -219,16 +264,7 @@ pub fn parse_page(text: &str, options: &ParseOptions) -> Page {
             body: parsed.body,
         });
     }
-
-    let title = front_matter_title
-        .or(first_h1)
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| options.page_id.clone());
-    Page {
-        title,
-        items,
-        warnings,
-    }
+    items
 }
 
 fn section_selected(section: &[String], options: &ParseOptions) -> bool {
@@ -326,7 +362,7 @@ struct Ctx<'e, 'a> {
 struct ParsedItem {
     /// The whole title text; the title is this, cut to GitLab's limit.
     key_text: String,
-    status: Status,
+    status: ItemStatus,
     owner: Option<String>,
     body: String,
 }
@@ -365,11 +401,11 @@ impl<'a> Ctx<'_, 'a> {
         let struck_whole = before.iter().any(|s| s.struck && !s.text.trim().is_empty())
             && before.iter().all(|s| s.struck || s.text.trim().is_empty());
         let status = if struck_whole {
-            Status::HandedOver
+            ItemStatus::HandedOver
         } else if checked {
-            Status::Done
+            ItemStatus::Done
         } else {
-            Status::Active
+            ItemStatus::Active
         };
         Some(ParsedItem {
             key_text,

@@ -5,6 +5,35 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+/// A `sync.schedule` / `sync.timezone` pair that cannot be used; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// Not 5, 6 or 7 fields.
+    #[error(
+        "`{expression}` has {fields} fields; expected 5 (minute hour day month weekday), 6 or 7"
+    )]
+    FieldCount {
+        /// The expression as configured.
+        expression: String,
+        /// How many fields it has.
+        fields: usize,
+    },
+    /// The expression does not parse (a bad weekday, a value out of range…).
+    #[error("`{expression}`: {reason}")]
+    Expression {
+        /// The expression as configured.
+        expression: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Not an IANA time zone name.
+    #[error("`{timezone}` is not a known time zone (use e.g. UTC or Europe/Berlin)")]
+    TimeZone {
+        /// The time zone as configured.
+        timezone: String,
+    },
+}
+
 /// A parsed `sync.schedule`.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -15,28 +44,32 @@ pub struct Schedule {
 impl Schedule {
     /// Standard 5-field cron (`*/15 * * * *`), or the `cron` crate's 6/7-field form with
     /// seconds (and years); `timezone` is an IANA name such as `Europe/Berlin`.
-    pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, String> {
+    pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, ScheduleError> {
+        let bad = |reason: String| ScheduleError::Expression {
+            expression: expression.to_owned(),
+            reason,
+        };
         let fields = expression.split_whitespace().count();
         let full = match fields {
             5 => {
                 // Standard cron counts weekdays 0-7 from Sunday (0 and 7); the cron crate
                 // counts 1-7 from Sunday. Names (MON-FRI) mean the same in both.
                 let mut parts: Vec<&str> = expression.split_whitespace().collect();
-                let weekday =
-                    standard_weekdays(parts[4]).map_err(|e| format!("`{expression}`: {e}"))?;
+                let weekday = standard_weekdays(parts[4]).map_err(bad)?;
                 parts[4] = &weekday;
                 format!("0 {}", parts.join(" "))
             }
             6 | 7 => expression.to_owned(),
-            n => {
-                return Err(format!(
-                    "`{expression}` has {n} fields; expected 5 (minute hour day month weekday), 6 or 7"
-                ));
+            fields => {
+                return Err(ScheduleError::FieldCount {
+                    expression: expression.to_owned(),
+                    fields,
+                });
             }
         };
-        let cron = cron::Schedule::from_str(&full).map_err(|e| format!("`{expression}`: {e}"))?;
-        let tz = Tz::from_str(timezone).map_err(|_| {
-            format!("`{timezone}` is not a known time zone (use e.g. UTC or Europe/Berlin)")
+        let cron = cron::Schedule::from_str(&full).map_err(|e| bad(e.to_string()))?;
+        let tz = Tz::from_str(timezone).map_err(|_| ScheduleError::TimeZone {
+            timezone: timezone.to_owned(),
         })?;
         Ok(Schedule { cron, tz })
     }
@@ -69,7 +102,8 @@ impl Schedule {
 }
 
 /// A standard cron weekday field (0-7, Sunday = 0 or 7) in the cron crate's numbering
-/// (1-7, Sunday = 1).
+/// (1-7, Sunday = 1). The error is the reason only; [`Schedule::parse`] adds the
+/// expression.
 fn standard_weekdays(field: &str) -> Result<String, String> {
     let day = |text: &str| -> Result<u32, String> {
         match text.parse::<u32>() {
@@ -201,12 +235,14 @@ mod tests {
         assert!(
             Schedule::parse("* * *", "UTC")
                 .unwrap_err()
+                .to_string()
                 .contains("3 fields")
         );
         assert!(Schedule::parse("61 * * * *", "UTC").is_err());
         assert!(
             Schedule::parse("* * * * *", "Mars/Olympus")
                 .unwrap_err()
+                .to_string()
                 .contains("time zone")
         );
     }

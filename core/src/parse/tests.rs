@@ -1,3 +1,5 @@
+//! The parser's unit tests: pages in, items and warnings out.
+
 use super::*;
 
 fn parse(text: &str) -> Page {
@@ -75,7 +77,7 @@ fn statuses_and_owners() {
         .iter()
         .map(|i| (i.title.as_str(), i.status, i.owner.as_deref()))
         .collect();
-    use Status::*;
+    use ItemStatus::*;
     assert_eq!(
         got,
         [
@@ -104,7 +106,7 @@ fn arrows_in_code_links_or_words_are_not_handoffs() {
         "{:#?}",
         page.items
     );
-    assert_eq!(page.items[5].status, Status::HandedOver);
+    assert_eq!(page.items[5].status, ItemStatus::HandedOver);
 }
 
 #[test]
@@ -121,7 +123,7 @@ fn single_tildes_and_label_references_are_not_strikethrough() {
         titles(&page),
         ["Triage ~\"bug\" and ~\"feature\" issues", "~single~ tilde"]
     );
-    assert!(page.items.iter().all(|i| i.status == Status::Active));
+    assert!(page.items.iter().all(|i| i.status == ItemStatus::Active));
 }
 
 #[test]

@@ -13,38 +13,89 @@ use serde::Serialize;
 pub use desired::{DesiredIssue, IssueState, PageSpec, People};
 pub use plan::{Action, ActionKind, ObservedIssue, PagePlan, PlanSettings, Write};
 
-/// How a page fared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PageStatus {
+/// How a page fared: one value, so that a reason goes with every outcome but `Ok`, and
+/// a refusal cannot be set apart from its skip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageOutcome {
     /// Planned (and, for `apply`, applied without failure).
     Ok,
-    /// Not synced: the source could not be read, or gave no items, or the guard refused.
-    Skipped,
-    /// Something failed while reading GitLab or applying.
-    Failed,
+    /// Not synced: the source could not be read, or gave no items. Holds why.
+    Skipped(String),
+    /// Not applied: the mass-close guard refused the page's plan. Holds why.
+    Refused(String),
+    /// Something failed while reading GitLab or applying. Holds what.
+    Failed(String),
+}
+
+impl PageOutcome {
+    /// The word of the JSON `status` field. A refusal is a skip there (with
+    /// `refused: true`), as it always was.
+    pub fn status_word(&self) -> &'static str {
+        match self {
+            PageOutcome::Ok => "ok",
+            PageOutcome::Skipped(_) | PageOutcome::Refused(_) => "skipped",
+            PageOutcome::Failed(_) => "failed",
+        }
+    }
+
+    /// Why the page was skipped, refused or failed.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            PageOutcome::Ok => None,
+            PageOutcome::Skipped(why) | PageOutcome::Refused(why) | PageOutcome::Failed(why) => {
+                Some(why)
+            }
+        }
+    }
+
+    /// True when the mass-close guard refused the page.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, PageOutcome::Refused(_))
+    }
 }
 
 /// One page in the plan's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageReport {
     /// Page id.
     pub id: String,
     /// Target project.
     pub project: String,
-    /// Outcome.
-    pub status: PageStatus,
-    /// Why it was skipped or failed.
-    pub error: Option<String>,
-    /// Set when the mass-close guard refused the page.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub refused: bool,
+    /// How the page fared.
+    pub outcome: PageOutcome,
     /// Labels that do not exist yet and will be created.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub create_labels: Vec<String>,
-    /// The page's items per status (`active`, `done`, `handed_over`), for metrics.
-    #[serde(skip)]
+    /// The page's items per status (`active`, `done`, `handed_over`), for metrics; not
+    /// part of the JSON.
     pub items: BTreeMap<&'static str, usize>,
+}
+
+/// A [`PageReport`] as JSON shows it: the outcome spread over `status`, `error` and
+/// `refused`, the shape scripts reading `--json` already rely on.
+#[derive(Serialize)]
+struct PageReportJson<'a> {
+    id: &'a str,
+    project: &'a str,
+    status: &'static str,
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    refused: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    create_labels: &'a [String],
+}
+
+impl Serialize for PageReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PageReportJson {
+            id: &self.id,
+            project: &self.project,
+            status: self.outcome.status_word(),
+            error: self.outcome.reason(),
+            refused: self.outcome.is_refused(),
+            create_labels: &self.create_labels,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Counts per kind of action.
@@ -105,28 +156,29 @@ impl Plan {
 
     /// True when a page was skipped for a reason other than the guard, or failed.
     pub fn has_failures(&self) -> bool {
-        self.pages.iter().any(|p| {
-            p.status == PageStatus::Failed || (p.status == PageStatus::Skipped && !p.refused)
-        }) || self.summary.failed > 0
+        self.pages
+            .iter()
+            .any(|p| matches!(p.outcome, PageOutcome::Failed(_) | PageOutcome::Skipped(_)))
+            || self.summary.failed > 0
     }
 
     /// True when the mass-close guard refused a page.
     pub fn has_refusals(&self) -> bool {
-        self.pages.iter().any(|p| p.refused)
+        self.pages.iter().any(|p| p.outcome.is_refused())
     }
 
     /// The plan as a reviewable diff, one line per action.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for page in &self.pages {
-            let status = match (page.status, page.refused) {
-                (_, true) => "REFUSED".to_owned(),
-                (PageStatus::Ok, _) => "ok".to_owned(),
-                (PageStatus::Skipped, _) => "SKIPPED".to_owned(),
-                (PageStatus::Failed, _) => "FAILED".to_owned(),
+            let status = match page.outcome {
+                PageOutcome::Ok => "ok",
+                PageOutcome::Skipped(_) => "SKIPPED",
+                PageOutcome::Refused(_) => "REFUSED",
+                PageOutcome::Failed(_) => "FAILED",
             };
             let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
-            if let Some(error) = &page.error {
+            if let Some(error) = page.outcome.reason() {
                 let _ = writeln!(out, "  ! {error}");
             }
             if !page.create_labels.is_empty() {

@@ -1,15 +1,16 @@
-//! `handbook-sync status`: progress per page and section, read from GitLab.
+//! `handbook-sync status`: progress per page and section, counted from the issues the
+//! shell read from GitLab, and its text form. Pure.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::sync::{IssueState, ObservedIssue, marker};
+use crate::sync::marker::{self, MarkerStatus};
+use crate::sync::{IssueState, ObservedIssue};
 
 /// Counts of one section.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct SectionStatus {
+pub struct SectionProgress {
     /// Section path (the section label without its prefix).
     pub name: String,
     /// Issues.
@@ -22,7 +23,7 @@ pub struct SectionStatus {
 
 /// Counts of one page.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct PageStatus {
+pub struct PageProgress {
     /// Page id.
     pub id: String,
     /// Project.
@@ -36,24 +37,25 @@ pub struct PageStatus {
     /// Closed because handed over.
     pub handed_over: usize,
     /// Per section, in the order the page's issues were created (the handbook's order).
-    pub sections: Vec<SectionStatus>,
+    pub sections: Vec<SectionProgress>,
 }
 
-/// The report.
+/// The report of `handbook-sync status`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
+pub struct StatusReport {
     /// Per configured page.
-    pub pages: Vec<PageStatus>,
+    pub pages: Vec<PageProgress>,
 }
 
-/// Counts one page's issues (pure: the issues come in as data).
-pub fn page_status(
-    config: &Config,
+/// Counts one page's issues; sections are the labels starting with
+/// `section_label_prefix` (`sync.section_label_prefix`).
+pub fn page_progress(
+    section_label_prefix: &str,
     page: &str,
     project: &str,
     issues: &[ObservedIssue],
-) -> PageStatus {
-    let mut status = PageStatus {
+) -> PageProgress {
+    let mut progress = PageProgress {
         id: page.to_owned(),
         project: project.to_owned(),
         ..Default::default()
@@ -62,36 +64,35 @@ pub fn page_status(
         .iter()
         .filter_map(|i| {
             let m = marker::parse(&i.description)?.marker?;
-            (m.page == page && m.status != "removed").then_some((i, m))
+            (m.page == page && m.status != MarkerStatus::Removed).then_some((i, m))
         })
         .collect();
     ours.sort_by_key(|(i, _)| i.iid);
-    let prefix = &config.sync.section_label_prefix;
     for (issue, m) in &ours {
         let open = issue.state == IssueState::Opened;
-        status.total += 1;
+        progress.total += 1;
         if open {
-            status.open += 1;
+            progress.open += 1;
         } else {
-            status.closed += 1;
-            if m.status == "handed_over" {
-                status.handed_over += 1;
+            progress.closed += 1;
+            if m.status == MarkerStatus::HandedOver {
+                progress.handed_over += 1;
             }
         }
         let name = issue
             .labels
             .iter()
-            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .find_map(|l| l.strip_prefix(section_label_prefix))
             .unwrap_or("(no section)")
             .to_owned();
-        let section = match status.sections.iter().position(|s| s.name == name) {
-            Some(i) => &mut status.sections[i],
+        let section = match progress.sections.iter().position(|s| s.name == name) {
+            Some(i) => &mut progress.sections[i],
             None => {
-                status.sections.push(SectionStatus {
+                progress.sections.push(SectionProgress {
                     name,
                     ..Default::default()
                 });
-                status.sections.last_mut().expect("just pushed")
+                progress.sections.last_mut().expect("just pushed")
             }
         };
         section.total += 1;
@@ -101,14 +102,14 @@ pub fn page_status(
             section.closed += 1;
         }
     }
-    status
+    progress
 }
 
 fn percent(closed: usize, total: usize) -> usize {
     (closed * 100).checked_div(total).unwrap_or(0)
 }
 
-impl Status {
+impl StatusReport {
     /// Text with a bar per section (`bars` on a terminal).
     pub fn to_text(&self, bars: bool) -> String {
         let mut out = String::new();

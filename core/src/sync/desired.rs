@@ -1,9 +1,33 @@
-//! Items → the issues they call for (DESIGN §4). Pure.
+//! Items → the issues they call for: labels, assignee (via [`People`]), state and the
+//! Source line. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::SyncSettings;
-use crate::parse::{Item, Page, Status};
+use crate::parse::{Item, ItemStatus, Page};
+
+/// The label names the sync uses. The shell builds this from its configuration
+/// (`[sync]`), so the core never sees the configuration itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    /// The label every managed issue carries.
+    pub managed_label: String,
+    /// Page label: this prefix plus the page id.
+    pub page_label_prefix: String,
+    /// Section label: this prefix plus the section path.
+    pub section_label_prefix: String,
+    /// The label of handed-over items.
+    pub handed_over_label: String,
+}
+
+/// A handbook name that is no GitLab user: the item is left unassigned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown person `{name}`: not in [people] and no GitLab user by that name; left unassigned"
+)]
+pub struct UnknownPerson {
+    /// The name as written in the handbook.
+    pub name: String,
+}
 
 /// How names in the handbook become GitLab usernames. Built by the shell, which looks up
 /// every name once per run.
@@ -17,7 +41,7 @@ pub struct People {
 
 impl People {
     /// The username for a handbook name, or why there is none.
-    pub fn resolve(&self, name: &str) -> Result<String, String> {
+    pub fn resolve(&self, name: &str) -> Result<String, UnknownPerson> {
         if let Some(username) = self.map.get(name) {
             return Ok(username.clone());
         }
@@ -29,14 +53,14 @@ impl People {
         {
             return Ok(candidate.to_owned());
         }
-        Err(format!(
-            "unknown person `{name}`: not in [people] and no GitLab user by that name; left unassigned"
-        ))
+        Err(UnknownPerson {
+            name: name.to_owned(),
+        })
     }
 }
 
 /// The state of an issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IssueState {
     /// `opened`.
@@ -51,6 +75,14 @@ impl IssueState {
         match self {
             IssueState::Opened => "opened",
             IssueState::Closed => "closed",
+        }
+    }
+
+    /// GitLab's `state_event` that moves an issue into this state.
+    pub fn event(self) -> &'static str {
+        match self {
+            IssueState::Opened => "reopen",
+            IssueState::Closed => "close",
         }
     }
 }
@@ -82,7 +114,7 @@ pub struct DesiredIssue {
     /// The section path.
     pub section: Vec<String>,
     /// Item status.
-    pub status: Status,
+    pub status: ItemStatus,
     /// The owner named in the handbook (as written), for reason lines.
     pub owner_name: Option<String>,
     /// Managed labels the issue should carry.
@@ -115,7 +147,7 @@ pub fn anchor(heading: &str) -> String {
 }
 
 /// The section label of a section path (`section::Responsibilities › Senior`).
-pub fn section_label(settings: &SyncSettings, section: &[String]) -> Option<String> {
+pub fn section_label(settings: &Labels, section: &[String]) -> Option<String> {
     (!section.is_empty()).then(|| {
         label_name(&format!(
             "{}{}",
@@ -130,7 +162,7 @@ pub fn desired_issues(
     page: &Page,
     spec: &PageSpec,
     owner: &str,
-    settings: &SyncSettings,
+    settings: &Labels,
     people: &People,
 ) -> Vec<DesiredIssue> {
     page.items
@@ -143,20 +175,20 @@ fn desired_issue(
     item: &Item,
     spec: &PageSpec,
     owner: &str,
-    settings: &SyncSettings,
+    settings: &Labels,
     people: &People,
 ) -> DesiredIssue {
     let mut labels = BTreeSet::from([settings.managed_label.clone(), spec.page_label.clone()]);
     if let Some(section) = section_label(settings, &item.section) {
         labels.insert(section);
     }
-    if item.status == Status::HandedOver {
+    if item.status == ItemStatus::HandedOver {
         labels.insert(label_name(&settings.handed_over_label));
     }
     let (assignee, assignee_problem) = match &item.owner {
         Some(name) => match people.resolve(name) {
             Ok(username) => (Some(username), None),
-            Err(problem) => (None, Some(problem)),
+            Err(problem) => (None, Some(problem.to_string())),
         },
         None => match people.resolve(owner) {
             Ok(username) => (Some(username), None),
@@ -197,7 +229,7 @@ fn desired_issue(
         labels,
         assignee,
         assignee_problem,
-        state: if item.status == Status::Active {
+        state: if item.status == ItemStatus::Active {
             IssueState::Opened
         } else {
             IssueState::Closed

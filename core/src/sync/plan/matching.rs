@@ -1,0 +1,203 @@
+//! Which issue is which item's: the page's managed issues, one issue per key (other
+//! open issues with that key are duplicates), then pairs by key and, for reworded
+//! items, by similarity of titles.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::sync::desired::{DesiredIssue, IssueState};
+use crate::sync::marker::{self, Marker};
+
+use super::ObservedIssue;
+
+/// Below this similarity, a reworded bullet is a new item rather than the old one.
+const MIN_SIMILARITY: f64 = 0.55;
+
+/// An issue of the page: managed label, and a readable marker naming the page.
+pub(super) struct Managed<'a> {
+    /// The issue as GitLab returned it.
+    pub issue: &'a ObservedIssue,
+    /// Its description split around the managed block.
+    pub parsed: marker::Parsed<'a>,
+    /// What the tool last applied to it.
+    pub marker: Marker,
+}
+
+impl Managed<'_> {
+    /// True when the issue is open.
+    pub fn is_open(&self) -> bool {
+        self.issue.state == IssueState::Opened
+    }
+}
+
+/// The issues of `page` among `observed`: those with the managed label whose marker
+/// names the page. Issues without a readable marker are a person's, never touched.
+pub(super) fn managed_issues<'a>(
+    page: &str,
+    managed_label: &str,
+    observed: &'a [ObservedIssue],
+) -> Vec<Managed<'a>> {
+    observed
+        .iter()
+        .filter(|i| {
+            i.labels
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(managed_label))
+        })
+        .filter_map(|issue| {
+            let parsed = marker::parse(&issue.description)?;
+            let marker = parsed.marker.clone()?;
+            (marker.page == page).then_some(Managed {
+                issue,
+                parsed,
+                marker,
+            })
+        })
+        .collect()
+}
+
+/// One issue per key, and the open issues that repeat a key.
+pub(super) struct Deduplicated<'m, 'a> {
+    /// The issue each key keeps, in key order.
+    pub winners: Vec<&'m Managed<'a>>,
+    /// Open issues with the key of an older issue, each with the iid of the one kept.
+    pub duplicates: Vec<(&'m Managed<'a>, u64)>,
+}
+
+/// Keeps per key the oldest open issue (else the oldest closed one); the other open
+/// issues with that key are duplicates. Closed repeats are left alone: closing them
+/// again would change nothing.
+pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
+    let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
+    for m in managed {
+        by_key.entry(m.marker.key.as_str()).or_default().push(m);
+    }
+    let mut winners = Vec::new();
+    let mut duplicates = Vec::new();
+    for group in by_key.values_mut() {
+        group.sort_by_key(|m| (!m.is_open(), m.issue.iid));
+        let winner = group[0];
+        winners.push(winner);
+        duplicates.extend(
+            group[1..]
+                .iter()
+                .filter(|dup| dup.is_open())
+                .map(|dup| (*dup, winner.issue.iid)),
+        );
+    }
+    Deduplicated {
+        winners,
+        duplicates,
+    }
+}
+
+/// An item and the issue that is its.
+pub(super) struct Pair<'d, 'm, 'a> {
+    /// The item.
+    pub desired: &'d DesiredIssue,
+    /// Its issue.
+    pub managed: &'m Managed<'a>,
+    /// Paired by similarity rather than key: the bullet was reworded.
+    pub reworded: bool,
+}
+
+/// Items and issues, paired.
+pub(super) struct Matching<'d, 'm, 'a> {
+    /// Items with their issue, in page order.
+    pub pairs: Vec<Pair<'d, 'm, 'a>>,
+    /// Items no issue belongs to (to create), in page order.
+    pub unmatched: Vec<&'d DesiredIssue>,
+    /// Issues no item belongs to (left the handbook), in key order.
+    pub orphans: Vec<&'m Managed<'a>>,
+}
+
+/// Pairs items with issues: first by key, then the rest by similarity of titles.
+pub(super) fn match_items<'d, 'm, 'a>(
+    desired: &'d [DesiredIssue],
+    winners: &[&'m Managed<'a>],
+) -> Matching<'d, 'm, 'a> {
+    let winner_by_key: BTreeMap<&str, &'m Managed<'a>> = winners
+        .iter()
+        .map(|w| (w.marker.key.as_str(), *w))
+        .collect();
+    let mut pairs = Vec::new();
+    let mut unkeyed = Vec::new();
+    let mut taken = BTreeSet::new();
+    for d in desired {
+        match winner_by_key.get(d.key.as_str()) {
+            Some(w) => {
+                taken.insert(w.issue.iid);
+                pairs.push(Pair {
+                    desired: d,
+                    managed: w,
+                    reworded: false,
+                });
+            }
+            None => unkeyed.push(d),
+        }
+    }
+    let free: Vec<&'m Managed<'a>> = winners
+        .iter()
+        .copied()
+        .filter(|w| !taken.contains(&w.issue.iid))
+        .collect();
+    let by_similarity = match_by_similarity(&unkeyed, &free);
+    pairs.extend(by_similarity.pairs);
+    pairs.sort_by_key(|p| p.desired.line);
+    Matching {
+        pairs,
+        ..by_similarity
+    }
+}
+
+/// Pairs the most alike item and issue first, as long as they are alike enough; the
+/// items and issues left keep their input order.
+fn match_by_similarity<'d, 'm, 'a>(
+    items: &[&'d DesiredIssue],
+    issues: &[&'m Managed<'a>],
+) -> Matching<'d, 'm, 'a> {
+    let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
+    for (di, d) in items.iter().enumerate() {
+        for (wi, w) in issues.iter().enumerate() {
+            let score = similarity(&d.title, &w.marker.title);
+            if score >= MIN_SIMILARITY {
+                candidates.push((score, di, wi));
+            }
+        }
+    }
+    // Ties go to the earlier item and issue, so the plan does not depend on anything
+    // but the inputs' order.
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut used_d = BTreeSet::new();
+    let mut used_w = BTreeSet::new();
+    let mut pairs = Vec::new();
+    for (_, di, wi) in candidates {
+        if used_d.contains(&di) || used_w.contains(&wi) {
+            continue;
+        }
+        used_d.insert(di);
+        used_w.insert(wi);
+        pairs.push(Pair {
+            desired: items[di],
+            managed: issues[wi],
+            reworded: true,
+        });
+    }
+    let unmatched = (0..items.len())
+        .filter(|i| !used_d.contains(i))
+        .map(|i| items[i])
+        .collect();
+    let orphans = (0..issues.len())
+        .filter(|i| !used_w.contains(i))
+        .map(|i| issues[i])
+        .collect();
+    Matching {
+        pairs,
+        unmatched,
+        orphans,
+    }
+}
+
+/// How alike two titles are, 0 to 1 (Sørensen–Dice over character bigrams).
+pub fn similarity(a: &str, b: &str) -> f64 {
+    strsim::sorensen_dice(&a.to_lowercase(), &b.to_lowercase())
+}

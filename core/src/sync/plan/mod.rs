@@ -1,0 +1,427 @@
+//! Desired issues + observed issues → a plan. Pure: the clock comes in as `today`,
+//! GitLab's state as data.
+//!
+//! One idea per file: [`matching`] pairs items with issues, [`merge`] decides per field,
+//! [`guard`] refuses mass closes, [`actions`] builds the other actions. This file holds
+//! the types and the order in which the steps run.
+
+mod actions;
+mod guard;
+mod matching;
+mod merge;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::desired::{DesiredIssue, IssueState, PageSpec};
+
+pub use matching::similarity;
+
+/// An issue as read from GitLab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedIssue {
+    /// Project-scoped id.
+    pub iid: u64,
+    /// Title.
+    pub title: String,
+    /// Description (empty when none).
+    pub description: String,
+    /// Open or closed.
+    pub state: IssueState,
+    /// Every label, managed or not.
+    pub labels: Vec<String>,
+    /// The first assignee's username.
+    pub assignee: Option<String>,
+}
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// A new issue.
+    Create,
+    /// Fields of an issue change; it stays open or closed.
+    Update,
+    /// The issue is closed (and maybe updated).
+    Close,
+    /// The issue is reopened (and maybe updated).
+    Reopen,
+    /// A person changed an owned field; reported, not changed (`enforce = false`).
+    Drift,
+}
+
+/// `from` → `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change<T> {
+    /// Before.
+    pub from: T,
+    /// After.
+    pub to: T,
+}
+
+/// The changes of one action, for people and for JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// New title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Change<String>>,
+    /// The managed part of the description is rewritten.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub description: bool,
+    /// Labels added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_labels: Vec<String>,
+    /// Labels removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_labels: Vec<String>,
+    /// New assignee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Change<Option<String>>>,
+    /// New state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Change<IssueState>>,
+    /// Fields a person changed (drift).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
+}
+
+/// The requests an action makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Create an issue (then close it when `close` is set).
+    Create {
+        /// Title.
+        title: String,
+        /// Full description.
+        description: String,
+        /// Labels.
+        labels: Vec<String>,
+        /// Username to assign.
+        assignee: Option<String>,
+        /// For an item created closed: the description of the closing edit that follows.
+        /// The issue is created open, with a marker that says so, so that a failed close
+        /// is retried by the next run rather than taken for a person's reopening.
+        close_description: Option<String>,
+    },
+    /// Edit an issue.
+    Edit {
+        /// The issue.
+        iid: u64,
+        /// New title.
+        title: Option<String>,
+        /// New description.
+        description: Option<String>,
+        /// Labels to add.
+        add_labels: Vec<String>,
+        /// Labels to remove.
+        remove_labels: Vec<String>,
+        /// `Some(None)` unassigns.
+        assignee: Option<Option<String>>,
+        /// The state to move the issue to (GitLab's `state_event`: see
+        /// [`IssueState::event`]).
+        state: Option<IssueState>,
+    },
+}
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// What it does.
+    pub action: ActionKind,
+    /// Page id.
+    pub page: String,
+    /// Item key.
+    pub key: String,
+    /// The issue, when it exists.
+    pub iid: Option<u64>,
+    /// The item's (or issue's) title.
+    pub title: String,
+    /// What changes.
+    pub changes: Changes,
+    /// Why.
+    pub reason: String,
+    /// Things to know that do not stop the action (unknown people).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The requests; `None` for drift reports.
+    #[serde(skip)]
+    pub write: Option<Write>,
+}
+
+/// Settings the planner needs.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    /// The managed label.
+    pub managed_label: String,
+    /// Revert drift.
+    pub enforce: bool,
+    /// Mass-close guard threshold.
+    pub max_close_fraction: f64,
+    /// `--allow-mass-close`.
+    pub allow_mass_close: bool,
+    /// `YYYY-MM-DD`, for reason lines.
+    pub today: String,
+}
+
+/// The plan of one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagePlan {
+    /// The actions, in page order (creates and updates), then closes.
+    pub actions: Vec<Action>,
+    /// Set when the mass-close guard refused the page.
+    pub refused: Option<String>,
+    /// Items whose issue needs nothing.
+    pub unchanged: usize,
+}
+
+/// Plans one page against the issues of its project.
+///
+/// The actions come in page order (creates and updates, each item's drift report after
+/// its update), then the closes of duplicates, then the closes of items that left the
+/// handbook.
+pub fn plan_page(
+    spec: &PageSpec,
+    desired: &[DesiredIssue],
+    observed: &[ObservedIssue],
+    settings: &PlanSettings,
+) -> PagePlan {
+    let managed = matching::managed_issues(&spec.id, &settings.managed_label, observed);
+    let open = managed.iter().filter(|m| m.is_open()).count();
+    let deduplicated = matching::deduplicate(&managed);
+    let matched = matching::match_items(desired, &deduplicated.winners);
+
+    let (mut actions, unchanged) = item_actions(spec, desired, &matched, settings);
+    actions.extend(
+        deduplicated
+            .duplicates
+            .iter()
+            .map(|(dup, winner)| actions::duplicate_close(spec, dup, *winner)),
+    );
+    actions.extend(
+        matched
+            .orphans
+            .iter()
+            .filter(|m| m.is_open())
+            .map(|m| actions::removed_close(spec, m, settings)),
+    );
+    let refused =
+        guard::mass_close_refusal(&actions, deduplicated.duplicates.len(), open, settings);
+    PagePlan {
+        actions,
+        refused,
+        unchanged,
+    }
+}
+
+/// The actions of the page's items (merges of paired items, creates of the others) in
+/// page order, and how many paired items need nothing.
+fn item_actions(
+    spec: &PageSpec,
+    desired: &[DesiredIssue],
+    matched: &matching::Matching<'_, '_, '_>,
+    settings: &PlanSettings,
+) -> (Vec<Action>, usize) {
+    let mut unchanged = 0;
+    let mut found = Vec::new();
+    for pair in &matched.pairs {
+        let merged = merge::reconcile(spec, pair.desired, pair.managed, pair.reworded, settings);
+        if merged.is_empty() {
+            unchanged += 1;
+        }
+        found.extend(merged);
+    }
+    found.extend(
+        matched
+            .unmatched
+            .iter()
+            .map(|d| actions::create(spec, d, settings)),
+    );
+    let position: BTreeMap<&str, usize> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.key.as_str(), i))
+        .collect();
+    // Stable: an item's drift report stays right after its update.
+    found.sort_by_key(|a| position.get(a.key.as_str()).copied().unwrap_or(usize::MAX));
+    (found, unchanged)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::actions::create;
+    use super::*;
+    use crate::parse::ItemStatus;
+
+    fn spec() -> PageSpec {
+        PageSpec {
+            id: "pm".into(),
+            title: "PM".into(),
+            url: None,
+            page_label: "handbook::pm".into(),
+        }
+    }
+
+    fn settings() -> PlanSettings {
+        PlanSettings {
+            managed_label: "handbook-sync".into(),
+            enforce: false,
+            max_close_fraction: 0.25,
+            allow_mass_close: false,
+            today: "2026-11-27".into(),
+        }
+    }
+
+    fn desired(key: &str, title: &str) -> DesiredIssue {
+        DesiredIssue {
+            key: key.into(),
+            title: title.into(),
+            body: title.into(),
+            source: "Source: PM".into(),
+            section: vec!["S".into()],
+            status: ItemStatus::Active,
+            owner_name: None,
+            labels: BTreeSet::from(["handbook-sync".to_owned(), "handbook::pm".to_owned()]),
+            assignee: Some("owner".into()),
+            assignee_problem: None,
+            state: IssueState::Opened,
+            line: 1,
+        }
+    }
+
+    /// The issue `apply` would have created for `d`, as GitLab returns it.
+    fn observed_for(d: &DesiredIssue, iid: u64) -> ObservedIssue {
+        let action = create(&spec(), d, &settings());
+        let Some(Write::Create {
+            description,
+            labels,
+            assignee,
+            ..
+        }) = action.write
+        else {
+            unreachable!()
+        };
+        ObservedIssue {
+            iid,
+            title: d.title.clone(),
+            description,
+            state: IssueState::Opened,
+            labels,
+            assignee,
+        }
+    }
+
+    #[test]
+    fn an_issue_equal_to_its_item_needs_nothing() {
+        let d = desired("a", "Write docs");
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&d),
+            &[observed_for(&d, 1)],
+            &settings(),
+        );
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        assert_eq!(plan.unchanged, 1);
+    }
+
+    #[test]
+    fn a_handbook_change_is_applied_and_a_persons_change_is_drift() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.assignee = Some("someone".into());
+        let mut changed = d.clone();
+        changed.title = "Write good docs".into();
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&changed),
+            &[issue.clone()],
+            &settings(),
+        );
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Update, ActionKind::Drift]);
+        assert_eq!(
+            plan.actions[0].changes.title.as_ref().unwrap().to,
+            "Write good docs"
+        );
+        assert_eq!(
+            plan.actions[0].changes.assignee, None,
+            "the person's assignee is kept"
+        );
+        assert_eq!(plan.actions[1].changes.drifted, ["assignee"]);
+
+        let enforce = PlanSettings {
+            enforce: true,
+            ..settings()
+        };
+        let plan = plan_page(&spec(), std::slice::from_ref(&d), &[issue], &enforce);
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(
+            plan.actions[0]
+                .changes
+                .assignee
+                .as_ref()
+                .unwrap()
+                .to
+                .as_deref(),
+            Some("owner")
+        );
+    }
+
+    #[test]
+    fn a_reworded_item_keeps_its_issue_and_an_unrelated_one_does_not() {
+        let old = desired("maintain-the-mailing-lists", "Maintain the mailing lists");
+        let issue = observed_for(&old, 7);
+        let reworded = desired(
+            "maintain-the-mailing-lists-and-automation",
+            "Maintain the mailing lists and automation",
+        );
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&reworded),
+            std::slice::from_ref(&issue),
+            &settings(),
+        );
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(
+            (plan.actions[0].action, plan.actions[0].iid),
+            (ActionKind::Update, Some(7))
+        );
+
+        let unrelated = desired("hire-a-designer", "Hire a designer");
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&unrelated),
+            &[issue],
+            &settings(),
+        );
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Create, ActionKind::Close]);
+    }
+
+    #[test]
+    fn closing_many_is_refused_but_a_few_are_not() {
+        let items: Vec<DesiredIssue> = (0..20)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let plan = plan_page(&spec(), &items[..16], &issues, &settings());
+        assert!(plan.refused.is_none(), "4 of 20 is not more than 5");
+        let plan = plan_page(&spec(), &items[..10], &issues, &settings());
+        assert!(plan.refused.is_some(), "10 of 20");
+        let allowed = PlanSettings {
+            allow_mass_close: true,
+            ..settings()
+        };
+        assert!(
+            plan_page(&spec(), &items[..10], &issues, &allowed)
+                .refused
+                .is_none()
+        );
+    }
+}
