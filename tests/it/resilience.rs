@@ -1,4 +1,4 @@
-//! Resilience (DESIGN §6–§7): convergence under injected faults, concurrent runs, a
+//! Resilience: convergence under injected faults, concurrent runs, a
 //! GitLab that dies mid-apply, rate limits, and a token that never shows.
 
 use crate::common;
