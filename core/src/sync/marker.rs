@@ -36,8 +36,10 @@ pub struct Marker {
     pub title: String,
     /// The item's status when last applied, or that it left the handbook.
     pub status: MarkerStatus,
-    /// The issue's state when last applied.
-    pub state: IssueState,
+    /// The issue's state when last applied; `None` when the marker holds a word this
+    /// version does not know (see [`lenient_state`]).
+    #[serde(deserialize_with = "lenient_state")]
+    pub state: Option<IssueState>,
     /// The username assigned, if any.
     pub assignee: Option<String>,
     /// The managed labels applied.
@@ -63,6 +65,12 @@ pub enum MarkerStatus {
     HandedOver,
     /// The item is no longer in the handbook.
     Removed,
+    /// A word this version does not know (a newer version's, or a hand edit). The marker
+    /// still parses, so the issue stays managed and its key keeps it matched: an
+    /// unreadable word must never turn a managed issue into a stranger and its item into
+    /// a duplicate. Never written: every write records the item's current status.
+    #[serde(other)]
+    Unrecognised,
 }
 
 impl From<ItemStatus> for MarkerStatus {
@@ -73,6 +81,20 @@ impl From<ItemStatus> for MarkerStatus {
             ItemStatus::HandedOver => MarkerStatus::HandedOver,
         }
     }
+}
+
+/// `opened`/`closed` as written by every version so far; any other word gives `None`, which
+/// the three-way merge reads as "last applied value unknown" (the handbook's state wins),
+/// exactly as the string-typed field of earlier versions compared.
+fn lenient_state<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<IssueState>, D::Error> {
+    let word = Option::<String>::deserialize(deserializer)?;
+    Ok(match word.as_deref() {
+        Some("opened") => Some(IssueState::Opened),
+        Some("closed") => Some(IssueState::Closed),
+        _ => None,
+    })
 }
 
 /// A description split around its managed block.
@@ -144,7 +166,7 @@ mod tests {
             key: "a --> b".into(),
             title: "a --> b <!-- x -->".into(),
             status: MarkerStatus::Active,
-            state: IssueState::Opened,
+            state: Some(IssueState::Opened),
             assignee: Some("drew".into()),
             labels: vec!["handbook-sync".into()],
             block: hash("body"),
@@ -168,6 +190,39 @@ mod tests {
     }
 
     #[test]
+    fn a_description_written_by_earlier_versions_renders_back_byte_for_byte() {
+        // Exactly as the string-typed version wrote it (escaped `<`/`>`, `since` set and
+        // null, `handed_over`): a slip in field order, spelling or escaping would make
+        // every managed issue on a real GitLab look changed and be rewritten.
+        for (status, since) in [
+            ("handed_over", r#""2026-11-20""#),
+            ("active", "null"),
+            ("done", r#""2026-11-21""#),
+            ("removed", r#""2026-11-22""#),
+        ] {
+            let description = format!(
+                "Above\n<!-- handbook-sync:begin -->\nKeep a --> b\n\n<!-- handbook-sync {{\"v\":1,\"page\":\"pm\",\"key\":\"k\",\"title\":\"a --\\u003e \\u003cb\\u003e\",\"status\":\"{status}\",\"state\":\"closed\",\"assignee\":\"drew\",\"labels\":[\"handbook-sync\"],\"block\":\"0123456789abcdef\",\"since\":{since}}} -->\n<!-- handbook-sync:end -->\nBelow"
+            );
+            let parsed = parse(&description).unwrap();
+            let marker = parsed.marker.as_ref().expect("the marker parses");
+            assert_eq!(marker.title, "a --> <b>");
+            assert_eq!(
+                render(parsed.before, &parsed.block, marker, parsed.after),
+                description
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_word_keeps_the_marker_and_its_key() {
+        let json = r#"{"v":1,"page":"p","key":"k","title":"t","status":"archived","state":"locked","assignee":null,"labels":[],"block":"b"}"#;
+        let marker: Marker = serde_json::from_str(json).expect("still a marker");
+        assert_eq!(marker.key, "k");
+        assert_eq!(marker.status, MarkerStatus::Unrecognised);
+        assert_eq!(marker.state, None);
+    }
+
+    #[test]
     fn no_block_or_a_broken_marker_is_not_a_marker() {
         assert!(parse("plain text").is_none());
         let broken = "<!-- handbook-sync:begin -->\nx\n<!-- handbook-sync {not json} -->\n<!-- handbook-sync:end -->";
@@ -181,7 +236,7 @@ mod tests {
         let description = "Notes\n<!-- handbook-sync:begin -->\nShip it\n\n---\nSource: PM › Goals\n\nHanded over to @drew on 2026-11-20.\n\n<!-- handbook-sync {\"v\":1,\"page\":\"pm\",\"key\":\"ship-it\",\"title\":\"Ship it\",\"status\":\"handed_over\",\"state\":\"closed\",\"assignee\":\"drew\",\"labels\":[\"handbook-sync\",\"handbook::pm\"],\"block\":\"0123456789abcdef\",\"since\":\"2026-11-20\"} -->\n<!-- handbook-sync:end -->";
         let marker = parse(description).unwrap().marker.unwrap();
         assert_eq!(marker.status, MarkerStatus::HandedOver);
-        assert_eq!(marker.state, IssueState::Closed);
+        assert_eq!(marker.state, Some(IssueState::Closed));
         assert_eq!(marker.since.as_deref(), Some("2026-11-20"));
         for (word, status) in [
             ("active", MarkerStatus::Active),
@@ -193,7 +248,7 @@ mod tests {
             );
             let marker: Marker = serde_json::from_str(&json).unwrap();
             assert_eq!(marker.status, status);
-            assert_eq!(marker.state, IssueState::Opened);
+            assert_eq!(marker.state, Some(IssueState::Opened));
             // And it is written back with the same words, in the same order.
             assert_eq!(
                 serde_json::to_string(&marker).unwrap(),

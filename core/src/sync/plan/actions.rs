@@ -50,7 +50,7 @@ pub(super) fn desired_marker(
         key: d.key.clone(),
         title: d.title.clone(),
         status: d.status.into(),
-        state: d.state,
+        state: Some(d.state),
         assignee: d.assignee.clone(),
         labels: d.labels.iter().cloned().collect(),
         block: marker::hash(block),
@@ -65,7 +65,7 @@ pub(super) fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings)
     let block = block_text(&d.body, &d.source, reason.as_deref());
     let marker = desired_marker(spec, d, &block, since);
     let open_marker = Marker {
-        state: IssueState::Opened,
+        state: Some(IssueState::Opened),
         ..marker.clone()
     };
     let labels: Vec<String> = d.labels.iter().cloned().collect();
@@ -149,7 +149,7 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
     let block = format!("{kept}\n\nRemoved from the handbook on {}.", settings.today);
     let new_marker = Marker {
         status: MarkerStatus::Removed,
-        state: IssueState::Closed,
+        state: Some(IssueState::Closed),
         block: marker::hash(&block),
         since: Some(settings.today.clone()),
         ..m.marker.clone()

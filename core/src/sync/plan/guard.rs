@@ -22,8 +22,10 @@ pub(super) fn mass_close_refusal(
         .iter()
         .filter(|a| a.action == ActionKind::Close && a.iid.is_some())
         .count()
-        - duplicates;
-    let open = open - duplicates;
+        // Every duplicate is open and closed once, so these never go below zero today;
+        // saturating keeps a future caller's mistake from wrapping into "refuse every page".
+        .saturating_sub(duplicates);
+    let open = open.saturating_sub(duplicates);
     (closes > MIN_CLOSES
         && (closes as f64) > settings.max_close_fraction * open as f64
         && !settings.allow_mass_close)

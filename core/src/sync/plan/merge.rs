@@ -187,7 +187,10 @@ fn merge_fields(d: &DesiredIssue, m: &Managed<'_>, new_marker: &Marker, enforce:
         merge.changes.description = true;
         merge.block = true;
     }
-    if merge.decide(three_way(&d.state, &last.state, &issue.state), "state") {
+    if merge.decide(
+        three_way(&Some(d.state), &last.state, &Some(issue.state)),
+        "state",
+    ) {
         merge.changes.state = Some(Change {
             from: issue.state,
             to: d.state,
