@@ -678,7 +678,9 @@ fn parse_action(i: usize, map: &serde_json::Map<String, Value>) -> Result<FileAc
         Some(Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     };
-    let grape = |what: &str| ApiError::bad_request_error(format!("actions[{i}][{what}]"));
+    let grape = |field: &str, problem: &str| {
+        ApiError::bad_request_error(format!("actions[{i}][{field}] {problem}"))
+    };
     let kind = match field("action").as_deref() {
         Some("create") => ActionKind::Create,
         Some("update") => ActionKind::Update,
@@ -688,12 +690,12 @@ fn parse_action(i: usize, map: &serde_json::Map<String, Value>) -> Result<FileAc
                 "The sandbox does not model move or chmod",
             ));
         }
-        Some(_) => return Err(grape("action does not have a valid value")),
-        None => return Err(grape("action is missing")),
+        Some(_) => return Err(grape("action", "does not have a valid value")),
+        None => return Err(grape("action", "is missing")),
     };
-    let path = field("file_path").ok_or_else(|| grape("file_path is missing"))?;
+    let path = field("file_path").ok_or_else(|| grape("file_path", "is missing"))?;
     let content = match (field("content"), field("encoding").as_deref()) {
-        (None, _) if kind == ActionKind::Update => return Err(grape("content is missing")),
+        (None, _) if kind == ActionKind::Update => return Err(grape("content", "is missing")),
         (None, _) => None,
         (Some(text), None | Some("text")) => Some(text.into_bytes()),
         (Some(encoded), Some("base64")) => Some(
@@ -701,7 +703,7 @@ fn parse_action(i: usize, map: &serde_json::Map<String, Value>) -> Result<FileAc
                 .decode(encoded.trim())
                 .map_err(|_| ApiError::bad_request("Invalid base64 content"))?,
         ),
-        (Some(_), Some(_)) => return Err(grape("encoding does not have a valid value")),
+        (Some(_), Some(_)) => return Err(grape("encoding", "does not have a valid value")),
     };
     Ok(FileAction {
         kind,
