@@ -402,7 +402,7 @@ pub(super) fn merge(
         } else if same(o, b) {
             th
         } else {
-            conflicts.push(path.clone()); // reported as one: GitLab shows them in its UI only
+            conflicts.push(path.clone());
             continue;
         };
         if let Some(file) = pick {
@@ -410,6 +410,8 @@ pub(super) fn merge(
         }
     }
     if !conflicts.is_empty() {
+        // The API only says the MR cannot be merged; the paths are for the log.
+        tracing::info!(?conflicts, "merge refused: both sides changed these paths");
         return Err(MergeError::Conflict);
     }
     let changes = tree_changes(&ours, &merged);
