@@ -199,9 +199,15 @@ impl Project {
     /// The head commit of `branch`; `None` for an unknown branch or an empty `main`.
     pub fn head(&self, branch: &str) -> Option<&str> {
         if branch == DEFAULT_BRANCH {
-            self.main_head
-                .as_deref()
-                .or_else(|| self.commits.last().map(|c| c.id.as_str()))
+            // Only a state saved before branches existed lacks `main_head` while having
+            // commits; there every commit is main's. (An empty main with commits on
+            // other branches has no head.)
+            self.main_head.as_deref().or_else(|| {
+                self.branches
+                    .is_empty()
+                    .then(|| self.commits.last().map(|c| c.id.as_str()))
+                    .flatten()
+            })
         } else {
             self.branches.get(branch).map(|b| b.head.as_str())
         }
@@ -213,6 +219,15 @@ impl Project {
             Some(&self.files)
         } else {
             self.branches.get(branch).map(|b| &b.files)
+        }
+    }
+
+    /// The tree of `branch`, to change in place.
+    pub fn tree_mut(&mut self, branch: &str) -> Option<&mut BTreeMap<String, RepoFile>> {
+        if branch == DEFAULT_BRANCH {
+            Some(&mut self.files)
+        } else {
+            self.branches.get_mut(branch).map(|b| &mut b.files)
         }
     }
 

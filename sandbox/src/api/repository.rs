@@ -68,10 +68,32 @@ pub(super) fn commit_actions(
 ) -> Result<Push, ApiError> {
     project.settle_history();
     let creating = project.head(branch).is_none();
-    let (before, mut tree) = start_point(project, branch, start_branch)?;
+    let (before, start_tree) = start_point(project, branch, start_branch)?;
+    // On an existing branch the actions change its tree in place (no copy of every
+    // file per write) and are undone if one fails.
+    let in_place = start_tree.is_none();
+    let mut tree = match start_tree {
+        Some(tree) => tree,
+        None => std::mem::take(project.tree_mut(branch).expect("start_point checked")),
+    };
+    let mut undo = Vec::new();
     let mut changes = Vec::new();
     for action in actions {
-        changes.push(apply(&mut tree, action)?);
+        match apply(&mut tree, action, &mut undo) {
+            Ok(change) => changes.push(change),
+            Err(e) => {
+                if in_place {
+                    for (path, old) in undo.into_iter().rev() {
+                        match old {
+                            Some(file) => tree.insert(path, file),
+                            None => tree.remove(&path),
+                        };
+                    }
+                    *project.tree_mut(branch).expect("start_point checked") = tree;
+                }
+                return Err(e);
+            }
+        }
     }
     let parents: Vec<String> = before.into_iter().collect();
     let id = record_commit(project, &parents, info, changes, &mut tree);
@@ -88,14 +110,15 @@ pub(super) fn commit_actions(
     })
 }
 
-/// The parent and the tree a commit to `branch` starts from, with GitLab's refusals
+/// The parent a commit to `branch` starts from, and the tree when it is not `branch`'s
+/// own (a new branch: a copy of the start branch's), with GitLab's refusals
 /// (`app/services/commits/create_service.rb`: `validate_on_branch!`,
 /// `validate_branch_existence!`, `validate_new_branch_name!`).
 fn start_point(
     project: &Project,
     branch: &str,
     start_branch: Option<&str>,
-) -> Result<(Option<String>, Tree), ApiError> {
+) -> Result<(Option<String>, Option<Tree>), ApiError> {
     let start = start_branch.unwrap_or(branch);
     let empty_repo = project.head(DEFAULT_BRANCH).is_none();
     if start != branch && !empty_repo && project.tree(branch).is_some() {
@@ -108,9 +131,11 @@ fn start_point(
             "Something went wrong when we tried to create '{branch}' for you: Branch name is invalid"
         )));
     }
+    let parent = project.head(start).map(str::to_owned);
     match project.tree(start) {
-        Some(tree) => Ok((project.head(start).map(str::to_owned), tree.clone())),
-        None if empty_repo => Ok((None, Tree::new())),
+        Some(_) if start == branch => Ok((parent, None)),
+        Some(tree) => Ok((parent, Some(tree.clone()))),
+        None if empty_repo => Ok((None, Some(Tree::new()))),
         None => Err(ApiError::bad_request(
             "You can only create or edit files when you are on a branch",
         )),
@@ -119,7 +144,12 @@ fn start_point(
 
 /// One action on the tree, with the texts Gitaly's index errors give
 /// (notes §8: "A file with this name already exists" / "doesn't exist").
-fn apply(tree: &mut Tree, action: &FileAction) -> Result<Change, ApiError> {
+/// Each change first records the path's previous file in `undo`.
+fn apply(
+    tree: &mut Tree,
+    action: &FileAction,
+    undo: &mut Vec<(String, Option<RepoFile>)>,
+) -> Result<Change, ApiError> {
     let path = action.path.trim_start_matches('/').to_owned();
     if path.is_empty() {
         return Err(ApiError::bad_request("You must provide a file path"));
@@ -151,6 +181,7 @@ fn apply(tree: &mut Tree, action: &FileAction) -> Result<Change, ApiError> {
         (ActionKind::Update, Some(_)) => ChangeKind::Modified,
         (ActionKind::Delete, Some(_)) => ChangeKind::Removed,
     };
+    undo.push((path.clone(), existing.cloned()));
     let file = match kind {
         ChangeKind::Removed => {
             tree.remove(&path);
@@ -318,6 +349,13 @@ impl<'a> Graph<'a> {
 /// non-default branch, the commits not on the default branch; a new default branch,
 /// all of its history.
 pub(super) fn pushed_commits<'a>(project: &'a Project, push: &Push) -> Vec<&'a Commit> {
+    // The usual push, one commit on top of the old head, needs no walk of the history.
+    if let (Some(before), Some(last)) = (&push.before, project.commits.last())
+        && last.id == push.after
+        && last.parent_ids == [before.clone()]
+    {
+        return vec![last];
+    }
     let graph = Graph::new(project);
     match &push.before {
         Some(before) => graph.between(Some(before), &push.after),
