@@ -98,6 +98,12 @@ impl Params {
         )
     }
 
+    /// Every name and value in arrival order, for nested parameters such as
+    /// `actions[][file_path]` that the other accessors do not parse.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// True when the parameter is present at all.
     pub fn has(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)

@@ -288,3 +288,119 @@ pub fn terminate(mut child: std::process::Child) -> (i32, std::time::Duration) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A GitLab API client for the sandbox's REST tests: form or JSON bodies, status and
+/// JSON back.
+pub struct Rest {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Rest {
+    /// For the sandbox at `url`, with the test token.
+    pub fn new(url: &str) -> Self {
+        Rest {
+            http: reqwest::Client::new(),
+            base: format!("{url}/api/v4"),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("PRIVATE-TOKEN", TOKEN)
+    }
+
+    /// Sends a form body (what the `gitlab` crate sends).
+    pub async fn form(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = self
+            .request(method, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Sends a JSON body (what python-gitlab sends).
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self.request(method, path).json(body).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// A GET; the raw response, for headers and bodies that are not JSON.
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET that must answer 200.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let response = self.get_raw(path).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, reqwest::StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+}
+
+/// A webhook receiver on a free local port: every JSON body posted to it arrives on the
+/// channel, in the order received. Returns the URL to register and the channel.
+pub async fn hook_receiver() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                if let Ok(event) = serde_json::from_slice(&body) {
+                    let _ = tx.send(event);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+/// Waits (up to 10 s) for the first event `wanted` accepts, dropping the others.
+pub async fn wait_for_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Duration::from_secs(10);
+    tokio::time::timeout(deadline, async {
+        loop {
+            let event = events.recv().await.expect("the receiver runs");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the push event arrives within 10 s")
+}

@@ -1,6 +1,7 @@
-//! Repository files on the one branch `main`: read (JSON, `HEAD`, raw), create and
-//! update, each write one commit (GitLab: `lib/api/files.rb`, writes as
-//! `app/services/files/create_service.rb` and `update_service.rb`).
+//! Repository files on any branch or commit: read (JSON, `HEAD`, raw) at a `ref`, create
+//! and update, each write one commit and one push (GitLab: `lib/api/files.rb`, writes as
+//! `app/services/files/create_service.rb` and `update_service.rb`). The commits
+//! themselves are made in `repository.rs`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -8,15 +9,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::json;
-use sha1::{Digest, Sha1};
 
 use super::extract::{Req, Shared};
-use super::hooks::announce_push;
+use super::hooks::announce;
 use super::projects::project_idx;
 use super::reply::{ApiResult, json_status, set_header};
+use super::repository::{ActionKind, CommitInfo, FileAction, commit_actions, tree_for_ref};
 use crate::App;
 use crate::error::ApiError;
-use crate::model::{Commit, Project, RepoFile, ts};
+use crate::model::RepoFile;
 use crate::params::Params;
 
 /// `GET /projects/:id/repository/files/:file_path`: the file as base64 JSON.
@@ -27,6 +28,7 @@ pub(super) async fn get_file(
 ) -> ApiResult {
     let (file, head) = lookup_file(&app, &id, &path, &req.params)?;
     let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+    let git_ref = req.params.get("ref").unwrap_or_default();
     let mut response = json_status(
         StatusCode::OK,
         json!({
@@ -35,7 +37,7 @@ pub(super) async fn get_file(
             "size": file.content.len(),
             "encoding": "base64",
             "content_sha256": sha256_hex(&file.content),
-            "ref": "main",
+            "ref": git_ref,
             "blob_id": file.blob_id,
             "commit_id": head,
             "last_commit_id": file.last_commit_id,
@@ -43,7 +45,7 @@ pub(super) async fn get_file(
             "content": BASE64.encode(&file.content),
         }),
     );
-    file_headers(&mut response, &path, &file, &head);
+    file_headers(&mut response, &path, git_ref, &file, &head);
     Ok(response)
 }
 
@@ -55,7 +57,8 @@ pub(super) async fn head_file(
 ) -> ApiResult {
     let (file, head) = lookup_file(&app, &id, &path, &req.params)?;
     let mut response = StatusCode::OK.into_response();
-    file_headers(&mut response, &path, &file, &head);
+    let git_ref = req.params.get("ref").unwrap_or_default();
+    file_headers(&mut response, &path, git_ref, &file, &head);
     Ok(response)
 }
 
@@ -71,13 +74,14 @@ pub(super) async fn raw_file(
         params = Params::parse(&HeaderMap::new(), Some("ref=main"), &[])?;
     }
     let (file, head) = lookup_file(&app, &id, &path, &params)?;
+    let git_ref = params.get("ref").unwrap_or_default().to_owned();
     let mut response = (
         StatusCode::OK,
         [("content-type", "text/plain; charset=utf-8")],
         file.content.clone(),
     )
         .into_response();
-    file_headers(&mut response, &path, &file, &head);
+    file_headers(&mut response, &path, &git_ref, &file, &head);
     Ok(response)
 }
 
@@ -99,16 +103,9 @@ pub(super) async fn update_file(
     write_file(&app, &id, &path, &req.params, false)
 }
 
-/// Only `main` exists, under any of the names a client may give it.
-fn check_ref(params: &Params) -> Result<(), ApiError> {
-    match params.get("ref") {
-        None => Err(ApiError::missing("ref")),
-        Some("main" | "HEAD" | "refs/heads/main") => Ok(()),
-        Some(_) => Err(ApiError::not_found("Commit")),
-    }
-}
-
-/// The file and the head commit's id, copied so the lock is not held while responding.
+/// The file at `ref` (a branch, `HEAD` or a commit) and the commit `ref` names, copied
+/// so the lock is not held while responding: 404 `Commit` for an unknown ref, 404
+/// `File` for a path the tree lacks.
 fn lookup_file(
     app: &App,
     id: &str,
@@ -117,26 +114,27 @@ fn lookup_file(
 ) -> Result<(RepoFile, String), ApiError> {
     let state = app.state.lock();
     let project = &state.projects[project_idx(&state, id)?];
-    check_ref(params)?;
-    let file = project
-        .files
+    let git_ref = params
+        .get("ref")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::missing("ref"))?;
+    let (head, tree) =
+        tree_for_ref(project, git_ref).ok_or_else(|| ApiError::not_found("Commit"))?;
+    let file = tree
         .get(path)
         .cloned()
         .ok_or_else(|| ApiError::not_found("File"))?;
-    Ok((file, head_commit(project)))
-}
-
-/// The id of the last commit on `main`, empty before the first.
-fn head_commit(project: &Project) -> String {
-    project
-        .commits
-        .last()
-        .map(|c| c.id.clone())
-        .unwrap_or_default()
+    Ok((file, head))
 }
 
 /// The `X-Gitlab-*` headers GitLab sends with a file, whichever form is asked for.
-fn file_headers(response: &mut Response, path: &str, file: &RepoFile, commit_id: &str) {
+fn file_headers(
+    response: &mut Response,
+    path: &str,
+    git_ref: &str,
+    file: &RepoFile,
+    commit_id: &str,
+) {
     let name = path.rsplit('/').next().unwrap_or(path);
     for (header, value) in [
         ("x-gitlab-blob-id", file.blob_id.clone()),
@@ -146,7 +144,7 @@ fn file_headers(response: &mut Response, path: &str, file: &RepoFile, commit_id:
         ("x-gitlab-file-name", name.to_owned()),
         ("x-gitlab-file-path", path.to_owned()),
         ("x-gitlab-last-commit-id", file.last_commit_id.clone()),
-        ("x-gitlab-ref", "main".to_owned()),
+        ("x-gitlab-ref", git_ref.to_owned()),
         ("x-gitlab-size", file.content.len().to_string()),
         ("x-gitlab-execute-filemode", "false".to_owned()),
     ] {
@@ -154,39 +152,33 @@ fn file_headers(response: &mut Response, path: &str, file: &RepoFile, commit_id:
     }
 }
 
-/// A create (`create`) or an update: one commit on `main`, then a push event to the
-/// project's hooks.
+/// A create (`create`) or an update: one commit on `branch` (created from
+/// `start_branch` if new), then a push event to the project's hooks.
 fn write_file(app: &App, id: &str, path: &str, p: &Params, create: bool) -> ApiResult {
     let mut state = app.state.lock();
     let pi = project_idx(&state, id)?;
-    let (message, content) = read_write_params(p)?;
+    let (branch, message, content) = read_write_params(p)?;
     let project = &mut state.projects[pi];
-    check_write(project.files.get(path), p, create)?;
-    let parent = head_commit(project);
-    let now = crate::model::now();
-    let commit_id = sha1_hex(&[
-        parent.as_bytes(),
-        message.as_bytes(),
-        path.as_bytes(),
-        &content,
-        ts(now).as_bytes(),
-    ]);
-    project.commits.push(Commit {
-        id: commit_id.clone(),
-        message,
-        author_name: p.get("author_name").unwrap_or("Administrator").to_owned(),
-        created_at: now,
-        paths: vec![path.to_owned()],
-    });
-    project.files.insert(
-        path.to_owned(),
-        RepoFile {
-            blob_id: blob_id(&content),
-            content,
-            last_commit_id: commit_id,
+    if let Some(tree) = project.tree(&branch) {
+        check_write(tree.get(path), p, create)?;
+    }
+    let action = FileAction {
+        kind: if create {
+            ActionKind::Create
+        } else {
+            ActionKind::Update
         },
-    );
-    announce_push(app, &state.projects[pi], parent, path, create);
+        path: path.to_owned(),
+        content: Some(content),
+        last_commit_id: None, // checked above, with this endpoint's own message
+    };
+    let info = CommitInfo {
+        message: &message,
+        author: p.get("author_name").unwrap_or("Administrator"),
+    };
+    let start = p.get("start_branch").filter(|s| !s.is_empty());
+    let push = commit_actions(project, &branch, start, info, &[action])?;
+    announce(app, &state.projects[pi], &push);
     let status = if create {
         StatusCode::CREATED
     } else {
@@ -194,18 +186,16 @@ fn write_file(app: &App, id: &str, path: &str, p: &Params, create: bool) -> ApiR
     };
     Ok(json_status(
         status,
-        json!({"file_path": path, "branch": "main"}),
+        json!({"file_path": path, "branch": branch}),
     ))
 }
 
-/// The commit message and the decoded content of a write; only `main` can be written.
-fn read_write_params(p: &Params) -> Result<(String, Vec<u8>), ApiError> {
-    let branch = p.get("branch").ok_or_else(|| ApiError::missing("branch"))?;
-    if branch != "main" {
-        return Err(ApiError::bad_request(
-            "You can only create or edit files when you are on a branch",
-        ));
-    }
+/// The branch, the commit message and the decoded content of a write.
+fn read_write_params(p: &Params) -> Result<(String, String, Vec<u8>), ApiError> {
+    let branch = p
+        .get("branch")
+        .ok_or_else(|| ApiError::missing("branch"))?
+        .to_owned();
     let message = p
         .get("commit_message")
         .ok_or_else(|| ApiError::missing("commit_message"))?
@@ -224,7 +214,7 @@ fn read_write_params(p: &Params) -> Result<(String, Vec<u8>), ApiError> {
             ));
         }
     };
-    Ok((message, content))
+    Ok((branch, message, content))
 }
 
 /// A create needs the file absent, an update needs it present and, if the client says
@@ -243,23 +233,6 @@ fn check_write(existing: Option<&RepoFile>, p: &Params, create: bool) -> Result<
         },
         (true, None) => Ok(()),
     }
-}
-
-fn sha1_hex(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha1::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Git's blob id: SHA-1 of `blob <len>\0<content>`.
-fn blob_id(content: &[u8]) -> String {
-    sha1_hex(&[format!("blob {}\0", content.len()).as_bytes(), content])
 }
 
 fn sha256_hex(content: &[u8]) -> String {

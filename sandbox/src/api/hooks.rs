@@ -1,5 +1,6 @@
 //! Project webhooks: list and create (GitLab: `lib/api/project_hooks.rb`), and the push
-//! event a file write sends them (payload as `lib/gitlab/data_builder/push.rb`).
+//! event every push sends them (a file write, a commit of several actions, a new branch,
+//! a merge): one event per push, payload as `lib/gitlab/data_builder/push.rb`.
 
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
@@ -8,11 +9,16 @@ use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created};
+use super::repository::{Push, author_email, pushed_commits, title};
 use crate::App;
 use crate::error::ApiError;
-use crate::model::{Hook, Project, ts};
+use crate::model::{ChangeKind, Commit, Hook, Project, ts};
 
-/// What `before` says for the first push to an empty repository.
+/// How many commits a push event lists (`commits.last(20)` in `push.rb`); the rest are
+/// only counted in `total_commits_count`.
+const LISTED_COMMITS: usize = 20;
+
+/// What `before` says for a push that creates its branch.
 const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
 
 /// `GET /projects/:id/hooks`.
@@ -81,17 +87,14 @@ fn hook_json(project: &Project, hook: &Hook) -> Value {
     })
 }
 
-/// A push: every project hook that wants push events hears of the project's last
-/// commit, as in GitLab. Delivery runs in the background, so a slow or dead receiver
-/// never holds up the write; a failure is only logged.
-pub(super) fn announce_push(
-    app: &App,
-    project: &Project,
-    parent: String,
-    path: &str,
-    create: bool,
-) {
-    let payload = push_payload(app, project, parent, path, create);
+/// A push: every project hook that wants push events hears of it, as in GitLab.
+/// Delivery runs in the background, so a slow or dead receiver never holds up the
+/// write; a failure is only logged.
+pub(super) fn announce(app: &App, project: &Project, push: &Push) {
+    if !project.hooks.iter().any(|h| h.push_events) {
+        return;
+    }
+    let payload = push_payload(app, project, push);
     for hook in project.hooks.iter().filter(|h| h.push_events) {
         let (url, token, payload) = (hook.url.clone(), hook.token.clone(), payload.clone());
         tokio::spawn(async move {
@@ -109,36 +112,76 @@ pub(super) fn announce_push(
     }
 }
 
-/// The push event for the project's last commit, which changed the one file `path`.
-fn push_payload(app: &App, project: &Project, parent: String, path: &str, create: bool) -> Value {
+/// `Gitlab::DataBuilder::Push.build`: the commits the push brought (oldest first, see
+/// `repository::pushed_commits`), the last 20 of them listed, all of them counted.
+fn push_payload(app: &App, project: &Project, push: &Push) -> Value {
     let web_url = format!("{}/{}", app.base_url, project.path_with_namespace);
-    let commit = project.commits.last().expect("just pushed");
+    let commits = pushed_commits(project, push);
+    let listed = &commits[commits.len().saturating_sub(LISTED_COMMITS)..];
     json!({
         "object_kind": "push",
         "event_name": "push",
-        "before": if parent.is_empty() { NO_COMMIT.to_owned() } else { parent },
-        "after": commit.id,
-        "ref": "refs/heads/main",
-        "checkout_sha": commit.id,
+        "before": push.before.as_deref().unwrap_or(NO_COMMIT),
+        "after": push.after,
+        "ref": format!("refs/heads/{}", push.branch),
+        "ref_protected": push.branch == crate::model::DEFAULT_BRANCH,
+        "checkout_sha": push.after,
+        "message": null,
+        "user_id": app.root_id,
+        "user_name": "Administrator", // root, the token's user
         "user_username": "root",
+        "user_email": "",
+        "user_avatar": null,
         "project_id": project.id,
         "project": {
             "id": project.id,
             "name": project.path(),
-            "path_with_namespace": project.path_with_namespace,
+            "description": null,
             "web_url": web_url,
-            "default_branch": "main",
+            "avatar_url": null,
+            "git_http_url": format!("{web_url}.git"),
+            "namespace": project.path_with_namespace.rsplit_once('/').map_or("", |(ns, _)| ns),
+            "visibility_level": if project.visibility == "public" { 20 } else { 0 },
+            "path_with_namespace": project.path_with_namespace,
+            "default_branch": crate::model::DEFAULT_BRANCH,
         },
-        "commits": [{
-            "id": commit.id,
-            "message": commit.message,
-            "timestamp": ts(commit.created_at),
-            "url": format!("{web_url}/-/commit/{}", commit.id),
-            "added": if create { vec![path] } else { vec![] },
-            "modified": if create { vec![] } else { vec![path] },
-            "removed": Vec::<&str>::new(),
-        }],
-        "total_commits_count": 1,
+        "commits": listed.iter().map(|c| commit_hook_attrs(&web_url, c)).collect::<Vec<_>>(),
+        "total_commits_count": commits.len(),
+        "push_options": {},
         "repository": {"name": project.path(), "homepage": web_url},
     })
+}
+
+/// `Commit#hook_attrs` (`app/models/commit.rb`) with `repo_changes`: a rename would
+/// count as added; the sandbox has none.
+fn commit_hook_attrs(web_url: &str, c: &Commit) -> Value {
+    let paths = |kind: ChangeKind| -> Vec<&str> {
+        c.changes
+            .iter()
+            .filter(|ch| ch.kind == kind)
+            .map(|ch| ch.path.as_str())
+            .collect()
+    };
+    json!({
+        "id": c.id,
+        "message": c.message,
+        "title": hook_title(title(&c.message)),
+        "timestamp": ts(c.created_at),
+        "url": format!("{web_url}/-/commit/{}", c.id),
+        "author": {"name": c.author_name, "email": author_email(&c.author_name)},
+        "added": paths(ChangeKind::Added),
+        "modified": paths(ChangeKind::Modified),
+        "removed": paths(ChangeKind::Removed),
+    })
+}
+
+/// `full_title`: a first line of 100 characters or more is cut to 81 at a space, with
+/// "..." (`truncate(81, separator: ' ', omission: '...')`).
+fn hook_title(line: &str) -> String {
+    if line.chars().count() < 100 {
+        return line.to_owned();
+    }
+    let keep: String = line.chars().take(78).collect();
+    let cut = keep.rfind(' ').map_or(keep.as_str(), |i| &keep[..i]);
+    format!("{cut}...")
 }

@@ -2,7 +2,8 @@
 //!
 //! This file only wires routes to handlers. Each GitLab resource has its own file, so a
 //! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues/`,
-//! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`. What every route
+//! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`, `repository.rs`
+//! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
 //! `sandbox.rs` holds the endpoints GitLab does not have.
@@ -13,11 +14,13 @@ mod files;
 mod hooks;
 mod issues;
 mod labels;
+mod merge_requests;
 mod middleware;
 mod notes;
 mod pagination;
 mod projects;
 mod reply;
+mod repository;
 mod sandbox;
 mod users;
 
@@ -85,6 +88,42 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(
             "/projects/{id}/hooks",
             get(hooks::list_hooks).post(hooks::create_hook),
+        )
+        .route(
+            "/projects/{id}/repository/branches",
+            post(repository::create_branch),
+        )
+        .route(
+            "/projects/{id}/repository/branches/{branch}",
+            get(repository::get_branch),
+        )
+        .route(
+            "/projects/{id}/repository/commits",
+            post(repository::create_commit),
+        )
+        .route(
+            "/projects/{id}/repository/compare",
+            get(repository::compare),
+        )
+        .route(
+            "/projects/{id}/merge_requests",
+            post(merge_requests::create_merge_request),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}",
+            get(merge_requests::get_merge_request),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/merge",
+            put(merge_requests::merge_merge_request),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/notes",
+            get(merge_requests::list_mr_notes).post(merge_requests::create_mr_note),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/notes/{note_id}",
+            put(merge_requests::edit_mr_note),
         )
         .fallback(|| async { ApiError::no_route() })
         .layer(axum::middleware::from_fn_with_state(
