@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use secrecy::SecretString;
 
 use crate::config::{Config, PageSettings};
-use crate::gitlab::{Client, Gitlab, GitlabError, ProjectInfo};
+use crate::gitlab::{Client, Gitlab, GitlabError, IssueEdit, ProjectInfo};
 use crate::parse::{self, ParseOptions};
 use crate::source;
 use crate::sync::board::{self, BoardPlan, ObservedBoard};
@@ -592,18 +592,12 @@ impl Prepared {
             } => {
                 let iid = self.create_once(project, page, key, write).await?;
                 if let Some(closing) = close_description {
-                    self.gitlab
-                        .edit_issue(
-                            project,
-                            iid,
-                            None,
-                            Some(closing),
-                            &[],
-                            &[],
-                            None,
-                            Some("close"),
-                        )
-                        .await?;
+                    let close = IssueEdit {
+                        description: Some(closing),
+                        state: Some(IssueState::Closed),
+                        ..IssueEdit::default()
+                    };
+                    self.gitlab.edit_issue(project, iid, &close).await?;
                 }
                 Ok(())
             }
@@ -616,19 +610,15 @@ impl Prepared {
                 assignee,
                 state,
             } => {
-                let assignee = assignee.as_ref().map(|a| self.user_id(a));
-                self.gitlab
-                    .edit_issue(
-                        project,
-                        *iid,
-                        title.as_deref(),
-                        description.as_deref(),
-                        add_labels,
-                        remove_labels,
-                        assignee,
-                        state.map(IssueState::event),
-                    )
-                    .await
+                let edit = IssueEdit {
+                    title: title.as_deref(),
+                    description: description.as_deref(),
+                    add_labels,
+                    remove_labels,
+                    assignee: assignee.as_ref().map(|a| self.user_id(a)),
+                    state: *state,
+                };
+                self.gitlab.edit_issue(project, *iid, &edit).await
             }
         }
     }
