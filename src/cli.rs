@@ -216,6 +216,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         allow_mass_close: args.allow_mass_close,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
+        metrics: None,
     };
     runtime()?.block_on(async {
         let prepared = match run::prepare(&config, token, &options).await {

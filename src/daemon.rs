@@ -19,6 +19,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::metrics::GitlabMetrics;
 use crate::run::{self, RunOptions};
 use crate::sync::Plan;
 
@@ -46,6 +47,7 @@ struct Metrics {
     ticks_skipped: Counter,
     last_success: Gauge,
     items: Family<PageItems, Gauge>,
+    gitlab: Arc<GitlabMetrics>,
 }
 
 impl Metrics {
@@ -77,16 +79,9 @@ impl Metrics {
         );
         let items = Family::<PageItems, Gauge>::default();
         registry.register("items", "Handbook items per page and status", items.clone());
-        registry.register(
-            "gitlab_requests",
-            "GitLab API requests by HTTP status (error: no answer)",
-            crate::metrics::GITLAB_REQUESTS.clone(),
-        );
-        registry.register(
-            "rate_limit_waits",
-            "Waits for GitLab's rate limit (429 or RateLimit-Remaining)",
-            crate::metrics::RATE_LIMIT_WAITS.clone(),
-        );
+        // The client's counters: one value for the daemon's life, handed to every run.
+        let gitlab = Arc::new(GitlabMetrics::default());
+        gitlab.register(&mut registry);
         Metrics {
             registry,
             syncs,
@@ -94,6 +89,7 @@ impl Metrics {
             ticks_skipped,
             last_success,
             items,
+            gitlab,
         }
     }
 
@@ -372,6 +368,7 @@ async fn sync_once(
     let options = RunOptions {
         today: Utc::now().date_naive().to_string(),
         cache: Some(cache.clone()),
+        metrics: Some(shared.metrics.gitlab.clone()),
         pages,
         ..Default::default()
     };

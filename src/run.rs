@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub today: String,
     /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
     pub cache: Option<std::sync::Arc<source::SourceCache>>,
+    /// Where the GitLab client counts requests and rate-limit waits (the daemon's
+    /// `/metrics`); `None` counts nothing.
+    pub metrics: Option<std::sync::Arc<crate::metrics::GitlabMetrics>>,
 }
 
 /// Errors that stop a run before any page is looked at.
@@ -106,7 +109,8 @@ pub async fn prepare(
             return Err(RunError::UnknownPage(id.clone()));
         }
     }
-    let client = Client::new(&config.gitlab_url, token, config.policy())?;
+    let client = Client::new(&config.gitlab_url, token, config.policy())?
+        .with_metrics(options.metrics.clone());
     let gitlab = Gitlab::new(client);
 
     let selected: Vec<&PageSettings> = config
