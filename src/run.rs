@@ -124,30 +124,9 @@ pub async fn prepare(
     let mut inputs: Vec<PageInput<'_>> = Vec::new();
     for settings in &selected {
         let cached = options.cache.as_ref().and_then(|c| c.get(&settings.id));
-        let fetched = match config.source(settings) {
-            source::SourceSpec::Local(path) => {
-                source::fetch_local(&path, cached.as_ref()).map_err(|e| format!("{e:#}"))
-            }
-            source::SourceSpec::Http(url) => source::fetch_http(&http, &url, cached.as_ref()).await,
-            source::SourceSpec::Gitlab {
-                project,
-                path,
-                git_ref,
-            } => gitlab
-                .repository_file(&project, &path, &git_ref)
-                .await
-                .map_err(|e| e.to_string())
-                .map(|(blob, text)| {
-                    let unchanged = cached
-                        .as_ref()
-                        .is_some_and(|c| c.synced && c.version == blob);
-                    source::Fetched {
-                        text,
-                        unchanged,
-                        version: blob,
-                    }
-                }),
-        };
+        let fetched = source::fetch(&config.source(settings), &http, &gitlab, cached.as_ref())
+            .await
+            .map_err(|e| e.to_string());
         // An unchanged page whose last sync succeeded needs no work (unless enforce
         // asks to look for manual changes every time).
         if let (Ok(f), Some(c)) = (&fetched, &cached)
