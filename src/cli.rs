@@ -12,9 +12,9 @@ use url::Url;
 use crate::config::Config;
 use crate::logging::{self, LogFormat};
 use crate::parse::{self, ItemStatus, Page, ParseOptions};
-use crate::run::{self, RunError, RunOptions};
 use crate::source;
 use crate::sync::Plan;
+use crate::sync_run::{self, RunError, RunOptions};
 
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
 /// created, reworded, reassigned, closed and reopened as the page is edited.
@@ -219,7 +219,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         metrics: None,
     };
     runtime()?.block_on(async {
-        let prepared = match run::prepare(&config, token, &options).await {
+        let prepared = match sync_run::prepare(&config, token, &options).await {
             Ok(p) => p,
             Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
             Err(e) => return Err(e.into()),
@@ -303,7 +303,7 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let status = runtime()?.block_on(run::status(&config, token))?;
+    let status = runtime()?.block_on(sync_run::status(&config, token))?;
     match args.format {
         OutputFormat::Json => println!(
             "{}",

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::GitlabMetrics;
-use crate::run::{self, RunOptions};
 use crate::sync::Plan;
+use crate::sync_run::{self, RunOptions};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -372,7 +372,7 @@ async fn sync_once(
         pages,
         ..Default::default()
     };
-    match run::prepare(config, token.clone(), &options).await {
+    match sync_run::prepare(config, token.clone(), &options).await {
         Ok(prepared) => {
             let plan = prepared.with_cancel(shutdown.clone()).apply().await;
             shared.metrics.record(&plan);

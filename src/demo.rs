@@ -8,8 +8,8 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::gitlab::{Client, Gitlab};
-use crate::run::{self, RunOptions};
 use crate::sync::IssueState;
+use crate::sync_run::{self, RunOptions};
 
 /// The page the project was born from, shipped inside the binary.
 pub const PM_PAGE: &str = include_str!("../examples/handbook/product-manager.md");
@@ -80,7 +80,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         sections.len()
     );
 
-    let prepared = run::prepare(&config, token(), &options).await?;
+    let prepared = sync_run::prepare(&config, token(), &options).await?;
     let _ = writeln!(out, "2. `plan` against the empty project {PROJECT}:\n");
     out.push_str(&indent(&prepared.plan.to_text()));
     let applied = prepared.apply().await;
@@ -97,7 +97,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     );
     out.push_str(&indent(&board_text(&client, &config).await?));
 
-    let status = run::status(&config, token()).await?;
+    let status = sync_run::status(&config, token()).await?;
     let _ = writeln!(
         out,
         "\n4. `status`: progress per section, read back from GitLab:\n"
@@ -112,7 +112,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         EDIT_FROM.trim(),
         EDIT_TO.trim()
     );
-    let prepared = run::prepare(&config, token(), &options).await?;
+    let prepared = sync_run::prepare(&config, token(), &options).await?;
     out.push_str(&indent(&prepared.plan.to_text()));
     let applied = prepared.apply().await;
     anyhow::ensure!(
@@ -120,7 +120,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         "the second sync failed:\n{}",
         applied.to_text()
     );
-    let status = run::status(&config, token()).await?;
+    let status = sync_run::status(&config, token()).await?;
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 

@@ -13,7 +13,7 @@ pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;
-pub mod run;
 pub mod source;
+pub mod sync_run;
 
 pub use handbook_sync_core::{parse, schedule, status, sync};

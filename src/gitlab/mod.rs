@@ -243,6 +243,7 @@ pub struct ProjectInfo {
 }
 
 /// The GitLab operations of a sync.
+#[derive(Debug)]
 pub struct Gitlab {
     client: Client,
 }
