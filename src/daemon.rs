@@ -194,6 +194,45 @@ struct Hooks {
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
 }
 
+impl Hooks {
+    /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
+    fn new(
+        config: &Config,
+        trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Hooks {
+            secret: config.webhook_secret()?,
+            sources: config
+                .pages
+                .iter()
+                .filter_map(|p| match config.source(p) {
+                    crate::source::SourceSpec::Gitlab {
+                        project,
+                        path,
+                        git_ref,
+                    } => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
+                    _ => None,
+                })
+                .collect(),
+            trigger,
+        })
+    }
+}
+
+/// The daemon's endpoints: health, readiness, metrics and the push webhook.
+fn router(shared: Arc<Shared>, hooks: Arc<Hooks>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+        .merge(
+            Router::new()
+                .route("/hooks/gitlab", axum::routing::post(push_hook))
+                .with_state(hooks),
+        )
+}
+
 /// `POST /hooks/gitlab`: a GitLab Push Hook. The token is compared in constant time; a
 /// wrong one gets a bare 401. Pages whose source file the push touched are synced at once.
 async fn push_hook(
@@ -273,32 +312,8 @@ pub async fn run(
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let hooks = Arc::new(Hooks {
-        secret: config.webhook_secret()?,
-        sources: config
-            .pages
-            .iter()
-            .filter_map(|p| match config.source(p) {
-                crate::source::SourceSpec::Gitlab {
-                    project,
-                    path,
-                    git_ref,
-                } => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
-                _ => None,
-            })
-            .collect(),
-        trigger,
-    });
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(shared.clone())
-        .merge(
-            Router::new()
-                .route("/hooks/gitlab", axum::routing::post(push_hook))
-                .with_state(hooks),
-        );
+    let hooks = Arc::new(Hooks::new(&config, trigger)?);
+    let router = router(shared.clone(), hooks);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {

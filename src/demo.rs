@@ -20,66 +20,19 @@ const EDIT_TO: &str = "- ~~Maintain version.gitlab.com~~ => Drew\n";
 
 /// Runs the demo and returns what it has to say.
 pub async fn run(today: &str) -> anyhow::Result<String> {
-    let sandbox = gitlab_sandbox::Sandbox::bind(
-        "127.0.0.1:0".parse().expect("a loopback address"),
-        gitlab_sandbox::Config {
-            token: TOKEN.into(),
-            projects: vec![(PROJECT.into(), "public".into())],
-            users: ["sytses", "drew", "andriy", "ashley"]
-                .iter()
-                .map(|u| (u.to_string(), u.to_string()))
-                .collect(),
-            state_file: None,
-        },
-    )
-    .await
-    .context("starting the sandbox")?
-    .spawn();
-    let dir = tempdir().context("creating a temporary directory")?;
-    let page_path = dir.join("product-manager.md");
-    std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
-    let config_path = dir.join("config.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
-             requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\
-             # One request at a time: issue numbers then follow the page, as the output shows.\n\
-             concurrency = 1\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
-             [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
-             url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
-            sandbox.url
-        ),
-    )
-    .context("writing the configuration")?;
-    let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+    let Stage {
+        sandbox,
+        dir,
+        page_path,
+        config,
+    } = Stage::start().await?;
     let options = RunOptions {
         today: today.to_owned(),
         ..Default::default()
     };
     let token = || secrecy::SecretString::from(TOKEN.to_owned());
 
-    let mut out = String::new();
-    let page = crate::parse::parse_page(PM_PAGE, &Default::default());
-    let sections: std::collections::BTreeSet<_> =
-        page.items.iter().map(|i| i.section.clone()).collect();
-    let handed = page
-        .items
-        .iter()
-        .filter(|i| i.status == crate::parse::ItemStatus::HandedOver)
-        .count();
-    let _ = writeln!(
-        out,
-        "handbook-sync demo: a local GitLab sandbox, the bundled product-manager page, two syncs.\n"
-    );
-    let _ = writeln!(
-        out,
-        "1. The page “{}” has {} responsibilities in {} sections; {handed} are struck through and handed over.\n",
-        page.title,
-        page.items.len(),
-        sections.len()
-    );
-
+    let mut out = introduction();
     let prepared = sync_run::prepare(&config, token(), &options).await?;
     let _ = writeln!(out, "2. `plan` against the empty project {PROJECT}:\n");
     out.push_str(&indent(&prepared.plan.to_text()));
@@ -124,19 +77,97 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 
-    let _ = writeln!(
-        out,
-        "\n6. Your turn, against your GitLab:\n\n\
-         \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
-         \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
-         \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
-         \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
-         Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted."
-    );
+    out.push_str(YOUR_TURN);
     sandbox.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
+
+/// The demo's world: an in-process sandbox and a temporary handbook with its configuration.
+struct Stage {
+    sandbox: gitlab_sandbox::Running,
+    dir: std::path::PathBuf,
+    page_path: std::path::PathBuf,
+    config: Config,
+}
+
+impl Stage {
+    /// Starts the sandbox and writes the page and the configuration.
+    async fn start() -> anyhow::Result<Stage> {
+        let sandbox = gitlab_sandbox::Sandbox::bind(
+            "127.0.0.1:0".parse().expect("a loopback address"),
+            gitlab_sandbox::Config {
+                token: TOKEN.into(),
+                projects: vec![(PROJECT.into(), "public".into())],
+                users: ["sytses", "drew", "andriy", "ashley"]
+                    .iter()
+                    .map(|u| (u.to_string(), u.to_string()))
+                    .collect(),
+                state_file: None,
+            },
+        )
+        .await
+        .context("starting the sandbox")?
+        .spawn();
+        let dir = tempdir().context("creating a temporary directory")?;
+        let page_path = dir.join("product-manager.md");
+        std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
+        let config_path = dir.join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
+                 requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\
+                 # One request at a time: issue numbers then follow the page, as the output shows.\n\
+                 concurrency = 1\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
+                 [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
+                 url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
+                sandbox.url
+            ),
+        )
+        .context("writing the configuration")?;
+        let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+        Ok(Stage {
+            sandbox,
+            dir,
+            page_path,
+            config,
+        })
+    }
+}
+
+/// The header and step 1: what the page holds.
+fn introduction() -> String {
+    let mut out = String::new();
+    let page = crate::parse::parse_page(PM_PAGE, &Default::default());
+    let sections: std::collections::BTreeSet<_> =
+        page.items.iter().map(|i| i.section.clone()).collect();
+    let handed = page
+        .items
+        .iter()
+        .filter(|i| i.status == crate::parse::ItemStatus::HandedOver)
+        .count();
+    let _ = writeln!(
+        out,
+        "handbook-sync demo: a local GitLab sandbox, the bundled product-manager page, two syncs.\n"
+    );
+    let _ = writeln!(
+        out,
+        "1. The page “{}” has {} responsibilities in {} sections; {handed} are struck through and handed over.\n",
+        page.title,
+        page.items.len(),
+        sections.len()
+    );
+    out
+}
+
+/// Step 6: how to go on with one's own GitLab.
+const YOUR_TURN: &str = "\n6. Your turn, against your GitLab:\n\n\
+     \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
+     \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
+     \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
+     \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
+     Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted.\n";
 
 /// The board's lists with their open issues, and how many are closed.
 async fn board_text(gitlab: &Gitlab, config: &Config) -> anyhow::Result<String> {
