@@ -25,6 +25,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,6 +6,8 @@
 //! (`handbook_sync::parse`, `handbook_sync::sync`, …) so callers need not know where
 //! they live. See `ARCHITECTURE.md`.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,7 +1,7 @@
 //! The GitLab client's counters: requests by answer and rate-limit waits.
 //!
 //! They are a value, not a process-wide static: whoever builds a client decides whether it
-//! counts, and where to ([`crate::gitlab::Client::with_metrics`]). A library user or a test
+//! counts, and where to (`gitlab::Client::with_metrics`). A library user or a test
 //! that passes none gets no side effect on anything global; the daemon creates one
 //! [`GitlabMetrics`], registers it beside its own metrics and hands it to every run.
 
