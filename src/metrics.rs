@@ -51,17 +51,35 @@ impl GitlabMetrics {
         self.rate_limit_waits.inc();
     }
 
-    /// Requests counted with `status` (`"200"`, `"error"`, …).
+    /// Requests counted with `status` (`"200"`, `"error"`, …). Reading adds no label
+    /// to the family, so `/metrics` shows only statuses that were answered.
     pub fn requests(&self, status: &str) -> u64 {
-        self.requests
-            .get_or_create(&StatusLabel {
-                status: status.to_owned(),
-            })
-            .get()
+        let label = StatusLabel {
+            status: status.to_owned(),
+        };
+        self.requests.get(&label).map_or(0, |c| c.get())
     }
 
     /// Rate-limit waits counted.
     pub fn rate_limit_waits(&self) -> u64 {
         self.rate_limit_waits.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GitlabMetrics;
+
+    #[test]
+    fn two_values_count_apart_and_clones_share() {
+        let a = GitlabMetrics::default();
+        let b = GitlabMetrics::default();
+        let shared = a.clone();
+        shared.request(Some(201));
+        a.request(None);
+        a.rate_limit_wait();
+        assert_eq!((a.requests("201"), a.requests("error")), (1, 1));
+        assert_eq!(a.rate_limit_waits(), 1);
+        assert_eq!((b.requests("201"), b.rate_limit_waits()), (0, 0));
     }
 }
