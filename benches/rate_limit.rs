@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use handbook_sync::config::Config;
-use handbook_sync::run::{self, RunOptions};
+use handbook_sync::sync_run::{self, RunOptions};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,7 +68,7 @@ async fn main() {
     };
 
     let start = Instant::now();
-    let plan = run::prepare(&config, TOKEN.to_owned().into(), &options)
+    let plan = sync_run::prepare(&config, TOKEN.to_owned().into(), &options)
         .await
         .unwrap()
         .apply()

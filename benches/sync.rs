@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use handbook_sync::config::Config;
-use handbook_sync::run::{self, RunOptions};
 use handbook_sync::source::SourceCache;
+use handbook_sync::sync_run::{self, RunOptions};
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -118,7 +118,7 @@ async fn sync(config: &Config, cache: Option<Arc<SourceCache>>) -> f64 {
         cache: cache.clone(),
         ..Default::default()
     };
-    let plan = run::prepare(config, TOKEN.to_owned().into(), &options)
+    let plan = sync_run::prepare(config, TOKEN.to_owned().into(), &options)
         .await
         .unwrap()
         .apply()

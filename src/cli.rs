@@ -12,9 +12,9 @@ use url::Url;
 use crate::config::Config;
 use crate::logging::{self, LogFormat};
 use crate::parse::{self, ItemStatus, Page, ParseOptions};
-use crate::run::{self, RunError, RunOptions};
 use crate::source;
 use crate::sync::Plan;
+use crate::sync_run::{self, RunError, RunOptions};
 
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
 /// created, reworded, reassigned, closed and reopened as the page is edited.
@@ -25,6 +25,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -216,9 +217,10 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         allow_mass_close: args.allow_mass_close,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
+        metrics: None,
     };
     runtime()?.block_on(async {
-        let prepared = match run::prepare(&config, token, &options).await {
+        let prepared = match sync_run::prepare(&config, token, &options).await {
             Ok(p) => p,
             Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
             Err(e) => return Err(e.into()),
@@ -302,7 +304,7 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let status = runtime()?.block_on(run::status(&config, token))?;
+    let status = runtime()?.block_on(sync_run::status(&config, token))?;
     match args.format {
         OutputFormat::Json => println!(
             "{}",

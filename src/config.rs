@@ -432,6 +432,8 @@ impl Config {
         Self::validate(path.clone(), raw).map_err(invalid)
     }
 
+    /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
+    /// wraps it, with the file, into [`ConfigError::Invalid`], so no caller sees a String.
     fn validate(path: PathBuf, raw: RawConfig) -> Result<Config, String> {
         let gitlab_url = Url::parse(&raw.gitlab.url)
             .map_err(|e| format!("gitlab.url `{}`: {e}", raw.gitlab.url))?;
@@ -472,36 +474,9 @@ impl Config {
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
             .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
         let mut ids = std::collections::HashSet::new();
+        let base_dir = path.parent().unwrap_or(Path::new("."));
         for (i, page) in raw.pages.iter().enumerate() {
-            let at = format!("pages[{i}]");
-            for (key, value) in [
-                ("id", &page.id),
-                ("source", &page.source),
-                ("project", &page.project),
-                ("owner", &page.owner),
-            ] {
-                if value.trim().is_empty() {
-                    return Err(format!("{at}.{key} must not be empty"));
-                }
-            }
-            if !page
-                .id
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            {
-                return Err(format!(
-                    "{at}.id `{}`: use letters, digits, `-`, `_` and `.` only",
-                    page.id
-                ));
-            }
-            if !ids.insert(page.id.clone()) {
-                return Err(format!("{at}.id `{}` is used by another page", page.id));
-            }
-            crate::source::SourceSpec::parse(&page.source, path.parent().unwrap_or(Path::new(".")))
-                .map_err(|e| format!("{at}.source: {e}"))?;
-            if let Some(url) = &page.url {
-                Url::parse(url).map_err(|e| format!("{at}.url `{url}`: {e}"))?;
-            }
+            Self::validate_page(i, page, base_dir, &mut ids)?;
         }
         Ok(Config {
             path,
@@ -514,6 +489,45 @@ impl Config {
             people: raw.people,
             pages: raw.pages,
         })
+    }
+
+    /// Checks `pages[i]`; `ids` collects the ids seen so far, which must be unique.
+    fn validate_page(
+        i: usize,
+        page: &PageSettings,
+        base_dir: &Path,
+        ids: &mut std::collections::HashSet<String>,
+    ) -> Result<(), String> {
+        let at = format!("pages[{i}]");
+        for (key, value) in [
+            ("id", &page.id),
+            ("source", &page.source),
+            ("project", &page.project),
+            ("owner", &page.owner),
+        ] {
+            if value.trim().is_empty() {
+                return Err(format!("{at}.{key} must not be empty"));
+            }
+        }
+        if !page
+            .id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "{at}.id `{}`: use letters, digits, `-`, `_` and `.` only",
+                page.id
+            ));
+        }
+        if !ids.insert(page.id.clone()) {
+            return Err(format!("{at}.id `{}` is used by another page", page.id));
+        }
+        crate::source::SourceSpec::parse(&page.source, base_dir)
+            .map_err(|e| format!("{at}.source: {e}"))?;
+        if let Some(url) = &page.url {
+            Url::parse(url).map_err(|e| format!("{at}.url `{url}`: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The webhook secret: `webhook.secret`, else the contents of `webhook.secret_file`;

@@ -19,8 +19,9 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::run::{self, RunOptions};
+use crate::metrics::GitlabMetrics;
 use crate::sync::Plan;
+use crate::sync_run::{self, RunOptions};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -46,6 +47,7 @@ struct Metrics {
     ticks_skipped: Counter,
     last_success: Gauge,
     items: Family<PageItems, Gauge>,
+    gitlab: Arc<GitlabMetrics>,
 }
 
 impl Metrics {
@@ -77,16 +79,9 @@ impl Metrics {
         );
         let items = Family::<PageItems, Gauge>::default();
         registry.register("items", "Handbook items per page and status", items.clone());
-        registry.register(
-            "gitlab_requests",
-            "GitLab API requests by HTTP status (error: no answer)",
-            crate::metrics::GITLAB_REQUESTS.clone(),
-        );
-        registry.register(
-            "rate_limit_waits",
-            "Waits for GitLab's rate limit (429 or RateLimit-Remaining)",
-            crate::metrics::RATE_LIMIT_WAITS.clone(),
-        );
+        // The client's counters: one value for the daemon's life, handed to every run.
+        let gitlab = Arc::new(GitlabMetrics::default());
+        gitlab.register(&mut registry);
         Metrics {
             registry,
             syncs,
@@ -94,6 +89,7 @@ impl Metrics {
             ticks_skipped,
             last_success,
             items,
+            gitlab,
         }
     }
 
@@ -198,6 +194,45 @@ struct Hooks {
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
 }
 
+impl Hooks {
+    /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
+    fn new(
+        config: &Config,
+        trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Hooks {
+            secret: config.webhook_secret()?,
+            sources: config
+                .pages
+                .iter()
+                .filter_map(|p| match config.source(p) {
+                    crate::source::SourceSpec::Gitlab {
+                        project,
+                        path,
+                        git_ref,
+                    } => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
+                    _ => None,
+                })
+                .collect(),
+            trigger,
+        })
+    }
+}
+
+/// The daemon's endpoints: health, readiness, metrics and the push webhook.
+fn router(shared: Arc<Shared>, hooks: Arc<Hooks>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+        .merge(
+            Router::new()
+                .route("/hooks/gitlab", axum::routing::post(push_hook))
+                .with_state(hooks),
+        )
+}
+
 /// `POST /hooks/gitlab`: a GitLab Push Hook. The token is compared in constant time; a
 /// wrong one gets a bare 401. Pages whose source file the push touched are synced at once.
 async fn push_hook(
@@ -277,32 +312,8 @@ pub async fn run(
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let hooks = Arc::new(Hooks {
-        secret: config.webhook_secret()?,
-        sources: config
-            .pages
-            .iter()
-            .filter_map(|p| match config.source(p) {
-                crate::source::SourceSpec::Gitlab {
-                    project,
-                    path,
-                    git_ref,
-                } => Some((project.to_lowercase(), path, git_ref, p.id.clone())),
-                _ => None,
-            })
-            .collect(),
-        trigger,
-    });
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(shared.clone())
-        .merge(
-            Router::new()
-                .route("/hooks/gitlab", axum::routing::post(push_hook))
-                .with_state(hooks),
-        );
+    let hooks = Arc::new(Hooks::new(&config, trigger)?);
+    let router = router(shared.clone(), hooks);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -372,10 +383,11 @@ async fn sync_once(
     let options = RunOptions {
         today: Utc::now().date_naive().to_string(),
         cache: Some(cache.clone()),
+        metrics: Some(shared.metrics.gitlab.clone()),
         pages,
         ..Default::default()
     };
-    match run::prepare(config, token.clone(), &options).await {
+    match sync_run::prepare(config, token.clone(), &options).await {
         Ok(prepared) => {
             let plan = prepared.with_cancel(shutdown.clone()).apply().await;
             shared.metrics.record(&plan);

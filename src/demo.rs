@@ -8,8 +8,8 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::gitlab::{Client, Gitlab};
-use crate::run::{self, RunOptions};
 use crate::sync::IssueState;
+use crate::sync_run::{self, RunOptions};
 
 /// The page the project was born from, shipped inside the binary.
 pub const PM_PAGE: &str = include_str!("../examples/handbook/product-manager.md");
@@ -20,45 +20,124 @@ const EDIT_TO: &str = "- ~~Maintain version.gitlab.com~~ => Drew\n";
 
 /// Runs the demo and returns what it has to say.
 pub async fn run(today: &str) -> anyhow::Result<String> {
-    let sandbox = gitlab_sandbox::Sandbox::bind(
-        "127.0.0.1:0".parse().expect("a loopback address"),
-        gitlab_sandbox::Config {
-            token: TOKEN.into(),
-            projects: vec![(PROJECT.into(), "public".into())],
-            users: ["sytses", "drew", "andriy", "ashley"]
-                .iter()
-                .map(|u| (u.to_string(), u.to_string()))
-                .collect(),
-            state_file: None,
-        },
-    )
-    .await
-    .context("starting the sandbox")?
-    .spawn();
-    let dir = tempdir().context("creating a temporary directory")?;
-    let page_path = dir.join("product-manager.md");
-    std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
-    let config_path = dir.join("config.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
-             requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\
-             # One request at a time: issue numbers then follow the page, as the output shows.\n\
-             concurrency = 1\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
-             [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
-             url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
-            sandbox.url
-        ),
-    )
-    .context("writing the configuration")?;
-    let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+    let Stage {
+        sandbox,
+        dir,
+        page_path,
+        config,
+    } = Stage::start().await?;
     let options = RunOptions {
         today: today.to_owned(),
         ..Default::default()
     };
     let token = || secrecy::SecretString::from(TOKEN.to_owned());
 
+    let mut out = introduction();
+    let prepared = sync_run::prepare(&config, token(), &options).await?;
+    let _ = writeln!(out, "2. `plan` against the empty project {PROJECT}:\n");
+    out.push_str(&indent(&prepared.plan.to_text()));
+    let applied = prepared.apply().await;
+    anyhow::ensure!(
+        applied.summary.failed == 0,
+        "the first sync failed:\n{}",
+        applied.to_text()
+    );
+
+    let client = Gitlab::new(Client::new(&config.gitlab_url, token(), config.policy())?);
+    let _ = writeln!(
+        out,
+        "\n3. `apply` made it so. The issue board, as people will follow it on GitLab:\n"
+    );
+    out.push_str(&indent(&board_text(&client, &config).await?));
+
+    let status = sync_run::status(&config, token()).await?;
+    let _ = writeln!(
+        out,
+        "\n4. `status`: progress per section, read back from GitLab:\n"
+    );
+    out.push_str(&indent(&status.to_text(true)));
+
+    std::fs::write(&page_path, PM_PAGE.replacen(EDIT_FROM, EDIT_TO, 1))
+        .context("editing the page")?;
+    let _ = writeln!(
+        out,
+        "\n5. Someone edits the handbook: `{}` becomes `{}`. The next sync:\n",
+        EDIT_FROM.trim(),
+        EDIT_TO.trim()
+    );
+    let prepared = sync_run::prepare(&config, token(), &options).await?;
+    out.push_str(&indent(&prepared.plan.to_text()));
+    let applied = prepared.apply().await;
+    anyhow::ensure!(
+        applied.summary.failed == 0,
+        "the second sync failed:\n{}",
+        applied.to_text()
+    );
+    let status = sync_run::status(&config, token()).await?;
+    let _ = writeln!(out, "\n   Progress now:\n");
+    out.push_str(&indent(&status.to_text(true)));
+
+    out.push_str(YOUR_TURN);
+    sandbox.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+/// The demo's world: an in-process sandbox and a temporary handbook with its configuration.
+struct Stage {
+    sandbox: gitlab_sandbox::Running,
+    dir: std::path::PathBuf,
+    page_path: std::path::PathBuf,
+    config: Config,
+}
+
+impl Stage {
+    /// Starts the sandbox and writes the page and the configuration.
+    async fn start() -> anyhow::Result<Stage> {
+        let sandbox = gitlab_sandbox::Sandbox::bind(
+            "127.0.0.1:0".parse().expect("a loopback address"),
+            gitlab_sandbox::Config {
+                token: TOKEN.into(),
+                projects: vec![(PROJECT.into(), "public".into())],
+                users: ["sytses", "drew", "andriy", "ashley"]
+                    .iter()
+                    .map(|u| (u.to_string(), u.to_string()))
+                    .collect(),
+                state_file: None,
+            },
+        )
+        .await
+        .context("starting the sandbox")?
+        .spawn();
+        let dir = tempdir().context("creating a temporary directory")?;
+        let page_path = dir.join("product-manager.md");
+        std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
+        let config_path = dir.join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
+                 requests_per_minute = 1000000\nissue_creations_per_minute = 1000000\n\
+                 # One request at a time: issue numbers then follow the page, as the output shows.\n\
+                 concurrency = 1\n\n[people]\n\"Drew\" = \"drew\"\n\"Andriy\" = \"andriy\"\n\"Ashley\" = \"ashley\"\n\n\
+                 [[pages]]\nid = \"product-manager\"\nsource = \"product-manager.md\"\n\
+                 url = \"https://about.gitlab.com/jobs/product-manager/\"\nproject = \"{PROJECT}\"\nowner = \"sytses\"\n",
+                sandbox.url
+            ),
+        )
+        .context("writing the configuration")?;
+        let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+        Ok(Stage {
+            sandbox,
+            dir,
+            page_path,
+            config,
+        })
+    }
+}
+
+/// The header and step 1: what the page holds.
+fn introduction() -> String {
     let mut out = String::new();
     let page = crate::parse::parse_page(PM_PAGE, &Default::default());
     let sections: std::collections::BTreeSet<_> =
@@ -79,64 +158,16 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
         page.items.len(),
         sections.len()
     );
-
-    let prepared = run::prepare(&config, token(), &options).await?;
-    let _ = writeln!(out, "2. `plan` against the empty project {PROJECT}:\n");
-    out.push_str(&indent(&prepared.plan.to_text()));
-    let applied = prepared.apply().await;
-    anyhow::ensure!(
-        applied.summary.failed == 0,
-        "the first sync failed:\n{}",
-        applied.to_text()
-    );
-
-    let client = Gitlab::new(Client::new(&config.gitlab_url, token(), config.policy())?);
-    let _ = writeln!(
-        out,
-        "\n3. `apply` made it so. The issue board, as people will follow it on GitLab:\n"
-    );
-    out.push_str(&indent(&board_text(&client, &config).await?));
-
-    let status = run::status(&config, token()).await?;
-    let _ = writeln!(
-        out,
-        "\n4. `status`: progress per section, read back from GitLab:\n"
-    );
-    out.push_str(&indent(&status.to_text(true)));
-
-    std::fs::write(&page_path, PM_PAGE.replacen(EDIT_FROM, EDIT_TO, 1))
-        .context("editing the page")?;
-    let _ = writeln!(
-        out,
-        "\n5. Someone edits the handbook: `{}` becomes `{}`. The next sync:\n",
-        EDIT_FROM.trim(),
-        EDIT_TO.trim()
-    );
-    let prepared = run::prepare(&config, token(), &options).await?;
-    out.push_str(&indent(&prepared.plan.to_text()));
-    let applied = prepared.apply().await;
-    anyhow::ensure!(
-        applied.summary.failed == 0,
-        "the second sync failed:\n{}",
-        applied.to_text()
-    );
-    let status = run::status(&config, token()).await?;
-    let _ = writeln!(out, "\n   Progress now:\n");
-    out.push_str(&indent(&status.to_text(true)));
-
-    let _ = writeln!(
-        out,
-        "\n6. Your turn, against your GitLab:\n\n\
-         \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
-         \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
-         \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
-         \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
-         Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted."
-    );
-    sandbox.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(out)
+    out
 }
+
+/// Step 6: how to go on with one's own GitLab.
+const YOUR_TURN: &str = "\n6. Your turn, against your GitLab:\n\n\
+     \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
+     \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
+     \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
+     \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
+     Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted.\n";
 
 /// The board's lists with their open issues, and how many are closed.
 async fn board_text(gitlab: &Gitlab, config: &Config) -> anyhow::Result<String> {

@@ -6,6 +6,8 @@
 //! (`handbook_sync::parse`, `handbook_sync::sync`, …) so callers need not know where
 //! they live. See `ARCHITECTURE.md`.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -13,7 +15,7 @@ pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;
-pub mod run;
 pub mod source;
+pub mod sync_run;
 
 pub use handbook_sync_core::{parse, schedule, status, sync};

@@ -211,6 +211,24 @@ struct Created {
     id: u64,
 }
 
+/// One edit of an issue: [`crate::sync::Write::Edit`] with the assignee resolved to a
+/// user id. A field left `None` (or an empty label list) is not sent, so GitLab keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct IssueEdit<'a> {
+    /// New title.
+    pub title: Option<&'a str>,
+    /// New description.
+    pub description: Option<&'a str>,
+    /// Labels to add.
+    pub add_labels: &'a [String],
+    /// Labels to remove.
+    pub remove_labels: &'a [String],
+    /// `Some(None)` unassigns; `Some(Some(id))` assigns user `id`.
+    pub assignee: Option<Option<u64>>,
+    /// Close or reopen.
+    pub state: Option<IssueState>,
+}
+
 /// What handbook-sync needs to know of a project.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProjectInfo {
@@ -225,6 +243,7 @@ pub struct ProjectInfo {
 }
 
 /// The GitLab operations of a sync.
+#[derive(Debug)]
 pub struct Gitlab {
     client: Client,
 }
@@ -537,34 +556,28 @@ impl Gitlab {
         Ok(created.iid)
     }
 
-    /// Edits an issue.
-    #[allow(clippy::too_many_arguments)]
+    /// Edits an issue: the fields `edit` sets, nothing else.
     pub async fn edit_issue(
         &self,
         project: u64,
         iid: u64,
-        title: Option<&str>,
-        description: Option<&str>,
-        add_labels: &[String],
-        remove_labels: &[String],
-        assignee: Option<Option<u64>>,
-        state_event: Option<&str>,
+        edit: &IssueEdit<'_>,
     ) -> Result<(), GitlabError> {
         let mut ep = api::projects::issues::EditIssue::builder();
         ep.project(project).issue(iid);
-        if let Some(t) = title {
+        if let Some(t) = edit.title {
             ep.title(t);
         }
-        if let Some(d) = description {
+        if let Some(d) = edit.description {
             ep.description(d);
         }
-        for l in add_labels {
+        for l in edit.add_labels {
             ep.add_label(l.as_str());
         }
-        for l in remove_labels {
+        for l in edit.remove_labels {
             ep.remove_label(l.as_str());
         }
-        match assignee {
+        match edit.assignee {
             Some(Some(id)) => {
                 ep.assignee_id(id);
             }
@@ -573,14 +586,14 @@ impl Gitlab {
             }
             None => {}
         }
-        match state_event {
-            Some("close") => {
+        match edit.state {
+            Some(IssueState::Closed) => {
                 ep.state_event(api::projects::issues::IssueStateEvent::Close);
             }
-            Some("reopen") => {
+            Some(IssueState::Opened) => {
                 ep.state_event(api::projects::issues::IssueStateEvent::Reopen);
             }
-            _ => {}
+            None => {}
         }
         let ep = ep.build().expect("an issue edit builds");
         api::ignore(ep)

@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
 use super::{GitlabError, TransportError};
+use crate::metrics::GitlabMetrics;
 
 /// How hard to push GitLab, and how to recover.
 #[derive(Debug, Clone)]
@@ -71,6 +72,8 @@ pub struct Client {
     slots: Semaphore,
     /// Set from `RateLimit-*` headers: no request before this instant.
     paused_until: Mutex<Option<tokio::time::Instant>>,
+    /// Where answers and rate-limit waits are counted; `None` counts nothing.
+    metrics: Option<Arc<GitlabMetrics>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -127,7 +130,26 @@ impl Client {
             slots: Semaphore::new(policy.concurrency.max(1)),
             paused_until: Mutex::new(None),
             policy,
+            metrics: None,
         })
+    }
+
+    /// Counts every answer and rate-limit wait in `metrics` (the daemon's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Option<Arc<GitlabMetrics>>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn count_request(&self, status: Option<u16>) {
+        if let Some(m) = &self.metrics {
+            m.request(status);
+        }
+    }
+
+    fn count_rate_limit_wait(&self) {
+        if let Some(m) = &self.metrics {
+            m.rate_limit_wait();
+        }
     }
 
     async fn wait_turn(&self, creates_issue: bool) {
@@ -163,7 +185,7 @@ impl Client {
             wait_seconds = wait.as_secs(),
             "GitLab's rate limit is nearly spent: pausing"
         );
-        crate::metrics::RATE_LIMIT_WAITS.inc();
+        self.count_rate_limit_wait();
         *self.paused_until.lock().await = Some(tokio::time::Instant::now() + wait);
     }
 
@@ -193,11 +215,11 @@ impl Client {
             .body(body.to_vec());
         let response = match request.send().await {
             Ok(r) => {
-                crate::metrics::gitlab_request(Some(r.status().as_u16()));
+                self.count_request(Some(r.status().as_u16()));
                 r
             }
             Err(e) => {
-                crate::metrics::gitlab_request(None);
+                self.count_request(None);
                 let not_sent = e.is_connect();
                 return Err(Failure::Transport(e.into(), not_sent));
             }
@@ -226,7 +248,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
-            crate::metrics::RATE_LIMIT_WAITS.inc();
+            self.count_rate_limit_wait();
             return Err(Failure::Status(response, Some(retry_after)));
         }
         if status.is_server_error() {

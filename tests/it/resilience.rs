@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use common::{TOKEN, World, page_toml, pm_page};
 use handbook_sync::config::Config;
-use handbook_sync::run::{self, RunOptions};
 use handbook_sync::sync::marker;
+use handbook_sync::sync_run::{self, RunOptions};
 use serde_json::{Value, json};
 
 const PROJECT: &str = "acme/roadmap";
@@ -59,7 +59,7 @@ async fn sync(world: &World) -> handbook_sync::sync::Plan {
         today: "2026-11-27".into(),
         ..Default::default()
     };
-    match run::prepare(&config, TOKEN.to_owned().into(), &options).await {
+    match sync_run::prepare(&config, TOKEN.to_owned().into(), &options).await {
         Ok(prepared) => prepared.apply().await,
         // Reading failed even after retries: nothing was written; count it as a failed run.
         Err(e) => panic!("prepare failed: {e}"),

@@ -602,3 +602,76 @@ fn the_example_configuration_loads() {
         "the example points at the shipped page"
     );
 }
+
+/// The stages of `prepare` and `apply`, called one by one as a library user would: each
+/// returns what the next takes, and nothing is written before `apply`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stages_of_a_sync_can_be_called_one_by_one() {
+    use handbook_sync::sync::PageOutcome;
+    use handbook_sync::sync_run::{self, Connection, PageError, PageRead, Prepared, RunError};
+
+    let pages = format!(
+        "{}\n{}",
+        page_toml("product-manager", "pm.md", PROJECT),
+        page_toml("missing", "missing.md", "acme/other")
+    );
+    let world = World::new(&pages, "").await;
+    world.write_page("pm.md", &pm_page());
+    let config = handbook_sync::config::Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let options = sync_run::RunOptions {
+        today: "2026-11-27".into(),
+        ..Default::default()
+    };
+
+    let selected = sync_run::select_pages(&config, &[]).unwrap();
+    let ids: Vec<&str> = selected.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["product-manager", "missing"]);
+    assert!(matches!(
+        sync_run::select_pages(&config, &["nope".into()]),
+        Err(RunError::UnknownPage(id)) if id == "nope"
+    ));
+
+    let connection = Connection::new(&config, common::TOKEN.to_owned().into(), None).unwrap();
+    let pages = sync_run::read_pages(&config, &connection, &selected, None).await;
+    match &pages[0].read {
+        PageRead::Parsed(page) => assert_eq!(page.items.len(), 50),
+        other => panic!("the page parses: {other:?}"),
+    }
+    assert!(
+        matches!(&pages[1].read, PageRead::Failed(PageError::Source(_))),
+        "{:?}",
+        pages[1].read
+    );
+
+    let projects =
+        sync_run::read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
+    let read: Vec<&str> = projects.keys().map(String::as_str).collect();
+    assert_eq!(read, [PROJECT], "the project of an unread page is not read");
+    let roadmap = projects[PROJECT].as_ref().unwrap();
+    assert!(roadmap.issues.is_empty());
+
+    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects)
+        .await
+        .unwrap();
+    for name in ["sytses", "drew", "andriy", "ashley"] {
+        assert!(people.user_ids.contains_key(name), "{name} is looked up");
+    }
+
+    let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
+    assert_eq!(planned.plan.summary.create, 50);
+    assert_eq!(planned.plan.pages[0].outcome, PageOutcome::Ok);
+    assert!(matches!(
+        planned.plan.pages[1].outcome,
+        PageOutcome::Skipped(_)
+    ));
+    assert!(
+        world.issues(PROJECT).await.is_empty(),
+        "nothing is written before apply"
+    );
+
+    let prepared = Prepared::new(&config, connection, planned, people);
+    let applied = sync_run::apply(prepared, indicatif::ProgressBar::hidden()).await;
+    assert_eq!(applied.summary.failed, 0);
+    assert_eq!(applied.pages[0].outcome, PageOutcome::Ok);
+    assert_eq!(world.issues(PROJECT).await.len(), 50);
+}

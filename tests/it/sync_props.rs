@@ -7,8 +7,8 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use handbook_sync::config::Config;
-use handbook_sync::run::{self, RunOptions};
 use handbook_sync::sync::marker;
+use handbook_sync::sync_run::{self, RunOptions};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -175,7 +175,7 @@ async fn sync(world: &common::World) -> handbook_sync::sync::Plan {
         today: "2026-11-27".into(),
         ..Default::default()
     };
-    let prepared = run::prepare(&config, common::TOKEN.to_owned().into(), &options)
+    let prepared = sync_run::prepare(&config, common::TOKEN.to_owned().into(), &options)
         .await
         .unwrap();
     prepared.apply().await

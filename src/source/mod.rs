@@ -1,6 +1,19 @@
 //! Reading handbook pages: the I/O edge in front of the pure parser.
+//!
+//! Three kinds of source, one file each: [`local`] files, [`http`] URLs and [`gitlab`]
+//! repository files. Each knows how to tell that a page is the version last synced
+//! successfully (file length, time and text; `ETag` and `304`; `blob_id`), and
+//! [`fetch`] picks the kind, so the whole "is it unchanged" question lives here.
 
 use std::path::{Path, PathBuf};
+
+use crate::gitlab::{Gitlab, GitlabError};
+
+pub mod gitlab;
+pub mod http;
+pub mod local;
+
+pub use local::read_local;
 
 /// A page source that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -22,18 +35,47 @@ pub enum SourceError {
         /// Byte offset of the first invalid sequence.
         offset: usize,
     },
-}
-
-/// Reads a local page as UTF-8 text.
-pub fn read_local(path: &Path) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|e| SourceError::NotUtf8 {
-        path: path.to_owned(),
-        offset: e.utf8_error().valid_up_to(),
-    })
+    /// A `gitlab://` source without group, project and path.
+    #[error("`{spec}`: expected gitlab://GROUP/PROJECT/path/to/page.md")]
+    BadGitlabSource {
+        /// The source as written.
+        spec: String,
+    },
+    /// An `http(s)` source that is not a URL.
+    #[error("`{spec}`: {error}")]
+    BadUrl {
+        /// The source as written.
+        spec: String,
+        /// What the URL parser said.
+        error: url::ParseError,
+    },
+    /// The `http(s)` request failed: no answer.
+    #[error("cannot fetch page `{url}`: {error}")]
+    Fetch {
+        /// The page's URL.
+        url: url::Url,
+        /// What the HTTP client said.
+        error: reqwest::Error,
+    },
+    /// The server answered, but not with the page.
+    #[error("cannot fetch page `{url}`: the server answered {status}")]
+    Status {
+        /// The page's URL.
+        url: url::Url,
+        /// The answer's status.
+        status: reqwest::StatusCode,
+    },
+    /// The answer's body could not be read.
+    #[error("cannot read page `{url}`: {error}")]
+    Body {
+        /// The page's URL.
+        url: url::Url,
+        /// What the HTTP client said.
+        error: reqwest::Error,
+    },
+    /// A `gitlab://` page could not be read through the repository files API.
+    #[error(transparent)]
+    Gitlab(#[from] GitlabError),
 }
 
 /// Where a page comes from, as `pages[].source` says.
@@ -57,7 +99,7 @@ pub enum SourceSpec {
 
 impl SourceSpec {
     /// Reads `pages[].source`; relative paths are relative to `base_dir`.
-    pub fn parse(source: &str, base_dir: &Path) -> Result<SourceSpec, String> {
+    pub fn parse(source: &str, base_dir: &Path) -> Result<SourceSpec, SourceError> {
         if let Some(rest) = source.strip_prefix("gitlab://") {
             let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
             let git_ref = form_urlencoded::parse(query.as_bytes())
@@ -72,9 +114,9 @@ impl SourceSpec {
                             (format!("{group}/{name}"), path.to_owned())
                         }
                         _ => {
-                            return Err(format!(
-                                "`{source}`: expected gitlab://GROUP/PROJECT/path/to/page.md"
-                            ));
+                            return Err(SourceError::BadGitlabSource {
+                                spec: source.to_owned(),
+                            });
                         }
                     }
                 }
@@ -88,7 +130,10 @@ impl SourceSpec {
         if source.starts_with("http://") || source.starts_with("https://") {
             return url::Url::parse(source)
                 .map(SourceSpec::Http)
-                .map_err(|e| format!("`{source}`: {e}"));
+                .map_err(|error| SourceError::BadUrl {
+                    spec: source.to_owned(),
+                    error,
+                });
         }
         let path = Path::new(source);
         Ok(SourceSpec::Local(if path.is_absolute() {
@@ -174,63 +219,22 @@ pub struct Fetched {
     pub version: String,
 }
 
-/// Fetches an `http(s)` page, sending the remembered `ETag`.
-pub async fn fetch_http(
+/// Reads the page at `spec`, telling whether it is the version of `cached` and that
+/// version was synced successfully. `http` fetches `http(s)` pages; `gitlab` reads
+/// `gitlab://` ones.
+pub async fn fetch(
+    spec: &SourceSpec,
     http: &reqwest::Client,
-    url: &url::Url,
+    gitlab: &Gitlab,
     cached: Option<&Cached>,
-) -> Result<Fetched, String> {
-    let mut request = http.get(url.clone());
-    if let Some(c) = cached {
-        request = request.header(reqwest::header::IF_NONE_MATCH, &c.version);
+) -> Result<Fetched, SourceError> {
+    match spec {
+        SourceSpec::Local(path) => local::fetch(path, cached),
+        SourceSpec::Http(url) => http::fetch(http, url, cached).await,
+        SourceSpec::Gitlab {
+            project,
+            path,
+            git_ref,
+        } => gitlab::fetch(gitlab, project, path, git_ref, cached).await,
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch page `{url}`: {e}"))?;
-    if response.status() == reqwest::StatusCode::NOT_MODIFIED
-        && let Some(c) = cached
-    {
-        return Ok(Fetched {
-            text: c.text.clone(),
-            unchanged: c.synced,
-            version: c.version.clone(),
-        });
-    }
-    if !response.status().is_success() {
-        return Err(format!(
-            "cannot fetch page `{url}`: the server answered {}",
-            response.status()
-        ));
-    }
-    let version = response
-        .headers()
-        .get(reqwest::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("cannot read page `{url}`: {e}"))?;
-    Ok(Fetched {
-        text,
-        unchanged: false,
-        version,
-    })
-}
-
-/// Reads a local page; its version is its length and modification time.
-pub fn fetch_local(path: &Path, cached: Option<&Cached>) -> Result<Fetched, SourceError> {
-    let text = read_local(path)?;
-    let version = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| format!("{}:{:?}", text.len(), t))
-        .unwrap_or_default();
-    let unchanged = cached.is_some_and(|c| c.synced && c.version == version && c.text == text);
-    Ok(Fetched {
-        text,
-        unchanged,
-        version,
-    })
 }

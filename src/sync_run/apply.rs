@@ -1,0 +1,309 @@
+//! Stage 6: executing a plan. Labels first (issues and board lists name them), then every
+//! action of every page that is not refused or failed, then the page's board. One
+//! failing request never stops the others; it marks its page failed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::StreamExt as _;
+use indicatif::ProgressBar;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::gitlab::{Gitlab, GitlabError, IssueEdit};
+use crate::sync::board::{self, BoardPlan};
+use crate::sync::{ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
+
+use super::{Connection, Planned, ResolvedPeople};
+
+/// A planned run, ready to print and to apply.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The plan.
+    pub plan: Plan,
+    gitlab: Gitlab,
+    projects: BTreeMap<String, u64>,
+    user_ids: BTreeMap<String, u64>,
+    label_colors: BTreeMap<String, (String, String)>,
+    /// Per project: label name → id (labels created by `apply` are added).
+    label_ids: BTreeMap<String, BTreeMap<String, u64>>,
+    /// (project id, iid) of every issue read while planning.
+    known_iids: BTreeSet<(u64, u64)>,
+    managed_label: String,
+    /// When cancelled, no further action starts (the one in flight finishes).
+    cancel: CancellationToken,
+    /// Actions in flight at once.
+    concurrency: usize,
+}
+
+/// Stage 6: executes `prepared`'s plan and returns it with failures counted, advancing
+/// `progress` by one per write (a bar on a terminal; hidden for JSON output and logs).
+pub async fn apply(prepared: Prepared, progress: ProgressBar) -> Plan {
+    prepared.apply_with_progress(progress).await
+}
+
+impl Prepared {
+    /// Puts together what [`apply`] needs: the plan of `planned`, the connection it was
+    /// read through and the people's user ids.
+    pub fn new(
+        config: &Config,
+        connection: Connection,
+        planned: Planned,
+        people: ResolvedPeople,
+    ) -> Self {
+        Prepared {
+            plan: planned.plan,
+            gitlab: connection.gitlab,
+            projects: planned.project_ids,
+            user_ids: people.user_ids,
+            label_colors: planned.label_colors,
+            label_ids: planned.label_ids,
+            known_iids: planned.known_iids,
+            managed_label: config.sync.managed_label.clone(),
+            cancel: CancellationToken::new(),
+            concurrency: config.gitlab.concurrency.max(1),
+        }
+    }
+
+    /// Executes the plan: labels first, then every action of every page that is not
+    /// refused or failed. One failing action does not stop the others.
+    pub async fn apply(self) -> Plan {
+        self.apply_with_progress(ProgressBar::hidden()).await
+    }
+
+    /// Stops starting new actions once `token` is cancelled (SIGTERM in the daemon).
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// [`Prepared::apply`], advancing `progress` by one per action (a bar on a terminal;
+    /// hidden for JSON output and logs).
+    pub async fn apply_with_progress(mut self, progress: ProgressBar) -> Plan {
+        let writes = self
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.write.is_some())
+            .count();
+        progress.set_length(writes as u64);
+        let pages: Vec<PageReport> = self.plan.pages.clone();
+        for (index, page) in pages.iter().enumerate() {
+            if page.outcome != PageOutcome::Ok {
+                continue;
+            }
+            let Some(&project) = self.projects.get(&page.project) else {
+                continue;
+            };
+            let failed = self.apply_page(project, page, &progress).await;
+            if failed > 0 {
+                self.plan.summary.failed += failed;
+                self.plan.pages[index].outcome =
+                    PageOutcome::Failed(format!("{failed} request(s) failed; see the log"));
+            }
+        }
+        progress.finish_and_clear();
+        self.plan
+    }
+
+    /// One page's labels, actions and board; returns the number of failed requests.
+    async fn apply_page(
+        &mut self,
+        project: u64,
+        page: &PageReport,
+        progress: &ProgressBar,
+    ) -> usize {
+        let mut failed = self.create_labels(project, page).await;
+        failed += self.run_actions(project, &page.id, progress).await;
+        if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id)
+            && let Err(e) = self.apply_board(project, &page.project, board).await
+        {
+            tracing::error!(page = %page.id, "{e}");
+            failed += 1;
+        }
+        failed
+    }
+
+    async fn create_labels(&mut self, project: u64, page: &PageReport) -> usize {
+        let mut failed = 0;
+        for label in &page.create_labels {
+            let (color, description) = self.label_colors.get(label).cloned().unwrap_or_default();
+            match self
+                .gitlab
+                .create_label(project, label, &color, &description)
+                .await
+            {
+                Ok(id) => {
+                    self.label_ids
+                        .entry(page.project.clone())
+                        .or_default()
+                        .insert(label.clone(), id);
+                }
+                Err(e) => {
+                    tracing::error!(page = %page.id, "{e}");
+                    failed += 1;
+                }
+            }
+        }
+        failed
+    }
+
+    /// The page's writes, `concurrency` at once: actions touch different issues (the
+    /// client still paces every request). After a cancel no new one starts.
+    async fn run_actions(&self, project: u64, page_id: &str, progress: &ProgressBar) -> usize {
+        let actions: Vec<_> = self
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.page == page_id && a.action != ActionKind::Drift)
+            .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
+            .collect();
+        futures_util::stream::iter(actions)
+            .map(|(key, write)| async move {
+                if self.cancel.is_cancelled() {
+                    return 0;
+                }
+                let result = self.execute(project, page_id, &key, &write).await;
+                progress.inc(1);
+                match result {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
+                        1
+                    }
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .fold(0, |total, n| async move { total + n })
+            .await
+    }
+
+    async fn apply_board(
+        &self,
+        project: u64,
+        project_name: &str,
+        board: &BoardPlan,
+    ) -> Result<(), GitlabError> {
+        if !board.has_changes() {
+            return Ok(());
+        }
+        let board_id = match board.board_id {
+            Some(id) => id,
+            None => self.gitlab.create_board(project, &board.board).await?,
+        };
+        let ids = self.label_ids.get(project_name);
+        for board::ListAdd { label, position } in &board.add_lists {
+            let Some(label_id) = ids.and_then(|m| m.get(label)) else {
+                return Err(GitlabError::Other {
+                    what: format!("adding list {label} to board “{}”", board.board),
+                    message: "the label does not exist".into(),
+                });
+            };
+            self.gitlab
+                .add_board_list(project, board_id, *label_id, label, *position as u64)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn user_id(&self, username: &Option<String>) -> Option<u64> {
+        username
+            .as_ref()
+            .and_then(|u| self.user_ids.get(u).copied())
+    }
+
+    /// Creates an issue, never twice: when a create's outcome is unknown (timeout, lost
+    /// answer, 5xx), the issue list is searched for the item's key before trying again.
+    async fn create_once(
+        &self,
+        project: u64,
+        page: &str,
+        key: &str,
+        write: &Write,
+    ) -> Result<u64, GitlabError> {
+        let Write::Create {
+            title,
+            description,
+            labels,
+            assignee,
+            ..
+        } = write
+        else {
+            unreachable!("create_once is called with creates")
+        };
+        let started = chrono::Utc::now();
+        crate::gitlab::create_without_duplicates(
+            || {
+                self.gitlab.create_issue(
+                    project,
+                    title,
+                    description,
+                    labels,
+                    self.user_id(assignee),
+                )
+            },
+            || async {
+                // Clocks differ: look a while back, and skip issues the plan already knew.
+                let since = started - chrono::TimeDelta::minutes(10);
+                let recent = self
+                    .gitlab
+                    .managed_issues_since(project, &self.managed_label, Some(since))
+                    .await?;
+                let found = recent.iter().find(|i| {
+                    !self.known_iids.contains(&(project, i.iid))
+                        && crate::sync::marker::parse(&i.description)
+                            .and_then(|p| p.marker)
+                            .is_some_and(|m| m.page == page && m.key == key)
+                });
+                if let Some(issue) = found {
+                    tracing::info!(page, key, iid = issue.iid, "the create had gone through");
+                }
+                Ok(found.map(|i| i.iid))
+            },
+        )
+        .await
+    }
+
+    async fn execute(
+        &self,
+        project: u64,
+        page: &str,
+        key: &str,
+        write: &Write,
+    ) -> Result<(), GitlabError> {
+        match write {
+            Write::Create {
+                close_description, ..
+            } => {
+                let iid = self.create_once(project, page, key, write).await?;
+                if let Some(closing) = close_description {
+                    let close = IssueEdit {
+                        description: Some(closing),
+                        state: Some(IssueState::Closed),
+                        ..IssueEdit::default()
+                    };
+                    self.gitlab.edit_issue(project, iid, &close).await?;
+                }
+                Ok(())
+            }
+            Write::Edit {
+                iid,
+                title,
+                description,
+                add_labels,
+                remove_labels,
+                assignee,
+                state,
+            } => {
+                let edit = IssueEdit {
+                    title: title.as_deref(),
+                    description: description.as_deref(),
+                    add_labels,
+                    remove_labels,
+                    assignee: assignee.as_ref().map(|a| self.user_id(a)),
+                    state: *state,
+                };
+                self.gitlab.edit_issue(project, *iid, &edit).await
+            }
+        }
+    }
+}

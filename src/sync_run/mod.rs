@@ -1,0 +1,153 @@
+//! One sync, as named stages around the pure core in [`crate::parse`] and [`crate::sync`]:
+//!
+//! 1. [`select_pages`] — the configured pages a run covers;
+//! 2. [`read_pages`] — their sources, parsed (an unchanged page is not planned again);
+//! 3. [`read_projects`] — everything GitLab holds for their projects, before any write;
+//! 4. [`resolve_people`] — every name and owner, looked up once;
+//! 5. [`plan()`] — desired against observed: the [`Plan`] (no I/O);
+//! 6. [`apply()`] — the plan's writes (labels first; one failing action never stops the
+//!    rest).
+//!
+//! [`prepare`] runs stages 1–5 in order, [`Prepared::apply`] the last; a test can call
+//! each on its own. [`status`] reads the issues that `status::page_progress` counts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, PageSettings};
+use crate::gitlab::{Client, Gitlab, GitlabError};
+use crate::metrics::GitlabMetrics;
+use crate::source::SourceCache;
+use crate::sync::ObservedIssue;
+
+mod apply;
+mod pages;
+mod people;
+mod planning;
+mod projects;
+
+pub use apply::{Prepared, apply};
+pub use pages::{PageError, PageInput, PageRead, read_pages};
+pub use people::{ResolvedPeople, resolve_people};
+pub use planning::{Planned, plan};
+pub use projects::{ProjectState, Projects, read_projects};
+
+/// What to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only these page ids (all when empty).
+    pub pages: Vec<String>,
+    /// Let plans close many issues at once.
+    pub allow_mass_close: bool,
+    /// `YYYY-MM-DD`, for reason lines.
+    pub today: String,
+    /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
+    pub cache: Option<Arc<SourceCache>>,
+    /// Where the GitLab client counts requests and rate-limit waits (the daemon's
+    /// `/metrics`); `None` counts nothing.
+    pub metrics: Option<Arc<GitlabMetrics>>,
+}
+
+/// Errors that stop a run before any page is looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--page` named a page that is not configured.
+    #[error("--page {0}: no such page in the configuration")]
+    UnknownPage(String),
+    /// The configuration has no pages.
+    #[error("the configuration has no [[pages]]")]
+    NoPages,
+    /// The client could not be built, or the people could not be looked up.
+    #[error(transparent)]
+    Gitlab(#[from] GitlabError),
+}
+
+/// What a run talks through: GitLab, and plain HTTP for `http(s)` page sources.
+#[derive(Debug)]
+pub struct Connection {
+    /// The GitLab operations.
+    pub gitlab: Gitlab,
+    /// For `http(s)` pages (same timeouts and user agent as the GitLab client).
+    pub http: reqwest::Client,
+}
+
+impl Connection {
+    /// Clients for `config`'s instance; requests are counted in `metrics` if given.
+    pub fn new(
+        config: &Config,
+        token: SecretString,
+        metrics: Option<Arc<GitlabMetrics>>,
+    ) -> Result<Self, GitlabError> {
+        let client = Client::new(&config.gitlab_url, token, config.policy())?.with_metrics(metrics);
+        Ok(Connection {
+            gitlab: Gitlab::new(client),
+            http: crate::gitlab::http_client(config.policy().timeout)?,
+        })
+    }
+}
+
+/// Stage 1: the pages of `config` that `wanted` names (all when empty), in configuration
+/// order. Fails when there are no pages or `wanted` names one that is not configured.
+pub fn select_pages(config: &Config, wanted: &[String]) -> Result<Vec<PageSettings>, RunError> {
+    if config.pages.is_empty() {
+        return Err(RunError::NoPages);
+    }
+    if let Some(id) = wanted
+        .iter()
+        .find(|id| !config.pages.iter().any(|p| &p.id == *id))
+    {
+        return Err(RunError::UnknownPage(id.clone()));
+    }
+    Ok(config
+        .pages
+        .iter()
+        .filter(|p| wanted.is_empty() || wanted.contains(&p.id))
+        .cloned()
+        .collect())
+}
+
+/// Reads everything and plans: stages 1 to 5 in order. Writes nothing.
+pub async fn prepare(
+    config: &Config,
+    token: SecretString,
+    options: &RunOptions,
+) -> Result<Prepared, RunError> {
+    let selected = select_pages(config, &options.pages)?;
+    let connection = Connection::new(config, token, options.metrics.clone())?;
+    let pages = read_pages(config, &connection, &selected, options.cache.as_deref()).await;
+    let projects = read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
+    let people = resolve_people(config, &connection.gitlab, &pages, &projects).await?;
+    let planned = plan(config, options, &pages, &projects, &people);
+    Ok(Prepared::new(config, connection, planned, people))
+}
+
+/// Reads the configured pages' issues from GitLab and counts them.
+pub async fn status(
+    config: &Config,
+    token: SecretString,
+) -> Result<crate::status::StatusReport, RunError> {
+    let client = Client::new(&config.gitlab_url, token, config.policy())?;
+    let gitlab = Gitlab::new(client);
+    let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
+    let mut report = crate::status::StatusReport::default();
+    for page in &config.pages {
+        if !issues_of.contains_key(&page.project) {
+            let info = gitlab.project(&page.project).await?;
+            issues_of.insert(
+                page.project.clone(),
+                gitlab
+                    .managed_issues(info.id, &config.sync.managed_label)
+                    .await?,
+            );
+        }
+        report.pages.push(crate::status::page_progress(
+            &config.sync.section_label_prefix,
+            &page.id,
+            &page.project,
+            &issues_of[&page.project],
+        ));
+    }
+    Ok(report)
+}

@@ -1,0 +1,128 @@
+//! Stage 2: reading and parsing the pages. A page that cannot be read, or has no items,
+//! is kept as [`PageRead::Failed`] so that nothing of it is closed.
+
+use crate::config::{Config, PageSettings};
+use crate::parse::{self, Page, ParseOptions};
+use crate::source::{self, Cached, Fetched, SourceCache, SourceError};
+
+use super::Connection;
+
+/// A page that is not planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Its source could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// It parsed to no items: most likely a broken page, so nothing of it is closed.
+    #[error("page `{page}` ({location}) has no items: skipped, nothing of it is closed")]
+    NoItems {
+        /// The page id.
+        page: String,
+        /// `pages[].source` as configured.
+        location: String,
+    },
+}
+
+/// What reading one page gave.
+#[derive(Debug)]
+pub enum PageRead {
+    /// Parsed, with at least one item.
+    Parsed(Page),
+    /// The version whose last sync succeeded, and `sync.enforce` is off: not planned.
+    Unchanged {
+        /// Items the page had, for the summary.
+        items: usize,
+    },
+    /// Skipped: nothing of it is closed.
+    Failed(PageError),
+}
+
+/// One selected page and what reading it gave.
+#[derive(Debug)]
+pub struct PageInput {
+    /// The page's configuration.
+    pub settings: PageSettings,
+    /// Its content, or why there is none.
+    pub read: PageRead,
+}
+
+/// Stage 2: reads and parses every page of `pages`, in order, through `connection` (an
+/// `http(s)` page through its HTTP client, a `gitlab://` one through GitLab). With a
+/// `cache`, a page whose source is the version last synced successfully is
+/// [`PageRead::Unchanged`] (unless `sync.enforce`), and every parsed page's source is
+/// remembered, not yet marked synced.
+pub async fn read_pages(
+    config: &Config,
+    connection: &Connection,
+    pages: &[PageSettings],
+    cache: Option<&SourceCache>,
+) -> Vec<PageInput> {
+    let mut inputs = Vec::with_capacity(pages.len());
+    for settings in pages {
+        let read = read_page(config, connection, settings, cache).await;
+        inputs.push(PageInput {
+            settings: settings.clone(),
+            read,
+        });
+    }
+    inputs
+}
+
+async fn read_page(
+    config: &Config,
+    connection: &Connection,
+    settings: &PageSettings,
+    cache: Option<&SourceCache>,
+) -> PageRead {
+    let cached = cache.and_then(|c| c.get(&settings.id));
+    let spec = config.source(settings);
+    let fetched = source::fetch(&spec, &connection.http, &connection.gitlab, cached.as_ref()).await;
+    let Fetched {
+        text,
+        unchanged,
+        version,
+    } = match fetched {
+        Ok(f) => f,
+        Err(e) => return PageRead::Failed(e.into()),
+    };
+    // An unchanged page whose last sync succeeded needs no work (unless enforce asks to
+    // look for manual changes every time).
+    if let Some(c) = &cached
+        && unchanged
+        && !config.sync.enforce
+    {
+        return PageRead::Unchanged { items: c.items };
+    }
+    let page = parse::parse_page(&text, &parse_options(settings));
+    if let Some(cache) = cache {
+        cache.put(
+            &settings.id,
+            Cached {
+                version,
+                text,
+                synced: false,
+                items: page.items.len(),
+            },
+        );
+    }
+    if page.items.is_empty() {
+        PageRead::Failed(PageError::NoItems {
+            page: settings.id.clone(),
+            location: settings.source.clone(),
+        })
+    } else {
+        PageRead::Parsed(page)
+    }
+}
+
+fn parse_options(settings: &PageSettings) -> ParseOptions {
+    ParseOptions {
+        page_id: settings.id.clone(),
+        page_url: settings
+            .url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok()),
+        include_sections: settings.include_sections.clone(),
+        exclude_sections: settings.exclude_sections.clone(),
+    }
+}

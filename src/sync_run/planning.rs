@@ -1,0 +1,208 @@
+//! Stage 5: the plan. Pure: pages, projects and people in, a [`Plan`] out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::{Config, PageSettings};
+use crate::parse::Page;
+use crate::sync::desired::{self, DesiredIssue, PageSpec};
+use crate::sync::plan::{self as core_plan, PagePlan, PlanSettings};
+use crate::sync::{PageOutcome, PageReport, Plan, board};
+
+use super::{PageInput, PageRead, ProjectState, Projects, ResolvedPeople, RunOptions};
+
+/// A plan, with what executing it needs to know of the projects it read.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    /// The plan: what is printed, and what `apply` executes.
+    pub plan: Plan,
+    /// Project path → id, for the projects with a planned page.
+    pub project_ids: BTreeMap<String, u64>,
+    /// Colour and description of every label to create.
+    pub label_colors: BTreeMap<String, (String, String)>,
+    /// Per project path: label name → id, as read (board lists need the ids).
+    pub label_ids: BTreeMap<String, BTreeMap<String, u64>>,
+    /// (project id, iid) of every issue read: a create whose outcome is unknown is looked
+    /// for among the other issues only.
+    pub known_iids: BTreeSet<(u64, u64)>,
+}
+
+/// Stage 5: plans every page of `pages` against its project in `projects`, in order. A
+/// page that was not read is reported skipped; one whose project was not read, failed;
+/// an unchanged one, unchanged. Labels the desired issues name and the project lacks are
+/// planned for creation once per project; boards for pages with `board = true`.
+pub fn plan(
+    config: &Config,
+    options: &RunOptions,
+    pages: &[PageInput],
+    projects: &Projects,
+    people: &ResolvedPeople,
+) -> Planned {
+    let mut planner = Planner {
+        config,
+        settings: PlanSettings {
+            managed_label: config.sync.managed_label.clone(),
+            enforce: config.sync.enforce,
+            max_close_fraction: config.sync.max_close_fraction,
+            allow_mass_close: options.allow_mass_close,
+            today: options.today.clone(),
+        },
+        labels: config.sync.labels(),
+        people,
+        planned: Planned::default(),
+        labels_planned: BTreeMap::new(),
+    };
+    for input in pages {
+        planner.add(input, projects);
+    }
+    planner.planned
+}
+
+/// What planning the pages one after the other accumulates.
+struct Planner<'a> {
+    config: &'a Config,
+    settings: PlanSettings,
+    labels: desired::Labels,
+    people: &'a ResolvedPeople,
+    planned: Planned,
+    /// Per project: labels already planned for creation by an earlier page.
+    labels_planned: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Planner<'_> {
+    fn add(&mut self, input: &PageInput, projects: &Projects) {
+        let s = &input.settings;
+        let mut report = PageReport {
+            id: s.id.clone(),
+            project: s.project.clone(),
+            outcome: PageOutcome::Ok,
+            create_labels: Vec::new(),
+            items: BTreeMap::new(),
+        };
+        let page = match &input.read {
+            PageRead::Parsed(page) => page,
+            PageRead::Unchanged { items } => {
+                let unchanged = PagePlan {
+                    unchanged: *items,
+                    ..empty_plan()
+                };
+                return self.planned.plan.add_page(report, unchanged);
+            }
+            PageRead::Failed(e) => {
+                report.outcome = PageOutcome::Skipped(e.to_string());
+                return self.planned.plan.add_page(report, empty_plan());
+            }
+        };
+        for item in &page.items {
+            *report.items.entry(item.status.as_str()).or_default() += 1;
+        }
+        let failed = match projects.get(&s.project) {
+            Some(Ok(project)) => return self.add_page(s, page, project, report),
+            Some(Err(e)) => format!("{e}; nothing is written to this project"),
+            // `prepare` reads every parsed page's project; a caller of the stages may not.
+            None => format!("project {} was not read", s.project),
+        };
+        report.outcome = PageOutcome::Failed(failed);
+        self.planned.plan.add_page(report, empty_plan());
+    }
+
+    fn add_page(
+        &mut self,
+        s: &PageSettings,
+        page: &Page,
+        project: &ProjectState,
+        mut report: PageReport,
+    ) {
+        let id = project.info.id;
+        self.planned.project_ids.insert(s.project.clone(), id);
+        self.planned
+            .known_iids
+            .extend(project.issues.iter().map(|i| (id, i.iid)));
+        let prefix = &self.config.sync.page_label_prefix;
+        let spec = PageSpec {
+            id: s.id.clone(),
+            title: page.title.clone(),
+            url: s.url.clone(),
+            page_label: desired::label_name(&format!("{prefix}{}", s.id)),
+        };
+        let people = &self.people.people;
+        let desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, people);
+        let page_plan = core_plan::plan_page(&spec, &desired, &project.issues, &self.settings);
+        report.create_labels = self.labels_to_create(&s.project, project, &desired);
+        if s.board {
+            let sections = self.section_labels(&desired);
+            let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);
+            self.planned.plan.boards.push(board);
+        }
+        self.planned
+            .label_ids
+            .entry(s.project.clone())
+            .or_insert_with(|| project.labels.clone());
+        if let Some(refusal) = &page_plan.refused {
+            report.outcome = PageOutcome::Refused(refusal.clone());
+        }
+        self.planned.plan.add_page(report, page_plan);
+    }
+
+    /// Labels of `desired` that the project lacks and no earlier page planned.
+    fn labels_to_create(
+        &mut self,
+        project_name: &str,
+        project: &ProjectState,
+        desired: &[DesiredIssue],
+    ) -> Vec<String> {
+        let planned = self
+            .labels_planned
+            .entry(project_name.to_owned())
+            .or_default();
+        let mut create = Vec::new();
+        for label in desired.iter().flat_map(|d| &d.labels) {
+            if !project.labels.keys().any(|l| l.eq_ignore_ascii_case(label))
+                && planned.insert(label.clone())
+            {
+                create.push(label.clone());
+                let style = label_style(self.config, label);
+                self.planned.label_colors.insert(label.clone(), style);
+            }
+        }
+        create
+    }
+
+    /// The section labels of `desired`, in order of first appearance: the board's lists.
+    fn section_labels(&self, desired: &[DesiredIssue]) -> Vec<String> {
+        let mut sections: Vec<String> = Vec::new();
+        for d in desired {
+            if let Some(label) = desired::section_label(&self.labels, &d.section)
+                && !sections.contains(&label)
+            {
+                sections.push(label);
+            }
+        }
+        sections
+    }
+}
+
+fn empty_plan() -> PagePlan {
+    PagePlan {
+        actions: Vec::new(),
+        refused: None,
+        unchanged: 0,
+    }
+}
+
+/// The colour and description of a managed label.
+fn label_style(config: &Config, name: &str) -> (String, String) {
+    let s = &config.sync;
+    let (color, what) = if name == s.managed_label {
+        ("#1f75cb", "Kept in step with the handbook by handbook-sync")
+    } else if name.starts_with(&s.page_label_prefix) {
+        ("#6666c4", "Handbook page (handbook-sync)")
+    } else if name.starts_with(&s.section_label_prefix) {
+        ("#009966", "Handbook section (handbook-sync)")
+    } else {
+        (
+            "#737278",
+            "Handed over to someone else in the handbook (handbook-sync)",
+        )
+    };
+    (color.to_owned(), what.to_owned())
+}
