@@ -30,6 +30,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
                 .map(|u| (u.to_string(), u.to_string()))
                 .collect(),
             state_file: None,
+            ..Default::default()
         },
     )
     .await

@@ -7,12 +7,14 @@
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
+mod access;
 mod boards;
 mod extract;
 mod files;
 mod hooks;
 mod issues;
 mod labels;
+mod members;
 mod middleware;
 mod notes;
 mod pagination;
@@ -86,7 +88,22 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/hooks",
             get(hooks::list_hooks).post(hooks::create_hook),
         )
+        .route("/users", post(users::create_user))
+        .route(
+            "/users/{user_id}/personal_access_tokens",
+            post(users::create_token),
+        )
+        .route(
+            "/projects/{id}/members",
+            get(members::list_members).post(members::add_member),
+        )
+        .route("/projects/{id}/members/all", get(members::list_members))
         .fallback(|| async { ApiError::no_route() })
+        // Inside the authentication below: only a known caller's access is checked.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            access::project_visibility,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             middleware::gitlab,

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
 use super::issues::find_issue;
 use super::pagination::paginate;
@@ -34,10 +35,12 @@ pub(super) async fn list_notes(
     paginate(&app, &req, items)
 }
 
-/// `POST /projects/:id/issues/:iid/notes`: `internal`, or its older name
-/// `confidential`, hides the note from non-members.
+/// `POST /projects/:id/issues/:iid/notes`, by the caller (anyone who can read the
+/// project has `create_note`): `internal`, or its older name `confidential`, hides the
+/// note from non-members.
 pub(super) async fn create_note(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
@@ -62,7 +65,7 @@ pub(super) async fn create_note(
     state.projects[pi].issues[ii].notes.push(Note {
         id: note_id,
         body,
-        author_id: app.root_id,
+        author_id: caller.0,
         internal,
         created_at: now,
     });

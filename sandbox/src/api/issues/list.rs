@@ -156,9 +156,9 @@ fn labels_match(i: &Issue, wanted: Option<&[String]>) -> bool {
         None => true,
         Some([only]) if only.eq_ignore_ascii_case("none") => i.labels.is_empty(),
         Some([only]) if only.eq_ignore_ascii_case("any") => !i.labels.is_empty(),
-        Some(wanted) => wanted
-            .iter()
-            .all(|l| i.labels.iter().any(|have| have.eq_ignore_ascii_case(l))),
+        // Titles match exactly, case included (`app/finders/issuables/label_filter.rb`:
+        // `where(title: label_names)`); only the wildcards ignore case.
+        Some(wanted) => wanted.iter().all(|l| i.labels.contains(l)),
     }
 }
 
