@@ -184,7 +184,10 @@ impl Scan {
         let indent = indent_width(text);
         let t = text.trim_start();
         if let Some((c, n)) = self.fence {
-            if indent < 4 && t.starts_with(&c.to_string().repeat(n)) && t.trim_matches(c).trim().is_empty() {
+            if indent < 4
+                && t.starts_with(&c.to_string().repeat(n))
+                && t.trim_matches(c).trim().is_empty()
+            {
                 self.fence = None;
             }
             return false;

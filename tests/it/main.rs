@@ -19,5 +19,6 @@ mod resilience_process;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_roles;
 mod sync_e2e;
 mod sync_props;

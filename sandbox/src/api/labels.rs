@@ -133,7 +133,11 @@ fn scope_key(title: &str) -> Option<&str> {
 /// Premium's scoped-label exclusivity: in every scope that gets a new label and would
 /// hold two, only the label chosen last in the request stays
 /// (`ee/app/services/ee/issuable/callbacks/labels.rb` `filter_mutually_exclusive_labels`).
-pub(super) fn exclusive_scopes(existing: &[String], new: Vec<String>, chosen: &[String]) -> Vec<String> {
+pub(super) fn exclusive_scopes(
+    existing: &[String],
+    new: Vec<String>,
+    chosen: &[String],
+) -> Vec<String> {
     let added: Vec<&String> = new.iter().filter(|l| !existing.contains(l)).collect();
     if added.is_empty() {
         return new;
@@ -145,7 +149,9 @@ pub(super) fn exclusive_scopes(existing: &[String], new: Vec<String>, chosen: &[
         if set.len() < 2 || !set.iter().any(|o| added.contains(o)) {
             return true;
         }
-        let winner = set.iter().max_by_key(|o| (rank(o), new.iter().position(|n| n == **o)));
+        let winner = set
+            .iter()
+            .max_by_key(|o| (rank(o), new.iter().position(|n| n == **o)));
         winner.is_some_and(|w| *w == l)
     };
     new.iter().filter(|l| keep(l)).cloned().collect()

@@ -74,7 +74,11 @@ pub(super) async fn add_member(
 
 /// `GET /projects/:id/members` and `/members/all`: `query` matches part of the
 /// username or name ignoring case (`User.search`), `user_ids` keeps those users.
-pub(super) async fn list_members(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
+pub(super) async fn list_members(
+    State(app): Shared,
+    Path(id): Path<String>,
+    req: Req,
+) -> ApiResult {
     let items = {
         let state = app.state.lock();
         let pi = project_idx(&state, &id)?;

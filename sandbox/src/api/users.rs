@@ -82,11 +82,11 @@ pub(super) async fn create_user(State(app): Shared, caller: Caller, req: Req) ->
         p.get("name").unwrap_or_default().to_owned(),
         p.get("username").unwrap_or_default().to_owned(),
     );
-    if state
-        .users
-        .iter()
-        .any(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&email)))
-    {
+    if state.users.iter().any(|u| {
+        u.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+    }) {
         return Err(ApiError::conflict("Email has already been taken"));
     }
     if state

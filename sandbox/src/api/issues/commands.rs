@@ -135,7 +135,9 @@ impl Target<'_> {
             return;
         }
         let mut ids = updates.assignees.clone().unwrap_or_else(|| {
-            self.issue.map(|i| i.assignee_ids.clone()).unwrap_or_default()
+            self.issue
+                .map(|i| i.assignee_ids.clone())
+                .unwrap_or_default()
         });
         for id in users {
             if !ids.contains(&id) {
@@ -152,7 +154,15 @@ impl Target<'_> {
             return;
         }
         let Some(users) = self.users(arg) else { return };
-        let current = self.issue.map(|i| i.assignee_ids.clone()).unwrap_or_default();
-        updates.assignees = Some(current.into_iter().filter(|id| !users.contains(id)).collect());
+        let current = self
+            .issue
+            .map(|i| i.assignee_ids.clone())
+            .unwrap_or_default();
+        updates.assignees = Some(
+            current
+                .into_iter()
+                .filter(|id| !users.contains(id))
+                .collect(),
+        );
     }
 }
