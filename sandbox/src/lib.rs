@@ -27,11 +27,12 @@ pub use faults::{Faults, Stats};
 /// What the sandbox starts with.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// The one valid token; it belongs to the user `root`.
+    /// The token of the user `root`, an administrator; other users get tokens through
+    /// `POST /users/:id/personal_access_tokens`.
     pub token: String,
     /// Projects to create if missing: `(group/name, visibility)`.
     pub projects: Vec<(String, String)>,
-    /// Users to create if missing: `(username, full name)`.
+    /// Users to create if missing: `(username, full name)`, members of no project.
     pub users: Vec<(String, String)>,
     /// Where to keep the data across restarts (written atomically after every write).
     pub state_file: Option<PathBuf>,

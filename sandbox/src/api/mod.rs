@@ -4,7 +4,8 @@
 //! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues/`,
 //! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`. What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
-//! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
+//! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
+//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
