@@ -687,3 +687,34 @@ async fn premium_scoped_labels_are_exclusive_per_scope() {
     let edited = root.put(&path, &[("add_labels", "a::z")]).await;
     assert_eq!(titles(&edited["labels"]), ["b", "a::z"]);
 }
+
+// `handbook-sync sandbox --tier premium` is the same switch as `Config::tier`: the
+// process keeps both assignees (`filter_assignees_using_checks` on Premium), and its
+// `--user` users exist and can be assigned.
+#[tokio::test]
+async fn the_sandbox_command_takes_the_tier() {
+    let (child, url) = crate::common::sandbox_process(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--project",
+        "acme/roadmap",
+        "--user",
+        "drew:Drew",
+        "--user",
+        "ashley:Ashley",
+        "--tier",
+        "premium",
+    ]);
+    let root = As::root(&url);
+    let (drew, ashley) = (root.user_id("drew").await, root.user_id("ashley").await);
+    let form = [
+        ("title", "T"),
+        ("assignee_ids[]", &*drew.to_string()),
+        ("assignee_ids[]", &*ashley.to_string()),
+    ];
+    let issue = root.post(&format!("{ROADMAP}/issues"), &form).await;
+    assert_eq!(assignee_ids(&issue), [drew, ashley]);
+    crate::common::terminate(child);
+}

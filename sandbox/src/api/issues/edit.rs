@@ -70,6 +70,9 @@ pub(in crate::api) async fn edit_issue(
     }
     if !access.set_issue_metadata(true) {
         edit.metadata = Metadata::default();
+        // `set_confidentiality` follows `set_issue_metadata` on an existing issue
+        // (`issue_policy.rb`); `filter_params` deletes `confidential` without it.
+        edit.confidential = None;
     }
     let existing = state.projects[pi].issues[ii].labels.clone();
     let labels =
