@@ -86,6 +86,17 @@ impl Access {
                 && (issue.author_id == self.user_id || issue.assignee_ids.contains(&self.user_id)))
     }
 
+    /// `read_issue` on `issue`: guest access, and for a confidential issue also its
+    /// author, an assignee, Planner/Reporter+ or an admin (`issue_policy.rb`:
+    /// `rule { confidential & ~can_read_confidential }` prevents it; `Issue#readable_by?`).
+    pub fn read_issue(&self, issue: &Issue) -> bool {
+        self.guest_access()
+            && (!issue.confidential
+                || self.admin_issue()
+                || issue.author_id == self.user_id
+                || issue.assignee_ids.contains(&self.user_id))
+    }
+
     /// `set_issue_metadata` (labels, assignees, milestone, due date): on a new issue an
     /// admin or any member (even a Guest, gitlab-org/gitlab#300100) but not a non-member
     /// of a public project; on an existing issue only `admin_issue`.

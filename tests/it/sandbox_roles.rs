@@ -718,3 +718,51 @@ async fn the_sandbox_command_takes_the_tier() {
     assert_eq!(assignee_ids(&issue), [drew, ashley]);
     crate::common::terminate(child);
 }
+
+// `app/policies/issue_policy.rb`: `rule { confidential & ~can_read_confidential }`
+// prevents `read_issue` (`can_read_confidential`: author, assignees, Planner/Reporter+,
+// admins), so `IssuesFinder` leaves the issue out of lists and `find_project_issue`
+// answers the missing issue's 404, notes included.
+#[tokio::test]
+async fn a_confidential_issue_is_hidden_from_guests_and_non_members() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (gid, guest) = root.new_user("guest").await;
+    let (rid, reporter) = root.new_user("reporter").await;
+    let (_, outsider) = root.new_user("outsider").await;
+    root.add_member(ROADMAP, gid, 10).await;
+    root.add_member(ROADMAP, rid, 20).await;
+    let secret = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Hush"), ("confidential", "true")],
+        )
+        .await;
+    let own = guest
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Mine"), ("confidential", "true")],
+        )
+        .await;
+    let path = format!("{ROADMAP}/issues/{}", secret["iid"]);
+    for who in [&guest, &outsider] {
+        let listed = who.get(&format!("{ROADMAP}/issues")).await;
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["title"] != "Hush")
+        );
+        for p in [path.clone(), format!("{path}/notes")] {
+            let (status, body) = who.call(Method::GET, &p, &[]).await;
+            assert_eq!(
+                (status, body["message"].as_str()),
+                (StatusCode::NOT_FOUND, Some("404 Not found")),
+                "{p}"
+            );
+        }
+    }
+    reporter.get(&path).await;
+    guest.get(&format!("{ROADMAP}/issues/{}", own["iid"])).await;
+}

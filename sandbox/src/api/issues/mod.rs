@@ -38,15 +38,36 @@ pub(super) fn find_issue(project: &Project, iid: &str) -> Result<usize, ApiError
         .ok_or_else(ApiError::not_found_plain)
 }
 
+/// The index of an issue the caller may read: a confidential one they may not is
+/// missing to them (`find_project_issue` looks through `IssuesFinder`), the same 404.
+pub(super) fn find_readable_issue(
+    state: &Data,
+    pi: usize,
+    iid: &str,
+    caller: Caller,
+) -> Result<usize, ApiError> {
+    let project = &state.projects[pi];
+    let ii = find_issue(project, iid)?;
+    if caller
+        .access(state, project)
+        .read_issue(&project.issues[ii])
+    {
+        Ok(ii)
+    } else {
+        Err(ApiError::not_found_plain())
+    }
+}
+
 /// `GET /projects/:id/issues/:iid`.
 pub(super) async fn get_issue(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
 ) -> ApiResult {
     let state = app.state.lock();
     let pi = project_idx(&state, &id)?;
+    let ii = find_readable_issue(&state, pi, &iid, caller)?;
     let project = &state.projects[pi];
-    let ii = find_issue(project, &iid)?;
     ok(app.render(&state).issue(project, &project.issues[ii]))
 }
 
