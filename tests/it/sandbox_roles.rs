@@ -307,7 +307,8 @@ async fn a_private_project_is_not_found_for_a_non_member() {
 // `set_issue_metadata` on a new issue only to admins and members. Without it
 // `issuable_base_service.rb#filter_params` deletes `assignee_ids` and
 // `issuable/callbacks/labels.rb` ignores `labels`: 201, both silently dropped, and no
-// label is created.
+// label is created. (This follows the current source; older versions had
+// `rule { ~persisted & can?(:guest_access) }`, which let such a user set them.)
 #[tokio::test]
 async fn a_public_project_non_member_creates_an_issue_without_its_labels_and_assignees() {
     let sb = sandbox(gitlab_sandbox::Tier::Free).await;
