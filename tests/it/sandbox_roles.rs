@@ -574,6 +574,16 @@ async fn quick_actions_on_a_new_issue_label_it_but_do_not_close_it() {
         .await;
     assert_eq!(issue["state"], "opened");
     assert_eq!(issue["description"], "Text\n```\n/close\n```");
+
+    // `extractor.rb` `perform_regex` deletes `\r` and returns `content.rstrip` whether or
+    // not it found a command, and the service stores that text.
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "T"), ("description", "Line\r\nNext\n\n")],
+        )
+        .await;
+    assert_eq!(issue["description"], "Line\nNext");
 }
 
 // `issue_and_merge_request_actions.rb`: `/assign @user` sets assignees, `/unassign`
