@@ -28,6 +28,7 @@ async fn main() {
             projects: vec![("acme/big".into(), "public".into())],
             users: vec![("owner".into(), "Owner".into())],
             state_file: None,
+            ..Default::default()
         },
     )
     .await

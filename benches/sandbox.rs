@@ -88,6 +88,7 @@ async fn main() {
         ],
         users: vec![],
         state_file: None,
+        ..Default::default()
     };
     let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
         .await

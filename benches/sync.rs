@@ -295,6 +295,7 @@ async fn main() {
                 ],
                 users: vec![("owner".into(), "Owner".into())],
                 state_file: None,
+                ..Default::default()
             },
         )
         .await

@@ -131,6 +131,10 @@ pub struct SandboxArgs {
     /// again at start.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first);
+    /// `premium` keeps several and makes scoped labels (`key::value`) exclusive.
+    #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
+    pub tier: String,
 }
 
 /// Arguments of `parse`.
@@ -364,6 +368,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         projects,
         users,
         state_file: args.state,
+        tier: args.tier.parse().map_err(anyhow::Error::msg)?,
     };
     runtime()?.block_on(async move {
         let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;

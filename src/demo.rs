@@ -104,6 +104,7 @@ impl Stage {
                     .map(|u| (u.to_string(), u.to_string()))
                     .collect(),
                 state_file: None,
+                ..Default::default()
             },
         )
         .await

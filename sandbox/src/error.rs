@@ -71,6 +71,11 @@ impl ApiError {
     pub fn conflict(message: &str) -> Self {
         Self::new(StatusCode::CONFLICT, json!({"message": message}))
     }
+
+    /// `403 {"message":"403 Forbidden"}`: GitLab's `forbidden!` after `authorize!`.
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"}))
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -11,6 +11,8 @@ mod error;
 mod faults;
 mod model;
 mod params;
+mod policy;
+mod quick_actions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,14 +27,41 @@ pub use faults::{Faults, Stats};
 /// What the sandbox starts with.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// The one valid token; it belongs to the user `root`.
+    /// The token of the user `root`, an administrator; other users get tokens through
+    /// `POST /users/:id/personal_access_tokens`.
     pub token: String,
     /// Projects to create if missing: `(group/name, visibility)`.
     pub projects: Vec<(String, String)>,
-    /// Users to create if missing: `(username, full name)`.
+    /// Users to create if missing: `(username, full name)`, members of no project.
     pub users: Vec<(String, String)>,
     /// Where to keep the data across restarts (written atomically after every write).
     pub state_file: Option<PathBuf>,
+    /// Which GitLab edition's issue features to have (multiple assignees, scoped labels).
+    pub tier: Tier,
+}
+
+/// The GitLab subscription tier the sandbox behaves as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tier {
+    /// GitLab Free: one assignee per issue (the first one given), no scoped-label
+    /// exclusivity (`app/models/concerns/issuable.rb` `allows_multiple_assignees?`).
+    #[default]
+    Free,
+    /// GitLab Premium: many assignees, and scoped labels `key::value` exclusive per key
+    /// (`ee/app/models/ee/issue.rb`, `ee/app/services/ee/issuable/callbacks/labels.rb`).
+    Premium,
+}
+
+impl std::str::FromStr for Tier {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "free" => Ok(Tier::Free),
+            "premium" => Ok(Tier::Premium),
+            other => Err(format!("unknown tier `{other}`: expected free or premium")),
+        }
+    }
 }
 
 /// Why the sandbox could not start.
@@ -70,9 +99,24 @@ pub(crate) struct App {
     pub stats: Mutex<Stats>,
     pub api_window: Mutex<faults::Window>,
     pub create_window: Mutex<faults::Window>,
+    pub tier: Tier,
 }
 
 impl App {
+    /// The user a token belongs to: the configured token is root's (an empty one lets
+    /// nobody in), the others were made with `POST /users/:id/personal_access_tokens`.
+    pub(crate) fn token_user(&self, token: &str) -> Option<u64> {
+        if !self.token.is_empty() && token == self.token {
+            return Some(self.root_id);
+        }
+        let state = self.state.lock();
+        state
+            .tokens
+            .iter()
+            .find(|t| t.token == token)
+            .map(|t| t.user_id)
+    }
+
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }
@@ -129,6 +173,9 @@ impl Sandbox {
         };
         let now = Utc::now();
         let root_id = state.ensure_user("root", "Administrator", now);
+        if let Some(root) = state.users.iter_mut().find(|u| u.id == root_id) {
+            root.is_admin = true;
+        }
         for (username, name) in &config.users {
             state.ensure_user(username, name, now);
         }
@@ -147,6 +194,7 @@ impl Sandbox {
             stats: Mutex::new(Stats::default()),
             api_window: Mutex::new(faults::Window::default()),
             create_window: Mutex::new(faults::Window::default()),
+            tier: config.tier,
         });
         app.save();
         Ok(Sandbox { listener, app })

@@ -14,6 +14,35 @@ pub struct User {
     pub username: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The address given at creation (`POST /users`); users from the start-up
+    /// configuration have none.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// An administrator may do everything, as `root` (GitLab: `project_policy.rb`
+    /// `rule { admin }`).
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// A personal access token of a user (`POST /users/:id/personal_access_tokens`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A direct project member and its role (GitLab: `Gitlab::Access`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: u64,
+    /// 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
+    pub access_level: u8,
+    pub created_at: DateTime<Utc>,
+    pub created_by: u64,
 }
 
 /// A project label.
@@ -185,6 +214,8 @@ pub struct Project {
     pub branches: BTreeMap<String, Branch>,
     #[serde(default)]
     pub merge_requests: Vec<MergeRequest>,
+    #[serde(default)]
+    pub members: Vec<Member>,
 }
 
 impl Project {
@@ -263,6 +294,11 @@ impl Project {
     pub fn label(&self, name: &str) -> Option<&Label> {
         self.labels.iter().find(|l| l.name == name)
     }
+
+    /// The direct membership of `user_id`, if any.
+    pub fn member(&self, user_id: u64) -> Option<&Member> {
+        self.members.iter().find(|m| m.user_id == user_id)
+    }
 }
 
 /// The project's default branch, the only one before the first branch is created.
@@ -275,6 +311,9 @@ pub struct State {
     pub projects: Vec<Project>,
     /// The last id handed out, shared by every kind of object as GitLab ids are global.
     pub last_id: u64,
+    /// Personal access tokens made through the API; root's token is the configured one.
+    #[serde(default)]
+    pub tokens: Vec<AccessToken>,
 }
 
 impl State {
@@ -304,6 +343,8 @@ impl State {
             username: username.to_owned(),
             name: name.to_owned(),
             created_at: now,
+            email: None,
+            is_admin: false,
         });
         id
     }
@@ -328,6 +369,7 @@ impl State {
             main_head: None,
             branches: BTreeMap::new(),
             merge_requests: Vec::new(),
+            members: Vec::new(),
         });
     }
 

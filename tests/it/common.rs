@@ -53,6 +53,7 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
             ("ashley".into(), "Ashley".into()),
         ],
         state_file: None,
+        ..Default::default()
     };
     gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
@@ -92,6 +93,7 @@ impl World {
                 .map(|u| (u.to_string(), u.to_string()))
                 .collect(),
             state_file: None,
+            ..Default::default()
         };
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await

@@ -20,5 +20,6 @@ mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
 mod sandbox_repository;
+mod sandbox_roles;
 mod sync_e2e;
 mod sync_props;

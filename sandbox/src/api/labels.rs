@@ -1,8 +1,10 @@
 //! Project labels: list, get, create, edit (GitLab: `lib/api/labels.rb`), and the
-//! labels an issue names into being.
+//! labels an issue names into being. Titles are compared exactly, case included, and
+//! sanitized as `app/models/label.rb` `title=` does.
 
 use axum::extract::{Path, State};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
@@ -39,35 +41,120 @@ fn find_label(project: &Project, label_id: &str) -> Result<usize, ApiError> {
         .ok_or_else(|| ApiError::not_found("Label"))
 }
 
-/// Label names as GitLab stores them on an issue: existing labels keep their spelling,
-/// unknown ones are created as project labels.
-pub(super) fn ensure_labels(state: &mut Data, pi: usize, names: &[String]) -> Vec<String> {
+/// A label title as GitLab stores it: HTML tags stripped (with the content of
+/// `script`-like elements), entities decoded, whitespace trimmed (`app/models/label.rb`:
+/// `CGI.unescapeHTML(Sanitize.clean(value))`, `strip_whitespace_from_title`).
+pub(super) fn sanitize_title(title: &str) -> String {
+    const DROP_CONTENT: [&str; 5] = ["script", "style", "iframe", "noscript", "svg"];
+    let mut out = String::with_capacity(title.len());
+    let mut rest = title;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tag = &rest[start + 1..];
+        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match tag.find('>').filter(|_| is_tag) {
+            Some(end) => {
+                let name: String = tag[..end]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                rest = &tag[end + 1..];
+                if DROP_CONTENT.contains(&name.as_str()) {
+                    let close = format!("</{name}");
+                    let lower = rest.to_ascii_lowercase();
+                    rest = lower
+                        .find(&close)
+                        .and_then(|i| rest[i..].find('>').map(|j| &rest[i + j + 1..]))
+                        .unwrap_or("");
+                }
+            }
+            None => {
+                out.push('<');
+                rest = tag;
+            }
+        }
+    }
+    out.push_str(rest);
+    unescape_html(&out).trim().to_owned()
+}
+
+/// `CGI.unescapeHTML` for the entities that matter in titles.
+fn unescape_html(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// The labels an issue's `labels`/`add_labels` name, as GitLab stores them: existing
+/// ones (exact title), and missing ones created with colour `#6699cc` when the caller
+/// may create labels, else silently dropped
+/// (`app/services/labels/find_or_create_service.rb`).
+pub(super) fn ensure_labels(
+    state: &mut Data,
+    pi: usize,
+    names: &[String],
+    may_create: bool,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in names {
-        let existing = state.projects[pi]
-            .labels
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
-            .map(|l| l.name.clone());
-        let name = match existing {
-            Some(n) => n,
-            None => {
-                let id = state.next_id();
-                state.projects[pi].labels.push(Label {
-                    id,
-                    name: name.clone(),
-                    color: DEFAULT_LABEL_COLOR.to_owned(),
-                    description: None,
-                    priority: None,
-                });
-                name.clone()
+        let name = sanitize_title(name);
+        if name.is_empty() || name.contains(',') {
+            continue;
+        }
+        if state.projects[pi].label(&name).is_none() {
+            if !may_create {
+                continue;
             }
-        };
+            let id = state.next_id();
+            state.projects[pi].labels.push(Label {
+                id,
+                name: name.clone(),
+                color: DEFAULT_LABEL_COLOR.to_owned(),
+                description: None,
+                priority: None,
+            });
+        }
         if !out.contains(&name) {
             out.push(name);
         }
     }
     out
+}
+
+/// The part of a scoped label title before its last `::` (`SCOPED_LABEL_PATTERN = /^.*::/`).
+fn scope_key(title: &str) -> Option<&str> {
+    title.rfind("::").map(|i| &title[..i])
+}
+
+/// Premium's scoped-label exclusivity: in every scope that gets a new label and would
+/// hold two, only the label chosen last in the request stays
+/// (`ee/app/services/ee/issuable/callbacks/labels.rb` `filter_mutually_exclusive_labels`).
+pub(super) fn exclusive_scopes(
+    existing: &[String],
+    new: Vec<String>,
+    chosen: &[String],
+) -> Vec<String> {
+    let added: Vec<&String> = new.iter().filter(|l| !existing.contains(l)).collect();
+    if added.is_empty() {
+        return new;
+    }
+    let rank = |l: &String| chosen.iter().rposition(|c| c == l);
+    let keep = |l: &String| -> bool {
+        let Some(key) = scope_key(l) else { return true };
+        let set: Vec<&String> = new.iter().filter(|o| scope_key(o) == Some(key)).collect();
+        if set.len() < 2 || !set.iter().any(|o| added.contains(o)) {
+            return true;
+        }
+        let winner = set
+            .iter()
+            .max_by_key(|o| (rank(o), new.iter().position(|n| n == **o)));
+        winner.is_some_and(|w| *w == l)
+    };
+    new.iter().filter(|l| keep(l)).cloned().collect()
 }
 
 /// `GET /projects/:id/labels`: by name ignoring case; `search` matches part of it.
@@ -109,17 +196,18 @@ pub(super) async fn get_label(
 /// column's name.
 pub(super) async fn create_label(
     State(app): Shared,
+    caller: Caller,
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
     let p = &req.params;
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    let name = p
-        .get("name")
-        .ok_or_else(|| ApiError::missing("name"))?
-        .trim()
-        .to_owned();
+    // `authorize! :admin_label` comes first (`lib/api/helpers/labels_helpers.rb`).
+    if !caller.access(&state, &state.projects[pi]).admin_label() {
+        return Err(ApiError::forbidden());
+    }
+    let name = sanitize_title(p.get("name").ok_or_else(|| ApiError::missing("name"))?);
     let color = p
         .get("color")
         .ok_or_else(|| ApiError::missing("color"))?
@@ -156,6 +244,7 @@ pub(super) async fn create_label(
 /// it): the label is named by `label_id` or `name` in the parameters.
 pub(super) async fn edit_label_by_param(
     state: Shared,
+    caller: Caller,
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
@@ -165,19 +254,23 @@ pub(super) async fn edit_label_by_param(
         .or(req.params.get("name"))
         .ok_or_else(|| ApiError::missing("label_id"))?
         .to_owned();
-    edit_label(state, Path((id, label)), req).await
+    edit_label(state, caller, Path((id, label)), req).await
 }
 
 /// `PUT /projects/:id/labels/:label_id`: a new name is carried over to every issue
 /// that has the label.
 pub(super) async fn edit_label(
     State(app): Shared,
+    caller: Caller,
     Path((id, label_id)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
     let p = &req.params;
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
+    if !caller.access(&state, &state.projects[pi]).admin_label() {
+        return Err(ApiError::forbidden());
+    }
     let li = find_label(&state.projects[pi], &label_id)?;
     if !["new_name", "color", "description", "priority", "archived"]
         .iter()
@@ -194,7 +287,7 @@ pub(super) async fn edit_label(
     }
     let project = &mut state.projects[pi];
     if let Some(new_name) = p.get("new_name") {
-        rename_label(project, li, new_name)?;
+        rename_label(project, li, &sanitize_title(new_name))?;
     }
     update_label(&mut project.labels[li], p)?;
     let project = &state.projects[pi];

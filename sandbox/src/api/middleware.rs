@@ -220,8 +220,8 @@ fn lose_response(response: Response, how: LostResponse) -> Response {
     }
 }
 
-/// GitLab takes the token as `PRIVATE-TOKEN` or as an OAuth-style bearer; an empty
-/// configured token lets nobody in.
+/// GitLab takes the token as `PRIVATE-TOKEN` or as an OAuth-style bearer; it must be
+/// root's or a personal access token made through the API.
 fn authenticated(app: &App, headers: &HeaderMap) -> bool {
     let private = headers.get("private-token").and_then(|v| v.to_str().ok());
     let bearer = headers
@@ -230,5 +230,5 @@ fn authenticated(app: &App, headers: &HeaderMap) -> bool {
         .and_then(|v| v.strip_prefix("Bearer "));
     private
         .or(bearer)
-        .is_some_and(|t| !app.token.is_empty() && t == app.token)
+        .is_some_and(|t| app.token_user(t).is_some())
 }

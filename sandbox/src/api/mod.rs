@@ -5,15 +5,18 @@
 //! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`, `repository.rs`
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
-//! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses).
+//! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
+//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
+mod access;
 mod boards;
 mod extract;
 mod files;
 mod hooks;
 mod issues;
 mod labels;
+mod members;
 mod merge_requests;
 mod middleware;
 mod notes;
@@ -125,7 +128,22 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/merge_requests/{iid}/notes/{note_id}",
             put(merge_requests::edit_mr_note),
         )
+        .route("/users", post(users::create_user))
+        .route(
+            "/users/{user_id}/personal_access_tokens",
+            post(users::create_token),
+        )
+        .route(
+            "/projects/{id}/members",
+            get(members::list_members).post(members::add_member),
+        )
+        .route("/projects/{id}/members/all", get(members::list_members))
         .fallback(|| async { ApiError::no_route() })
+        // Inside the authentication below: only a known caller's access is checked.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            access::project_visibility,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             middleware::gitlab,

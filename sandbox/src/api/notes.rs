@@ -2,8 +2,9 @@
 
 use axum::extract::{Path, State};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
-use super::issues::find_issue;
+use super::issues::find_readable_issue;
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created};
@@ -13,6 +14,7 @@ use crate::model::Note;
 /// `GET /projects/:id/issues/:iid/notes`: newest first unless `sort=asc`.
 pub(super) async fn list_notes(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
@@ -20,7 +22,7 @@ pub(super) async fn list_notes(
         let state = app.state.lock();
         let pi = project_idx(&state, &id)?;
         let project = &state.projects[pi];
-        let issue = &project.issues[find_issue(project, &iid)?];
+        let issue = &project.issues[find_readable_issue(&state, pi, &iid, caller)?];
         let render = app.render(&state);
         let mut notes: Vec<&Note> = issue.notes.iter().collect();
         if req.params.get("sort") != Some("asc") {
@@ -34,16 +36,18 @@ pub(super) async fn list_notes(
     paginate(&app, &req, items)
 }
 
-/// `POST /projects/:id/issues/:iid/notes`: `internal`, or its older name
-/// `confidential`, hides the note from non-members.
+/// `POST /projects/:id/issues/:iid/notes`, by the caller (anyone who can read the
+/// project has `create_note`): `internal`, or its older name `confidential`, hides the
+/// note from non-members.
 pub(super) async fn create_note(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    let ii = find_issue(&state.projects[pi], &iid)?;
+    let ii = find_readable_issue(&state, pi, &iid, caller)?;
     let body = req
         .params
         .get("body")
@@ -62,7 +66,7 @@ pub(super) async fn create_note(
     state.projects[pi].issues[ii].notes.push(Note {
         id: note_id,
         body,
-        author_id: app.root_id,
+        author_id: caller.0,
         internal,
         created_at: now,
     });

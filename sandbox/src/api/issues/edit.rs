@@ -1,17 +1,24 @@
 //! Editing an issue: title, description, labels, assignees, closing and reopening
 //! (GitLab: `lib/api/issues.rb`, changes as `app/services/issues/update_service.rb`).
+//! Only who may update the issue gets this far (`authorize! :update_issue`, else 403);
+//! labels and assignees also need `set_issue_metadata`, else they are dropped.
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 
-use super::{assignees, find_issue, validate_description, validate_title};
+use super::{
+    Metadata, find_issue, resolve_assignees, run_quick_actions, validate_description,
+    validate_title,
+};
+use crate::api::access::Caller;
 use crate::api::extract::{Req, Shared};
-use crate::api::labels::ensure_labels;
+use crate::api::issues::commands::{Target, Updates};
 use crate::api::projects::project_idx;
 use crate::api::reply::{ApiResult, ok};
 use crate::error::ApiError;
-use crate::model::{Issue, State as Data};
+use crate::model::Issue;
 use crate::params::Params;
+use crate::policy::Access;
 
 /// The parameters of which at least one must be given to an edit; GitLab's error
 /// message lists them in this order.
@@ -35,17 +42,51 @@ const EDIT_PARAMS: [&str; 14] = [
 /// `PUT /projects/:id/issues/:iid`: `updated_at` moves only if something changed.
 pub(in crate::api) async fn edit_issue(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
     let ii = find_issue(&state.projects[pi], &iid)?;
-    let edit = IssueEdit::parse(&mut state, pi, &req.params)?;
+    let access = caller.access(&state, &state.projects[pi]);
+    if !access.update_issue(&state.projects[pi].issues[ii]) {
+        return Err(ApiError::forbidden());
+    }
+    let mut edit = IssueEdit::parse(&req.params)?;
+    if let Some(d) = &edit.description {
+        let target = Target {
+            state: &state,
+            project: &state.projects[pi],
+            issue: Some(&state.projects[pi].issues[ii]),
+            access,
+            tier: app.tier,
+        };
+        let (text, mut updates) = run_quick_actions(d, &target);
+        edit.merge(text, &mut updates);
+    }
+    if let Some(d) = &edit.description {
+        validate_description(d)?;
+    }
+    if !access.set_issue_metadata(true) {
+        edit.metadata = Metadata::default();
+        // `set_confidentiality` follows `set_issue_metadata` on an existing issue
+        // (`issue_policy.rb`); `filter_params` deletes `confidential` without it.
+        edit.confidential = None;
+    }
+    let existing = state.projects[pi].issues[ii].labels.clone();
+    let labels =
+        edit.metadata
+            .resolve_labels(&mut state, pi, &existing, access.admin_label(), app.tier);
+    let assignees = edit
+        .metadata
+        .assignees
+        .as_ref()
+        .and_then(|raw| resolve_assignees(&state, pi, raw, app.tier));
     let now = crate::model::now();
     let issue = &mut state.projects[pi].issues[ii];
     let before = serde_json::to_value(&*issue).expect("an issue serialises");
-    edit.apply(issue, now, app.root_id);
+    edit.apply(issue, labels, assignees, now, access);
     if serde_json::to_value(&*issue).expect("an issue serialises") != before {
         issue.updated_at = now;
     }
@@ -59,16 +100,12 @@ struct IssueEdit {
     description: Option<String>,
     state_event: Option<String>,
     confidential: Option<bool>,
-    assignees: Option<Vec<u64>>,
-    replace_labels: Option<Vec<String>>,
-    add_labels: Option<Vec<String>>,
-    remove_labels: Option<Vec<String>>,
+    metadata: Metadata,
 }
 
 impl IssueEdit {
-    /// Reads and checks the parameters. Labels named in `labels` or `add_labels` that
-    /// do not exist become project labels here, once every check has passed.
-    fn parse(state: &mut Data, pi: usize, p: &Params) -> Result<Self, ApiError> {
+    /// Reads and checks the parameters.
+    fn parse(p: &Params) -> Result<Self, ApiError> {
         if !EDIT_PARAMS.iter().any(|k| p.has(k)) {
             return Err(ApiError::bad_request_error(format!(
                 "{} are missing, at least one parameter must be provided",
@@ -79,10 +116,6 @@ impl IssueEdit {
         if let Some(t) = &title {
             validate_title(t)?;
         }
-        let description = p.get("description").map(str::to_owned);
-        if let Some(d) = &description {
-            validate_description(d)?;
-        }
         let state_event = p.get("state_event").map(str::to_owned);
         if let Some(e) = &state_event
             && e != "close"
@@ -92,26 +125,41 @@ impl IssueEdit {
                 "state_event does not have a valid value".into(),
             ));
         }
-        let confidential = p.bool("confidential")?;
-        let assignees = if p.has("assignee_ids") || p.has("assignee_id") {
-            assignees(state, p)
-        } else {
-            None
-        };
         Ok(IssueEdit {
             title,
-            description,
+            description: p.get("description").map(str::to_owned),
             state_event,
-            confidential,
-            assignees,
-            replace_labels: p.list("labels").map(|l| ensure_labels(state, pi, &l)),
-            add_labels: p.list("add_labels").map(|l| ensure_labels(state, pi, &l)),
-            remove_labels: p.list("remove_labels"),
+            confidential: p.bool("confidential")?,
+            metadata: Metadata::parse(p),
         })
     }
 
-    /// Makes the changes; closing sets who and when, reopening clears them.
-    fn apply(self, issue: &mut Issue, now: DateTime<Utc>, root: u64) {
+    /// The description without its command lines, and what the commands decided, over
+    /// the parameters.
+    fn merge(&mut self, description: String, updates: &mut Updates) {
+        self.description = Some(description);
+        if let Some(t) = updates.title.take() {
+            self.title = Some(t);
+        }
+        if let Some(e) = updates.state_event.take() {
+            self.state_event = Some(e.to_owned());
+        }
+        self.metadata.merge(updates);
+    }
+
+    /// Makes the changes. Closing needs `update_issue` and reopening `reopen_issue`
+    /// (`close_service.rb` `can_close?`, `reopen_service.rb` `can_reopen?`); without
+    /// them nothing happens, silently. Closing sets who and when, reopening clears them.
+    fn apply(
+        self,
+        issue: &mut Issue,
+        labels: Option<Vec<String>>,
+        assignees: Option<Vec<u64>>,
+        now: DateTime<Utc>,
+        access: Access,
+    ) {
+        // Decided on the issue as it was, before this edit's own changes.
+        let may_change_state = access.update_issue(issue);
         if let Some(t) = self.title {
             issue.title = t;
         }
@@ -121,29 +169,19 @@ impl IssueEdit {
         if let Some(c) = self.confidential {
             issue.confidential = c;
         }
-        if let Some(a) = self.assignees {
+        if let Some(a) = assignees {
             issue.assignee_ids = a;
         }
-        if let Some(l) = self.replace_labels {
+        if let Some(l) = labels {
             issue.labels = l;
         }
-        for l in self.add_labels.unwrap_or_default() {
-            if !issue.labels.contains(&l) {
-                issue.labels.push(l);
-            }
-        }
-        if let Some(remove) = self.remove_labels {
-            issue
-                .labels
-                .retain(|have| !remove.iter().any(|r| r.eq_ignore_ascii_case(have)));
-        }
         match self.state_event.as_deref() {
-            Some("close") if issue.state == "opened" => {
+            Some("close") if issue.state == "opened" && may_change_state => {
                 issue.state = "closed".to_owned();
                 issue.closed_at = Some(now);
-                issue.closed_by = Some(root);
+                issue.closed_by = Some(access.user_id());
             }
-            Some("reopen") if issue.state == "closed" => {
+            Some("reopen") if issue.state == "closed" && may_change_state => {
                 issue.state = "opened".to_owned();
                 issue.closed_at = None;
                 issue.closed_by = None;

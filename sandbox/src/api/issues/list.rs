@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 
+use crate::api::access::Caller;
 use crate::api::extract::{Req, Shared, parse_time};
 use crate::api::pagination::{SortKey, keyset, paginate_with};
 use crate::api::projects::project_idx;
@@ -31,8 +32,11 @@ const ORDER_BY: [&str; 11] = [
 ];
 
 /// `GET /projects/:id/issues`.
+///
+/// Confidential issues the caller may not read are left out, as `IssuesFinder` does.
 pub(in crate::api) async fn list_issues(
     State(app): Shared,
+    caller: Caller,
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
@@ -40,7 +44,9 @@ pub(in crate::api) async fn list_issues(
     let state = app.state.lock();
     let pi = project_idx(&state, &id)?;
     let project = &state.projects[pi];
-    let selected = query.select(project);
+    let access = caller.access(&state, project);
+    let mut selected = query.select(project);
+    selected.retain(|i| access.read_issue(i));
     let render = app.render(&state);
     if query.keyset {
         let key = |i: &Issue| issue_sort_key(i, &query.order_by);
@@ -156,9 +162,9 @@ fn labels_match(i: &Issue, wanted: Option<&[String]>) -> bool {
         None => true,
         Some([only]) if only.eq_ignore_ascii_case("none") => i.labels.is_empty(),
         Some([only]) if only.eq_ignore_ascii_case("any") => !i.labels.is_empty(),
-        Some(wanted) => wanted
-            .iter()
-            .all(|l| i.labels.iter().any(|have| have.eq_ignore_ascii_case(l))),
+        // Titles match exactly, case included (`app/finders/issuables/label_filter.rb`:
+        // `where(title: label_names)`); only the wildcards ignore case.
+        Some(wanted) => wanted.iter().all(|l| i.labels.contains(l)),
     }
 }
 

@@ -1,18 +1,26 @@
-//! Issues: get and create here; listing in `list.rs`, editing in `edit.rs` (GitLab:
-//! `lib/api/issues.rb`).
+//! Issues: get and create here; listing in `list.rs`, editing in `edit.rs`, quick
+//! actions in `commands.rs` (GitLab: `lib/api/issues.rb`, the rules of
+//! `app/services/issuable_base_service.rb`). Labels and assignees the caller may not
+//! set are dropped silently, never refused.
 
+mod commands;
 mod edit;
 mod list;
 
 use axum::extract::{Path, State};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
-use super::labels::ensure_labels;
+use super::labels::{ensure_labels, exclusive_scopes};
 use super::projects::project_idx;
 use super::reply::{ApiResult, created, ok};
+use crate::Tier;
 use crate::error::ApiError;
 use crate::model::{Issue, Project, State as Data};
 use crate::params::Params;
+use crate::policy::Access;
+use crate::quick_actions;
+use commands::{Target, Updates};
 
 pub(super) use edit::edit_issue;
 pub(super) use list::list_issues;
@@ -30,15 +38,36 @@ pub(super) fn find_issue(project: &Project, iid: &str) -> Result<usize, ApiError
         .ok_or_else(ApiError::not_found_plain)
 }
 
+/// The index of an issue the caller may read: a confidential one they may not is
+/// missing to them (`find_project_issue` looks through `IssuesFinder`), the same 404.
+pub(super) fn find_readable_issue(
+    state: &Data,
+    pi: usize,
+    iid: &str,
+    caller: Caller,
+) -> Result<usize, ApiError> {
+    let project = &state.projects[pi];
+    let ii = find_issue(project, iid)?;
+    if caller
+        .access(state, project)
+        .read_issue(&project.issues[ii])
+    {
+        Ok(ii)
+    } else {
+        Err(ApiError::not_found_plain())
+    }
+}
+
 /// `GET /projects/:id/issues/:iid`.
 pub(super) async fn get_issue(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
 ) -> ApiResult {
     let state = app.state.lock();
     let pi = project_idx(&state, &id)?;
+    let ii = find_readable_issue(&state, pi, &iid, caller)?;
     let project = &state.projects[pi];
-    let ii = find_issue(project, &iid)?;
     ok(app.render(&state).issue(project, &project.issues[ii]))
 }
 
@@ -65,23 +94,128 @@ fn validate_description(description: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Assignees as GitLab Free keeps them: the first id of a user that exists, or none.
-fn assignees(state: &Data, params: &Params) -> Option<Vec<u64>> {
-    let raw = params
-        .list("assignee_ids")
-        .or_else(|| params.get("assignee_id").map(|v| vec![v.to_owned()]))?;
-    let ids: Vec<u64> = raw
-        .iter()
-        .filter_map(|v| v.parse().ok())
-        .filter(|id| *id != 0 && state.user(*id).is_some())
-        .collect();
-    Some(ids.into_iter().take(1).collect())
+/// The labels and assignees a create or an edit asks for, from its parameters; quick
+/// actions add theirs in [`Metadata::merge`].
+#[derive(Debug, Default)]
+struct Metadata {
+    /// `labels`: the whole set, found or created.
+    labels: Option<Vec<String>>,
+    /// `add_labels`, found or created.
+    add_labels: Vec<String>,
+    /// `remove_labels`, never created.
+    remove_labels: Vec<String>,
+    /// Existing labels `/label` adds.
+    command_add: Vec<String>,
+    /// What `/relabel` or a bare `/unlabel` sets.
+    command_replace: Option<Vec<String>>,
+    /// `assignee_ids` (or `assignee_id`) as sent; user ids once merged with commands.
+    assignees: Option<Vec<String>>,
 }
 
-/// `POST /projects/:id/issues`: the next iid, opened, by `root`; unknown labels become
-/// project labels.
+impl Metadata {
+    fn parse(p: &Params) -> Metadata {
+        Metadata {
+            labels: p.list("labels"),
+            add_labels: p.list("add_labels").unwrap_or_default(),
+            remove_labels: p.list("remove_labels").unwrap_or_default(),
+            command_add: Vec::new(),
+            command_replace: None,
+            assignees: p
+                .list("assignee_ids")
+                .or_else(|| p.get("assignee_id").map(|v| vec![v.to_owned()])),
+        }
+    }
+
+    /// Folds in what quick actions decided (they were checked already), over the
+    /// parameters, as `params.merge!(command_params)` does.
+    fn merge(&mut self, updates: &mut Updates) {
+        self.command_add = std::mem::take(&mut updates.add_labels);
+        self.remove_labels.append(&mut updates.remove_labels);
+        self.command_replace = updates.replace_labels.take();
+        if let Some(ids) = updates.assignees.take() {
+            self.assignees = Some(ids.iter().map(u64::to_string).collect());
+        }
+    }
+
+    /// The new label set, or `None` when nothing about labels was asked. Missing labels
+    /// are created only if `may_create`; on Premium scoped labels exclude each other.
+    fn resolve_labels(
+        &self,
+        state: &mut Data,
+        pi: usize,
+        existing: &[String],
+        may_create: bool,
+        tier: Tier,
+    ) -> Option<Vec<String>> {
+        if self.labels.is_none()
+            && self.command_replace.is_none()
+            && self.add_labels.is_empty()
+            && self.command_add.is_empty()
+            && self.remove_labels.is_empty()
+        {
+            return None;
+        }
+        let replace = match &self.command_replace {
+            Some(r) => Some(r.clone()),
+            None => self
+                .labels
+                .as_ref()
+                .map(|l| ensure_labels(state, pi, l, may_create)),
+        };
+        let mut add = ensure_labels(state, pi, &self.add_labels, may_create);
+        add.extend(self.command_add.iter().cloned());
+        let mut new = replace.clone().unwrap_or_else(|| existing.to_vec());
+        for l in &add {
+            if !new.contains(l) {
+                new.push(l.clone());
+            }
+        }
+        new.retain(|l| !self.remove_labels.contains(l));
+        if tier == Tier::Premium {
+            let chosen: Vec<String> = add.into_iter().chain(replace.unwrap_or_default()).collect();
+            new = exclusive_scopes(existing, new, &chosen);
+        }
+        Some(new)
+    }
+}
+
+/// Assignees as `filter_assignees_using_checks` keeps them: on Free only the first id
+/// sent, before anything else is checked; `0` alone means nobody; ids of users who
+/// cannot read the project are dropped; if none is left the parameter is ignored
+/// (`None`: assignees unchanged). An empty list unassigns everyone.
+fn resolve_assignees(state: &Data, pi: usize, raw: &[String], tier: Tier) -> Option<Vec<u64>> {
+    if raw.is_empty() {
+        return Some(Vec::new());
+    }
+    let raw = if tier == Tier::Free { &raw[..1] } else { raw };
+    if raw == ["0"] {
+        return Some(Vec::new());
+    }
+    let project = &state.projects[pi];
+    let mut ids: Vec<u64> = Vec::new();
+    for id in raw.iter().filter_map(|v| v.parse::<u64>().ok()) {
+        let readable = state.user(id).is_some() && Access::of(state, project, id).read_project();
+        if readable && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// Runs the quick actions of `description` for `target`: the description without its
+/// command lines, and what the available commands change.
+fn run_quick_actions(description: &str, target: &Target<'_>) -> (String, Updates) {
+    let (text, commands) = quick_actions::extract(description);
+    (text, target.interpret(&commands))
+}
+
+/// `POST /projects/:id/issues`: the next iid, opened, by the caller. Labels and
+/// assignees need `set_issue_metadata` (members and admins on a new issue; a
+/// non-member of a public project may create but they are dropped); missing labels
+/// are created only for those who may create labels.
 pub(super) async fn create_issue(
     State(app): Shared,
+    caller: Caller,
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
@@ -93,15 +227,38 @@ pub(super) async fn create_issue(
         .ok_or_else(|| ApiError::missing("title"))?
         .to_owned();
     validate_title(&title)?;
-    let description = p.get("description").map(str::to_owned);
+    let access = caller.access(&state, &state.projects[pi]);
+    let mut meta = Metadata::parse(p);
+    let mut description = p.get("description").map(str::to_owned);
+    if let Some(d) = &description {
+        let target = Target {
+            state: &state,
+            project: &state.projects[pi],
+            issue: None,
+            access,
+            tier: app.tier,
+        };
+        let (text, mut updates) = run_quick_actions(d, &target);
+        meta.merge(&mut updates);
+        description = Some(text);
+    }
     if let Some(d) = &description {
         validate_description(d)?;
     }
     let confidential = p.bool("confidential")?.unwrap_or(false);
-    let assignee_ids = assignees(&state, p).unwrap_or_default();
-    let labels = ensure_labels(&mut state, pi, &p.list("labels").unwrap_or_default());
-    let now = crate::model::now();
+    if !access.set_issue_metadata(false) {
+        meta = Metadata::default();
+    }
+    let assignee_ids = meta
+        .assignees
+        .as_ref()
+        .and_then(|raw| resolve_assignees(&state, pi, raw, app.tier))
+        .unwrap_or_default();
+    let labels = meta
+        .resolve_labels(&mut state, pi, &[], access.admin_label(), app.tier)
+        .unwrap_or_default();
     let issue_id = state.next_id();
+    let now = crate::model::now();
     let project = &mut state.projects[pi];
     // Issues are kept in iid order, so the last one has the highest iid.
     let iid = project.issues.last().map_or(0, |i| i.iid) + 1;
@@ -113,7 +270,7 @@ pub(super) async fn create_issue(
         state: "opened".to_owned(),
         labels,
         assignee_ids,
-        author_id: app.root_id,
+        author_id: caller.0,
         confidential,
         created_at: now,
         updated_at: now,

@@ -1,0 +1,106 @@
+//! Project members: add one with a role, list them (GitLab: `lib/api/members.rb`,
+//! entity `lib/api/entities/member.rb`). The sandbox has no groups, so
+//! `/members/all` (members inherited from groups too) lists the same as `/members`.
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::access::Caller;
+use super::extract::{Req, Shared};
+use super::pagination::paginate;
+use super::projects::project_idx;
+use super::reply::{ApiResult, created};
+use crate::error::ApiError;
+use crate::model::{Member, Render, ts};
+use crate::policy::LEVELS;
+
+/// `Entities::Member`: the user's basic fields at the top level, then the membership.
+fn member_json(render: &Render<'_>, m: &Member) -> Value {
+    let mut v = render.user_basic(m.user_id);
+    if let Value::Object(map) = &mut v {
+        map.insert("access_level".into(), json!(m.access_level));
+        map.insert("created_at".into(), json!(ts(m.created_at)));
+        map.insert("created_by".into(), render.user_basic(m.created_by));
+        map.insert("expires_at".into(), Value::Null);
+        map.insert("membership_state".into(), json!("active"));
+    }
+    v
+}
+
+/// `POST /projects/:id/members`: `user_id` and `access_level`; Maintainers, Owners and
+/// admins only (`authorize_admin_source!`, 403), an unknown user is `404 User Not
+/// Found`, a member already there `409 Member already exists`.
+pub(super) async fn add_member(
+    State(app): Shared,
+    caller: Caller,
+    Path(id): Path<String>,
+    req: Req,
+) -> ApiResult {
+    let p = &req.params;
+    let user_id = p
+        .int("user_id")?
+        .ok_or_else(|| ApiError::bad_request_error("user_id is missing".into()))?;
+    let level = p
+        .int("access_level")?
+        .ok_or_else(|| ApiError::bad_request_error("access_level is missing".into()))?;
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    if !caller
+        .access(&state, &state.projects[pi])
+        .admin_project_member()
+    {
+        return Err(ApiError::forbidden());
+    }
+    let user_id = u64::try_from(user_id)
+        .ok()
+        .filter(|u| state.user(*u).is_some())
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    if state.projects[pi].member(user_id).is_some() {
+        return Err(ApiError::conflict("Member already exists"));
+    }
+    let access_level = u8::try_from(level)
+        .ok()
+        .filter(|l| LEVELS.contains(l))
+        .ok_or_else(|| ApiError::invalid("access_level", "is not included in the list"))?;
+    state.projects[pi].members.push(Member {
+        user_id,
+        access_level,
+        created_at: crate::model::now(),
+        created_by: caller.0,
+    });
+    let member = state.projects[pi].members.last().expect("just pushed");
+    created(member_json(&app.render(&state), member))
+}
+
+/// `GET /projects/:id/members` and `/members/all`: `query` matches part of the
+/// username or name ignoring case (`User.search`), `user_ids` keeps those users.
+pub(super) async fn list_members(
+    State(app): Shared,
+    Path(id): Path<String>,
+    req: Req,
+) -> ApiResult {
+    let items = {
+        let state = app.state.lock();
+        let pi = project_idx(&state, &id)?;
+        let render = app.render(&state);
+        let query = req.params.get("query").map(str::to_lowercase);
+        let user_ids: Option<Vec<u64>> = req
+            .params
+            .list("user_ids")
+            .map(|ids| ids.iter().filter_map(|i| i.parse().ok()).collect());
+        state.projects[pi]
+            .members
+            .iter()
+            .filter(|m| user_ids.as_ref().is_none_or(|ids| ids.contains(&m.user_id)))
+            .filter(|m| {
+                query.as_ref().is_none_or(|q| {
+                    state.user(m.user_id).is_some_and(|u| {
+                        u.username.to_lowercase().contains(q) || u.name.to_lowercase().contains(q)
+                    })
+                })
+            })
+            .map(|m| member_json(&render, m))
+            .collect()
+    };
+    paginate(&app, &req, items)
+}

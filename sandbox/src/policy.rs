@@ -1,0 +1,115 @@
+//! Who may do what in a project, as GitLab's policies decide it: roles from
+//! `app/policies/project_policy.rb`, the issue abilities from
+//! `app/policies/issue_policy.rb` and `app/policies/issuable_policy.rb`.
+//!
+//! Only the abilities the sandbox's endpoints check are modelled. An administrator
+//! (`root`, or a user created with `admin=true`) may do everything, as with GitLab's
+//! admin mode off.
+
+use crate::model::{Issue, Project, State};
+
+/// `Gitlab::Access::GUEST`.
+pub const GUEST: u8 = 10;
+/// `Gitlab::Access::PLANNER`.
+pub const PLANNER: u8 = 15;
+/// `Gitlab::Access::REPORTER`.
+pub const REPORTER: u8 = 20;
+/// `Gitlab::Access::DEVELOPER`.
+pub const DEVELOPER: u8 = 30;
+/// `Gitlab::Access::MAINTAINER`.
+pub const MAINTAINER: u8 = 40;
+/// `Gitlab::Access::OWNER`.
+pub const OWNER: u8 = 50;
+
+/// The access levels a membership may have.
+pub const LEVELS: [u8; 6] = [GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER];
+
+/// What one user has in one project.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    user_id: u64,
+    admin: bool,
+    level: Option<u8>,
+    private: bool,
+}
+
+impl Access {
+    /// The access of `user_id` to `project`.
+    pub fn of(state: &State, project: &Project, user_id: u64) -> Access {
+        Access {
+            user_id,
+            admin: state.user(user_id).is_some_and(|u| u.is_admin),
+            level: project.member(user_id).map(|m| m.access_level),
+            private: project.visibility == "private",
+        }
+    }
+
+    /// The user asking.
+    pub fn user_id(&self) -> u64 {
+        self.user_id
+    }
+
+    /// Whether the user is a direct member (`is_project_member` in the issue policy).
+    pub fn is_member(&self) -> bool {
+        self.level.is_some()
+    }
+
+    /// `read_project`: members and admins; anyone signed in on a public or internal
+    /// project (`public_user_access`, `internal_access`).
+    pub fn read_project(&self) -> bool {
+        self.admin || self.level.is_some() || !self.private
+    }
+
+    /// `guest_access`, which gives `read_issue`, `create_issue`, `create_note`: the same
+    /// people as `read_project` (`rule { can?(:public_user_access) } ... enable :guest_access`).
+    pub fn guest_access(&self) -> bool {
+        self.read_project()
+    }
+
+    /// `admin_issue` (and `update_issue`, `reopen_issue` on any issue): Planner and
+    /// Reporter and up (`rule { can?(:planner_access) }`, `rule { can?(:reporter_access) }`).
+    pub fn admin_issue(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= PLANNER)
+    }
+
+    /// `admin_label`, needed to create a label through the labels API and to have a
+    /// missing label created from an issue's `labels`: same roles as `admin_issue`.
+    pub fn admin_label(&self) -> bool {
+        self.admin_issue()
+    }
+
+    /// `update_issue` (and `reopen_issue`) on `issue`: `admin_issue`, or its author or
+    /// an assignee with guest access (`issuable_policy.rb`: `assignee_or_author`).
+    pub fn update_issue(&self, issue: &Issue) -> bool {
+        self.admin_issue()
+            || (self.guest_access()
+                && (issue.author_id == self.user_id || issue.assignee_ids.contains(&self.user_id)))
+    }
+
+    /// `read_issue` on `issue`: guest access, and for a confidential issue also its
+    /// author, an assignee, Planner/Reporter+ or an admin (`issue_policy.rb`:
+    /// `rule { confidential & ~can_read_confidential }` prevents it; `Issue#readable_by?`).
+    pub fn read_issue(&self, issue: &Issue) -> bool {
+        self.guest_access()
+            && (!issue.confidential
+                || self.admin_issue()
+                || issue.author_id == self.user_id
+                || issue.assignee_ids.contains(&self.user_id))
+    }
+
+    /// `set_issue_metadata` (labels, assignees, milestone, due date): on a new issue an
+    /// admin or any member (even a Guest, gitlab-org/gitlab#300100) but not a non-member
+    /// of a public project; on an existing issue only `admin_issue`.
+    pub fn set_issue_metadata(&self, persisted: bool) -> bool {
+        if persisted {
+            self.admin_issue()
+        } else {
+            self.admin || (self.is_member() && self.guest_access())
+        }
+    }
+
+    /// `admin_project_member`: Maintainers and Owners add members.
+    pub fn admin_project_member(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= MAINTAINER)
+    }
+}

@@ -1,0 +1,779 @@
+//! The sandbox decides who may do what as GitLab does: users and tokens, project
+//! members and roles, silently dropped issue metadata, tiers, exact label titles and
+//! quick actions. Every behaviour cites the GitLab source it follows (paths in
+//! gitlab-org/gitlab); everything is set up through GitLab's own API, as any client
+//! could.
+
+use crate::common::TOKEN;
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+/// A sandbox with the public `acme/roadmap`, the private `acme/secret` and users
+/// `drew` and `ashley`, at `tier`.
+async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
+    let config = gitlab_sandbox::Config {
+        token: TOKEN.into(),
+        projects: vec![
+            ("acme/roadmap".into(), "public".into()),
+            ("acme/secret".into(), "private".into()),
+        ],
+        users: vec![
+            ("drew".into(), "Drew".into()),
+            ("ashley".into(), "Ashley".into()),
+        ],
+        state_file: None,
+        tier,
+    };
+    gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("sandbox binds")
+        .spawn()
+}
+
+const ROADMAP: &str = "/projects/acme%2Froadmap";
+const SECRET: &str = "/projects/acme%2Fsecret";
+
+/// Requests to one sandbox with one token.
+#[derive(Clone)]
+struct As {
+    http: Client,
+    base: String,
+    token: String,
+}
+
+impl As {
+    fn root(url: &str) -> Self {
+        As {
+            http: Client::new(),
+            base: format!("{url}/api/v4"),
+            token: TOKEN.into(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("PRIVATE-TOKEN", &self.token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, &[]).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.call(Method::POST, path, form).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {body}");
+        body
+    }
+
+    async fn put(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.call(Method::PUT, path, form).await;
+        assert_eq!(status, StatusCode::OK, "PUT {path}: {body}");
+        body
+    }
+
+    /// As root: a new user and a token of theirs; returns (user id, their client).
+    async fn new_user(&self, username: &str) -> (u64, As) {
+        let user = self
+            .post(
+                "/users",
+                &[
+                    ("username", username),
+                    ("name", username),
+                    ("email", &format!("{username}@example.com")),
+                    ("password", "a-long-password-1"),
+                ],
+            )
+            .await;
+        let id = user["id"].as_u64().unwrap();
+        let token = self
+            .post(
+                &format!("/users/{id}/personal_access_tokens"),
+                &[("name", "tests"), ("scopes[]", "api")],
+            )
+            .await;
+        let token = token["token"].as_str().unwrap().to_owned();
+        (
+            id,
+            As {
+                token,
+                ..self.clone()
+            },
+        )
+    }
+
+    /// As root: adds `user` to `project` with `level`.
+    async fn add_member(&self, project: &str, user: u64, level: u8) {
+        self.post(
+            &format!("{project}/members"),
+            &[
+                ("user_id", &user.to_string()),
+                ("access_level", &level.to_string()),
+            ],
+        )
+        .await;
+    }
+
+    async fn user_id(&self, username: &str) -> u64 {
+        self.get(&format!("/users?username={username}")).await[0]["id"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+fn titles(labels: &Value) -> Vec<&str> {
+    labels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().or(l["name"].as_str()).unwrap())
+        .collect()
+}
+
+fn assignee_ids(issue: &Value) -> Vec<u64> {
+    issue["assignees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect()
+}
+
+// `lib/api/users.rb`: `post` is `authenticated_as_admin!` and answers 201; the admin
+// `:user_id/personal_access_tokens` resource answers `PersonalAccessTokenWithToken`
+// (201, with `token`); `resource :user` `get` presents the token's own user,
+// `UserWithAdmin` (with `is_admin`) only for admins.
+#[tokio::test]
+async fn an_admin_makes_users_and_tokens_and_each_token_is_its_users() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (id, alice) = root.new_user("alice").await;
+    let (_, bob) = root.new_user("bob").await;
+
+    let me = alice.get("/user").await;
+    assert_eq!(
+        (me["id"].as_u64(), me["username"].as_str()),
+        (Some(id), Some("alice"))
+    );
+    assert!(me.get("is_admin").is_none(), "{me}");
+    assert_eq!(bob.get("/user").await["username"], "bob");
+    let root_me = root.get("/user").await;
+    assert_eq!(
+        (root_me["username"].as_str(), root_me["is_admin"].as_bool()),
+        (Some("root"), Some(true))
+    );
+
+    // Not an admin: 403 (`authenticated_as_admin!`); a taken username: 409.
+    let form = [
+        ("username", "eve"),
+        ("name", "Eve"),
+        ("email", "eve@example.com"),
+        ("password", "x-long-password"),
+    ];
+    let (status, body) = alice.call(Method::POST, "/users", &form).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::FORBIDDEN, Some("403 Forbidden"))
+    );
+    let (status, body) = root
+        .call(
+            Method::POST,
+            "/users",
+            &[
+                ("username", "alice"),
+                ("name", "A"),
+                ("email", "a2@example.com"),
+                ("password", "x-long-password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("Username has already been taken")
+        )
+    );
+    // An unknown token is still 401.
+    let stranger = As {
+        token: "glpat-nope".into(),
+        ..root.clone()
+    };
+    assert_eq!(
+        stranger.call(Method::GET, "/user", &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+// `lib/api/members.rb`: `POST /projects/:id/members` (201 `Entities::Member`, user fields
+// at the top level), `GET .../members` filtered by `query` and `user_ids`, `/members/all`;
+// `authorize_admin_source!` refuses non-Maintainers (403).
+// `lib/api/entities/project_with_access.rb`: `permissions.project_access` is the caller's
+// direct membership, null for a non-member.
+#[tokio::test]
+async fn members_have_roles_and_the_project_shows_the_callers_access() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (dev_id, dev) = root.new_user("dev").await;
+    let (_, outsider) = root.new_user("outsider").await;
+    root.add_member(ROADMAP, dev_id, 30).await;
+    let drew = root.user_id("drew").await;
+    root.add_member(ROADMAP, drew, 15).await;
+
+    let members = root.get(&format!("{ROADMAP}/members")).await;
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    assert_eq!(
+        (
+            members[0]["username"].as_str(),
+            members[0]["access_level"].as_u64()
+        ),
+        (Some("dev"), Some(30))
+    );
+    let found = root.get(&format!("{ROADMAP}/members/all?query=DRE")).await;
+    assert_eq!(titles_of_users(&found), ["drew"]);
+    let found = root
+        .get(&format!("{ROADMAP}/members?user_ids[]={dev_id}"))
+        .await;
+    assert_eq!(titles_of_users(&found), ["dev"]);
+
+    let project = dev.get(ROADMAP).await;
+    assert_eq!(project["permissions"]["project_access"]["access_level"], 30);
+    assert!(outsider.get(ROADMAP).await["permissions"]["project_access"].is_null());
+
+    // A Developer may not add members; adding someone twice is 409.
+    let form = [("user_id", "1"), ("access_level", "10")];
+    assert_eq!(
+        dev.call(Method::POST, &format!("{ROADMAP}/members"), &form)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let form = [("user_id", &*dev_id.to_string()), ("access_level", "10")];
+    let (status, body) = root
+        .call(Method::POST, &format!("{ROADMAP}/members"), &form)
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::CONFLICT, Some("Member already exists"))
+    );
+}
+
+fn titles_of_users(members: &Value) -> Vec<&str> {
+    members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect()
+}
+
+// `lib/api/helpers.rb` `find_project!`: a project the caller cannot `read_project`
+// (`project_policy.rb`: private, not a member) is `not_found!('Project')`, the same 404
+// as a missing one.
+#[tokio::test]
+async fn a_private_project_is_not_found_for_a_non_member() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (id, user) = root.new_user("nonmember").await;
+    for path in [
+        SECRET.to_owned(),
+        format!("{SECRET}/issues"),
+        format!("{SECRET}/labels"),
+    ] {
+        let (status, body) = user.call(Method::GET, &path, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["message"], "404 Project Not Found", "{path}");
+    }
+    root.add_member(SECRET, id, 10).await;
+    user.get(SECRET).await;
+}
+
+// A signed-in non-member of a public project has `guest_access` (`project_policy.rb`
+// `public_user_access`), so may create issues, but `issue_policy.rb` gives
+// `set_issue_metadata` on a new issue only to admins and members. Without it
+// `issuable_base_service.rb#filter_params` deletes `assignee_ids` and
+// `issuable/callbacks/labels.rb` ignores `labels`: 201, both silently dropped, and no
+// label is created. (This follows the current source; older versions had
+// `rule { ~persisted & can?(:guest_access) }`, which let such a user set them.)
+#[tokio::test]
+async fn a_public_project_non_member_creates_an_issue_without_its_labels_and_assignees() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (id, user) = root.new_user("passerby").await;
+    let drew = root.user_id("drew").await.to_string();
+    let issue = user
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[
+                ("title", "Hi"),
+                ("labels", "bug"),
+                ("assignee_ids[]", &drew),
+            ],
+        )
+        .await;
+    assert!(titles(&issue["labels"]).is_empty(), "{issue}");
+    assert!(assignee_ids(&issue).is_empty(), "{issue}");
+    assert_eq!(issue["author"]["id"].as_u64(), Some(id));
+    assert!(
+        root.get(&format!("{ROADMAP}/labels"))
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// `issue_policy.rb`: `rule { ~persisted & is_project_member & can?(:guest_access) }`
+// gives a Guest member `set_issue_metadata` on a NEW issue (gitlab-org/gitlab#300100),
+// so an existing label is set; but a missing one is only created for who may create
+// labels (`labels/find_or_create_service.rb`, `admin_label` is Planner/Reporter+ in
+// `project_policy.rb`), so it is silently dropped. `lib/api/helpers/labels_helpers.rb`
+// `create_label` starts with `authorize! :admin_label`: a Guest's `POST /labels` is 403.
+#[tokio::test]
+async fn a_guest_sets_existing_labels_on_a_new_issue_but_creates_none() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (id, guest) = root.new_user("guest").await;
+    root.add_member(ROADMAP, id, 10).await;
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "known"), ("color", "#ff0000")],
+    )
+    .await;
+
+    let issue = guest
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Hi"), ("labels", "known,missing")],
+        )
+        .await;
+    assert_eq!(titles(&issue["labels"]), ["known"]);
+    let labels = root.get(&format!("{ROADMAP}/labels")).await;
+    assert_eq!(
+        titles(&labels),
+        ["known"],
+        "the missing label was not created"
+    );
+
+    let (status, body) = guest
+        .call(
+            Method::POST,
+            &format!("{ROADMAP}/labels"),
+            &[("name", "new"), ("color", "#00ff00")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::FORBIDDEN, Some("403 Forbidden"))
+    );
+}
+
+// `lib/api/issues.rb` `put`: `authorize! :update_issue` — a Guest has it only for issues
+// they wrote or are assigned to (`issuable_policy.rb` `assignee_or_author`), so editing
+// someone else's issue is 403. On their own (persisted) issue `set_issue_metadata` needs
+// `admin_issue` (`issue_policy.rb` `rule { persisted & can?(:admin_issue) }`): labels are
+// dropped while the title changes. A Reporter has `admin_issue` (`project_policy.rb`).
+#[tokio::test]
+async fn a_guest_edits_only_their_own_issue_and_not_its_labels() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (gid, guest) = root.new_user("guest").await;
+    let (rid, reporter) = root.new_user("reporter").await;
+    root.add_member(ROADMAP, gid, 10).await;
+    root.add_member(ROADMAP, rid, 20).await;
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "known"), ("color", "#ff0000")],
+    )
+    .await;
+    let roots = root
+        .post(&format!("{ROADMAP}/issues"), &[("title", "Root's")])
+        .await;
+    let own = guest
+        .post(&format!("{ROADMAP}/issues"), &[("title", "Guest's")])
+        .await;
+
+    let path = format!("{ROADMAP}/issues/{}", roots["iid"]);
+    let (status, body) = guest
+        .call(Method::PUT, &path, &[("title", "Mine now")])
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::FORBIDDEN, Some("403 Forbidden"))
+    );
+
+    let path = format!("{ROADMAP}/issues/{}", own["iid"]);
+    let edited = guest
+        .put(&path, &[("title", "Renamed"), ("add_labels", "known")])
+        .await;
+    assert_eq!(edited["title"], "Renamed");
+    assert!(titles(&edited["labels"]).is_empty(), "{edited}");
+
+    let edited = reporter.put(&path, &[("add_labels", "known")]).await;
+    assert_eq!(titles(&edited["labels"]), ["known"]);
+}
+
+// `app/finders/issuables/label_filter.rb`: `where(title: label_names)` is case-sensitive,
+// and `labels/find_or_create_service.rb` finds by exact title, so `section::A` is another
+// label than `Section::A`, created with `Label::DEFAULT_COLOR` `#6699cc`
+// (`app/models/label.rb`).
+#[tokio::test]
+async fn label_titles_match_exactly_case_included() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "Section::A"), ("color", "#ff0000")],
+    )
+    .await;
+    root.post(
+        &format!("{ROADMAP}/issues"),
+        &[("title", "One"), ("labels", "Section::A")],
+    )
+    .await;
+
+    let wrong_case = root
+        .get(&format!("{ROADMAP}/issues?labels=section::A"))
+        .await;
+    assert!(wrong_case.as_array().unwrap().is_empty(), "{wrong_case}");
+    let right = root
+        .get(&format!("{ROADMAP}/issues?labels=Section::A"))
+        .await;
+    assert_eq!(right.as_array().unwrap().len(), 1);
+
+    let other = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Two"), ("labels", "section::A")],
+        )
+        .await;
+    assert_eq!(titles(&other["labels"]), ["section::A"]);
+    let created = root.get(&format!("{ROADMAP}/labels/section::A")).await;
+    assert_eq!(created["color"], "#6699cc");
+    // The labels API's conflict check is exact too (`find_by_title`).
+    let (status, _) = root
+        .call(
+            Method::POST,
+            &format!("{ROADMAP}/labels"),
+            &[("name", "Section::A"), ("color", "#ff0000")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+// `app/models/label.rb` `title=`: `CGI.unescapeHTML(Sanitize.clean(value))` strips tags
+// and decodes entities.
+#[tokio::test]
+async fn label_titles_are_sanitized() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let label = root
+        .post(
+            &format!("{ROADMAP}/labels"),
+            &[("name", "<b>x</b>"), ("color", "#ff0000")],
+        )
+        .await;
+    assert_eq!(label["name"], "x");
+    let label = root
+        .post(
+            &format!("{ROADMAP}/labels"),
+            &[
+                ("name", "a &amp; b<script>alert(1)</script>"),
+                ("color", "#ff0000"),
+            ],
+        )
+        .await;
+    assert_eq!(label["name"], "a & b");
+}
+
+// `app/services/issuable_base_service.rb` `update` runs `handle_quick_actions` on the new
+// description; `lib/gitlab/quick_actions/issuable_actions.rb` `/close` is available on a
+// persisted open issue the caller may update, and `extractor.rb` removes the line.
+#[tokio::test]
+async fn a_close_line_in_an_edited_description_closes_the_issue_and_disappears() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "T"), ("description", "Body")],
+        )
+        .await;
+    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
+    let edited = root.put(&path, &[("description", "Body\n/close\n")]).await;
+    assert_eq!(edited["state"], "closed");
+    assert_eq!(edited["description"], "Body");
+    // `/reopen` (and a case-insensitive name, `extractor.rb` `/i`) reopens it.
+    let edited = root.put(&path, &[("description", "Body\n/REOPEN")]).await;
+    assert_eq!(
+        (edited["state"].as_str(), edited["description"].as_str()),
+        (Some("opened"), Some("Body"))
+    );
+}
+
+// `issuable_actions.rb`: `/label` adds existing labels (`find_labels`, never created)
+// when the caller may set metadata, also on create; `/close` needs `persisted?`, so on
+// create it does nothing — but `extractor.rb` strips every known command name, so its
+// line is removed anyway. Lines in code blocks are no commands
+// (`lib/banzai/filter/quick_action_filter.rb`: top-level paragraphs only).
+#[tokio::test]
+async fn quick_actions_on_a_new_issue_label_it_but_do_not_close_it() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "qa"), ("color", "#ff0000")],
+    )
+    .await;
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "multi word"), ("color", "#ff0000")],
+    )
+    .await;
+
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[
+                ("title", "T"),
+                ("description", "Text\n/label ~qa ~\"multi word\" ~absent"),
+            ],
+        )
+        .await;
+    assert_eq!(titles(&issue["labels"]), ["qa", "multi word"]);
+    assert_eq!(issue["description"], "Text");
+    let labels = root.get(&format!("{ROADMAP}/labels")).await;
+    assert_eq!(
+        titles(&labels),
+        ["multi word", "qa"],
+        "`/label` creates no label"
+    );
+
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[
+                ("title", "T"),
+                ("description", "Text\n/close\n\n```\n/close\n```"),
+            ],
+        )
+        .await;
+    assert_eq!(issue["state"], "opened");
+    assert_eq!(issue["description"], "Text\n```\n/close\n```");
+
+    // `extractor.rb` `perform_regex` deletes `\r` and returns `content.rstrip` whether or
+    // not it found a command, and the service stores that text.
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "T"), ("description", "Line\r\nNext\n\n")],
+        )
+        .await;
+    assert_eq!(issue["description"], "Line\nNext");
+}
+
+// `issue_and_merge_request_actions.rb`: `/assign @user` sets assignees, `/unassign`
+// removes them, `/title` renames (persisted only).
+#[tokio::test]
+async fn assign_unassign_and_title_commands() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let drew = root.user_id("drew").await;
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[
+                ("title", "T"),
+                ("description", "/assign @drew\n/title ignored"),
+            ],
+        )
+        .await;
+    assert_eq!(assignee_ids(&issue), [drew]);
+    assert_eq!(issue["title"], "T");
+    assert!(issue["description"].as_str().unwrap_or("").is_empty());
+    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
+    let edited = root
+        .put(&path, &[("description", "/unassign\n/title New title")])
+        .await;
+    assert!(assignee_ids(&edited).is_empty());
+    assert_eq!(edited["title"], "New title");
+}
+
+// `issuable_base_service.rb` `filter_assignees_using_checks`: without
+// `allows_multiple_assignees?` (CE `issuable.rb`: false; EE `ee/app/models/ee/issue.rb`:
+// the Premium feature `multiple_issue_assignees`) only `first(1)` is kept.
+#[tokio::test]
+async fn free_keeps_the_first_assignee_and_premium_keeps_both() {
+    for (tier, want_both) in [
+        (gitlab_sandbox::Tier::Free, false),
+        (gitlab_sandbox::Tier::Premium, true),
+    ] {
+        let sb = sandbox(tier).await;
+        let root = As::root(&sb.url);
+        let (drew, ashley) = (root.user_id("drew").await, root.user_id("ashley").await);
+        let form = [
+            ("title", "T"),
+            ("assignee_ids[]", &*ashley.to_string()),
+            ("assignee_ids[]", &*drew.to_string()),
+        ];
+        let issue = root.post(&format!("{ROADMAP}/issues"), &form).await;
+        let want = if want_both {
+            vec![ashley, drew]
+        } else {
+            vec![ashley]
+        };
+        assert_eq!(assignee_ids(&issue), want, "{tier:?}");
+    }
+}
+
+// `filter_assignees_using_checks` keeps only users who can read the project
+// (`user_can_read?`), and deletes the parameter when none is left (assignees unchanged).
+#[tokio::test]
+async fn assignees_who_cannot_read_the_project_are_dropped() {
+    let sb = sandbox(gitlab_sandbox::Tier::Premium).await;
+    let root = As::root(&sb.url);
+    let drew = root.user_id("drew").await;
+    let ashley = root.user_id("ashley").await;
+    root.add_member(SECRET, ashley, 30).await;
+    let form = [
+        ("title", "T"),
+        ("assignee_ids[]", &*drew.to_string()),
+        ("assignee_ids[]", &*ashley.to_string()),
+    ];
+    let issue = root.post(&format!("{SECRET}/issues"), &form).await;
+    assert_eq!(assignee_ids(&issue), [ashley]);
+    let path = format!("{SECRET}/issues/{}", issue["iid"]);
+    let edited = root
+        .put(&path, &[("assignee_ids[]", &drew.to_string())])
+        .await;
+    assert_eq!(
+        assignee_ids(&edited),
+        [ashley],
+        "no readable assignee: unchanged"
+    );
+}
+
+// `ee/app/services/ee/issuable/callbacks/labels.rb` `filter_mutually_exclusive_labels`:
+// on Premium (`scoped_labels`) a scope that gets a new label keeps only the one chosen
+// last; on Free both stay.
+#[tokio::test]
+async fn premium_scoped_labels_are_exclusive_per_scope() {
+    for (tier, want) in [
+        (gitlab_sandbox::Tier::Premium, vec!["a::y"]),
+        (gitlab_sandbox::Tier::Free, vec!["a::x", "a::y"]),
+    ] {
+        let sb = sandbox(tier).await;
+        let root = As::root(&sb.url);
+        let issue = root
+            .post(
+                &format!("{ROADMAP}/issues"),
+                &[("title", "T"), ("labels", "a::x,a::y")],
+            )
+            .await;
+        assert_eq!(titles(&issue["labels"]), want, "{tier:?}");
+    }
+    let sb = sandbox(gitlab_sandbox::Tier::Premium).await;
+    let root = As::root(&sb.url);
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "T"), ("labels", "a::x,b")],
+        )
+        .await;
+    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
+    let edited = root.put(&path, &[("add_labels", "a::z")]).await;
+    assert_eq!(titles(&edited["labels"]), ["b", "a::z"]);
+}
+
+// `handbook-sync sandbox --tier premium` is the same switch as `Config::tier`: the
+// process keeps both assignees (`filter_assignees_using_checks` on Premium), and its
+// `--user` users exist and can be assigned.
+#[tokio::test]
+async fn the_sandbox_command_takes_the_tier() {
+    let (child, url) = crate::common::sandbox_process(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--project",
+        "acme/roadmap",
+        "--user",
+        "drew:Drew",
+        "--user",
+        "ashley:Ashley",
+        "--tier",
+        "premium",
+    ]);
+    let root = As::root(&url);
+    let (drew, ashley) = (root.user_id("drew").await, root.user_id("ashley").await);
+    let form = [
+        ("title", "T"),
+        ("assignee_ids[]", &*drew.to_string()),
+        ("assignee_ids[]", &*ashley.to_string()),
+    ];
+    let issue = root.post(&format!("{ROADMAP}/issues"), &form).await;
+    assert_eq!(assignee_ids(&issue), [drew, ashley]);
+    crate::common::terminate(child);
+}
+
+// `app/policies/issue_policy.rb`: `rule { confidential & ~can_read_confidential }`
+// prevents `read_issue` (`can_read_confidential`: author, assignees, Planner/Reporter+,
+// admins), so `IssuesFinder` leaves the issue out of lists and `find_project_issue`
+// answers the missing issue's 404, notes included.
+#[tokio::test]
+async fn a_confidential_issue_is_hidden_from_guests_and_non_members() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let (gid, guest) = root.new_user("guest").await;
+    let (rid, reporter) = root.new_user("reporter").await;
+    let (_, outsider) = root.new_user("outsider").await;
+    root.add_member(ROADMAP, gid, 10).await;
+    root.add_member(ROADMAP, rid, 20).await;
+    let secret = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Hush"), ("confidential", "true")],
+        )
+        .await;
+    let own = guest
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Mine"), ("confidential", "true")],
+        )
+        .await;
+    let path = format!("{ROADMAP}/issues/{}", secret["iid"]);
+    for who in [&guest, &outsider] {
+        let listed = who.get(&format!("{ROADMAP}/issues")).await;
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["title"] != "Hush")
+        );
+        for p in [path.clone(), format!("{path}/notes")] {
+            let (status, body) = who.call(Method::GET, &p, &[]).await;
+            assert_eq!(
+                (status, body["message"].as_str()),
+                (StatusCode::NOT_FOUND, Some("404 Not found")),
+                "{p}"
+            );
+        }
+    }
+    reporter.get(&path).await;
+    guest.get(&format!("{ROADMAP}/issues/{}", own["iid"])).await;
+}
