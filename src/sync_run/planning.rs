@@ -127,7 +127,14 @@ impl Planner<'_> {
         let people = &self.people.people;
         let desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, people);
         let page_plan = core_plan::plan_page(&spec, &desired, &project.issues, &self.settings);
-        report.create_labels = self.labels_to_create(&s.project, project, &desired);
+        // A refused page writes nothing, its labels included: leave them for the next page of
+        // the project to plan, or that page's issues get grey auto-created labels and its
+        // board fails for a label that does not exist.
+        report.create_labels = if page_plan.refused.is_some() {
+            Vec::new()
+        } else {
+            self.labels_to_create(&s.project, project, &desired)
+        };
         if s.board {
             let sections = self.section_labels(&desired);
             let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);

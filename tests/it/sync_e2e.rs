@@ -675,3 +675,52 @@ async fn the_stages_of_a_sync_can_be_called_one_by_one() {
     assert_eq!(applied.pages[0].outcome, PageOutcome::Ok);
     assert_eq!(world.issues(PROJECT).await.len(), 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_page_leaves_its_new_labels_to_the_next_page_of_the_project() {
+    // Page `a` is refused (most bullets removed) in the same run that adds a section which
+    // page `b` shares. The refused page writes nothing, so `b` must create the label itself:
+    // styled by handbook-sync, and present before `b`'s board needs a list for it.
+    let bullets: String = (1..=12).map(|n| format!("- Duty number {n}\n")).collect();
+    let pages = format!(
+        "{}{}",
+        page_toml("a", "a.md", PROJECT),
+        page_toml("b", "b.md", PROJECT)
+    );
+    let world = World::new(&page_toml("a", "a.md", PROJECT), "").await;
+    world.write_page("a.md", &format!("# A\n\n## Old\n\n{bullets}"));
+    world.apply_ok().await;
+    world.write_config(&pages, "");
+    world.write_page(
+        "a.md",
+        "# A\n\n## Old\n\n- Duty number 1\n\n## Shared\n\n- New duty\n",
+    );
+    world.write_page("b.md", "# B\n\n## Shared\n\n- Own duty\n");
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 4, "page a is refused:\n{out}\n{err}");
+    let label = world
+        .api(
+            Method::GET,
+            "/projects/acme%2Froadmap/labels/section%3A%3AShared",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        label["color"], "#009966",
+        "created by handbook-sync: {label}"
+    );
+    let b_issue = world
+        .issues(PROJECT)
+        .await
+        .into_iter()
+        .find(|i| i["title"] == "Own duty")
+        .expect("page b applied");
+    assert!(
+        b_issue["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "section::Shared"),
+        "{b_issue}"
+    );
+}
