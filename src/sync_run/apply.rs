@@ -94,8 +94,14 @@ impl Prepared {
             let Some(&project) = self.projects.get(&page.project) else {
                 continue;
             };
-            let failed = self.apply_page(project, page, &progress).await;
-            if failed > 0 {
+            let (failed, not_started) = self.apply_page(project, page, &progress).await;
+            if not_started > 0 {
+                // Not a success: the daemon must neither count it as one nor mark the page
+                // synced, so the next sync (or the next process) applies what is left.
+                self.plan.pages[index].outcome = PageOutcome::Skipped(format!(
+                    "shutting down: {not_started} write(s) not started; the next sync applies them"
+                ));
+            } else if failed > 0 {
                 self.plan.summary.failed += failed;
                 self.plan.pages[index].outcome =
                     PageOutcome::Failed(format!("{failed} request(s) failed; see the log"));
@@ -105,22 +111,31 @@ impl Prepared {
         self.plan
     }
 
-    /// One page's labels, actions and board; returns the number of failed requests.
+    /// One page's labels, actions and board; returns the number of failed requests and
+    /// of writes not started because of a cancel (none starts after it: labels and boards
+    /// for issues that were never written would be writes nobody asked for yet).
     async fn apply_page(
         &mut self,
         project: u64,
         page: &PageReport,
         progress: &ProgressBar,
-    ) -> usize {
+    ) -> (usize, usize) {
+        if self.cancel.is_cancelled() {
+            return (0, 1);
+        }
         let mut failed = self.create_labels(project, page).await;
-        failed += self.run_actions(project, &page.id, progress).await;
+        let (action_failures, not_started) = self.run_actions(project, &page.id, progress).await;
+        failed += action_failures;
+        if not_started > 0 || self.cancel.is_cancelled() {
+            return (failed, not_started.max(1));
+        }
         if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id)
             && let Err(e) = self.apply_board(project, &page.project, board).await
         {
             tracing::error!(page = %page.id, "{e}");
             failed += 1;
         }
-        failed
+        (failed, 0)
     }
 
     async fn create_labels(&mut self, project: u64, page: &PageReport) -> usize {
@@ -148,8 +163,14 @@ impl Prepared {
     }
 
     /// The page's writes, `concurrency` at once: actions touch different issues (the
-    /// client still paces every request). After a cancel no new one starts.
-    async fn run_actions(&self, project: u64, page_id: &str, progress: &ProgressBar) -> usize {
+    /// client still paces every request). After a cancel no new one starts; returns the
+    /// failed and the not-started writes.
+    async fn run_actions(
+        &self,
+        project: u64,
+        page_id: &str,
+        progress: &ProgressBar,
+    ) -> (usize, usize) {
         let actions: Vec<_> = self
             .plan
             .actions
@@ -160,20 +181,22 @@ impl Prepared {
         futures_util::stream::iter(actions)
             .map(|(key, write)| async move {
                 if self.cancel.is_cancelled() {
-                    return 0;
+                    return (0, 1);
                 }
                 let result = self.execute(project, page_id, &key, &write).await;
                 progress.inc(1);
                 match result {
-                    Ok(()) => 0,
+                    Ok(()) => (0, 0),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
-                        1
+                        (1, 0)
                     }
                 }
             })
             .buffer_unordered(self.concurrency)
-            .fold(0, |total, n| async move { total + n })
+            .fold((0, 0), |(failed, skipped), (f, s)| async move {
+                (failed + f, skipped + s)
+            })
             .await
     }
 

@@ -724,3 +724,42 @@ async fn a_refused_page_leaves_its_new_labels_to_the_next_page_of_the_project() 
         "{b_issue}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_cancel_no_page_writes_anything_and_none_counts_as_applied() {
+    // The daemon cancels on SIGTERM. A page reached after that must not get labels or a
+    // board for issues never written, and must not be reported (and cached) as synced.
+    use handbook_sync::sync::PageOutcome;
+    use handbook_sync::sync_run::{self, Connection, Prepared};
+
+    let world = pm_world().await;
+    let config = handbook_sync::config::Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let options = sync_run::RunOptions {
+        today: "2026-11-27".into(),
+        ..Default::default()
+    };
+    let selected = sync_run::select_pages(&config, &[]).unwrap();
+    let connection = Connection::new(&config, common::TOKEN.to_owned().into(), None).unwrap();
+    let pages = sync_run::read_pages(&config, &connection, &selected, None).await;
+    let projects =
+        sync_run::read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
+    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects)
+        .await
+        .unwrap();
+    let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
+    assert_eq!(planned.plan.summary.create, 50);
+
+    world.reset_stats().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let applied = Prepared::new(&config, connection, planned, people)
+        .with_cancel(cancel)
+        .apply()
+        .await;
+    assert!(
+        matches!(&applied.pages[0].outcome, PageOutcome::Skipped(why) if why.contains("shutting down")),
+        "{:?}",
+        applied.pages[0].outcome
+    );
+    assert_eq!(world.stats().await["writes"], 0, "nothing is written");
+}
