@@ -15,6 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "bench-token";
 
+// Long on purpose: one measurement, set up and printed in a straight line.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let limit: u64 = std::env::args()

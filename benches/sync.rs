@@ -252,6 +252,7 @@ fn parse_and_plan(n: usize) -> (f64, u64) {
     (cpu_seconds() - before_cpu, status_kib("VmHWM:"))
 }
 
+// Long on purpose: the measurements in the order the table prints them, as one script.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sizes: Vec<usize> = {

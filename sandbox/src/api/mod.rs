@@ -36,6 +36,8 @@ use crate::App;
 use crate::error::ApiError;
 
 /// Every route of the sandbox, with the middleware in front of the GitLab ones.
+///
+/// Long on purpose: a table with one line per endpoint reads better whole than split.
 pub(crate) fn router(app: Arc<App>) -> Router {
     let api = Router::new()
         .route("/user", get(users::current_user))
