@@ -88,7 +88,7 @@ impl Planner<'_> {
                 return self.planned.plan.add_page(report, unchanged);
             }
             PageRead::Failed(e) => {
-                report.outcome = PageOutcome::Skipped(e.to_string());
+                report.outcome = PageOutcome::Skipped(with_causes(e));
                 return self.planned.plan.add_page(report, empty_plan());
             }
         };
@@ -97,7 +97,7 @@ impl Planner<'_> {
         }
         let failed = match projects.get(&s.project) {
             Some(Ok(project)) => return self.add_page(s, page, project, report),
-            Some(Err(e)) => format!("{e}; nothing is written to this project"),
+            Some(Err(e)) => format!("{}; nothing is written to this project", with_causes(e)),
             // `prepare` reads every parsed page's project; a caller of the stages may not.
             None => format!("project {} was not read", s.project),
         };
@@ -212,4 +212,21 @@ fn label_style(config: &Config, name: &str) -> (String, String) {
         )
     };
     (color.to_owned(), what.to_owned())
+}
+
+/// An error with its causes, as one line: a page's outcome is read by people, and
+/// "cannot read page `x`" alone does not say whether the file is missing or unreadable.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let said = e.to_string();
+        // Some errors repeat their cause in their own message; say it once.
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = e.source();
+    }
+    text
 }

@@ -350,6 +350,13 @@ async fn an_unreadable_or_empty_page_is_skipped_and_nothing_of_it_is_closed() {
         let (code, out, err) = world.run(&["apply"]).await;
         assert_eq!(code, 1, "{broken}: {out}\n{err}");
         assert!(out.contains("SKIPPED"), "{out}");
+        if broken == "missing" {
+            // The reason, not only that it failed: the operating system's cause is shown.
+            assert!(
+                out.contains("pm.md") && out.contains("No such file"),
+                "{out}"
+            );
+        }
         let issues = world.issues(PROJECT).await;
         assert_eq!(
             issues.iter().filter(|i| i["state"] == "opened").count(),
