@@ -19,6 +19,7 @@ mod resilience_process;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_faults;
 mod sandbox_repository;
 mod sandbox_roles;
 mod sync_e2e;
