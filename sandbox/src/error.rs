@@ -49,6 +49,14 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, json!({"message": message}))
     }
 
+    /// `400 {"message": {"error": "..."}}`: `render_api_error!({ error: ... }, 400)`.
+    pub fn bad_request_with_error(message: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            json!({"message": {"error": message}}),
+        )
+    }
+
     /// `400 {"error": "..."}`: Grape's parameter validation errors.
     pub fn bad_request_error(message: String) -> Self {
         Self::new(StatusCode::BAD_REQUEST, json!({"error": message}))

@@ -181,6 +181,21 @@ pub struct MrNote {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A project milestone (`app/models/milestone.rb`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Milestone {
+    pub id: u64,
+    pub iid: u64,
+    pub title: String,
+    pub description: Option<String>,
+    /// `active` or `closed`.
+    pub state: String,
+    pub start_date: Option<chrono::NaiveDate>,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A project webhook.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hook {
@@ -216,6 +231,8 @@ pub struct Project {
     pub merge_requests: Vec<MergeRequest>,
     #[serde(default)]
     pub members: Vec<Member>,
+    #[serde(default)]
+    pub milestones: Vec<Milestone>,
 }
 
 impl Project {
@@ -370,6 +387,7 @@ impl State {
             branches: BTreeMap::new(),
             merge_requests: Vec::new(),
             members: Vec::new(),
+            milestones: Vec::new(),
         });
     }
 

@@ -108,6 +108,12 @@ impl Access {
         }
     }
 
+    /// `admin_milestone`, needed to create one: the same roles as `admin_issue`
+    /// (`planner_access` and `reporter_access` both enable it).
+    pub fn admin_milestone(&self) -> bool {
+        self.admin_issue()
+    }
+
     /// `admin_project_member`: Maintainers and Owners add members.
     pub fn admin_project_member(&self) -> bool {
         self.admin || self.level.is_some_and(|l| l >= MAINTAINER)

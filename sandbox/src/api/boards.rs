@@ -111,7 +111,10 @@ pub(super) async fn get_board_list(
 }
 
 /// `PUT /projects/:id/boards/:board_id/lists/:list_id`: the list takes `position` and
-/// the others shift, as in GitLab (`app/services/boards/lists/move_service.rb`).
+/// the others shift, as in GitLab (`app/services/boards/lists/move_service.rb`). A move
+/// to where the list already is, below 0 or past the last list is refused with
+/// `400 {"message":{"error":"List could not be moved!"}}` (`valid_move?`,
+/// `lib/api/boards_responses.rb`).
 pub(super) async fn move_board_list(
     State(app): Shared,
     Path((id, board_id, list_id)): Path<(String, String, String)>,
@@ -123,8 +126,7 @@ pub(super) async fn move_board_list(
     let position = req
         .params
         .int("position")?
-        .ok_or_else(|| ApiError::missing("position"))?
-        .max(0) as usize;
+        .ok_or_else(|| ApiError::missing("position"))?;
     let board = &mut state.projects[pi].boards[bi];
     board.lists.sort_by_key(|l| l.position);
     let from = list_id
@@ -132,8 +134,11 @@ pub(super) async fn move_board_list(
         .ok()
         .and_then(|n| board.lists.iter().position(|l| l.id == n))
         .ok_or_else(|| ApiError::not_found("List"))?;
+    let to = usize::try_from(position)
+        .ok()
+        .filter(|&to| to < board.lists.len() && to != from)
+        .ok_or_else(|| ApiError::bad_request_with_error("List could not be moved!"))?;
     let list = board.lists.remove(from);
-    let to = position.min(board.lists.len());
     board.lists.insert(to, list);
     for (i, l) in board.lists.iter_mut().enumerate() {
         l.position = i as u64;
@@ -145,7 +150,12 @@ pub(super) async fn move_board_list(
 }
 
 /// `POST /projects/:id/boards/:board_id/lists`: a label list at the end; GitLab Free
-/// has only label lists, one per label.
+/// has only label lists, one per label. A label the project does not have is
+/// `400 {"message":{"error":"Label not found"}}` and a second list of a label
+/// `400 {"message":{"error":"Label has already been taken"}}`: the service's first
+/// error, as `lib/api/boards_responses.rb` renders it
+/// (`app/services/boards/lists/base_create_service.rb`, `List`'s uniqueness of a label
+/// per board).
 pub(super) async fn create_board_list(
     State(app): Shared,
     Path((id, board_id)): Path<(String, String)>,
@@ -160,14 +170,16 @@ pub(super) async fn create_board_list(
         )
     })? as u64;
     if !state.projects[pi].labels.iter().any(|l| l.id == label_id) {
-        return Err(ApiError::not_found("Label"));
+        return Err(ApiError::bad_request_with_error("Label not found"));
     }
     if state.projects[pi].boards[bi]
         .lists
         .iter()
         .any(|l| l.label_id == label_id)
     {
-        return Err(ApiError::invalid("label", "has already been taken"));
+        return Err(ApiError::bad_request_with_error(
+            "Label has already been taken",
+        ));
     }
     let list_id = state.next_id();
     let board = &mut state.projects[pi].boards[bi];

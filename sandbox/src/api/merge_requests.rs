@@ -33,6 +33,10 @@ pub(super) async fn create_merge_request(
     let title = required(p, "title")?.to_owned();
     let source = required(p, "source_branch")?.to_owned();
     let target = required(p, "target_branch")?.to_owned();
+    if let Some(d) = p.get("description") {
+        // A merge request is an issuable too: the same limit in bytes.
+        super::issues::validate_description(d)?;
+    }
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
     check_branches(&state.projects[pi], &source, &target)?;

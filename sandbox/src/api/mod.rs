@@ -6,7 +6,8 @@
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
-//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members.
+//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
+//! `milestones.rs` for milestones.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
@@ -19,6 +20,7 @@ mod labels;
 mod members;
 mod merge_requests;
 mod middleware;
+mod milestones;
 mod notes;
 mod pagination;
 mod projects;
@@ -30,10 +32,14 @@ mod users;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::App;
 use crate::error::ApiError;
+
+/// The largest request body the API reads.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Every route of the sandbox, with the middleware in front of the GitLab ones.
 ///
@@ -55,6 +61,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(
             "/projects/{id}/issues/{iid}/notes",
             get(notes::list_notes).post(notes::create_note),
+        )
+        .route(
+            "/projects/{id}/issues/{iid}/links",
+            get(issues::list_issue_links),
+        )
+        .route(
+            "/projects/{id}/milestones",
+            get(milestones::list_milestones).post(milestones::create_milestone),
         )
         .route(
             "/projects/{id}/labels",
@@ -141,6 +155,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route("/projects/{id}/members/all", get(members::list_members))
         .fallback(|| async { ApiError::no_route() })
+        // GitLab reads bodies far larger than axum's default 2 MB: a description of
+        // 1 MiB (its limit, in bytes) is up to 3 MiB form-encoded, and must reach the
+        // validation to be refused or accepted as GitLab would.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Inside the authentication below: only a known caller's access is checked.
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -157,6 +175,6 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/api/v4", api)
         .nest("/-/sandbox", own)
-        .fallback(|| async { ApiError::no_route() })
+        .fallback(middleware::unserved)
         .with_state(app)
 }

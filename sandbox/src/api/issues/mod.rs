@@ -1,10 +1,11 @@
 //! Issues: get and create here; listing in `list.rs`, editing in `edit.rs`, quick
-//! actions in `commands.rs` (GitLab: `lib/api/issues.rb`, the rules of
+//! actions in `commands.rs`, linked issues in `links.rs` (GitLab: `lib/api/issues.rb`, the rules of
 //! `app/services/issuable_base_service.rb`). Labels and assignees the caller may not
 //! set are dropped silently, never refused.
 
 mod commands;
 mod edit;
+mod links;
 mod list;
 
 use axum::extract::{Path, State};
@@ -23,10 +24,12 @@ use crate::quick_actions;
 use commands::{Target, Updates};
 
 pub(super) use edit::edit_issue;
+pub(super) use links::list_issue_links;
 pub(super) use list::list_issues;
 
 const TITLE_MAX: usize = 255;
-const DESCRIPTION_MAX: usize = 1_048_576;
+/// `Issuable::DESCRIPTION_LENGTH_MAX`: `1.megabyte`, counted in bytes.
+const DESCRIPTION_MAX_BYTES: usize = 1_048_576;
 
 /// The index of the issue with `iid` in `project`; anything else is a bare 404.
 pub(super) fn find_issue(project: &Project, iid: &str) -> Result<usize, ApiError> {
@@ -84,14 +87,53 @@ fn validate_title(title: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validate_description(description: &str) -> Result<(), ApiError> {
-    if description.chars().count() > DESCRIPTION_MAX {
-        return Err(ApiError::invalid(
-            "description",
-            "is too long (maximum is 1048576 characters)",
-        ));
+/// GitLab limits a description in bytes, not characters (`app/models/concerns/issuable.rb`:
+/// `bytesize: { maximum: -> { DESCRIPTION_LENGTH_MAX } }`), with the message of
+/// `app/validators/bytesize_validator.rb`.
+pub(super) fn validate_description(description: &str) -> Result<(), ApiError> {
+    let size = description.len();
+    if size > DESCRIPTION_MAX_BYTES {
+        let message = format!(
+            "is too long ({}). The maximum size is {}.",
+            human_size(size),
+            human_size(DESCRIPTION_MAX_BYTES)
+        );
+        return Err(ApiError::invalid("description", &message));
     }
     Ok(())
+}
+
+/// A size as Rails' `number_to_human_size` writes it: powers of 1024, three significant
+/// digits, no trailing zeros (`1.14 MB`, `1 MB`, `512 KB`, `12 Bytes`).
+fn human_size(bytes: usize) -> String {
+    if bytes < 1024 {
+        return if bytes == 1 {
+            "1 Byte".to_owned()
+        } else {
+            format!("{bytes} Bytes")
+        };
+    }
+    let units = ["KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let digits = value.log10().floor() as i32 + 1;
+    let decimals = (3 - digits).max(0) as usize;
+    if digits > 3 {
+        // Three significant digits also above 999: 1023.9 KB is `1020 KB`.
+        let step = 10f64.powi(digits - 3);
+        value = (value / step).round() * step;
+    }
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text} {}", units[unit - 1])
 }
 
 /// The labels and assignees a create or an edit asks for, from its parameters; quick
@@ -283,4 +325,22 @@ pub(super) async fn create_issue(
         app.render(&state)
             .issue(project, project.issues.last().expect("just pushed")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_rails_writes_them() {
+        assert_eq!(human_size(1), "1 Byte");
+        assert_eq!(human_size(1023), "1023 Bytes");
+        assert_eq!(human_size(1024), "1 KB");
+        assert_eq!(human_size(1_048_575), "1020 KB");
+        assert_eq!(human_size(1_048_576), "1 MB");
+        assert_eq!(human_size(1_048_577), "1 MB");
+        assert_eq!(human_size(1_200_000), "1.14 MB");
+        assert_eq!(human_size(1_572_864), "1.5 MB");
+        assert_eq!(human_size(11_010_048), "10.5 MB");
+    }
 }
