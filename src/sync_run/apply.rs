@@ -187,6 +187,8 @@ impl Prepared {
                 progress.inc(1);
                 match result {
                     Ok(()) => (0, 0),
+                    // Never sent: the client stopped waiting for its turn at a shutdown.
+                    Err(e) if e.is_cancelled() => (0, 1),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
                         (1, 0)
