@@ -21,5 +21,6 @@ mod sandbox_cli;
 mod sandbox_clients;
 mod sandbox_repository;
 mod sandbox_roles;
+mod secrets;
 mod sync_e2e;
 mod sync_props;
