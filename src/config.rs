@@ -57,9 +57,9 @@ pub struct GitlabSettings {
     /// Allow plain `http://` to hosts other than loopback.
     #[serde(default)]
     pub allow_insecure: bool,
-    /// Seconds before any request is abandoned.
+    /// Seconds before any request is abandoned (fractions allowed).
     #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
+    pub timeout_seconds: f64,
     /// Client-side limit on all requests (gitlab.com allows 2,000 per user).
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
@@ -79,6 +79,10 @@ pub struct GitlabSettings {
     /// First backoff delay in milliseconds; it doubles, with jitter, up to 30 s.
     #[serde(default = "default_retry_initial_delay_ms")]
     pub retry_initial_delay_ms: u64,
+    /// Seconds to wait after a 429 that says nothing about when to retry (no
+    /// `Retry-After`, no `RateLimit-Reset`): 60, GitLab's throttle period.
+    #[serde(default = "default_retry_after_seconds")]
+    pub default_retry_after_seconds: f64,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -101,8 +105,12 @@ fn default_gitlab_url() -> String {
     "https://gitlab.com".to_owned()
 }
 
-fn default_timeout() -> u64 {
-    30
+fn default_timeout() -> f64 {
+    30.0
+}
+
+fn default_retry_after_seconds() -> f64 {
+    60.0
 }
 
 impl Default for GitlabSettings {
@@ -118,6 +126,7 @@ impl Default for GitlabSettings {
             concurrency: default_concurrency(),
             max_retries: default_max_retries(),
             retry_initial_delay_ms: default_retry_initial_delay_ms(),
+            default_retry_after_seconds: default_retry_after_seconds(),
         }
     }
 }
@@ -138,6 +147,10 @@ impl std::fmt::Debug for GitlabSettings {
             .field("concurrency", &self.concurrency)
             .field("max_retries", &self.max_retries)
             .field("retry_initial_delay_ms", &self.retry_initial_delay_ms)
+            .field(
+                "default_retry_after_seconds",
+                &self.default_retry_after_seconds,
+            )
             .finish()
     }
 }
@@ -528,8 +541,13 @@ impl Config {
                 ));
             }
         }
-        if raw.gitlab.timeout_seconds == 0 {
-            return Err("gitlab.timeout_seconds must be at least 1".into());
+        // Up to a day: longer is surely a typo, and `Duration` must hold it.
+        let seconds = 0.001..=86_400.0;
+        if !seconds.contains(&raw.gitlab.timeout_seconds) {
+            return Err("gitlab.timeout_seconds must be between 0.001 and 86400".into());
+        }
+        if !(0.0..=86_400.0).contains(&raw.gitlab.default_retry_after_seconds) {
+            return Err("gitlab.default_retry_after_seconds must be between 0 and 86400".into());
         }
         if raw.gitlab.requests_per_minute == 0
             || raw.gitlab.issue_creations_per_minute == 0
@@ -647,13 +665,14 @@ impl Config {
     pub fn policy(&self) -> crate::gitlab::Policy {
         let g = &self.gitlab;
         crate::gitlab::Policy {
-            timeout: std::time::Duration::from_secs(g.timeout_seconds),
+            timeout: std::time::Duration::from_secs_f64(g.timeout_seconds),
             requests_per_minute: g.requests_per_minute,
             issue_creations_per_minute: g.issue_creations_per_minute,
             requests_per_hour: g.requests_per_hour,
             concurrency: g.concurrency,
             max_retries: g.max_retries,
             retry_initial_delay: std::time::Duration::from_millis(g.retry_initial_delay_ms),
+            default_retry_after: std::time::Duration::from_secs_f64(g.default_retry_after_seconds),
         }
     }
 

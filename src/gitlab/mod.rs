@@ -745,3 +745,93 @@ impl Gitlab {
             .map_err(|e| GitlabError::from_api(format!("editing issue #{iid}"), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_5xx_is_outcome_unknown_whatever_its_body() {
+        let status = http::StatusCode::INTERNAL_SERVER_ERROR;
+        let json = ApiError::<TransportError>::GitlabWithStatus {
+            status,
+            msg: "500 Internal Server Error".into(),
+        };
+        let html = ApiError::<TransportError>::GitlabService {
+            status,
+            data: b"<html>500</html>".to_vec(),
+        };
+        let object = ApiError::<TransportError>::GitlabObjectWithStatus {
+            status: http::StatusCode::BAD_GATEWAY,
+            obj: serde_json::json!({"error": "bad gateway"}),
+        };
+        for err in [json, html, object] {
+            let e = GitlabError::from_api("creating", err);
+            assert!(e.outcome_unknown(), "{e:?}");
+        }
+        let conflict = ApiError::<TransportError>::GitlabWithStatus {
+            status: http::StatusCode::CONFLICT,
+            msg: "exists".into(),
+        };
+        assert!(!GitlabError::from_api("creating", conflict).outcome_unknown());
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_timed_out_create_that_is_not_there_is_left_for_the_next_run() {
+        let attempts = Cell::new(0);
+        let result: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                attempts.set(attempts.get() + 1);
+                Err(GitlabError::TimedOut {
+                    what: "creating issue".into(),
+                    message: "timed out".into(),
+                })
+            },
+            || async { Ok(None) },
+        ));
+        assert_eq!(attempts.get(), 1, "never created again in the same run");
+        assert!(matches!(result, Err(GitlabError::LeftForNextRun { .. })));
+    }
+
+    #[test]
+    fn other_unknown_outcomes_are_looked_up_then_tried_again() {
+        let attempts = Cell::new(0);
+        let result: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                attempts.set(attempts.get() + 1);
+                if attempts.get() < 2 {
+                    Err(GitlabError::Unavailable {
+                        what: "creating issue".into(),
+                        message: "GitLab answered 500".into(),
+                    })
+                } else {
+                    Ok(7)
+                }
+            },
+            || async { Ok(None) },
+        ));
+        assert_eq!((attempts.get(), result.unwrap()), (2, 7));
+        let found: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                Err(GitlabError::TimedOut {
+                    what: "creating issue".into(),
+                    message: "timed out".into(),
+                })
+            },
+            || async { Ok(Some(9)) },
+        ));
+        assert_eq!(
+            found.unwrap(),
+            9,
+            "a timed-out create that went through is found"
+        );
+    }
+}

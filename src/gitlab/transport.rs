@@ -55,6 +55,8 @@ pub struct Policy {
     pub max_retries: usize,
     /// First backoff delay; it doubles up to 30 s, with jitter.
     pub retry_initial_delay: Duration,
+    /// The wait after a 429 that carries no `Retry-After`: [`DEFAULT_RETRY_AFTER`].
+    pub default_retry_after: Duration,
 }
 
 impl Default for Policy {
@@ -67,13 +69,14 @@ impl Default for Policy {
             concurrency: 4,
             max_retries: 5,
             retry_initial_delay: Duration::from_millis(500),
+            default_retry_after: DEFAULT_RETRY_AFTER,
         }
     }
 }
 
-/// The wait after a 429 that carries no `Retry-After`: GitLab's Rack::Attack default
+/// The default wait after a 429 that carries no `Retry-After`: GitLab's Rack::Attack
 /// period, one minute; its application limits (issue creation) and the Projects and
-/// Users API limits answer 429 with no header at all.
+/// Users API limits answer 429 with no header at all. (`gitlab.default_retry_after_seconds`.)
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The HTTP client the `gitlab` crate's endpoints run on.
@@ -383,7 +386,7 @@ impl Client {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+                .map_or(self.policy.default_retry_after, Duration::from_secs);
             self.count_rate_limit_wait();
             return Err(Failure::Status(response, Some(retry_after)));
         }

@@ -25,3 +25,4 @@ mod sandbox_roles;
 mod secrets;
 mod sync_e2e;
 mod sync_props;
+mod transport;
