@@ -20,11 +20,21 @@ pub struct Faults {
     pub latency_jitter_ms: u64,
     /// Share of requests answered 500, 502 or 503 without being applied.
     pub error_rate: f64,
+    /// The body of every injected 5xx: an HTML page, as a proxy in front of GitLab
+    /// answers, or the JSON GitLab's API answers itself.
+    pub error_body: ErrorBody,
     /// Share of writes applied whose response is then lost (connection dropped or 502).
     pub lost_response_rate: f64,
+    /// Every write is answered after this many milliseconds and applied at the end of
+    /// them, whether or not the client still waits: a request GitLab keeps running after
+    /// the client gave up (gitlab.com lets one run about 60 s).
+    pub slow_write_ms: u64,
     /// Rack::Attack-style limit on all API requests per user per minute (with
     /// `RateLimit-*` headers on every response); `None` means unlimited and no headers.
     pub rate_limit_per_minute: Option<u64>,
+    /// The same per hour, beside the per-minute one (GitLab.com's proposed plan limits:
+    /// a per-minute burst and an hourly quota); the headers name the tighter one.
+    pub rate_limit_per_hour: Option<u64>,
     /// GitLab's application limit on issue creation per minute: 429 JSON, no `Retry-After`.
     pub issue_create_limit_per_minute: Option<u64>,
     /// Share of requests answered with a Rack::Attack 429 (`Retry later`), in bursts
@@ -32,8 +42,22 @@ pub struct Faults {
     pub throttle_rate: f64,
     /// The `Retry-After` those 429s carry, in seconds.
     pub throttle_retry_after: u64,
+    /// Share of requests answered with a 429 that has no rate-limit headers at all, as
+    /// the Projects and Users API limits answer.
+    pub headerless_429_rate: f64,
     /// Seed of every random decision.
     pub seed: u64,
+}
+
+/// What an injected 5xx carries.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorBody {
+    /// An HTML error page, as the proxies in front of GitLab's API answer.
+    #[default]
+    Html,
+    /// `{"message":"500 Internal Server Error"}`, as GitLab's API answers an exception.
+    Json,
 }
 
 /// The decisions about one request.
@@ -47,6 +71,8 @@ pub struct Decision {
     pub lose: Option<LostResponse>,
     /// Answer a Rack::Attack 429 instead of handling the request.
     pub throttle: bool,
+    /// Answer a 429 without headers instead of handling the request.
+    pub headerless_429: bool,
 }
 
 /// How a response gets lost.
@@ -71,8 +97,11 @@ impl Faults {
         let lose_roll: f64 = rng.random();
         let dropped: bool = rng.random();
         let throttle_roll: f64 = rng.random();
+        // Drawn last, so that the decisions drawn before it stay what they were.
+        let headerless_roll: f64 = rng.random();
         Decision {
             throttle: throttle_roll < self.throttle_rate,
+            headerless_429: headerless_roll < self.headerless_429_rate,
             latency_ms: self.latency_ms + jitter,
             error: (error_roll < self.error_rate).then_some(error_code),
             lose: (lose_roll < self.lost_response_rate).then_some(if dropped {
@@ -84,32 +113,125 @@ impl Faults {
     }
 }
 
-/// A fixed one-minute window counter, as Rack::Attack keeps them.
-#[derive(Debug, Default, Clone)]
+/// A fixed window counter, as Rack::Attack keeps them: windows start at multiples of
+/// the period since the Unix epoch.
+#[derive(Debug, Clone)]
 pub struct Window {
-    minute: i64,
+    period: i64,
+    epoch: i64,
     count: u64,
 }
 
 impl Window {
+    /// A window of `period` seconds.
+    pub fn new(period: i64) -> Self {
+        Window {
+            period,
+            epoch: 0,
+            count: 0,
+        }
+    }
+
     /// Counts a request at `now` (unix seconds); returns the count in its window.
     pub fn hit(&mut self, now: i64) -> u64 {
-        let minute = now.div_euclid(60);
-        if minute != self.minute {
-            self.minute = minute;
+        let epoch = now.div_euclid(self.period);
+        if epoch != self.epoch {
+            self.epoch = epoch;
             self.count = 0;
         }
         self.count += 1;
         self.count
     }
 
-    /// Counts without hitting: what the window holds at `now`.
-    pub fn observed(&self, now: i64) -> u64 {
-        if now.div_euclid(60) == self.minute {
-            self.count
-        } else {
-            0
+    /// The window's length in seconds.
+    pub fn period(&self) -> i64 {
+        self.period
+    }
+}
+
+/// The rate windows of the API: Rack::Attack's per minute and per hour, and the
+/// application's issue-creation limit.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    /// `rate_limit_per_minute`.
+    pub minute: Window,
+    /// `rate_limit_per_hour`.
+    pub hour: Window,
+    /// `issue_create_limit_per_minute`.
+    pub issue_create: Window,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            minute: Window::new(60),
+            hour: Window::new(3600),
+            issue_create: Window::new(60),
         }
+    }
+}
+
+/// What one Rack::Attack throttle knew about a request when it counted it, and the
+/// headers GitLab derives from that (`lib/gitlab/rack_attack/request_throttle_data.rb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleData {
+    /// The throttle's name, sent as `RateLimit-Name`.
+    pub name: &'static str,
+    /// Requests allowed per period.
+    pub limit: u64,
+    /// The period in seconds.
+    pub period: i64,
+    /// Requests counted in the window, this one included.
+    pub observed: u64,
+    /// When it was counted, in Unix seconds.
+    pub now: i64,
+}
+
+impl ThrottleData {
+    /// The limit scaled to a 60-second window and rounded up, which GitLab sends as
+    /// `RateLimit-Limit` whatever the period (`rounded_limit`).
+    pub fn rounded_limit(&self) -> u64 {
+        (self.limit * 60).div_ceil(self.period.max(1) as u64)
+    }
+
+    /// What is left of the limit in the window, never below zero.
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.observed)
+    }
+
+    /// Seconds until the window ends.
+    pub fn retry_after(&self) -> i64 {
+        self.period - self.now.rem_euclid(self.period)
+    }
+
+    /// When the window ends, in Unix seconds.
+    pub fn reset(&self) -> i64 {
+        self.now + self.retry_after()
+    }
+
+    /// `RateLimit-Name`, `-Limit`, `-Observed`, `-Remaining`, `-Reset`: on every response
+    /// GitLab does not throttle (`common_response_headers`).
+    pub fn common_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ratelimit-name", self.name.to_owned()),
+            ("ratelimit-limit", self.rounded_limit().to_string()),
+            ("ratelimit-observed", self.observed.to_string()),
+            ("ratelimit-remaining", self.remaining().to_string()),
+            ("ratelimit-reset", self.reset().to_string()),
+        ]
+    }
+
+    /// The common headers and `Retry-After`, `RateLimit-ResetTime`: on the 429 of the
+    /// throttle that refused (`throttled_response_headers`).
+    pub fn throttled_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = self.common_headers();
+        let reset = chrono::DateTime::from_timestamp(self.reset(), 0).unwrap_or_default();
+        headers.push(("retry-after", self.retry_after().to_string()));
+        headers.push((
+            "ratelimit-resettime",
+            reset.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        ));
+        headers
     }
 }
 
@@ -167,12 +289,49 @@ mod tests {
     }
 
     #[test]
-    fn windows_reset_every_minute() {
-        let mut w = Window::default();
+    fn windows_reset_at_each_multiple_of_their_period() {
+        let mut w = Window::new(60);
         assert_eq!(w.hit(120), 1);
         assert_eq!(w.hit(179), 2);
-        assert_eq!(w.observed(179), 2);
         assert_eq!(w.hit(180), 1);
-        assert_eq!(w.observed(300), 0);
+        let mut h = Window::new(3600);
+        assert_eq!(h.hit(3600), 1);
+        assert_eq!(h.hit(7199), 2);
+        assert_eq!(h.hit(7200), 1);
+    }
+
+    /// `lib/gitlab/rack_attack/request_throttle_data.rb`: an hourly limit is sent as its
+    /// share of a minute, rounded up; what remains is of the whole hour.
+    #[test]
+    fn an_hourly_throttle_reports_its_limit_per_minute_and_its_hour() {
+        let t = ThrottleData {
+            name: "x",
+            limit: 5000,
+            period: 3600,
+            observed: 4990,
+            now: 3600 * 10 + 600,
+        };
+        assert_eq!(t.rounded_limit(), 84);
+        assert_eq!(t.remaining(), 10);
+        assert_eq!(t.retry_after(), 3000);
+        assert_eq!(t.reset(), 3600 * 11);
+    }
+
+    #[test]
+    fn adding_the_headerless_draw_left_the_earlier_decisions_alone() {
+        let before = Faults {
+            error_rate: 0.3,
+            throttle_rate: 0.2,
+            seed: 3,
+            ..Default::default()
+        };
+        let after = Faults {
+            headerless_429_rate: 0.5,
+            ..before.clone()
+        };
+        for seq in 0..100 {
+            let (a, b) = (before.decide(seq), after.decide(seq));
+            assert_eq!((a.error, a.throttle), (b.error, b.throttle));
+        }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::Utc;
 use parking_lot::Mutex;
 
-pub use faults::{Faults, Stats};
+pub use faults::{ErrorBody, Faults, Stats};
 
 /// What the sandbox starts with.
 #[derive(Debug, Clone, Default)]
@@ -97,8 +97,7 @@ pub(crate) struct App {
     pub faults: Mutex<Faults>,
     pub seq: AtomicU64,
     pub stats: Mutex<Stats>,
-    pub api_window: Mutex<faults::Window>,
-    pub create_window: Mutex<faults::Window>,
+    pub windows: Mutex<faults::Windows>,
     pub tier: Tier,
 }
 
@@ -192,8 +191,7 @@ impl Sandbox {
             faults: Mutex::new(Faults::default()),
             seq: AtomicU64::new(0),
             stats: Mutex::new(Stats::default()),
-            api_window: Mutex::new(faults::Window::default()),
-            create_window: Mutex::new(faults::Window::default()),
+            windows: Mutex::new(faults::Windows::default()),
             tier: config.tier,
         });
         app.save();

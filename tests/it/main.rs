@@ -20,6 +20,7 @@ mod resilience_process;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_faults;
 mod sandbox_repository;
 mod sandbox_roles;
 mod secrets;

@@ -5,18 +5,18 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 
 use super::extract::Shared;
 use super::reply::set_header;
 use crate::App;
 use crate::error::ApiError;
-use crate::faults::{Decision, Faults, LostResponse};
+use crate::faults::{Decision, ErrorBody, Faults, LostResponse, ThrottleData, Window, Windows};
 
 /// A request with this header is not faulted, throttled or counted.
 pub const OBSERVER_HEADER: &str = "x-sandbox-observer";
@@ -26,8 +26,6 @@ pub const OBSERVER_HEADER: &str = "x-sandbox-observer";
 /// headers, and counts the request.
 pub(super) async fn gitlab(State(app): Shared, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let route = route_template(&request);
-    let is_write = !matches!(method, Method::GET | Method::HEAD);
     // Tests looking at the sandbox's state ask to be left out of faults and statistics,
     // so that looking does not change what is being measured.
     let observer = request.headers().contains_key(OBSERVER_HEADER);
@@ -41,49 +39,122 @@ pub(super) async fn gitlab(State(app): Shared, request: Request, next: Next) -> 
     } else {
         faults.decide(app.next_seq())
     };
-    let now = Utc::now().timestamp(); // rate-limit windows: whole seconds
-
-    if decision.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
-    }
-
-    let gate = Gate {
-        app: &app,
-        faults: &faults,
-        decision: &decision,
-        now,
+    let call = Call {
+        route: route_template(&request),
+        is_write: !matches!(method, Method::GET | Method::HEAD),
+        method,
+        observer,
+        faults,
+        decision,
+        app,
     };
-    let mut response = match gate.refusal(&method, &route, request.headers()) {
-        Some(refused) => refused,
-        None => {
-            let response = next.run(request).await;
-            after_handler(&app, response, is_write, decision.lose)
+    if call.is_write && call.faults.slow_write_ms > 0 {
+        // A client that gives up drops this future, and with it anything it awaits; a
+        // spawned task is not dropped with it, so the write still happens at the end of
+        // the delay, as on a GitLab that keeps running a request the client left.
+        tokio::spawn(call.handle(request, next))
+            .await
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    } else {
+        call.handle(request, next).await
+    }
+}
+
+/// One API request and what was decided about it.
+struct Call {
+    app: std::sync::Arc<App>,
+    method: Method,
+    route: String,
+    is_write: bool,
+    observer: bool,
+    faults: Faults,
+    decision: Decision,
+}
+
+impl Call {
+    /// Everything after the decisions: the delays, the throttles and other refusals, the
+    /// handler, the rate-limit headers and the statistics.
+    async fn handle(self, request: Request, next: Next) -> Response {
+        let now = Utc::now().timestamp(); // rate-limit windows: whole seconds
+        if self.decision.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.decision.latency_ms)).await;
         }
-    };
-    if let Some(limit) = faults.rate_limit_per_minute {
-        rate_limit_headers(&app, &mut response, limit, now);
+        let gate = Gate {
+            app: &self.app,
+            faults: &self.faults,
+            decision: &self.decision,
+            now,
+        };
+        let (mut response, throttles) = match gate.throttles() {
+            Err(refusing) => (throttled(&refusing), Vec::new()),
+            Ok(throttles) => match gate.refusal(&self.method, &self.route, request.headers()) {
+                Some(refused) => (refused, throttles),
+                None => {
+                    if self.is_write && self.faults.slow_write_ms > 0 {
+                        let delay = Duration::from_millis(self.faults.slow_write_ms);
+                        tokio::time::sleep(delay).await;
+                    }
+                    let response = next.run(request).await;
+                    let lose = self.decision.lose;
+                    let body = self.faults.error_body;
+                    let response = after_handler(&self.app, response, self.is_write, lose, body);
+                    (response, throttles)
+                }
+            },
+        };
+        // GitLab adds the headers to every answer but a 429, which either carries the
+        // refusing throttle's own or, from the application's limits, none
+        // (`lib/gitlab/middleware/rack_attack_headers.rb`).
+        if response.status() != StatusCode::TOO_MANY_REQUESTS
+            && let Some(tightest) = throttles.iter().min_by_key(|t| t.remaining())
+        {
+            set_headers(&mut response, &tightest.common_headers());
+        }
+        if !self.observer {
+            let status = response.status().as_u16();
+            self.app
+                .stats
+                .lock()
+                .record(self.method.as_str(), &self.route, status);
+        }
+        response
     }
-    if !observer {
-        app.stats
-            .lock()
-            .record(method.as_str(), &route, response.status().as_u16());
-    }
-    response
 }
 
 /// The route as GitLab's docs write it (`/projects/:id/issues`), for statistics and
-/// the per-route create limit.
+/// the per-route create limit; a path no route serves is counted as itself.
 fn route_template(request: &Request) -> String {
-    request
+    match request.extensions().get::<MatchedPath>() {
+        Some(p) => p
+            .as_str()
+            .trim_start_matches("/api/v4")
+            .replace('{', ":")
+            .replace('}', ""),
+        None => not_served(request),
+    }
+}
+
+/// `/api/v4/projects/1/milestones (not served)`: the whole path, as the client sent it.
+fn not_served(request: &Request) -> String {
+    let path = request
         .extensions()
-        .get::<MatchedPath>()
-        .map(|p| {
-            p.as_str()
-                .trim_start_matches("/api/v4")
-                .replace('{', ":")
-                .replace('}', "")
-        })
-        .unwrap_or_else(|| "(no route)".to_owned())
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |o| o.0.path());
+    format!("{path} (not served)")
+}
+
+/// Any path outside `/api/v4` and `/-/sandbox` (GraphQL, the web UI): counted, then
+/// answered as a route the sandbox does not have.
+pub(super) async fn unserved(State(app): Shared, request: Request) -> Response {
+    let response = ApiError::no_route().into_response();
+    if !request.headers().contains_key(OBSERVER_HEADER) {
+        let status = response.status().as_u16();
+        let route = not_served(&request);
+        app.stats
+            .lock()
+            .record(request.method().as_str(), &route, status);
+    }
+    response
 }
 
 /// What decides whether a request reaches its handler.
@@ -95,18 +166,45 @@ struct Gate<'a> {
 }
 
 impl Gate<'_> {
-    /// The answer given in the handler's place, if any. Rack::Attack throttles before
-    /// the API authenticates, so the rate limits come first; GitLab checks the
-    /// issue-create limit inside the endpoint, so it comes last. The order also decides
-    /// which rate window counts a request, so it must not change.
+    /// Rack::Attack's throttles, per minute then per hour: each counts the request in
+    /// its window, and the first one over its limit refuses (`429 Retry later` with its
+    /// headers); the ones after it do not count the request (Rack::Attack stops at the
+    /// first match). They come before the API authenticates, so they come first.
+    fn throttles(&self) -> Result<Vec<ThrottleData>, ThrottleData> {
+        let mut counted = Vec::new();
+        let limits: [(Option<u64>, &'static str, WindowOf); 2] = [
+            (self.faults.rate_limit_per_minute, MINUTE_THROTTLE, |w| {
+                &mut w.minute
+            }),
+            (self.faults.rate_limit_per_hour, HOUR_THROTTLE, |w| {
+                &mut w.hour
+            }),
+        ];
+        for (limit, name, window_of) in limits {
+            let Some(limit) = limit else { continue };
+            let mut windows = self.app.windows.lock();
+            let window = window_of(&mut windows);
+            let data = ThrottleData {
+                name,
+                limit,
+                period: window.period(),
+                observed: window.hit(self.now),
+                now: self.now,
+            };
+            if data.observed > limit {
+                return Err(data);
+            }
+            counted.push(data);
+        }
+        Ok(counted)
+    }
+
+    /// The answer given in the handler's place, if any, once the throttles let the
+    /// request through. GitLab checks its application limits inside the endpoint, after
+    /// authentication, so those come last; the order also decides which window counts a
+    /// request, so it must not change.
     fn refusal(&self, method: &Method, route: &str, headers: &HeaderMap) -> Option<Response> {
         let faults = self.faults;
-        if let Some(limit) = faults.rate_limit_per_minute {
-            let observed = self.app.api_window.lock().hit(self.now);
-            if observed > limit {
-                return Some(rate_limited(self.now));
-            }
-        }
         if self.decision.throttle {
             let mut r = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
             set_header(
@@ -120,39 +218,69 @@ impl Gate<'_> {
             return Some(ApiError::unauthorized().into_response());
         }
         if let Some(code) = self.decision.error {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = format!("<html><body><h1>{code}</h1>injected by the sandbox</body></html>");
-            return Some((status, [("content-type", "text/html")], body).into_response());
+            return Some(error_page(code, faults.error_body));
+        }
+        if self.decision.headerless_429 {
+            return Some(application_limited());
         }
         if *method == Method::POST
             && route == "/projects/:id/issues"
             && let Some(limit) = faults.issue_create_limit_per_minute
-            && self.app.create_window.lock().hit(self.now) > limit
+            && self.app.windows.lock().issue_create.hit(self.now) > limit
         {
-            return Some(issue_create_limited());
+            return Some(application_limited());
         }
         None
     }
 }
 
-/// Rack::Attack's 429 once the per-minute limit is spent: plain text, and when the
-/// window ends.
-fn rate_limited(now: i64) -> Response {
-    let mut r = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
-    let reset = window_end(now);
-    set_header(&mut r, "retry-after", &(reset - now).max(1).to_string());
-    let reset_time = DateTime::from_timestamp(reset, 0).unwrap_or_default();
-    set_header(
-        &mut r,
-        "ratelimit-resettime",
-        &reset_time.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
-    );
+/// Which of the rate windows a throttle counts in.
+type WindowOf = fn(&mut Windows) -> &mut Window;
+
+/// `RateLimit-Name` of the per-minute throttle: GitLab's authenticated API throttle.
+const MINUTE_THROTTLE: &str = "throttle_authenticated_api";
+/// `RateLimit-Name` of the hourly one. GitLab's plan limits are proposed, not yet
+/// named in its source, so this name is the sandbox's own.
+const HOUR_THROTTLE: &str = "throttle_authenticated_api_hourly";
+
+/// Rack::Attack's 429: plain text, with the refusing throttle's headers
+/// (`lib/gitlab/rack_attack.rb`, `throttled_response`).
+fn throttled(data: &ThrottleData) -> Response {
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [("content-type", "text/plain")],
+        "Retry later\n",
+    )
+        .into_response();
+    set_headers(&mut r, &data.throttled_headers());
     r
 }
 
-/// The application-level limit on creating issues answers JSON, unlike Rack::Attack
-/// (GitLab: `lib/gitlab/application_rate_limiter.rb`).
-fn issue_create_limited() -> Response {
+/// An injected 5xx: the HTML page a proxy answers, or the JSON GitLab's API answers for
+/// an exception (`lib/api/helpers.rb`, `handle_api_exception`: `{"message":"500 Internal
+/// Server Error"}`), with the same `"<code> <reason>"` message for 502 and 503.
+fn error_page(code: u16, body: ErrorBody) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = status.canonical_reason().unwrap_or("Error");
+    match body {
+        ErrorBody::Html => {
+            let page = format!(
+                "<html><body><h1>{code} {reason}</h1>injected by the sandbox</body></html>"
+            );
+            (status, [("content-type", "text/html")], page).into_response()
+        }
+        ErrorBody::Json => (
+            status,
+            axum::Json(json!({"message": format!("{code} {reason}")})),
+        )
+            .into_response(),
+    }
+}
+
+/// GitLab's application limits (issue creation, the Projects and Users APIs) answer
+/// JSON and carry no rate-limit headers at all: neither `Retry-After` nor `RateLimit-*`
+/// (`lib/api/helpers/rate_limiter.rb`, `app/services/concerns/rate_limited_service.rb`).
+fn application_limited() -> Response {
     let message = "This endpoint has been requested too many times. Try again later.";
     (
         StatusCode::TOO_MANY_REQUESTS,
@@ -168,44 +296,28 @@ fn after_handler(
     response: Response,
     is_write: bool,
     lose: Option<LostResponse>,
+    body: ErrorBody,
 ) -> Response {
     if is_write && response.status().is_success() {
         app.save();
         if let Some(lost) = lose {
-            return lose_response(response, lost);
+            return lose_response(response, lost, body);
         }
     }
     response
 }
 
-/// The `RateLimit-*` headers GitLab sends on every response while a limit is set.
-fn rate_limit_headers(app: &App, response: &mut Response, limit: u64, now: i64) {
-    let observed = app.api_window.lock().observed(now);
-    set_header(response, "ratelimit-limit", &limit.to_string());
-    set_header(response, "ratelimit-name", "throttle_authenticated_api");
-    set_header(response, "ratelimit-observed", &observed.to_string());
-    set_header(
-        response,
-        "ratelimit-remaining",
-        &limit.saturating_sub(observed).to_string(),
-    );
-    set_header(response, "ratelimit-reset", &window_end(now).to_string());
-}
-
-/// The end of the minute-long rate window holding `now`, in Unix seconds.
-fn window_end(now: i64) -> i64 {
-    (now.div_euclid(60) + 1) * 60
+/// Sets each of `headers` on `response`.
+fn set_headers(response: &mut Response, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        set_header(response, name, value);
+    }
 }
 
 /// A write went through but its answer never arrives whole.
-fn lose_response(response: Response, how: LostResponse) -> Response {
+fn lose_response(response: Response, how: LostResponse, body: ErrorBody) -> Response {
     match how {
-        LostResponse::BadGateway => (
-            StatusCode::BAD_GATEWAY,
-            [("content-type", "text/html")],
-            "<html><body><h1>502 Bad Gateway</h1></body></html>",
-        )
-            .into_response(),
+        LostResponse::BadGateway => error_page(502, body),
         LostResponse::Dropped => {
             let (mut parts, _) = response.into_parts();
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);

@@ -155,6 +155,6 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/api/v4", api)
         .nest("/-/sandbox", own)
-        .fallback(|| async { ApiError::no_route() })
+        .fallback(middleware::unserved)
         .with_state(app)
 }

@@ -34,8 +34,7 @@ pub(super) async fn put_faults(State(app): Shared, body: Bytes) -> Response {
         Ok(faults) => {
             *app.faults.lock() = faults.clone();
             app.seq.store(0, std::sync::atomic::Ordering::SeqCst);
-            *app.api_window.lock() = Default::default();
-            *app.create_window.lock() = Default::default();
+            *app.windows.lock() = Default::default();
             axum::Json(faults).into_response()
         }
         Err(e) => ApiError::bad_request(&format!("invalid faults: {e}")).into_response(),
