@@ -311,17 +311,7 @@ impl Client {
     ) -> Result<http::Response<Bytes>, Failure> {
         let creates_issue =
             *method == Method::POST && url.trim_end_matches('/').ends_with("/issues");
-        let target = Url::parse(url).map_err(|error| {
-            Failure::Final(TransportError::BadUrl {
-                url: crate::redact::text(url).into_owned(),
-                error,
-            })
-        })?;
-        if target.origin() != self.rest.origin() {
-            return Err(Failure::Final(TransportError::ForeignOrigin {
-                url: crate::redact::url(&target),
-            }));
-        }
+        let target = self.own_url(url)?;
         let _slot = tokio::select! {
             slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
             () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
@@ -349,20 +339,7 @@ impl Client {
         };
         let status = response.status();
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(http::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| target.join(v).ok());
-            return Err(Failure::Final(TransportError::Redirect {
-                from: crate::redact::url(&self.base)
-                    .trim_end_matches('/')
-                    .to_owned(),
-                to: location.map_or_else(
-                    || format!("nowhere (a {status} without Location)"),
-                    |l| redirect_target(&self.rest, &target, &l),
-                ),
-            }));
+            return Err(self.redirected(&target, &response));
         }
         let mut builder = http::Response::builder()
             .status(status)
@@ -394,6 +371,40 @@ impl Client {
             return Err(Failure::Status(response, None));
         }
         Ok(response)
+    }
+
+    /// `url` parsed, if it is on `gitlab.url`'s origin: the token goes nowhere else.
+    fn own_url(&self, url: &str) -> Result<Url, Failure> {
+        let target = Url::parse(url).map_err(|error| {
+            Failure::Final(TransportError::BadUrl {
+                url: crate::redact::text(url).into_owned(),
+                error,
+            })
+        })?;
+        if target.origin() != self.rest.origin() {
+            return Err(Failure::Final(TransportError::ForeignOrigin {
+                url: crate::redact::url(&target),
+            }));
+        }
+        Ok(target)
+    }
+
+    /// A 3xx to `target`, which is not followed: the error says where it points.
+    fn redirected(&self, target: &Url, response: &reqwest::Response) -> Failure {
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| target.join(v).ok());
+        Failure::Final(TransportError::Redirect {
+            from: crate::redact::url(&self.base)
+                .trim_end_matches('/')
+                .to_owned(),
+            to: location.map_or_else(
+                || format!("nowhere (a {} without Location)", response.status()),
+                |l| redirect_target(&self.rest, target, &l),
+            ),
+        })
     }
 }
 
