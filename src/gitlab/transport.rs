@@ -311,7 +311,7 @@ impl Client {
     ) -> Result<http::Response<Bytes>, Failure> {
         let creates_issue =
             *method == Method::POST && url.trim_end_matches('/').ends_with("/issues");
-        let target = self.own_url(url)?;
+        let target = self.own_url(url).map_err(Failure::Final)?;
         let _slot = tokio::select! {
             slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
             () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
@@ -374,17 +374,15 @@ impl Client {
     }
 
     /// `url` parsed, if it is on `gitlab.url`'s origin: the token goes nowhere else.
-    fn own_url(&self, url: &str) -> Result<Url, Failure> {
-        let target = Url::parse(url).map_err(|error| {
-            Failure::Final(TransportError::BadUrl {
-                url: crate::redact::text(url).into_owned(),
-                error,
-            })
+    fn own_url(&self, url: &str) -> Result<Url, TransportError> {
+        let target = Url::parse(url).map_err(|error| TransportError::BadUrl {
+            url: crate::redact::text(url).into_owned(),
+            error,
         })?;
         if target.origin() != self.rest.origin() {
-            return Err(Failure::Final(TransportError::ForeignOrigin {
+            return Err(TransportError::ForeignOrigin {
                 url: crate::redact::url(&target),
-            }));
+            });
         }
         Ok(target)
     }
