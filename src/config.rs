@@ -777,4 +777,26 @@ mod tests {
         let message = load("[gitlab]\ntimeout_seconds = \"soon\"\n");
         assert!(message.contains("gitlab.timeout_seconds"), "{message}");
     }
+
+    #[test]
+    fn a_page_url_with_credentials_is_refused_without_showing_them() {
+        let message = load(
+            "[[pages]]\nid = \"x\"\nsource = \"x.md\"\nurl = \"https://u:hunter2@h.example/x?token=t0psecret\"\nproject = \"a/b\"\nowner = \"o\"\n",
+        );
+        assert!(message.contains("pages[0].url"), "{message}");
+        assert!(message.contains("holds credentials"), "{message}");
+        assert!(
+            !message.contains("hunter2") && !message.contains("t0psecret"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_bad_http_source_is_named_without_its_credentials() {
+        let message = load(
+            "[[pages]]\nid = \"x\"\nsource = \"https://u:hunter2@[::1/x.md\"\nproject = \"a/b\"\nowner = \"o\"\n",
+        );
+        assert!(message.contains("pages[0].source"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
 }
