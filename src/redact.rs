@@ -96,13 +96,23 @@ pub fn text(text: &str) -> Cow<'_, str> {
             .map_or(0, |i| i + 1);
         let end = rest[at..]
             .find(|c: char| {
-                c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | ')' | ']' | '\\')
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, '"' | '\'' | '`' | '<' | '>' | ')' | ']' | '\\')
             })
             .map_or(rest.len(), |i| at + i);
         out.push_str(&rest[..start]);
         let candidate = &rest[start..end];
         match url::Url::parse(candidate) {
-            Ok(parsed) if start < at => out.push_str(&url(&parsed)),
+            // Only a URL that holds credentials is rewritten; any other stays byte for byte.
+            Ok(parsed) if start < at => {
+                let shown = url(&parsed);
+                if shown == parsed.as_str() {
+                    out.push_str(candidate);
+                } else {
+                    out.push_str(&shown);
+                }
+            }
             // Not a URL after all: keep it, but never a userinfo-looking part of it.
             _ => out.push_str(&mask_userinfo(candidate)),
         }
@@ -112,15 +122,27 @@ pub fn text(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A `scheme://user:pass@…` the URL parser refused: the part before `@` goes.
+/// Something like a URL that the URL parser refused: the part before `@` goes, and the
+/// values of credential parameters after `?`.
 fn mask_userinfo(candidate: &str) -> Cow<'_, str> {
     let Some((scheme, rest)) = candidate.split_once("://") else {
         return Cow::Borrowed(candidate);
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => Cow::Owned(format!("{scheme}://{MASK}{}", &rest[at..])),
-        None => Cow::Borrowed(candidate),
+    let rest: Cow<'_, str> = match rest[..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{MASK}{}", &rest[at..])),
+        None => Cow::Borrowed(rest),
+    };
+    let rest = match rest.split_once('?') {
+        Some((before, params)) => match redact_params(params) {
+            Cow::Owned(params) => Cow::Owned(format!("{before}?{params}")),
+            Cow::Borrowed(_) => rest,
+        },
+        None => rest,
+    };
+    match rest {
+        Cow::Owned(rest) => Cow::Owned(format!("{scheme}://{rest}")),
+        Cow::Borrowed(_) => Cow::Borrowed(candidate),
     }
 }
 
@@ -194,12 +216,23 @@ mod tests {
         );
         assert!(out.contains("gitlab://g/p/-/x.md?ref=main"), "{out}");
         assert_eq!(text("no link here"), "no link here");
+        let coloured = "\u{1b}[2mhttps://h.example/a%20b?x=1\u{1b}[0m";
+        assert_eq!(
+            text(coloured),
+            coloured,
+            "clean URLs and colours are kept as written"
+        );
     }
 
     #[test]
     fn a_broken_url_still_loses_its_userinfo() {
         let out = text("bad source http://user:pw@[::1/page");
         assert!(!out.contains("pw@"), "{out}");
+        let out = text("bad source http://[::1/page?private_token=t0k&a=1");
+        assert_eq!(
+            out,
+            "bad source http://[::1/page?private_token=REDACTED&a=1"
+        );
     }
 
     #[test]
@@ -212,5 +245,28 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "GET https://REDACTED@h.example/x?password=REDACTED\n"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever the secret and wherever it sits (password, username, a credential
+        /// parameter in the query or fragment), and whatever surrounds the URL in a
+        /// message, the secret is not in what is shown.
+        #[test]
+        fn a_secret_never_survives(
+            secret in "S3c[A-Za-z0-9._~-]{6,20}",
+            name in "(token|private_token|access_token|secret|password|api_key|X-Auth)",
+            place in 0usize..4,
+            before in "[ a-z(`\"]{0,5}",
+            after in "[ a-z)`\".,]{0,5}",
+        ) {
+            let url = match place {
+                0 => format!("https://user:{secret}@h.example/p.md?ref=main"),
+                1 => format!("https://{secret}@h.example/p.md"),
+                2 => format!("https://h.example/p.md?ref=main&{name}={secret}"),
+                _ => format!("https://h.example/cb#{name}={secret}&state=1"),
+            };
+            let shown = text(&format!("{before}{url}{after}")).into_owned();
+            proptest::prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
     }
 }
