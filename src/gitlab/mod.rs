@@ -120,10 +120,11 @@ pub enum GitlabError {
         /// What the HTTP client said.
         message: String,
     },
-    /// A create that timed out and is not in GitLab yet: it may still be committed, so it
-    /// is not created again in this run; the next run finds it or creates it.
+    /// A create that timed out (in this run, or in a daemon's sync shortly before) and is
+    /// not in GitLab yet: it may still be committed, so it is not created again now; a
+    /// later run finds it or creates it.
     #[error(
-        "{what}: no answer within the client timeout and not in GitLab yet; GitLab may still be committing it, so it is not created again in this run (the next run finds it or creates it)"
+        "{what}: no answer within the client timeout and not in GitLab yet; GitLab may still be committing it, so it is not created again now (a later run finds it or creates it)"
     )]
     LeftForNextRun {
         /// The request.
@@ -369,18 +370,45 @@ pub struct ProjectInfo {
     pub web_url: String,
 }
 
-/// The GitLab operations of a sync. Clones share the client (throttle, pause, slots).
+/// The GitLab operations of a sync. Clones share the client (throttle, pause, slots)
+/// and the memory of creates that timed out.
 #[derive(Debug, Clone)]
 pub struct Gitlab {
     client: std::sync::Arc<Client>,
+    /// Creates whose request timed out and that were not found afterwards, by the
+    /// caller's key, with when: GitLab may still commit them for a while.
+    unsettled: std::sync::Arc<std::sync::Mutex<BTreeMap<String, std::time::Instant>>>,
 }
+
+/// How long a create that timed out may still be committed by GitLab: gitlab.com ends a
+/// request after about 60 s; twice that, to be safe.
+pub const UNSETTLED_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Gitlab {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
         Gitlab {
             client: std::sync::Arc::new(client),
+            unsettled: std::sync::Arc::default(),
         }
+    }
+
+    /// Remembers that the create known as `key` timed out and was not found: for
+    /// [`UNSETTLED_FOR`], [`Gitlab::is_unsettled`] says so (a daemon's next sync may come
+    /// sooner than GitLab finishes).
+    pub fn note_unsettled(&self, key: String) {
+        let mut map = self.unsettled.lock().expect("never poisoned");
+        map.retain(|_, at| at.elapsed() < UNSETTLED_FOR);
+        map.insert(key, std::time::Instant::now());
+    }
+
+    /// True while a create known as `key` timed out less than [`UNSETTLED_FOR`] ago.
+    pub fn is_unsettled(&self, key: &str) -> bool {
+        self.unsettled
+            .lock()
+            .expect("never poisoned")
+            .get(key)
+            .is_some_and(|at| at.elapsed() < UNSETTLED_FOR)
     }
 
     /// A project by path or id.

@@ -264,3 +264,61 @@ async fn the_sync_converges_under_injected_faults_for_many_seeds() {
         applies[2],
     );
 }
+
+/// A daemon's next sync can come before GitLab finished a create the client gave up on
+/// (a push hook a second later). The sandbox's `slow_write_ms` answers and applies a
+/// write only after the delay, as GitLab's Puma keeps running a request whose client
+/// left until `Rack::Timeout` ends it after 60 s (`config/initializers/rack_timeout.rb`).
+/// On the connection a daemon keeps, the second sync looks and does not send the create
+/// again; once it landed, the next sync finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_timed_out_is_not_sent_again_by_a_sync_soon_after() {
+    let world = World::new(
+        &page_toml("small", "small.md", PROJECT),
+        "timeout_seconds = 0.2\nmax_retries = 0\n",
+    )
+    .await;
+    world.write_page("small.md", "## Duties\n\n- Keep the roadmap public\n");
+    world.apply_ok().await;
+    world.write_page(
+        "small.md",
+        "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n",
+    );
+    faults(&world, json!({"slow_write_ms": 1000})).await;
+    world.reset_stats().await;
+    let config = Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let connection = sync_run::Connection::new(&config, TOKEN.to_owned().into(), None).unwrap();
+    let options = RunOptions {
+        today: "2026-11-28".into(),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let prepared = sync_run::prepare_on(&config, &connection, &options)
+            .await
+            .unwrap();
+        assert_eq!(prepared.plan.summary.create, 1, "not there yet: planned");
+        let plan = prepared.apply().await;
+        assert_eq!(plan.summary.failed, 1, "{}", plan.to_text());
+    }
+    assert!(started.elapsed() < std::time::Duration::from_millis(1000));
+    // The sandbox counts a request when it answers it: after the slow write landed.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let stats = world.stats().await;
+    assert_eq!(
+        stats["by_route"]["POST /projects/:id/issues"], 1,
+        "the create was sent once: {stats}"
+    );
+    faults(&world, json!({})).await;
+    let prepared = sync_run::prepare_on(&config, &connection, &options)
+        .await
+        .unwrap();
+    assert!(!prepared.plan.has_changes(), "{}", prepared.plan.to_text());
+    let issues = world.issues(PROJECT).await;
+    let per_key = issues_per_key(&issues);
+    assert_eq!(
+        per_key.get("answer-partner-questions"),
+        Some(&1),
+        "{per_key:?}"
+    );
+}
