@@ -277,6 +277,13 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        // GitLab sends Unix time; the IETF draft (and some proxies) seconds from now. No
+        // Unix time this small is in the future, so a small value can only be the latter.
+        let reset = if reset < 1_000_000_000 {
+            now + reset
+        } else {
+            reset
+        };
         let wait = Duration::from_secs(reset.saturating_sub(now));
         let wall = chrono::DateTime::from_timestamp(reset.min(i64::MAX as u64) as i64, 0)
             .unwrap_or_else(chrono::Utc::now);
