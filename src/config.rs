@@ -44,8 +44,8 @@ pub enum ConfigError {
     },
 }
 
-/// `[gitlab]`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[gitlab]`. Its `Debug` shows the URL redacted ([`crate::redact`]).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitlabSettings {
     /// Base URL of the GitLab instance.
@@ -57,15 +57,19 @@ pub struct GitlabSettings {
     /// Allow plain `http://` to hosts other than loopback.
     #[serde(default)]
     pub allow_insecure: bool,
-    /// Seconds before any request is abandoned.
+    /// Seconds before any request is abandoned (fractions allowed).
     #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
+    pub timeout_seconds: f64,
     /// Client-side limit on all requests (gitlab.com allows 2,000 per user).
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
     /// Client-side limit on issue creations (gitlab.com allows 200).
     #[serde(default = "default_issue_creations_per_minute")]
     pub issue_creations_per_minute: u32,
+    /// Client-side limit on all requests per hour, beside the per-minute one; 0 (the
+    /// default) sets none.
+    #[serde(default)]
+    pub requests_per_hour: u32,
     /// Requests in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -75,6 +79,10 @@ pub struct GitlabSettings {
     /// First backoff delay in milliseconds; it doubles, with jitter, up to 30 s.
     #[serde(default = "default_retry_initial_delay_ms")]
     pub retry_initial_delay_ms: u64,
+    /// Seconds to wait after a 429 that says nothing about when to retry (no
+    /// `Retry-After`, no `RateLimit-Reset`): 60, GitLab's throttle period.
+    #[serde(default = "default_retry_after_seconds")]
+    pub default_retry_after_seconds: f64,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -97,8 +105,12 @@ fn default_gitlab_url() -> String {
     "https://gitlab.com".to_owned()
 }
 
-fn default_timeout() -> u64 {
-    30
+fn default_timeout() -> f64 {
+    30.0
+}
+
+fn default_retry_after_seconds() -> f64 {
+    60.0
 }
 
 impl Default for GitlabSettings {
@@ -110,10 +122,36 @@ impl Default for GitlabSettings {
             timeout_seconds: default_timeout(),
             requests_per_minute: default_requests_per_minute(),
             issue_creations_per_minute: default_issue_creations_per_minute(),
+            requests_per_hour: 0,
             concurrency: default_concurrency(),
             max_retries: default_max_retries(),
             retry_initial_delay_ms: default_retry_initial_delay_ms(),
+            default_retry_after_seconds: default_retry_after_seconds(),
         }
+    }
+}
+
+impl std::fmt::Debug for GitlabSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitlabSettings")
+            .field("url", &crate::redact::text(&self.url))
+            .field("token_file", &self.token_file)
+            .field("allow_insecure", &self.allow_insecure)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field(
+                "issue_creations_per_minute",
+                &self.issue_creations_per_minute,
+            )
+            .field("requests_per_hour", &self.requests_per_hour)
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .field("retry_initial_delay_ms", &self.retry_initial_delay_ms)
+            .field(
+                "default_retry_after_seconds",
+                &self.default_retry_after_seconds,
+            )
+            .finish()
     }
 }
 
@@ -146,6 +184,15 @@ pub struct SyncSettings {
     /// The time zone of `schedule` (IANA name).
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// A page source larger than this many bytes is not read (the page fails, nothing of
+    /// it is closed).
+    #[serde(default = "default_max_page_bytes")]
+    pub max_page_bytes: u64,
+}
+
+/// 4 MiB: forty times the largest real handbook page of the test corpus.
+fn default_max_page_bytes() -> u64 {
+    4 * 1024 * 1024
 }
 
 fn default_schedule() -> String {
@@ -159,12 +206,21 @@ fn default_timezone() -> String {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// The secret token GitLab sends as `X-Gitlab-Token` (or HANDBOOK_SYNC__WEBHOOK__SECRET).
-    #[serde(default)]
-    pub secret: Option<String>,
+    /// The secret token GitLab sends as `X-Gitlab-Token` (or HANDBOOK_SYNC__WEBHOOK__SECRET);
+    /// a secret type, so no `Debug` or log line shows it.
+    #[serde(default, deserialize_with = "secret_string")]
+    pub secret: Option<SecretString>,
     /// A file holding it.
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+}
+
+/// A string setting read straight into a [`SecretString`].
+fn secret_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.map(SecretString::from))
 }
 
 /// `[server]`: the daemon's HTTP endpoints.
@@ -227,12 +283,13 @@ impl Default for SyncSettings {
             handed_over_label: default_handed_over_label(),
             schedule: default_schedule(),
             timezone: default_timezone(),
+            max_page_bytes: default_max_page_bytes(),
         }
     }
 }
 
-/// One `[[pages]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[pages]]` entry. Its `Debug` shows `source` and `url` redacted.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageSettings {
     /// Stable id of the page (labels, markers).
@@ -261,6 +318,21 @@ fn default_true() -> bool {
     true
 }
 
+impl std::fmt::Debug for PageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageSettings")
+            .field("id", &self.id)
+            .field("source", &crate::redact::text(&self.source))
+            .field("url", &self.url.as_deref().map(crate::redact::text))
+            .field("project", &self.project)
+            .field("owner", &self.owner)
+            .field("include_sections", &self.include_sections)
+            .field("exclude_sections", &self.exclude_sections)
+            .field("board", &self.board)
+            .finish()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -278,8 +350,9 @@ struct RawConfig {
     pages: Vec<PageSettings>,
 }
 
-/// A validated configuration.
-#[derive(Debug, Clone)]
+/// A validated configuration. Its `Debug` shows no credential: URLs are redacted and
+/// the webhook secret is a [`SecretString`].
+#[derive(Clone)]
 pub struct Config {
     /// The file it came from (page sources are relative to it).
     pub path: PathBuf,
@@ -299,6 +372,22 @@ pub struct Config {
     pub people: BTreeMap<String, String>,
     /// The pages, in configuration order.
     pub pages: Vec<PageSettings>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("gitlab", &self.gitlab)
+            .field("gitlab_url", &crate::redact::url(&self.gitlab_url))
+            .field("sync", &self.sync)
+            .field("server", &self.server)
+            .field("webhook", &self.webhook)
+            .field("schedule", &self.schedule)
+            .field("people", &self.people)
+            .field("pages", &self.pages)
+            .finish()
+    }
 }
 
 /// The message of a `config` crate error with the key spelled as the example configuration
@@ -435,32 +524,39 @@ impl Config {
     /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
     /// wraps it, with the file, into [`ConfigError::Invalid`], so no caller sees a String.
     fn validate(path: PathBuf, raw: RawConfig) -> Result<Config, String> {
-        let gitlab_url = Url::parse(&raw.gitlab.url)
-            .map_err(|e| format!("gitlab.url `{}`: {e}", raw.gitlab.url))?;
+        let shown_url = crate::redact::text(&raw.gitlab.url).into_owned();
+        let gitlab_url =
+            Url::parse(&raw.gitlab.url).map_err(|e| format!("gitlab.url `{shown_url}`: {e}"))?;
         match gitlab_url.scheme() {
             "https" => {}
             "http" if raw.gitlab.allow_insecure || is_loopback(&gitlab_url) => {}
             "http" => {
                 return Err(format!(
-                    "gitlab.url `{}`: plain http is only allowed to loopback addresses or with gitlab.allow_insecure = true",
-                    raw.gitlab.url
+                    "gitlab.url `{shown_url}`: plain http is only allowed to loopback addresses or with gitlab.allow_insecure = true"
                 ));
             }
             other => {
                 return Err(format!(
-                    "gitlab.url `{}`: unsupported scheme `{other}`",
-                    raw.gitlab.url
+                    "gitlab.url `{shown_url}`: unsupported scheme `{other}`"
                 ));
             }
         }
-        if raw.gitlab.timeout_seconds == 0 {
-            return Err("gitlab.timeout_seconds must be at least 1".into());
+        // Up to a day: longer is surely a typo, and `Duration` must hold it.
+        let seconds = 0.001..=86_400.0;
+        if !seconds.contains(&raw.gitlab.timeout_seconds) {
+            return Err("gitlab.timeout_seconds must be between 0.001 and 86400".into());
+        }
+        if !(0.0..=86_400.0).contains(&raw.gitlab.default_retry_after_seconds) {
+            return Err("gitlab.default_retry_after_seconds must be between 0 and 86400".into());
         }
         if raw.gitlab.requests_per_minute == 0
             || raw.gitlab.issue_creations_per_minute == 0
             || raw.gitlab.concurrency == 0
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
+        }
+        if raw.sync.max_page_bytes == 0 {
+            return Err("sync.max_page_bytes must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&raw.sync.max_close_fraction) {
             return Err(format!(
@@ -525,27 +621,39 @@ impl Config {
         crate::source::SourceSpec::parse(&page.source, base_dir)
             .map_err(|e| format!("{at}.source: {e}"))?;
         if let Some(url) = &page.url {
-            Url::parse(url).map_err(|e| format!("{at}.url `{url}`: {e}"))?;
+            let shown = crate::redact::text(url);
+            let parsed = Url::parse(url).map_err(|e| format!("{at}.url `{shown}`: {e}"))?;
+            // The page URL is written into every issue's Source line, in public projects.
+            if crate::redact::url(&parsed) != parsed.as_str() {
+                return Err(format!(
+                    "{at}.url `{shown}`: holds credentials, and this URL is written into every issue: use the page's public address"
+                ));
+            }
         }
         Ok(())
     }
 
-    /// The webhook secret: `webhook.secret`, else the contents of `webhook.secret_file`;
-    /// `None` turns the webhook off.
-    pub fn webhook_secret(&self) -> Result<Option<String>, ConfigError> {
+    /// The webhook secret: `webhook.secret`, else the contents of `webhook.secret_file`
+    /// (read without blocking the async threads); `None` turns the webhook off.
+    pub async fn webhook_secret(&self) -> Result<Option<SecretString>, ConfigError> {
+        use secrecy::ExposeSecret as _;
+        let non_empty = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| SecretString::from(s.to_owned()))
+        };
         if let Some(secret) = self
             .webhook
             .secret
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .as_ref()
+            .and_then(|s| non_empty(s.expose_secret()))
         {
-            return Ok(Some(secret.to_owned()));
+            return Ok(Some(secret));
         }
         match &self.webhook.secret_file {
             None => Ok(None),
-            Some(path) => std::fs::read_to_string(path)
-                .map(|s| Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
+            Some(path) => tokio::fs::read_to_string(path)
+                .await
+                .map(|s| non_empty(&s))
                 .map_err(|e| ConfigError::Invalid {
                     path: path.clone(),
                     message: format!("webhook.secret_file: {e}"),
@@ -557,12 +665,14 @@ impl Config {
     pub fn policy(&self) -> crate::gitlab::Policy {
         let g = &self.gitlab;
         crate::gitlab::Policy {
-            timeout: std::time::Duration::from_secs(g.timeout_seconds),
+            timeout: std::time::Duration::from_secs_f64(g.timeout_seconds),
             requests_per_minute: g.requests_per_minute,
             issue_creations_per_minute: g.issue_creations_per_minute,
+            requests_per_hour: g.requests_per_hour,
             concurrency: g.concurrency,
             max_retries: g.max_retries,
             retry_initial_delay: std::time::Duration::from_millis(g.retry_initial_delay_ms),
+            default_retry_after: std::time::Duration::from_secs_f64(g.default_retry_after_seconds),
         }
     }
 
@@ -666,5 +776,27 @@ mod tests {
     fn a_value_of_the_wrong_type_names_its_key() {
         let message = load("[gitlab]\ntimeout_seconds = \"soon\"\n");
         assert!(message.contains("gitlab.timeout_seconds"), "{message}");
+    }
+
+    #[test]
+    fn a_page_url_with_credentials_is_refused_without_showing_them() {
+        let message = load(
+            "[[pages]]\nid = \"x\"\nsource = \"x.md\"\nurl = \"https://u:hunter2@h.example/x?token=t0psecret\"\nproject = \"a/b\"\nowner = \"o\"\n",
+        );
+        assert!(message.contains("pages[0].url"), "{message}");
+        assert!(message.contains("holds credentials"), "{message}");
+        assert!(
+            !message.contains("hunter2") && !message.contains("t0psecret"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_bad_http_source_is_named_without_its_credentials() {
+        let message = load(
+            "[[pages]]\nid = \"x\"\nsource = \"https://u:hunter2@[::1/x.md\"\nproject = \"a/b\"\nowner = \"o\"\n",
+        );
+        assert!(message.contains("pages[0].source"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
     }
 }

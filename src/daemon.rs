@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -188,7 +188,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 
 /// The webhook's view: which pages a push touches.
 struct Hooks {
-    secret: Option<String>,
+    secret: Option<SecretString>,
     /// (project path lower-cased, file path, ref) → page id, for `gitlab://` sources.
     sources: Vec<(String, String, String, String)>,
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
@@ -196,12 +196,12 @@ struct Hooks {
 
 impl Hooks {
     /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
-    fn new(
+    async fn new(
         config: &Config,
         trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     ) -> Result<Self, crate::config::ConfigError> {
         Ok(Hooks {
-            secret: config.webhook_secret()?,
+            secret: config.webhook_secret().await?,
             sources: config
                 .pages
                 .iter()
@@ -247,7 +247,8 @@ async fn push_hook(
         .get("x-gitlab-token")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(given, secret.as_bytes()).into();
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(given, secret.expose_secret().as_bytes()).into();
     if !matches {
         return (StatusCode::UNAUTHORIZED, String::new());
     }
@@ -312,7 +313,15 @@ pub async fn run(
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let hooks = Arc::new(Hooks::new(&config, trigger)?);
+    let hooks = Arc::new(Hooks::new(&config, trigger).await?);
+    // One client for the daemon's life: its throttle and a `RateLimit-Reset` pause carry
+    // over from one sync to the next, and a shutdown ends its waits.
+    let connection = sync_run::Connection::with_cancel(
+        &config,
+        token,
+        Some(shared.metrics.gitlab.clone()),
+        shutdown.clone(),
+    )?;
     let router = router(shared.clone(), hooks);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -336,7 +345,7 @@ pub async fn run(
     let mut pages: Vec<String> = Vec::new();
     loop {
         let started = Utc::now();
-        sync_once(&config, &token, &shared, &cache, &shutdown, pages).await;
+        sync_once(&config, &connection, &shared, &cache, &shutdown, pages).await;
         let finished = Utc::now();
         if shutdown.is_cancelled() {
             break;
@@ -374,7 +383,7 @@ pub async fn run(
 /// One sync of `pages` (all when empty), recorded in the metrics and the source cache.
 async fn sync_once(
     config: &Config,
-    token: &SecretString,
+    connection: &sync_run::Connection,
     shared: &Shared,
     cache: &Arc<crate::source::SourceCache>,
     shutdown: &CancellationToken,
@@ -383,11 +392,10 @@ async fn sync_once(
     let options = RunOptions {
         today: Utc::now().date_naive().to_string(),
         cache: Some(cache.clone()),
-        metrics: Some(shared.metrics.gitlab.clone()),
         pages,
         ..Default::default()
     };
-    match sync_run::prepare(config, token.clone(), &options).await {
+    match sync_run::prepare_on(config, connection, &options).await {
         Ok(prepared) => {
             let plan = prepared.with_cancel(shutdown.clone()).apply().await;
             shared.metrics.record(&plan);

@@ -57,7 +57,8 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     );
     out.push_str(&indent(&status.to_text(true)));
 
-    std::fs::write(&page_path, PM_PAGE.replacen(EDIT_FROM, EDIT_TO, 1))
+    tokio::fs::write(&page_path, PM_PAGE.replacen(EDIT_FROM, EDIT_TO, 1))
+        .await
         .context("editing the page")?;
     let _ = writeln!(
         out,
@@ -79,7 +80,7 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
 
     out.push_str(YOUR_TURN);
     sandbox.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = tokio::fs::remove_dir_all(&dir).await;
     Ok(out)
 }
 
@@ -110,11 +111,13 @@ impl Stage {
         .await
         .context("starting the sandbox")?
         .spawn();
-        let dir = tempdir().context("creating a temporary directory")?;
+        let dir = tempdir().await.context("creating a temporary directory")?;
         let page_path = dir.join("product-manager.md");
-        std::fs::write(&page_path, PM_PAGE).context("writing the page")?;
+        tokio::fs::write(&page_path, PM_PAGE)
+            .await
+            .context("writing the page")?;
         let config_path = dir.join("config.toml");
-        std::fs::write(
+        tokio::fs::write(
             &config_path,
             format!(
                 "[gitlab]\nurl = \"{}\"\n# A local sandbox: no need to pace requests as for gitlab.com.\n\
@@ -126,8 +129,13 @@ impl Stage {
                 sandbox.url
             ),
         )
+        .await
         .context("writing the configuration")?;
-        let config = Config::load(Some(&config_path)).context("loading the demo configuration")?;
+        // Loading reads files: not on an async thread.
+        let config = tokio::task::spawn_blocking(move || Config::load(Some(&config_path)))
+            .await
+            .context("loading the demo configuration")?
+            .context("loading the demo configuration")?;
         Ok(Stage {
             sandbox,
             dir,
@@ -223,8 +231,8 @@ fn indent(text: &str) -> String {
         .collect()
 }
 
-fn tempdir() -> std::io::Result<std::path::PathBuf> {
+async fn tempdir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("handbook-sync-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    tokio::fs::create_dir_all(&dir).await?;
     Ok(dir)
 }

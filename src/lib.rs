@@ -15,6 +15,7 @@ pub mod demo;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;
+pub mod redact;
 pub mod source;
 pub mod sync_run;
 

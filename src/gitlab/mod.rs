@@ -15,7 +15,8 @@ use crate::sync::{IssueState, ObservedIssue};
 pub mod boards;
 mod transport;
 
-/// A failure below the HTTP layer (connection, timeout, TLS).
+/// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
+/// refused to send or to follow.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The request could not be sent or the answer not read.
@@ -24,9 +25,46 @@ pub enum TransportError {
     /// The request could not be built.
     #[error("building the request: {0}")]
     Build(#[from] http::Error),
+    /// The endpoint's URL did not parse.
+    #[error("`{url}`: {error}")]
+    BadUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What the parser said.
+        error: url::ParseError,
+    },
+    /// GitLab answered 3xx: redirects are never followed, the token would go along.
+    #[error("{from} redirects to {to}: set gitlab.url to it")]
+    Redirect {
+        /// `gitlab.url`, redacted.
+        from: String,
+        /// Where the answer points, redacted.
+        to: String,
+    },
+    /// A URL on another origin than `gitlab.url` (e.g. from a `Link` header).
+    #[error("not sent: `{url}` is not on the configured GitLab (gitlab.url)")]
+    ForeignOrigin {
+        /// The URL, redacted.
+        url: String,
+    },
+    /// Shutting down: the request was not sent.
+    #[error("not sent: shutting down")]
+    Cancelled,
 }
 
-/// reqwest's message with its causes.
+impl TransportError {
+    /// True when no request went out, so nothing can have been applied.
+    fn not_sent(&self) -> bool {
+        !matches!(self, TransportError::Http(_))
+    }
+
+    /// True for a request that ran out of time: sent, maybe still being applied.
+    fn timed_out(&self) -> bool {
+        matches!(self, TransportError::Http(e) if e.is_timeout())
+    }
+}
+
+/// reqwest's message with its causes, every URL in it redacted.
 fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -35,7 +73,7 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    crate::redact::text(&text).into_owned()
 }
 
 /// A GitLab request that failed, said so a person can act on it.
@@ -73,6 +111,41 @@ pub enum GitlabError {
         /// What happened.
         message: String,
     },
+    /// No answer within `gitlab.timeout_seconds`: GitLab may still be applying the request
+    /// (gitlab.com lets requests run for about a minute).
+    #[error("{what}: no answer within the client timeout ({message})")]
+    TimedOut {
+        /// The request.
+        what: String,
+        /// What the HTTP client said.
+        message: String,
+    },
+    /// A create that timed out (in this run, or in a daemon's sync shortly before) and is
+    /// not in GitLab yet: it may still be committed, so it is not created again now; a
+    /// later run finds it or creates it.
+    #[error(
+        "{what}: no answer within the client timeout and not in GitLab yet; GitLab may still be committing it, so it is not created again now (a later run finds it or creates it)"
+    )]
+    LeftForNextRun {
+        /// The request.
+        what: String,
+    },
+    /// GitLab answered 3xx; the redirect was not followed.
+    #[error("{what}: {reason}")]
+    Redirected {
+        /// The request.
+        what: String,
+        /// Where it pointed.
+        reason: TransportError,
+    },
+    /// Not sent: the client was shutting down or refused the URL.
+    #[error("{what}: {reason}")]
+    NotSent {
+        /// The request.
+        what: String,
+        /// Why.
+        reason: TransportError,
+    },
     /// Anything else.
     #[error("{what}: {message}")]
     Other {
@@ -105,6 +178,11 @@ where
                 if let Some(found) = look_up().await? {
                     return Ok(found);
                 }
+                // A timed-out request may still be running on GitLab's side: creating it
+                // again now could make a second one. The next run looks again.
+                if let GitlabError::TimedOut { what, .. } = e {
+                    return Err(GitlabError::LeftForNextRun { what });
+                }
                 last = Some(e);
             }
             Err(e) => return Err(e),
@@ -114,50 +192,86 @@ where
 }
 
 impl GitlabError {
+    /// Classifies by status code and transport failure, never by the body's shape: a 5xx
+    /// is "outcome unknown" whether GitLab sent an HTML page or
+    /// `{"message":"500 Internal Server Error"}`.
     fn from_api(what: impl Into<String>, err: ApiError<TransportError>) -> Self {
         let what = what.into();
-        match err {
-            ApiError::GitlabWithStatus { status, .. } | ApiError::GitlabService { status, .. }
-                if status.as_u16() == 401 =>
-            {
-                GitlabError::Unauthorized { what }
-            }
-            ApiError::GitlabWithStatus { status, msg } => match status.as_u16() {
-                403 => GitlabError::Forbidden { what },
-                404 => GitlabError::NotFound { what, message: msg },
-                code => GitlabError::Other {
+        let (status, detail) = match err {
+            ApiError::GitlabWithStatus { status, msg } => (status, Some(msg)),
+            ApiError::GitlabService { status, .. } => (status, None),
+            ApiError::GitlabObjectWithStatus { status, obj } => (status, Some(obj.to_string())),
+            ApiError::Client { source } => return Self::from_transport(what, source),
+            other => {
+                return GitlabError::Other {
                     what,
-                    message: format!("GitLab answered {code}: {msg}"),
-                },
-            },
-            ApiError::GitlabService { status, .. } if status.is_server_error() => {
-                GitlabError::Unavailable {
-                    what,
-                    message: format!("GitLab answered {status}"),
-                }
+                    message: other.to_string(),
+                };
             }
-            ApiError::GitlabService { status, .. } => GitlabError::Other {
+        };
+        let answered = |detail: Option<String>| match detail {
+            Some(d) => format!("GitLab answered {status}: {d}"),
+            None => format!("GitLab answered {status}"),
+        };
+        match status.as_u16() {
+            401 => GitlabError::Unauthorized { what },
+            403 => GitlabError::Forbidden { what },
+            404 => GitlabError::NotFound {
                 what,
-                message: format!("GitLab answered {status}"),
+                message: detail.unwrap_or_else(|| status.to_string()),
             },
-            ApiError::GitlabObjectWithStatus { status, obj } => GitlabError::Other {
+            _ if status.is_server_error() => GitlabError::Unavailable {
                 what,
-                message: format!("GitLab answered {status}: {obj}"),
+                message: answered(detail),
             },
-            ApiError::Client { source } => GitlabError::Unavailable {
+            _ => GitlabError::Other {
+                what,
+                message: answered(detail),
+            },
+        }
+    }
+
+    fn from_transport(what: String, source: TransportError) -> Self {
+        if source.timed_out() {
+            GitlabError::TimedOut {
+                what,
+                message: source.to_string(),
+            }
+        } else if matches!(source, TransportError::Redirect { .. }) {
+            GitlabError::Redirected {
+                what,
+                reason: source,
+            }
+        } else if source.not_sent() {
+            GitlabError::NotSent {
+                what,
+                reason: source,
+            }
+        } else {
+            GitlabError::Unavailable {
                 what,
                 message: format!("request failed: {source}"),
-            },
-            other => GitlabError::Other {
-                what,
-                message: other.to_string(),
-            },
+            }
         }
     }
 
     /// True when the request may have been applied although no answer says so.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, GitlabError::Unavailable { .. })
+        matches!(
+            self,
+            GitlabError::Unavailable { .. } | GitlabError::TimedOut { .. }
+        )
+    }
+
+    /// True when the client is shutting down and the request was never sent.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            GitlabError::NotSent {
+                reason: TransportError::Cancelled,
+                ..
+            }
+        )
     }
 
     /// True for a 409 (e.g. a label that already exists).
@@ -166,7 +280,7 @@ impl GitlabError {
     }
 }
 
-pub use transport::{Client, Policy, http_client};
+pub use transport::{Client, DEFAULT_RETRY_AFTER, Policy, http_client};
 
 #[derive(Debug, Deserialize)]
 struct GlUser {
@@ -229,6 +343,20 @@ pub struct IssueEdit<'a> {
     pub state: Option<IssueState>,
 }
 
+/// A repository file as [`Gitlab::repository_file`] read it.
+#[derive(Debug, Clone)]
+pub enum RepositoryFile {
+    /// Its blob id and text.
+    Text {
+        /// Git's blob id: the file's version.
+        blob_id: String,
+        /// The file, UTF-8.
+        text: String,
+    },
+    /// Larger than the limit asked for: not decoded.
+    TooLarge,
+}
+
 /// What handbook-sync needs to know of a project.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProjectInfo {
@@ -242,16 +370,45 @@ pub struct ProjectInfo {
     pub web_url: String,
 }
 
-/// The GitLab operations of a sync.
-#[derive(Debug)]
+/// The GitLab operations of a sync. Clones share the client (throttle, pause, slots)
+/// and the memory of creates that timed out.
+#[derive(Debug, Clone)]
 pub struct Gitlab {
-    client: Client,
+    client: std::sync::Arc<Client>,
+    /// Creates whose request timed out and that were not found afterwards, by the
+    /// caller's key, with when: GitLab may still commit them for a while.
+    unsettled: std::sync::Arc<std::sync::Mutex<BTreeMap<String, std::time::Instant>>>,
 }
+
+/// How long a create that timed out may still be committed by GitLab: gitlab.com ends a
+/// request after about 60 s; twice that, to be safe.
+pub const UNSETTLED_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Gitlab {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
-        Gitlab { client }
+        Gitlab {
+            client: std::sync::Arc::new(client),
+            unsettled: std::sync::Arc::default(),
+        }
+    }
+
+    /// Remembers that the create known as `key` timed out and was not found: for
+    /// [`UNSETTLED_FOR`], [`Gitlab::is_unsettled`] says so (a daemon's next sync may come
+    /// sooner than GitLab finishes).
+    pub fn note_unsettled(&self, key: String) {
+        let mut map = self.unsettled.lock().expect("never poisoned");
+        map.retain(|_, at| at.elapsed() < UNSETTLED_FOR);
+        map.insert(key, std::time::Instant::now());
+    }
+
+    /// True while a create known as `key` timed out less than [`UNSETTLED_FOR`] ago.
+    pub fn is_unsettled(&self, key: &str) -> bool {
+        self.unsettled
+            .lock()
+            .expect("never poisoned")
+            .get(key)
+            .is_some_and(|at| at.elapsed() < UNSETTLED_FOR)
     }
 
     /// A project by path or id.
@@ -260,7 +417,7 @@ impl Gitlab {
             .project(project)
             .build()
             .expect("a project endpoint builds");
-        ep.query_async(&self.client)
+        ep.query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(format!("reading project `{project}`"), e))
     }
@@ -289,7 +446,7 @@ impl Gitlab {
         }
         let ep = ep.build().expect("an issue list builds");
         let issues: Vec<GlIssue> = api::paged(ep, Pagination::All)
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| {
                 GitlabError::from_api(format!("listing the issues of project {project}"), e)
@@ -318,7 +475,7 @@ impl Gitlab {
             .build()
             .expect("a label list builds");
         let labels: Vec<GlLabel> = api::paged(ep, Pagination::All)
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| {
                 GitlabError::from_api(format!("listing the labels of project {project}"), e)
@@ -342,7 +499,7 @@ impl Gitlab {
             .build()
             .expect("a label builds");
         let what = || format!("creating label `{name}`");
-        match ep.query_async(&self.client).await {
+        match ep.query_async(&*self.client).await {
             Ok(Created { id }) => Ok(id),
             Err(e) if GitlabError::is_conflict(&e) => {
                 let ep = api::projects::labels::Label::builder()
@@ -351,7 +508,7 @@ impl Gitlab {
                     .build()
                     .expect("a label query builds");
                 let label: GlLabel = ep
-                    .query_async(&self.client)
+                    .query_async(&*self.client)
                     .await
                     .map_err(|e| GitlabError::from_api(what(), e))?;
                 Ok(label.id)
@@ -363,7 +520,7 @@ impl Gitlab {
     /// The project's boards with their label lists in position order.
     pub async fn boards(&self, project: u64) -> Result<Vec<ObservedBoard>, GitlabError> {
         let boards: Vec<GlBoard> = api::paged(boards::Boards { project }, Pagination::All)
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| {
                 GitlabError::from_api(format!("listing the boards of project {project}"), e)
@@ -391,7 +548,7 @@ impl Gitlab {
         create_without_duplicates(
             || async {
                 (boards::CreateBoard { project, name })
-                    .query_async(&self.client)
+                    .query_async(&*self.client)
                     .await
                     .map(|Created { id }| id)
                     .map_err(|e| GitlabError::from_api(format!("creating board “{name}”"), e))
@@ -427,7 +584,7 @@ impl Gitlab {
                     board,
                     label,
                 })
-                .query_async(&self.client)
+                .query_async(&*self.client)
                 .await
                 .map(|GlBoardList { id, position, .. }| Some((id, position)))
                 .map_err(|e| GitlabError::from_api(what(), e))
@@ -451,7 +608,7 @@ impl Gitlab {
                 list: id,
                 position,
             })
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(what(), e))?;
         }
@@ -473,7 +630,7 @@ impl Gitlab {
                 .build()
                 .expect("a user query builds");
             let users: Vec<GlUser> = ep
-                .query_async(&self.client)
+                .query_async(&*self.client)
                 .await
                 .map_err(|e| GitlabError::from_api(format!("looking up user `{username}`"), e))?;
             if let Some(user) = users
@@ -487,17 +644,21 @@ impl Gitlab {
         Ok(found)
     }
 
-    /// A repository file: its blob id and its text (one request).
+    /// A repository file: its blob id and its text (one request), unless GitLab says it
+    /// holds more than `max_bytes`, which is then not decoded.
     pub async fn repository_file(
         &self,
         project: &str,
         path: &str,
         git_ref: &str,
-    ) -> Result<(String, String), GitlabError> {
+        max_bytes: u64,
+    ) -> Result<RepositoryFile, GitlabError> {
         #[derive(Deserialize)]
         struct GlFile {
             blob_id: String,
             content: String,
+            #[serde(default)]
+            size: u64,
         }
         let what = || format!("reading gitlab://{project}/-/{path}?ref={git_ref}");
         let ep = api::projects::repository::files::File::builder()
@@ -507,9 +668,13 @@ impl Gitlab {
             .build()
             .expect("a file query builds");
         let file: GlFile = ep
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(what(), e))?;
+        // Base64 is 4/3 of the bytes: a body that long is too large even without `size`.
+        if file.size > max_bytes || file.content.len() as u64 / 4 * 3 > max_bytes + 3 {
+            return Ok(RepositoryFile::TooLarge);
+        }
         use base64::Engine as _;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(file.content.replace('\n', ""))
@@ -517,6 +682,9 @@ impl Gitlab {
                 what: what(),
                 message: format!("bad base64 content: {e}"),
             })?;
+        if bytes.len() as u64 > max_bytes {
+            return Ok(RepositoryFile::TooLarge);
+        }
         let text = String::from_utf8(bytes).map_err(|e| GitlabError::Other {
             what: what(),
             message: format!(
@@ -524,7 +692,10 @@ impl Gitlab {
                 e.utf8_error().valid_up_to()
             ),
         })?;
-        Ok((file.blob_id, text))
+        Ok(RepositoryFile::Text {
+            blob_id: file.blob_id,
+            text,
+        })
     }
 
     /// Creates an issue; returns its iid.
@@ -550,7 +721,7 @@ impl Gitlab {
             iid: u64,
         }
         let created: Created = ep
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(format!("creating issue “{title}”"), e))?;
         Ok(created.iid)
@@ -597,8 +768,98 @@ impl Gitlab {
         }
         let ep = ep.build().expect("an issue edit builds");
         api::ignore(ep)
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(format!("editing issue #{iid}"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_5xx_is_outcome_unknown_whatever_its_body() {
+        let status = http::StatusCode::INTERNAL_SERVER_ERROR;
+        let json = ApiError::<TransportError>::GitlabWithStatus {
+            status,
+            msg: "500 Internal Server Error".into(),
+        };
+        let html = ApiError::<TransportError>::GitlabService {
+            status,
+            data: b"<html>500</html>".to_vec(),
+        };
+        let object = ApiError::<TransportError>::GitlabObjectWithStatus {
+            status: http::StatusCode::BAD_GATEWAY,
+            obj: serde_json::json!({"error": "bad gateway"}),
+        };
+        for err in [json, html, object] {
+            let e = GitlabError::from_api("creating", err);
+            assert!(e.outcome_unknown(), "{e:?}");
+        }
+        let conflict = ApiError::<TransportError>::GitlabWithStatus {
+            status: http::StatusCode::CONFLICT,
+            msg: "exists".into(),
+        };
+        assert!(!GitlabError::from_api("creating", conflict).outcome_unknown());
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_timed_out_create_that_is_not_there_is_left_for_the_next_run() {
+        let attempts = Cell::new(0);
+        let result: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                attempts.set(attempts.get() + 1);
+                Err(GitlabError::TimedOut {
+                    what: "creating issue".into(),
+                    message: "timed out".into(),
+                })
+            },
+            || async { Ok(None) },
+        ));
+        assert_eq!(attempts.get(), 1, "never created again in the same run");
+        assert!(matches!(result, Err(GitlabError::LeftForNextRun { .. })));
+    }
+
+    #[test]
+    fn other_unknown_outcomes_are_looked_up_then_tried_again() {
+        let attempts = Cell::new(0);
+        let result: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                attempts.set(attempts.get() + 1);
+                if attempts.get() < 2 {
+                    Err(GitlabError::Unavailable {
+                        what: "creating issue".into(),
+                        message: "GitLab answered 500".into(),
+                    })
+                } else {
+                    Ok(7)
+                }
+            },
+            || async { Ok(None) },
+        ));
+        assert_eq!((attempts.get(), result.unwrap()), (2, 7));
+        let found: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                Err(GitlabError::TimedOut {
+                    what: "creating issue".into(),
+                    message: "timed out".into(),
+                })
+            },
+            || async { Ok(Some(9)) },
+        ));
+        assert_eq!(
+            found.unwrap(),
+            9,
+            "a timed-out create that went through is found"
+        );
     }
 }

@@ -1,15 +1,24 @@
 //! The HTTP client under the `gitlab` crate's endpoints: timeouts, a client-side throttle,
-//! `RateLimit-*` pacing, and retries.
+//! `RateLimit-*` pacing, retries, and no redirects.
 //!
-//! - Every request waits for the throttle (`governor`: requests per minute, and issue
-//!   creations per minute, GitLab's tighter application limit) and for a concurrency slot.
+//! - Every request waits for the throttle (`governor`: requests per minute, optionally
+//!   per hour, and issue creations per minute, GitLab's tighter application limit) and
+//!   for a concurrency slot.
 //! - When a response says `RateLimit-Remaining` is nearly spent, requests pause until
-//!   `RateLimit-Reset`, before GitLab has to say 429.
+//!   `RateLimit-Reset`, however far away, before GitLab has to say 429. The pause belongs
+//!   to the client, so a daemon that keeps its client keeps it across syncs.
 //! - 429: wait `Retry-After`, or 60 s when it is missing (GitLab's application limits
-//!   send none), then retry: the request was not applied.
-//! - 5xx, timeouts and connection errors: exponential backoff with jitter (`backon`),
-//!   bounded in attempts. Only for requests that are safe to repeat: a `POST` whose
-//!   outcome is unknown is handed back to the caller, which looks before it creates again.
+//!   and the Projects and Users API limits send none), then retry: the request was not
+//!   applied.
+//! - 5xx (whatever the body), timeouts and connection errors: exponential backoff with
+//!   jitter (`backon`), bounded in attempts. Only for requests that are safe to repeat: a
+//!   `POST` whose outcome is unknown is handed back to the caller, which looks before it
+//!   creates again.
+//! - Redirects are never followed (the token would go with them): a 3xx is an error
+//!   naming where it points. A URL on another origin than `gitlab.url` (a `Link` header
+//!   could name one) is never requested.
+//! - Every wait (throttle, pause, backoff) ends at once when the client's cancellation
+//!   token is cancelled; a request already sent is left to finish.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -23,6 +32,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, Semaphore};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::{GitlabError, TransportError};
@@ -37,12 +47,16 @@ pub struct Policy {
     pub requests_per_minute: u32,
     /// Client-side limit on issue creations.
     pub issue_creations_per_minute: u32,
+    /// Client-side limit on all requests per hour; 0 sets none.
+    pub requests_per_hour: u32,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Retries after the first attempt.
     pub max_retries: usize,
     /// First backoff delay; it doubles up to 30 s, with jitter.
     pub retry_initial_delay: Duration,
+    /// The wait after a 429 that carries no `Retry-After`: [`DEFAULT_RETRY_AFTER`].
+    pub default_retry_after: Duration,
 }
 
 impl Default for Policy {
@@ -51,35 +65,54 @@ impl Default for Policy {
             timeout: Duration::from_secs(30),
             requests_per_minute: 1800,
             issue_creations_per_minute: 180,
+            requests_per_hour: 0,
             concurrency: 4,
             max_retries: 5,
             retry_initial_delay: Duration::from_millis(500),
+            default_retry_after: DEFAULT_RETRY_AFTER,
         }
     }
 }
 
-/// GitLab's default wait when a 429 carries no `Retry-After`.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The default wait after a 429 that carries no `Retry-After`: GitLab's Rack::Attack
+/// period, one minute; its application limits (issue creation) and the Projects and
+/// Users API limits answer 429 with no header at all. (`gitlab.default_retry_after_seconds`.)
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The HTTP client the `gitlab` crate's endpoints run on.
 pub struct Client {
     http: reqwest::Client,
+    /// `gitlab.url` as configured, for messages.
+    base: Url,
     rest: Url,
     token: SecretString,
     policy: Policy,
     requests: Arc<DefaultDirectRateLimiter>,
+    hourly: Option<Arc<DefaultDirectRateLimiter>>,
     creations: Arc<DefaultDirectRateLimiter>,
     slots: Semaphore,
-    /// Set from `RateLimit-*` headers: no request before this instant.
-    paused_until: Mutex<Option<tokio::time::Instant>>,
+    /// Set from `RateLimit-*` headers: no request before this instant (and the wall-clock
+    /// time it stands for, for the log).
+    paused_until: Mutex<Option<Pause>>,
     /// Where answers and rate-limit waits are counted; `None` counts nothing.
     metrics: Option<Arc<GitlabMetrics>>,
+    /// When cancelled, no further request is sent and every wait ends.
+    cancel: CancellationToken,
+}
+
+/// A rate-limit pause: until `until` (monotonic), which is `wall` on the clock.
+#[derive(Debug, Clone, Copy)]
+struct Pause {
+    until: tokio::time::Instant,
+    wall: chrono::DateTime<chrono::Utc>,
+    /// Whether a request already said in the log that it waits for this pause.
+    announced: bool,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("rest", &self.rest.as_str())
+            .field("rest", &crate::redact::url(&self.rest))
             .field("token", &"[redacted]")
             .finish()
     }
@@ -94,12 +127,21 @@ fn per_minute(n: u32) -> Quota {
 }
 
 /// An HTTP client with handbook-sync's user agent and timeouts; certificates are always
-/// verified.
+/// verified. It follows redirects (at most 10, as reqwest does): it fetches `http(s)`
+/// page sources, which carry no token.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GitlabError> {
+    build_http(timeout, reqwest::redirect::Policy::default())
+}
+
+fn build_http(
+    timeout: Duration,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, GitlabError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("handbook-sync/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirects)
         .build()
         .map_err(|e| GitlabError::Other {
             what: "building the HTTP client".into(),
@@ -107,8 +149,23 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GitlabError> {
         })
 }
 
+/// Where a 3xx points, said as the instance to configure: `https://new.example.com`
+/// when the target is the same API path on another base, else the whole target.
+fn redirect_target(rest: &Url, requested: &Url, location: &Url) -> String {
+    let path = requested
+        .as_str()
+        .strip_prefix(rest.as_str())
+        .map(|p| format!("api/v4/{p}"));
+    let shown = crate::redact::url(location);
+    match path.and_then(|p| shown.strip_suffix(&p).map(str::to_owned)) {
+        Some(base) => base.trim_end_matches('/').to_owned(),
+        None => shown,
+    }
+}
+
 impl Client {
-    /// A client for the instance at `base` (e.g. `https://gitlab.com`).
+    /// A client for the instance at `base` (e.g. `https://gitlab.com`). It never follows
+    /// a redirect.
     pub fn new(base: &Url, token: SecretString, policy: Policy) -> Result<Self, GitlabError> {
         let mut rest = base.clone();
         if !rest.path().ends_with('/') {
@@ -118,11 +175,16 @@ impl Client {
             what: "the GitLab URL".into(),
             message: e.to_string(),
         })?;
-        let http = http_client(policy.timeout)?;
+        let http = build_http(policy.timeout, reqwest::redirect::Policy::none())?;
+        let hourly = NonZeroU32::new(policy.requests_per_hour)
+            .map(|n| Arc::new(RateLimiter::direct(Quota::per_hour(n).allow_burst(n))));
         Ok(Client {
             http,
+            base: base.clone(),
             rest,
             token,
+            hourly,
+            cancel: CancellationToken::new(),
             requests: Arc::new(RateLimiter::direct(per_minute(policy.requests_per_minute))),
             creations: Arc::new(RateLimiter::direct(per_minute(
                 policy.issue_creations_per_minute,
@@ -132,6 +194,13 @@ impl Client {
             policy,
             metrics: None,
         })
+    }
+
+    /// Ends every wait, and sends no further request, once `cancel` is cancelled (the
+    /// daemon's shutdown).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     /// Counts every answer and rate-limit wait in `metrics` (the daemon's `/metrics`).
@@ -152,18 +221,47 @@ impl Client {
         }
     }
 
-    async fn wait_turn(&self, creates_issue: bool) {
-        if let Some(until) = *self.paused_until.lock().await {
-            tokio::time::sleep_until(until).await;
-        }
-        self.requests.until_ready().await;
-        if creates_issue {
-            self.creations.until_ready().await;
+    /// Waits for the pause and the throttles; `Err` when cancelled meanwhile.
+    async fn wait_turn(&self, creates_issue: bool) -> Result<(), Failure> {
+        let waits = async {
+            self.wait_for_pause().await;
+            self.requests.until_ready().await;
+            if let Some(hourly) = &self.hourly {
+                hourly.until_ready().await;
+            }
+            if creates_issue {
+                self.creations.until_ready().await;
+            }
+        };
+        tokio::select! {
+            () = waits => Ok(()),
+            () = self.cancel.cancelled() => Err(Failure::Final(TransportError::Cancelled)),
         }
     }
 
+    /// Sleeps until the rate-limit pause ends, saying once per pause until when.
+    async fn wait_for_pause(&self) {
+        let until = {
+            let mut pause = self.paused_until.lock().await;
+            match pause.as_mut() {
+                Some(p) if p.until > tokio::time::Instant::now() => {
+                    if !p.announced {
+                        p.announced = true;
+                        tracing::info!(
+                            until = %p.wall.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "waiting for GitLab's rate limit to reset before the next request"
+                        );
+                    }
+                    p.until
+                }
+                _ => return,
+            }
+        };
+        tokio::time::sleep_until(until).await;
+    }
+
     /// Slows down before GitLab has to refuse: when the quota is nearly spent, nothing
-    /// goes out until it resets.
+    /// goes out until it resets, however far away that is.
     async fn pace(&self, headers: &HeaderMap) {
         let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
         let (Some(remaining), Some(reset)) =
@@ -179,14 +277,36 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let wait = Duration::from_secs(reset.saturating_sub(now).min(3600));
+        // GitLab sends Unix time; the IETF draft (and some proxies) seconds from now. No
+        // Unix time this small is in the future, so a small value can only be the latter.
+        let reset = if reset < 1_000_000_000 {
+            now + reset
+        } else {
+            reset
+        };
+        let wait = Duration::from_secs(reset.saturating_sub(now));
+        let wall = chrono::DateTime::from_timestamp(reset.min(i64::MAX as u64) as i64, 0)
+            .unwrap_or_else(chrono::Utc::now);
+        // A reset beyond what the clock can add is a broken header: a year is plenty.
+        let until = tokio::time::Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(366 * 86_400));
+        let mut pause = self.paused_until.lock().await;
+        if pause.is_some_and(|p| p.until >= until) {
+            return;
+        }
         tracing::info!(
             remaining,
+            until = %wall.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             wait_seconds = wait.as_secs(),
-            "GitLab's rate limit is nearly spent: pausing"
+            "GitLab's rate limit is nearly spent: pausing requests until it resets"
         );
         self.count_rate_limit_wait();
-        *self.paused_until.lock().await = Some(tokio::time::Instant::now() + wait);
+        *pause = Some(Pause {
+            until,
+            wall,
+            announced: false,
+        });
     }
 
     async fn attempt(
@@ -198,12 +318,12 @@ impl Client {
     ) -> Result<http::Response<Bytes>, Failure> {
         let creates_issue =
             *method == Method::POST && url.trim_end_matches('/').ends_with("/issues");
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        self.wait_turn(creates_issue).await;
+        let target = self.own_url(url).map_err(Failure::Final)?;
+        let _slot = tokio::select! {
+            slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
+            () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
+        };
+        self.wait_turn(creates_issue).await?;
         let mut token = http::HeaderValue::from_str(self.token.expose_secret())
             .map_err(|e| Failure::Transport(TransportError::Build(e.into()), false))?;
         token.set_sensitive(true);
@@ -225,6 +345,9 @@ impl Client {
             }
         };
         let status = response.status();
+        if status.is_redirection() {
+            return Err(self.redirected(&target, &response));
+        }
         let mut builder = http::Response::builder()
             .status(status)
             .version(response.version());
@@ -247,7 +370,7 @@ impl Client {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+                .map_or(self.policy.default_retry_after, Duration::from_secs);
             self.count_rate_limit_wait();
             return Err(Failure::Status(response, Some(retry_after)));
         }
@@ -255,6 +378,38 @@ impl Client {
             return Err(Failure::Status(response, None));
         }
         Ok(response)
+    }
+
+    /// `url` parsed, if it is on `gitlab.url`'s origin: the token goes nowhere else.
+    fn own_url(&self, url: &str) -> Result<Url, TransportError> {
+        let target = Url::parse(url).map_err(|error| TransportError::BadUrl {
+            url: crate::redact::text(url).into_owned(),
+            error,
+        })?;
+        if target.origin() != self.rest.origin() {
+            return Err(TransportError::ForeignOrigin {
+                url: crate::redact::url(&target),
+            });
+        }
+        Ok(target)
+    }
+
+    /// A 3xx to `target`, which is not followed: the error says where it points.
+    fn redirected(&self, target: &Url, response: &reqwest::Response) -> Failure {
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| target.join(v).ok());
+        Failure::Final(TransportError::Redirect {
+            from: crate::redact::url(&self.base)
+                .trim_end_matches('/')
+                .to_owned(),
+            to: location.map_or_else(
+                || format!("nowhere (a {} without Location)", response.status()),
+                |l| redirect_target(&self.rest, target, &l),
+            ),
+        })
     }
 }
 
@@ -265,6 +420,8 @@ enum Failure {
     Transport(TransportError, bool),
     /// A 429 (with how long to wait) or a 5xx.
     Status(http::Response<Bytes>, Option<Duration>),
+    /// Not to be tried again: a redirect, a foreign origin, a cancel.
+    Final(TransportError),
 }
 
 impl Failure {
@@ -275,6 +432,7 @@ impl Failure {
             }
             Failure::Transport(_, not_sent) => idempotent || *not_sent,
             Failure::Status(..) => idempotent,
+            Failure::Final(_) => false,
         }
     }
 }
@@ -307,8 +465,19 @@ impl api::AsyncClient for Client {
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(self.policy.max_retries)
             .with_jitter();
+        let cancel = self.cancel.clone();
         let result = (|| self.attempt(&method, &url, &headers, &body))
             .retry(backoff)
+            // A shutdown ends the wait; the next attempt then stops before sending.
+            .sleep(move |delay| {
+                let cancel = cancel.clone();
+                async move {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+            })
             .when(|f: &Failure| f.retryable(idempotent))
             .adjust(|f: &Failure, delay| match f {
                 Failure::Status(_, Some(wait)) => Some(*wait),
@@ -317,7 +486,7 @@ impl api::AsyncClient for Client {
             .notify(|f: &Failure, delay| {
                 let what = match f {
                     Failure::Status(r, _) => r.status().to_string(),
-                    Failure::Transport(e, _) => e.to_string(),
+                    Failure::Transport(e, _) | Failure::Final(e) => e.to_string(),
                 };
                 tracing::warn!(%method, path = %parts.uri.path(), retry_in_ms = delay.as_millis() as u64, "GitLab request failed ({what}); retrying");
             })
@@ -326,7 +495,7 @@ impl api::AsyncClient for Client {
             Ok(response) => Ok(response),
             // Out of retries, or not safe to retry: the crate turns the status into an error.
             Err(Failure::Status(response, _)) => Ok(response),
-            Err(Failure::Transport(e, _)) => Err(ApiError::client(e)),
+            Err(Failure::Transport(e, _) | Failure::Final(e)) => Err(ApiError::client(e)),
         }
     }
 }

@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 
 use crate::gitlab::{Gitlab, GitlabError};
 
+/// An HTTP client's message with its causes (a URL in them redacted).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::redact::text(&text).into_owned()
+}
+
 pub mod gitlab;
 pub mod http;
 pub mod local;
@@ -42,23 +54,23 @@ pub enum SourceError {
         spec: String,
     },
     /// An `http(s)` source that is not a URL.
-    #[error("`{spec}`: {error}")]
+    #[error("`{}`: {error}", crate::redact::text(.spec))]
     BadUrl {
         /// The source as written.
         spec: String,
         /// What the URL parser said.
         error: url::ParseError,
     },
-    /// The `http(s)` request failed: no answer.
-    #[error("cannot fetch page `{url}`: {error}")]
+    /// The `http(s)` request failed: no answer. (Every URL shown is redacted.)
+    #[error("cannot fetch page `{}`: {}", crate::redact::url(.url), describe(.error))]
     Fetch {
         /// The page's URL.
         url: url::Url,
-        /// What the HTTP client said.
+        /// What the HTTP client said, without the URL.
         error: reqwest::Error,
     },
     /// The server answered, but not with the page.
-    #[error("cannot fetch page `{url}`: the server answered {status}")]
+    #[error("cannot fetch page `{}`: the server answered {status}", crate::redact::url(.url))]
     Status {
         /// The page's URL.
         url: url::Url,
@@ -66,20 +78,31 @@ pub enum SourceError {
         status: reqwest::StatusCode,
     },
     /// The answer's body could not be read.
-    #[error("cannot read page `{url}`: {error}")]
+    #[error("cannot read page `{}`: {}", crate::redact::url(.url), describe(.error))]
     Body {
         /// The page's URL.
         url: url::Url,
-        /// What the HTTP client said.
+        /// What the HTTP client said, without the URL.
         error: reqwest::Error,
+    },
+    /// The source is larger than `sync.max_page_bytes`.
+    #[error(
+        "page source `{location}` is larger than sync.max_page_bytes ({limit} bytes): not read, so the page is skipped and nothing of it is closed"
+    )]
+    TooLarge {
+        /// The source, redacted.
+        location: String,
+        /// The limit.
+        limit: u64,
     },
     /// A `gitlab://` page could not be read through the repository files API.
     #[error(transparent)]
     Gitlab(#[from] GitlabError),
 }
 
-/// Where a page comes from, as `pages[].source` says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a page comes from, as `pages[].source` says. Its `Debug` is
+/// [`SourceSpec::describe`], which redacts credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// A file, relative to the configuration file.
     Local(PathBuf),
@@ -143,17 +166,23 @@ impl SourceSpec {
         }))
     }
 
-    /// For messages.
+    /// For messages: credentials in a URL are redacted.
     pub fn describe(&self) -> String {
         match self {
             SourceSpec::Local(p) => p.display().to_string(),
-            SourceSpec::Http(u) => u.to_string(),
+            SourceSpec::Http(u) => crate::redact::url(u),
             SourceSpec::Gitlab {
                 project,
                 path,
                 git_ref,
             } => format!("gitlab://{project}/-/{path}?ref={git_ref}"),
         }
+    }
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SourceSpec({})", self.describe())
     }
 }
 
@@ -221,20 +250,22 @@ pub struct Fetched {
 
 /// Reads the page at `spec`, telling whether it is the version of `cached` and that
 /// version was synced successfully. `http` fetches `http(s)` pages; `gitlab` reads
-/// `gitlab://` ones.
+/// `gitlab://` ones. A source of more than `max_bytes` is not read
+/// ([`SourceError::TooLarge`]); no file is read on an async thread.
 pub async fn fetch(
     spec: &SourceSpec,
     http: &reqwest::Client,
     gitlab: &Gitlab,
     cached: Option<&Cached>,
+    max_bytes: u64,
 ) -> Result<Fetched, SourceError> {
     match spec {
-        SourceSpec::Local(path) => local::fetch(path, cached),
-        SourceSpec::Http(url) => http::fetch(http, url, cached).await,
+        SourceSpec::Local(path) => local::fetch(path, cached, max_bytes).await,
+        SourceSpec::Http(url) => http::fetch(http, url, cached, max_bytes).await,
         SourceSpec::Gitlab {
             project,
             path,
             git_ref,
-        } => gitlab::fetch(gitlab, project, path, git_ref, cached).await,
+        } => gitlab::fetch(gitlab, (project, path, git_ref), cached, max_bytes).await,
     }
 }

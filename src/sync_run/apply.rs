@@ -187,6 +187,8 @@ impl Prepared {
                 progress.inc(1);
                 match result {
                     Ok(()) => (0, 0),
+                    // Never sent: the client stopped waiting for its turn at a shutdown.
+                    Err(e) if e.is_cancelled() => (0, 1),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
                         (1, 0)
@@ -235,7 +237,9 @@ impl Prepared {
     }
 
     /// Creates an issue, never twice: when a create's outcome is unknown (timeout, lost
-    /// answer, 5xx), the issue list is searched for the item's key before trying again.
+    /// answer, 5xx), the issue list is searched for the item's key before trying again. A
+    /// create that timed out and is not found is not tried again while GitLab may still
+    /// commit it, in this run or (the daemon keeps its client) the next syncs.
     async fn create_once(
         &self,
         project: u64,
@@ -254,7 +258,17 @@ impl Prepared {
             unreachable!("create_once is called with creates")
         };
         let started = chrono::Utc::now();
-        crate::gitlab::create_without_duplicates(
+        let look_up = || self.find_created(project, page, key, started);
+        let unsettled = format!("{project}/{page}/{key}");
+        if self.gitlab.is_unsettled(&unsettled) {
+            return match look_up().await? {
+                Some(iid) => Ok(iid),
+                None => Err(GitlabError::LeftForNextRun {
+                    what: format!("creating issue “{title}”"),
+                }),
+            };
+        }
+        let created = crate::gitlab::create_without_duplicates(
             || {
                 self.gitlab.create_issue(
                     project,
@@ -264,26 +278,41 @@ impl Prepared {
                     self.user_id(assignee),
                 )
             },
-            || async {
-                // Clocks differ: look a while back, and skip issues the plan already knew.
-                let since = started - chrono::TimeDelta::minutes(10);
-                let recent = self
-                    .gitlab
-                    .managed_issues_since(project, &self.managed_label, Some(since))
-                    .await?;
-                let found = recent.iter().find(|i| {
-                    !self.known_iids.contains(&(project, i.iid))
-                        && crate::sync::marker::parse(&i.description)
-                            .and_then(|p| p.marker)
-                            .is_some_and(|m| m.page == page && m.key == key)
-                });
-                if let Some(issue) = found {
-                    tracing::info!(page, key, iid = issue.iid, "the create had gone through");
-                }
-                Ok(found.map(|i| i.iid))
-            },
+            look_up,
         )
-        .await
+        .await;
+        if let Err(GitlabError::LeftForNextRun { .. }) = &created {
+            self.gitlab.note_unsettled(unsettled);
+        }
+        created
+    }
+
+    /// The iid of an issue of `page` with `key` created since shortly before `started`
+    /// that the plan did not know: a create that went through unanswered.
+    async fn find_created(
+        &self,
+        project: u64,
+        page: &str,
+        key: &str,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>, GitlabError> {
+        // Clocks differ, and an unsettled create is older than this attempt: look a
+        // while back, and skip issues the plan already knew.
+        let since = started - chrono::TimeDelta::minutes(10);
+        let recent = self
+            .gitlab
+            .managed_issues_since(project, &self.managed_label, Some(since))
+            .await?;
+        let found = recent.iter().find(|i| {
+            !self.known_iids.contains(&(project, i.iid))
+                && crate::sync::marker::parse(&i.description)
+                    .and_then(|p| p.marker)
+                    .is_some_and(|m| m.page == page && m.key == key)
+        });
+        if let Some(issue) = found {
+            tracing::info!(page, key, iid = issue.iid, "the create had gone through");
+        }
+        Ok(found.map(|i| i.iid))
     }
 
     async fn execute(

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, PageSettings};
 use crate::gitlab::{Client, Gitlab, GitlabError};
@@ -45,8 +46,9 @@ pub struct RunOptions {
     pub today: String,
     /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
     pub cache: Option<Arc<SourceCache>>,
-    /// Where the GitLab client counts requests and rate-limit waits (the daemon's
-    /// `/metrics`); `None` counts nothing.
+    /// Where the GitLab client counts requests and rate-limit waits; `None` counts
+    /// nothing. Used by [`prepare`], which builds the client; [`prepare_on`] takes one
+    /// that already counts where it should.
     pub metrics: Option<Arc<GitlabMetrics>>,
 }
 
@@ -64,8 +66,9 @@ pub enum RunError {
     Gitlab(#[from] GitlabError),
 }
 
-/// What a run talks through: GitLab, and plain HTTP for `http(s)` page sources.
-#[derive(Debug)]
+/// What a run talks through: GitLab, and plain HTTP for `http(s)` page sources. Clones
+/// share the client, with its throttle and rate-limit pause.
+#[derive(Debug, Clone)]
 pub struct Connection {
     /// The GitLab operations.
     pub gitlab: Gitlab,
@@ -80,7 +83,20 @@ impl Connection {
         token: SecretString,
         metrics: Option<Arc<GitlabMetrics>>,
     ) -> Result<Self, GitlabError> {
-        let client = Client::new(&config.gitlab_url, token, config.policy())?.with_metrics(metrics);
+        Self::with_cancel(config, token, metrics, CancellationToken::new())
+    }
+
+    /// [`Connection::new`] whose GitLab client stops waiting and sending once `cancel` is
+    /// cancelled.
+    pub fn with_cancel(
+        config: &Config,
+        token: SecretString,
+        metrics: Option<Arc<GitlabMetrics>>,
+        cancel: CancellationToken,
+    ) -> Result<Self, GitlabError> {
+        let client = Client::new(&config.gitlab_url, token, config.policy())?
+            .with_metrics(metrics)
+            .with_cancel(cancel);
         Ok(Connection {
             gitlab: Gitlab::new(client),
             http: crate::gitlab::http_client(config.policy().timeout)?,
@@ -108,19 +124,30 @@ pub fn select_pages(config: &Config, wanted: &[String]) -> Result<Vec<PageSettin
         .collect())
 }
 
-/// Reads everything and plans: stages 1 to 5 in order. Writes nothing.
+/// Reads everything and plans: stages 1 to 5 in order, on a new connection. Writes
+/// nothing.
 pub async fn prepare(
     config: &Config,
     token: SecretString,
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
-    let selected = select_pages(config, &options.pages)?;
+    select_pages(config, &options.pages)?;
     let connection = Connection::new(config, token, options.metrics.clone())?;
-    let pages = read_pages(config, &connection, &selected, options.cache.as_deref()).await;
+    prepare_on(config, &connection, options).await
+}
+
+/// [`prepare`] on an existing connection (the daemon keeps one for its life).
+pub async fn prepare_on(
+    config: &Config,
+    connection: &Connection,
+    options: &RunOptions,
+) -> Result<Prepared, RunError> {
+    let selected = select_pages(config, &options.pages)?;
+    let pages = read_pages(config, connection, &selected, options.cache.as_deref()).await;
     let projects = read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
     let people = resolve_people(config, &connection.gitlab, &pages, &projects).await?;
     let planned = plan(config, options, &pages, &projects, &people);
-    Ok(Prepared::new(config, connection, planned, people))
+    Ok(Prepared::new(config, connection.clone(), planned, people))
 }
 
 /// Reads the configured pages' issues from GitLab and counts them.

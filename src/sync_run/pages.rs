@@ -18,7 +18,7 @@ pub enum PageError {
     NoItems {
         /// The page id.
         page: String,
-        /// `pages[].source` as configured.
+        /// `pages[].source` as configured, credentials redacted.
         location: String,
     },
 }
@@ -76,7 +76,14 @@ async fn read_page(
 ) -> PageRead {
     let cached = cache.and_then(|c| c.get(&settings.id));
     let spec = config.source(settings);
-    let fetched = source::fetch(&spec, &connection.http, &connection.gitlab, cached.as_ref()).await;
+    let fetched = source::fetch(
+        &spec,
+        &connection.http,
+        &connection.gitlab,
+        cached.as_ref(),
+        config.sync.max_page_bytes,
+    )
+    .await;
     let Fetched {
         text,
         unchanged,
@@ -108,7 +115,7 @@ async fn read_page(
     if page.items.is_empty() {
         PageRead::Failed(PageError::NoItems {
             page: settings.id.clone(),
-            location: settings.source.clone(),
+            location: crate::redact::text(&settings.source).into_owned(),
         })
     } else {
         PageRead::Parsed(page)

@@ -357,3 +357,86 @@ async fn an_http_page_answering_304_costs_no_issue_requests_on_warm_ticks() {
         .unwrap();
     assert_eq!(code, 0);
 }
+
+/// `run`, its stderr (info level) going to `log`.
+fn start_logging(world: &World, log: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
+/// The sandbox's Rack::Attack-style limit (`RateLimit-*` headers on every response, as
+/// GitLab's `lib/gitlab/rack_attack/request_throttle.rb` adds them) is set to one request
+/// more than a sync makes, so the start-up sync's last answer says `RateLimit-Remaining:
+/// 1` and the client pauses until `RateLimit-Reset`. The next sync, a second later, must
+/// still wait for that reset: the daemon keeps its client, and the sandbox sees no
+/// request. SIGTERM ends the wait at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_pause_from_one_sync_holds_in_the_next_and_sigterm_ends_it() {
+    let port = free_port();
+    let world = World::new(
+        &page_toml("pm", "pm.md", "acme/roadmap"),
+        &format!(
+            "[sync]\nenforce = true\nschedule = \"* * * * * *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    )
+    .await;
+    world.write_page("pm.md", "## Duties\n\n- Keep the roadmap public\n");
+    world.apply_ok().await;
+    // What one sync of this page costs: the daemon's start-up sync makes the same reads.
+    world.reset_stats().await;
+    world.apply_ok().await;
+    let per_sync = world.stats().await["total"].as_u64().unwrap();
+    // The window is a calendar minute: leave the start-up sync room inside one.
+    let second = chrono::Utc::now().timestamp().rem_euclid(60) as u64;
+    if second > 45 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+    world
+        .http
+        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+        .json(&json!({"rate_limit_per_minute": per_sync + 1}))
+        .send()
+        .await
+        .unwrap();
+    let log = world.dir.join("daemon.log");
+    let daemon = start_logging(&world, &log);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    world.reset_stats().await;
+    let waiting = "waiting for GitLab's rate limit to reset before the next request";
+    while !std::fs::read_to_string(&log).unwrap().contains(waiting) {
+        assert!(
+            Instant::now() < deadline,
+            "the next sync never waited:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("rate limit is nearly spent: pausing requests until it resets"),
+        "{text}"
+    );
+    // A new client would have asked GitLab at once; the kept one waits for the reset.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = world.stats().await;
+    assert_eq!(stats["total"], 0, "the next sync sent nothing: {stats}");
+    let (code, took) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM ended the wait ({took:?})"
+    );
+}
