@@ -13,6 +13,7 @@ mod corpus;
 mod daemon;
 mod demo_boards_status;
 mod fidelity;
+mod merge_request_note;
 mod parse_props;
 mod resilience;
 mod resilience_process;
