@@ -117,9 +117,12 @@ impl Gitlab {
                     .body(body)
                     .build()
                     .expect("a note edit builds");
-                api::ignore(ep).query_async(&self.client).await.map_err(|e| {
-                    GitlabError::from_api(format!("editing note {} on {mr}", note.id), e)
-                })?;
+                api::ignore(ep)
+                    .query_async(&self.client)
+                    .await
+                    .map_err(|e| {
+                        GitlabError::from_api(format!("editing note {} on {mr}", note.id), e)
+                    })?;
                 Ok(NoteOutcome::Updated(note.id))
             }
             None => {
@@ -161,7 +164,14 @@ mod tests {
         assert_eq!(r.iid, 12);
         assert_eq!(r.to_string(), "acme/sub/handbook!12");
         assert_eq!("42!3".parse::<MergeRequestRef>().unwrap().project, "42");
-        for bad in ["acme/handbook", "acme/handbook!", "handbook!1", "acme/h!0", "/a!1", "a b/c!1"] {
+        for bad in [
+            "acme/handbook",
+            "acme/handbook!",
+            "handbook!1",
+            "acme/h!0",
+            "/a!1",
+            "a b/c!1",
+        ] {
             assert!(bad.parse::<MergeRequestRef>().is_err(), "{bad}");
         }
     }

@@ -15,6 +15,7 @@ mod demo_boards_status;
 mod fidelity;
 mod merge_request_note;
 mod parse_props;
+mod plan_markdown;
 mod resilience;
 mod resilience_process;
 mod sandbox_api;

@@ -77,8 +77,7 @@ fn row<'a>(body: &'a str, title: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_merge_matches_it()
-{
+async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_merge_matches_it() {
     let world = World::new(&page_toml("product-manager", PAGE, "acme/roadmap"), "").await;
     let api = Rest::new(&world.sandbox.url);
     let mr = "acme/other!1";
@@ -98,7 +97,14 @@ async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_mer
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    commit(&api, "hand-over", "Hand CF Tile to Drew", "update", BRANCH_PAGE).await;
+    commit(
+        &api,
+        "hand-over",
+        "Hand CF Tile to Drew",
+        "update",
+        BRANCH_PAGE,
+    )
+    .await;
     let (status, body) = api
         .form(
             Method::POST,
@@ -140,7 +146,14 @@ async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_mer
     let note_id = posted[0]["id"].clone();
 
     // A second push to the branch, a second pipeline: still one note, edited.
-    commit(&api, "hand-over", "And release posts", "update", BRANCH_PAGE_2).await;
+    commit(
+        &api,
+        "hand-over",
+        "And release posts",
+        "update",
+        BRANCH_PAGE_2,
+    )
+    .await;
     checkout(&api, &world.dir, "hand-over").await;
     let (code, _, err) = world.run(&["plan", "--merge-request-note", mr]).await;
     assert_eq!(code, 2, "{err}");
@@ -154,14 +167,21 @@ async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_mer
 
     // Merged: the default branch's pipeline applies.
     let (status, body) = api
-        .form(Method::PUT, &format!("{HANDBOOK}/merge_requests/1/merge"), &[])
+        .form(
+            Method::PUT,
+            &format!("{HANDBOOK}/merge_requests/1/merge"),
+            &[],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     checkout(&api, &world.dir, "main").await;
     world.apply_ok().await;
     let issues = world.issues("acme/roadmap").await;
     assert_eq!(issues.len(), 5);
-    let tile = issues.iter().find(|i| i["title"] == "Maintain CF Tile").unwrap();
+    let tile = issues
+        .iter()
+        .find(|i| i["title"] == "Maintain CF Tile")
+        .unwrap();
     assert_eq!(tile["state"], "closed");
     assert_eq!(tile["assignees"][0]["username"], "drew");
 
@@ -190,11 +210,194 @@ async fn a_note_that_cannot_be_posted_fails_the_run_and_a_bad_reference_is_refus
     assert_eq!(code, 1, "no merge request !7: posting failed\n{out}");
     assert!(err.contains("acme/other!7") && err.contains("404"), "{err}");
     assert!(!err.contains(common::TOKEN));
-    assert!(out.contains("3 to create"), "the plan is still printed: {out}");
+    assert!(
+        out.contains("3 to create"),
+        "the plan is still printed: {out}"
+    );
 
     let (code, _, err) = world
         .run(&["plan", "--merge-request-note", "acme/other#7"])
         .await;
     assert_eq!(code, 2, "clap's usage error: {err}");
     assert!(err.contains("GROUP/PROJECT!IID"), "{err}");
+}
+
+/// The shell lines GitLab Runner would run for `job` of the CI template: the `before_script`
+/// of the job it `extends`, then its `script`; and the template's global `variables`.
+fn template_job(job: &str) -> (String, Vec<(String, String)>) {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gitlab-ci/handbook-sync.gitlab-ci.yml");
+    let docs = YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = &docs[0];
+    let lines = |v: &Yaml| -> Vec<String> {
+        v.as_vec()
+            .map(|l| l.iter().map(|l| l.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let spec = &doc[job];
+    let base = &doc[spec["extends"].as_str().expect("the job extends the base")];
+    let mut script = lines(&base["before_script"]);
+    script.extend(lines(&spec["script"]));
+    let variables = doc["variables"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                v.as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (script.join("\n"), variables)
+}
+
+/// Runs a job of the CI template in `dir` (the checkout) as GitLab Runner's bash shell
+/// does (`set -eo pipefail`, one shell for all lines), with `ci` as the predefined
+/// variables and `handbook-sync` on `PATH`; returns the exit code and the output.
+async fn run_job(job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) {
+    let (script, variables) = template_job(job);
+    let bin = dir.join(".bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_handbook-sync"),
+        bin.join("handbook-sync"),
+    );
+    let mut command = std::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("set -eo pipefail\n{script}"))
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .envs(variables)
+        .env("CI", "true")
+        .env("CI_PROJECT_DIR", dir)
+        .env("GITLAB_TOKEN", common::TOKEN);
+    for (k, v) in ci {
+        command.env(k, v);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!("{}\n{}", common::stdout(&output), common::stderr(&output));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// The template's jobs, as a merge request pipeline and a default-branch pipeline run
+/// them: the configuration's `gitlab.url` is not the sandbox's, so the jobs reach it only
+/// through `CI_API_V4_URL`, as a job on the handbook's own GitLab would.
+#[tokio::test]
+async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
+    let world = World::new("", "").await;
+    let api = Rest::new(&world.sandbox.url);
+    let checkout_dir = world.dir.join("checkout");
+    std::fs::create_dir_all(&checkout_dir).unwrap();
+    std::fs::write(
+        checkout_dir.join("handbook-sync.toml"),
+        format!(
+            "[gitlab]\nurl = \"https://gitlab.invalid\"\nretry_initial_delay_ms = 1\n\n[people]\n\"Drew\" = \"drew\"\n\n{}",
+            page_toml("product-manager", PAGE, "acme/roadmap")
+        ),
+    )
+    .unwrap();
+    commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
+    let api_url = format!("{}/api/v4", world.sandbox.url);
+    let on_main = [
+        ("CI_PIPELINE_SOURCE", "push".to_owned()),
+        ("CI_COMMIT_BRANCH", "main".to_owned()),
+        ("CI_DEFAULT_BRANCH", "main".to_owned()),
+        ("CI_API_V4_URL", api_url.clone()),
+    ];
+    checkout(&api, &checkout_dir, "main").await;
+    let (code, out) = run_job("handbook-sync:apply", &checkout_dir, &on_main).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(world.issues("acme/roadmap").await.len(), 3);
+
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/repository/branches"),
+            &[("branch", "hand-over"), ("ref", "main")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    commit(
+        &api,
+        "hand-over",
+        "Hand CF Tile to Drew",
+        "update",
+        BRANCH_PAGE,
+    )
+    .await;
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/merge_requests"),
+            &[
+                ("source_branch", "hand-over"),
+                ("target_branch", "main"),
+                ("title", "Hand over"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let in_merge_request = [
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "1".to_owned()),
+        ("CI_MERGE_REQUEST_PROJECT_PATH", "acme/other".to_owned()),
+        (
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+            "hand-over".to_owned(),
+        ),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".to_owned()),
+        ("CI_API_V4_URL", api_url.clone()),
+    ];
+    checkout(&api, &checkout_dir, "hand-over").await;
+    for _ in 0..2 {
+        let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
+        assert_eq!(code, 0, "changes to make still pass the job:\n{out}");
+    }
+    let all = notes(&api).await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let body = all[0]["body"].as_str().unwrap();
+    assert!(
+        row(body, "Maintain CF Tile").contains("`@sytses → @drew`"),
+        "{body}"
+    );
+
+    let (status, _) = api
+        .form(
+            Method::PUT,
+            &format!("{HANDBOOK}/merge_requests/1/merge"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    checkout(&api, &checkout_dir, "main").await;
+    let (code, out) = run_job("handbook-sync:apply", &checkout_dir, &on_main).await;
+    assert_eq!(code, 0, "{out}");
+    let issues = world.issues("acme/roadmap").await;
+    let tile = issues
+        .iter()
+        .find(|i| i["title"] == "Maintain CF Tile")
+        .unwrap();
+    assert_eq!(
+        (
+            tile["state"].as_str(),
+            tile["assignees"][0]["username"].as_str()
+        ),
+        (Some("closed"), Some("drew"))
+    );
+
+    // A token the instance refuses fails the plan job: no silent stale note.
+    let mut bad = in_merge_request.to_vec();
+    bad.push(("GITLAB_TOKEN", "wrong".to_owned()));
+    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &bad).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains(common::TOKEN));
 }

@@ -111,11 +111,16 @@ impl Writer {
 
     /// One page: its summary line, new labels, boards, and its actions' table.
     fn page(&mut self, plan: &Plan, page: &PageReport, actions: &[&Action], o: &MarkdownOptions) {
+        let summary = match page.outcome {
+            PageOutcome::Ok => page_summary(actions),
+            PageOutcome::Refused(_) => "refused, nothing of it will be applied".to_owned(),
+            PageOutcome::Skipped(_) => "skipped".to_owned(),
+            PageOutcome::Failed(_) => "failed".to_owned(),
+        };
         let mut head = format!(
-            "#### Page {} → {}: {}\n\n",
+            "#### Page {} → {}: {summary}\n\n",
             code(&page.id),
             code(&page.project),
-            page_summary(actions)
         );
         if !page.create_labels.is_empty() {
             let labels: Vec<String> = page.create_labels.iter().map(|l| code(l)).collect();
@@ -304,11 +309,7 @@ fn escape(text: &str) -> String {
 /// inside, `|` escaped for tables.
 fn code(text: &str) -> String {
     let text = text.replace(['\n', '\r'], " ").replace('|', "\\|");
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
         " "
