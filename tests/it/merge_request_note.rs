@@ -277,7 +277,9 @@ async fn run_job(job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) 
         .envs(variables)
         .env("CI", "true")
         .env("CI_PROJECT_DIR", dir)
-        .env("GITLAB_TOKEN", common::TOKEN);
+        .env("HANDBOOK_SYNC_PLAN_TOKEN", common::TOKEN)
+        .env("HANDBOOK_SYNC_APPLY_TOKEN", common::TOKEN)
+        .env_remove("GITLAB_TOKEN");
     for (k, v) in ci {
         command.env(k, v);
     }
@@ -396,7 +398,7 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
 
     // A token the instance refuses fails the plan job: no silent stale note.
     let mut bad = in_merge_request.to_vec();
-    bad.push(("GITLAB_TOKEN", "wrong".to_owned()));
+    bad.push(("HANDBOOK_SYNC_PLAN_TOKEN", "wrong".to_owned()));
     let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &bad).await;
     assert_eq!(code, 1, "{out}");
     assert!(!out.contains(common::TOKEN));
