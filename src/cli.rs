@@ -311,9 +311,8 @@ async fn post_note(
     let Some(mr) = &args.merge_request_note else {
         return ExitCode::from(code);
     };
-    let heading = format!("handbook-sync {command}");
     let body = plan.to_markdown(&MarkdownOptions {
-        heading: &heading,
+        heading: &markdown_heading(command),
         gitlab_url: Some(config.gitlab_url.as_str()),
         max_len: GITLAB_NOTE_LIMIT,
     });
@@ -357,6 +356,9 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    if args.format == OutputFormat::Markdown {
+        anyhow::bail!("--format markdown is for plan and apply");
+    }
     let (config, token) = match load_config(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -371,9 +373,20 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             "{}",
             status.to_text(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         ),
-        OutputFormat::Markdown => anyhow::bail!("--format markdown is for plan and apply"),
+        OutputFormat::Markdown => unreachable!("refused above"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `handbook-sync plan`, and in a GitLab CI job the commit it planned
+/// (`CI_COMMIT_SHORT_SHA`), so that reviewers see which push the note describes.
+fn markdown_heading(command: &str) -> String {
+    match std::env::var("CI_COMMIT_SHORT_SHA") {
+        Ok(sha) if !sha.is_empty() && sha.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("handbook-sync {command} at {sha}")
+        }
+        _ => format!("handbook-sync {command}"),
+    }
 }
 
 fn print_plan(
@@ -387,7 +400,7 @@ fn print_plan(
         OutputFormat::Markdown => print!(
             "{}",
             plan.to_markdown(&MarkdownOptions {
-                heading: &format!("handbook-sync {command}"),
+                heading: &markdown_heading(command),
                 gitlab_url: Some(config.gitlab_url.as_str()),
                 max_len: usize::MAX,
             })

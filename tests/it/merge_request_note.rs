@@ -358,6 +358,7 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
         ),
         ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".to_owned()),
         ("CI_API_V4_URL", api_url.clone()),
+        ("CI_COMMIT_SHORT_SHA", "0123abcd".to_owned()),
     ];
     checkout(&api, &checkout_dir, "hand-over").await;
     for _ in 0..2 {
@@ -369,6 +370,10 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
     let body = all[0]["body"].as_str().unwrap();
     assert!(
         row(body, "Maintain CF Tile").contains("`@sytses → @drew`"),
+        "{body}"
+    );
+    assert!(
+        body.contains("### handbook-sync plan at 0123abcd\n"),
         "{body}"
     );
 
