@@ -408,3 +408,92 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
     assert_eq!(code, 1, "{out}");
     assert!(!out.contains(common::TOKEN));
 }
+
+/// A note only its author, a Maintainer or an admin may edit (`lib/api/helpers/
+/// notes_helpers.rb` `update_note`: `authorize! :admin_note, note`; `app/policies/
+/// note_policy.rb` `is_author`; `app/policies/project_policy.rb` `maintainer_access`), and
+/// a note's author is who posted it (`Notes::CreateService`): a reviewer's comment that
+/// quotes the marker is not taken for handbook-sync's own, nor edited.
+#[tokio::test]
+async fn another_users_comment_with_the_marker_is_left_alone() {
+    let world = World::new(&page_toml("product-manager", PAGE, "acme/roadmap"), "").await;
+    let api = Rest::new(&world.sandbox.url);
+    commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
+    checkout(&api, &world.dir, "main").await;
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/repository/branches"),
+            &[("branch", "b"), ("ref", "main")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/merge_requests"),
+            &[
+                ("source_branch", "b"),
+                ("target_branch", "main"),
+                ("title", "B"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let drew = api.get("/users?username=drew").await[0]["id"].clone();
+    let (status, pat) = api
+        .form(
+            Method::POST,
+            &format!("/users/{drew}/personal_access_tokens"),
+            &[("name", "review"), ("scopes[]", "api")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pat}");
+    let as_drew = reqwest::Client::new();
+    let notes_url = format!(
+        "{}/api/v4{HANDBOOK}/merge_requests/1/notes",
+        world.sandbox.url
+    );
+    let quote = format!(
+        "{}\n> the plan says 3 to create: why?",
+        handbook_sync::sync::markdown::NOTE_MARKER
+    );
+    let drews: Value = as_drew
+        .post(&notes_url)
+        .header("PRIVATE-TOKEN", pat["token"].as_str().unwrap())
+        .form(&[("body", quote.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drews["author"]["username"], "drew");
+
+    for _ in 0..2 {
+        let (code, _, err) = world
+            .run(&["plan", "--merge-request-note", "acme/other!1"])
+            .await;
+        assert_eq!(code, 2, "{err}");
+    }
+    let all = notes(&api).await;
+    assert_eq!(all.len(), 2, "drew's and one of ours: {all:#?}");
+    assert_eq!(
+        all[0]["body"],
+        quote.as_str(),
+        "drew's comment is unchanged"
+    );
+    assert_eq!(all[1]["author"]["username"], "root");
+    assert!(all[1]["body"].as_str().unwrap().contains("3 to create"));
+
+    // And GitLab would not have let anyone else edit it anyway.
+    let response = as_drew
+        .put(format!("{notes_url}/{}", all[1]["id"]))
+        .header("PRIVATE-TOKEN", pat["token"].as_str().unwrap())
+        .form(&[("body", "mine now")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
