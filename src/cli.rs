@@ -315,6 +315,7 @@ async fn post_note(
         heading: &markdown_heading(command),
         gitlab_url: Some(config.gitlab_url.as_str()),
         max_len: GITLAB_NOTE_LIMIT,
+        applied: command == "apply",
     });
     let posted = match sync_run::Connection::new(config, token, None) {
         Ok(connection) => connection.gitlab.upsert_merge_request_note(mr, &body).await,
@@ -403,6 +404,7 @@ fn print_plan(
                 heading: &markdown_heading(command),
                 gitlab_url: Some(config.gitlab_url.as_str()),
                 max_len: usize::MAX,
+                applied: command == "apply",
             })
         ),
         OutputFormat::Json => println!(

@@ -496,4 +496,18 @@ async fn another_users_comment_with_the_marker_is_left_alone() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // `apply` posts its result in the same comment.
+    let (code, _, err) = world
+        .run(&["apply", "--merge-request-note", "acme/other!1"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let all = notes(&api).await;
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let body = all[1]["body"].as_str().unwrap();
+    assert!(
+        body.contains("### handbook-sync apply\n") && body.contains("**3 created, 0 updated"),
+        "{body}"
+    );
+    assert_eq!(world.issues("acme/roadmap").await.len(), 3);
 }

@@ -163,6 +163,7 @@ fn options() -> MarkdownOptions<'static> {
         heading: "handbook-sync plan",
         gitlab_url: Some("https://gitlab.example.com/"),
         max_len: GITLAB_NOTE_LIMIT,
+        applied: false,
     }
 }
 

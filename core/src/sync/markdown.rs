@@ -36,6 +36,8 @@ pub struct MarkdownOptions<'a> {
     pub gitlab_url: Option<&'a str>,
     /// The longest text to return, in bytes (a bound on GitLab's characters).
     pub max_len: usize,
+    /// The plan was applied: counts say "created" rather than "to create".
+    pub applied: bool,
 }
 
 impl Default for MarkdownOptions<'_> {
@@ -44,6 +46,7 @@ impl Default for MarkdownOptions<'_> {
             heading: "handbook-sync plan",
             gitlab_url: None,
             max_len: GITLAB_NOTE_LIMIT,
+            applied: false,
         }
     }
 }
@@ -52,7 +55,7 @@ impl Default for MarkdownOptions<'_> {
 /// a summary line and a table of its actions.
 pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
     let mut out = format!("{NOTE_MARKER}\n### {}\n\n", options.heading);
-    let _ = writeln!(out, "{}\n", totals(plan));
+    let _ = writeln!(out, "{}\n", totals(plan, options.applied));
     for page in plan.pages.iter().filter(|p| p.outcome != PageOutcome::Ok) {
         let (what, why) = match &page.outcome {
             PageOutcome::Refused(why) => ("refused by the mass-close guard", why),
@@ -83,12 +86,22 @@ pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
     writer.finish()
 }
 
+/// The words of the counts: a plan's, or an applied plan's.
+fn count_words(applied: bool) -> [&'static str; 5] {
+    if applied {
+        ["created", "updated", "closed", "reopened", "drifted"]
+    } else {
+        ["to create", "to update", "to close", "to reopen", "drifted"]
+    }
+}
+
 /// `**2 to create, …**`, the whole plan's counts.
-fn totals(plan: &Plan) -> String {
+fn totals(plan: &Plan, applied: bool) -> String {
     let s = &plan.summary;
+    let w = count_words(applied);
     let mut line = format!(
-        "**{} to create, {} to update, {} to close, {} to reopen, {} drifted**, {} unchanged",
-        s.create, s.update, s.close, s.reopen, s.drift, s.unchanged
+        "**{} {}, {} {}, {} {}, {} {}, {} {}**, {} unchanged",
+        s.create, w[0], s.update, w[1], s.close, w[2], s.reopen, w[3], s.drift, w[4], s.unchanged
     );
     if s.failed > 0 {
         let _ = write!(line, ", **{} failed**", s.failed);
@@ -112,7 +125,7 @@ impl Writer {
     /// One page: its summary line, new labels, boards, and its actions' table.
     fn page(&mut self, plan: &Plan, page: &PageReport, actions: &[&Action], o: &MarkdownOptions) {
         let summary = match page.outcome {
-            PageOutcome::Ok => page_summary(actions),
+            PageOutcome::Ok => page_summary(actions, o.applied),
             PageOutcome::Refused(_) => "refused, nothing of it will be applied".to_owned(),
             PageOutcome::Skipped(_) => "skipped".to_owned(),
             PageOutcome::Failed(_) => "failed".to_owned(),
@@ -181,18 +194,19 @@ impl Writer {
 }
 
 /// `1 to create, 1 to close` for one page's actions, or `nothing to do`.
-fn page_summary(actions: &[&Action]) -> String {
+fn page_summary(actions: &[&Action], applied: bool) -> String {
     let kinds = [
-        (ActionKind::Create, "to create"),
-        (ActionKind::Update, "to update"),
-        (ActionKind::Close, "to close"),
-        (ActionKind::Reopen, "to reopen"),
-        (ActionKind::Drift, "drifted"),
-    ];
+        ActionKind::Create,
+        ActionKind::Update,
+        ActionKind::Close,
+        ActionKind::Reopen,
+        ActionKind::Drift,
+    ]
+    .into_iter()
+    .zip(count_words(applied));
     let parts: Vec<String> = kinds
-        .iter()
         .filter_map(|(kind, words)| {
-            let n = actions.iter().filter(|a| a.action == *kind).count();
+            let n = actions.iter().filter(|a| a.action == kind).count();
             (n > 0).then(|| format!("{n} {words}"))
         })
         .collect();
