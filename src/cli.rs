@@ -240,13 +240,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         if !apply {
             let plan = &prepared.plan;
             print_plan(plan, args.format, &config, "plan")?;
-            let code = if plan.has_failures() {
-                1
-            } else if plan.has_changes() {
-                2
-            } else {
-                0
-            };
+            let code = plan_exit_code(plan);
             return Ok(post_note(args, &config, token, plan, "plan", code).await);
         }
         if args.format == OutputFormat::Text {
@@ -286,15 +280,31 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             failed = plan.summary.failed,
             "sync finished"
         );
-        let code = if plan.has_failures() {
-            1
-        } else if plan.has_refusals() {
-            4
-        } else {
-            0
-        };
+        let code = apply_exit_code(&plan);
         Ok(post_note(args, &config, token, &plan, "apply", code).await)
     })
+}
+
+/// `plan`: 1 a page could not be read or synced, 2 changes to make, 0 nothing to do.
+fn plan_exit_code(plan: &Plan) -> u8 {
+    if plan.has_failures() {
+        1
+    } else if plan.has_changes() {
+        2
+    } else {
+        0
+    }
+}
+
+/// `apply`: 1 something failed, 4 a page was refused, 0 done.
+fn apply_exit_code(plan: &Plan) -> u8 {
+    if plan.has_failures() {
+        1
+    } else if plan.has_refusals() {
+        4
+    } else {
+        0
+    }
 }
 
 /// Posts `plan` on the merge request of `--merge-request-note`, if given, and returns the
