@@ -10,10 +10,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use url::Url;
 
 use crate::config::Config;
+use crate::gitlab::notes::{MergeRequestRef, NoteOutcome};
 use crate::logging::{self, LogFormat};
 use crate::parse::{self, ItemStatus, Page, ParseOptions};
 use crate::source;
 use crate::sync::Plan;
+use crate::sync::markdown::{GITLAB_NOTE_LIMIT, MarkdownOptions};
 use crate::sync_run::{self, RunError, RunOptions};
 
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
@@ -108,6 +110,10 @@ pub struct SyncArgs {
     /// Let a plan close more than `sync.max_close_fraction` of a page's open issues.
     #[arg(long)]
     pub allow_mass_close: bool,
+    /// Also post the result as Markdown on this merge request (`GROUP/PROJECT!IID`), as
+    /// one note that later runs edit in place. A failure to post exits 1.
+    #[arg(long, value_name = "GROUP/PROJECT!IID")]
+    pub merge_request_note: Option<MergeRequestRef>,
 }
 
 /// Arguments of `sandbox`.
@@ -161,6 +167,8 @@ pub enum OutputFormat {
     Text,
     /// For programs: one JSON document.
     Json,
+    /// For a merge request: GitLab-Flavoured Markdown tables (`plan` and `apply` only).
+    Markdown,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -224,24 +232,19 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         metrics: None,
     };
     runtime()?.block_on(async {
-        let prepared = match sync_run::prepare(&config, token, &options).await {
+        let prepared = match sync_run::prepare(&config, token.clone(), &options).await {
             Ok(p) => p,
             Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
             Err(e) => return Err(e.into()),
         };
         if !apply {
             let plan = &prepared.plan;
-            print_plan(plan, args.format)?;
-            return Ok(ExitCode::from(if plan.has_failures() {
-                1
-            } else if plan.has_changes() {
-                2
-            } else {
-                0
-            }));
+            print_plan(plan, args.format, &config, "plan")?;
+            let code = plan_exit_code(plan);
+            return Ok(post_note(args, &config, token, plan, "plan", code).await);
         }
         if args.format == OutputFormat::Text {
-            print_plan(&prepared.plan, args.format)?;
+            print_plan(&prepared.plan, args.format, &config, "plan")?;
         }
         // A bar only for people: never in JSON output or when stderr is not a terminal.
         let progress = if args.format == OutputFormat::Text
@@ -256,7 +259,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         };
         let plan = prepared.apply_with_progress(progress).await;
         match args.format {
-            OutputFormat::Json => print_plan(&plan, args.format)?,
+            OutputFormat::Json | OutputFormat::Markdown => {
+                print_plan(&plan, args.format, &config, "apply")?
+            }
             OutputFormat::Text if plan.summary.failed > 0 => {
                 println!(
                     "{} action(s) failed; everything else was applied",
@@ -275,14 +280,72 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             failed = plan.summary.failed,
             "sync finished"
         );
-        Ok(ExitCode::from(if plan.has_failures() {
-            1
-        } else if plan.has_refusals() {
-            4
-        } else {
-            0
-        }))
+        let code = apply_exit_code(&plan);
+        Ok(post_note(args, &config, token, &plan, "apply", code).await)
     })
+}
+
+/// `plan`: 1 a page could not be read or synced, 2 changes to make, 0 nothing to do.
+fn plan_exit_code(plan: &Plan) -> u8 {
+    if plan.has_failures() {
+        1
+    } else if plan.has_changes() {
+        2
+    } else {
+        0
+    }
+}
+
+/// `apply`: 1 something failed, 4 a page was refused, 0 done.
+fn apply_exit_code(plan: &Plan) -> u8 {
+    if plan.has_failures() {
+        1
+    } else if plan.has_refusals() {
+        4
+    } else {
+        0
+    }
+}
+
+/// Posts `plan` on the merge request of `--merge-request-note`, if given, and returns the
+/// exit status: `code` unchanged, or 1 when posting failed (a pipeline must not pass
+/// while its reviewers see a stale plan).
+async fn post_note(
+    args: &SyncArgs,
+    config: &Config,
+    token: secrecy::SecretString,
+    plan: &Plan,
+    command: &str,
+    code: u8,
+) -> ExitCode {
+    let Some(mr) = &args.merge_request_note else {
+        return ExitCode::from(code);
+    };
+    let body = plan.to_markdown(&MarkdownOptions {
+        heading: &markdown_heading(command),
+        gitlab_url: Some(config.gitlab_url.as_str()),
+        max_len: GITLAB_NOTE_LIMIT,
+        applied: command == "apply",
+    });
+    let posted = match sync_run::Connection::new(config, token, None) {
+        Ok(connection) => connection.gitlab.upsert_merge_request_note(mr, &body).await,
+        Err(e) => Err(e),
+    };
+    match posted {
+        Ok(outcome) => {
+            let (what, id) = match outcome {
+                NoteOutcome::Created(id) => ("added", id),
+                NoteOutcome::Updated(id) => ("updated", id),
+                NoteOutcome::Unchanged(id) => ("already up to date", id),
+            };
+            tracing::info!(merge_request = %mr, note = id, "merge request note {what}");
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            eprintln!("error: posting the {command} on {mr}: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -304,6 +367,9 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    if args.format == OutputFormat::Markdown {
+        anyhow::bail!("--format markdown is for plan and apply");
+    }
     let (config, token) = match load_config(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -318,13 +384,39 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             "{}",
             status.to_text(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         ),
+        OutputFormat::Markdown => unreachable!("refused above"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
+/// `handbook-sync plan`, and in a GitLab CI job the commit it planned
+/// (`CI_COMMIT_SHORT_SHA`), so that reviewers see which push the note describes.
+fn markdown_heading(command: &str) -> String {
+    match std::env::var("CI_COMMIT_SHORT_SHA") {
+        Ok(sha) if !sha.is_empty() && sha.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("handbook-sync {command} at {sha}")
+        }
+        _ => format!("handbook-sync {command}"),
+    }
+}
+
+fn print_plan(
+    plan: &Plan,
+    format: OutputFormat,
+    config: &Config,
+    command: &str,
+) -> anyhow::Result<()> {
     match format {
         OutputFormat::Text => print!("{}", plan.to_text()),
+        OutputFormat::Markdown => print!(
+            "{}",
+            plan.to_markdown(&MarkdownOptions {
+                heading: &markdown_heading(command),
+                gitlab_url: Some(config.gitlab_url.as_str()),
+                max_len: usize::MAX,
+                applied: command == "apply",
+            })
+        ),
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(plan).context("encoding the plan")?
@@ -419,6 +511,7 @@ fn parse_command(args: &ParseArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&page).context("encoding the page as JSON")? + "\n"
         }
         OutputFormat::Text => render_page_text(&page),
+        OutputFormat::Markdown => anyhow::bail!("--format markdown is for plan and apply"),
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)

@@ -114,6 +114,13 @@ impl Access {
         self.admin_issue()
     }
 
+    /// `admin_note` on a note by `author_id` (editing it): its author
+    /// (`note_policy.rb`: `rule { is_author }`), Maintainers and Owners
+    /// (`project_policy.rb`: `maintainer_access` enables `admin_note`), admins.
+    pub fn admin_note(&self, author_id: u64) -> bool {
+        author_id == self.user_id || self.admin_project_member()
+    }
+
     /// `admin_project_member`: Maintainers and Owners add members.
     pub fn admin_project_member(&self) -> bool {
         self.admin || self.level.is_some_and(|l| l >= MAINTAINER)

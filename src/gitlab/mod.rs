@@ -13,6 +13,7 @@ use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
+pub mod notes;
 mod transport;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client

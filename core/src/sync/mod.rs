@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod desired;
+pub mod markdown;
 pub mod marker;
 pub mod plan;
 
@@ -165,6 +166,11 @@ impl Plan {
     /// True when the mass-close guard refused a page.
     pub fn has_refusals(&self) -> bool {
         self.pages.iter().any(|p| p.outcome.is_refused())
+    }
+
+    /// The plan as GitLab-Flavoured Markdown for a merge request note: see [`markdown`].
+    pub fn to_markdown(&self, options: &markdown::MarkdownOptions) -> String {
+        markdown::plan_to_markdown(self, options)
     }
 
     /// The plan as a reviewable diff, one line per action.

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
 use super::hooks::announce;
 use super::pagination::paginate;
@@ -312,9 +313,11 @@ pub(super) async fn list_mr_notes(
     paginate(&app, &req, items)
 }
 
-/// `POST /projects/:id/merge_requests/:iid/notes` (`body`): 201 with the note.
+/// `POST /projects/:id/merge_requests/:iid/notes` (`body`): 201 with the note, whose
+/// author is the caller (`Notes::CreateService` builds it with `author: current_user`).
 pub(super) async fn create_mr_note(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
@@ -328,7 +331,7 @@ pub(super) async fn create_mr_note(
     state.projects[pi].merge_requests[mi].notes.push(MrNote {
         id: note_id,
         body,
-        author_id: app.root_id,
+        author_id: caller.0,
         created_at: now,
         updated_at: now,
     });
@@ -339,9 +342,12 @@ pub(super) async fn create_mr_note(
 }
 
 /// `PUT /projects/:id/merge_requests/:iid/notes/:note_id` (`body`, `allow_blank: false`):
-/// the note edited in place, 200.
+/// the note edited in place, 200. Only who may `admin_note` (its author, Maintainers,
+/// admins) may edit it (`update_note` in `lib/api/helpers/notes_helpers.rb`:
+/// `authorize! :admin_note, note`): anyone else gets `403 Forbidden`.
 pub(super) async fn edit_mr_note(
     State(app): Shared,
+    caller: Caller,
     Path((id, iid, note_id)): Path<(String, String, String)>,
     req: Req,
 ) -> ApiResult {
@@ -360,6 +366,14 @@ pub(super) async fn edit_mr_note(
         .ok()
         .and_then(|n| mr.notes.iter().position(|note| note.id == n))
         .ok_or_else(ApiError::not_found_plain)?;
+    let author = mr.notes[ni].author_id;
+    if !caller
+        .access(&state, &state.projects[pi])
+        .admin_note(author)
+    {
+        return Err(ApiError::forbidden());
+    }
+    let mr = &mut state.projects[pi].merge_requests[mi];
     mr.notes[ni].body = body;
     mr.notes[ni].updated_at = crate::model::now();
     let project = &state.projects[pi];
