@@ -101,7 +101,7 @@ impl Gitlab {
             .build()
             .expect("a note list builds");
         let notes: Vec<GlNote> = api::paged(ep, Pagination::All)
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api(format!("listing the notes of {mr}"), e))?;
         let ours = notes
@@ -118,7 +118,7 @@ impl Gitlab {
                     .build()
                     .expect("a note edit builds");
                 api::ignore(ep)
-                    .query_async(&self.client)
+                    .query_async(&*self.client)
                     .await
                     .map_err(|e| {
                         GitlabError::from_api(format!("editing note {} on {mr}", note.id), e)
@@ -133,7 +133,7 @@ impl Gitlab {
                     .build()
                     .expect("a note builds");
                 let created: GlCreated = ep
-                    .query_async(&self.client)
+                    .query_async(&*self.client)
                     .await
                     .map_err(|e| GitlabError::from_api(format!("adding a note to {mr}"), e))?;
                 Ok(NoteOutcome::Created(created.id))
@@ -146,7 +146,7 @@ impl Gitlab {
         let user: GlAuthor = api::users::CurrentUser::builder()
             .build()
             .expect("a user query builds")
-            .query_async(&self.client)
+            .query_async(&*self.client)
             .await
             .map_err(|e| GitlabError::from_api("reading the token's user", e))?;
         Ok(user.id)
