@@ -245,6 +245,7 @@ fn parse_and_plan(n: usize) -> (f64, u64) {
         enforce: false,
         max_close_fraction: 0.25,
         allow_mass_close: false,
+        allow_mass_create: false,
         today: "2026-11-27".into(),
     };
     let planned = plan::plan_page(&spec, &desired, &[], &plan_settings);

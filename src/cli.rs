@@ -108,6 +108,10 @@ pub struct SyncArgs {
     /// Let a plan close more than `sync.max_close_fraction` of a page's open issues.
     #[arg(long)]
     pub allow_mass_close: bool,
+    /// Let a plan create more than `sync.max_close_fraction` of a page's items while the
+    /// project holds issues of the page that handbook-sync no longer recognises.
+    #[arg(long)]
+    pub allow_mass_create: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -219,6 +223,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
+        allow_mass_create: args.allow_mass_create,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,
@@ -234,6 +239,8 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             print_plan(plan, args.format)?;
             return Ok(ExitCode::from(if plan.has_failures() {
                 1
+            } else if plan.has_refusals() {
+                4
             } else if plan.has_changes() {
                 2
             } else {
@@ -367,6 +374,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         token: args.token,
         projects,
         users,
+        members: Vec::new(),
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
     };

@@ -65,6 +65,8 @@ pub struct PageReport {
     pub outcome: PageOutcome,
     /// Labels that do not exist yet and will be created.
     pub create_labels: Vec<String>,
+    /// Things to know about the page that stop nothing (a label twin in another case).
+    pub warnings: Vec<String>,
     /// The page's items per status (`active`, `done`, `handed_over`), for metrics; not
     /// part of the JSON.
     pub items: BTreeMap<&'static str, usize>,
@@ -82,6 +84,8 @@ struct PageReportJson<'a> {
     refused: bool,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     create_labels: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 impl Serialize for PageReport {
@@ -93,6 +97,7 @@ impl Serialize for PageReport {
             error: self.outcome.reason(),
             refused: self.outcome.is_refused(),
             create_labels: &self.create_labels,
+            warnings: &self.warnings,
         }
         .serialize(serializer)
     }
@@ -180,6 +185,9 @@ impl Plan {
             let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
             if let Some(error) = page.outcome.reason() {
                 let _ = writeln!(out, "  ! {error}");
+            }
+            for warning in &page.warnings {
+                let _ = writeln!(out, "  warning: {warning}");
             }
             if !page.create_labels.is_empty() {
                 let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));

@@ -10,11 +10,12 @@ mod guard;
 mod matching;
 mod merge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::desired::{DesiredIssue, IssueState, PageSpec};
+use super::marker::MarkerStatus;
 
 pub use matching::similarity;
 
@@ -160,6 +161,8 @@ pub struct PlanSettings {
     pub max_close_fraction: f64,
     /// `--allow-mass-close`.
     pub allow_mass_close: bool,
+    /// `--allow-mass-create`.
+    pub allow_mass_create: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
 }
@@ -179,7 +182,9 @@ pub struct PagePlan {
 ///
 /// The actions come in page order (creates and updates, each item's drift report after
 /// its update), then the closes of duplicates, then the closes of items that left the
-/// handbook.
+/// handbook, then the reports (or, with `enforce`, closes) of removed items a person
+/// reopened. `observed` may hold issues without the managed label (those carrying the
+/// page's label): they are never touched, only counted by the mass-create guard.
 pub fn plan_page(
     spec: &PageSpec,
     desired: &[DesiredIssue],
@@ -198,15 +203,33 @@ pub fn plan_page(
             .iter()
             .map(|(dup, winner)| actions::duplicate_close(spec, dup, *winner)),
     );
+    // An issue already closed as removed that is open again was reopened by a person:
+    // drift like any other field, never a new removal (which would rewrite its reason line
+    // and count toward the guard on every run).
+    let (reopened, removed): (Vec<&&matching::Managed<'_>>, Vec<_>) = matched
+        .orphans
+        .iter()
+        .filter(|m| m.is_open())
+        .partition(|m| m.marker.status == MarkerStatus::Removed);
     actions.extend(
-        matched
-            .orphans
+        removed
             .iter()
-            .filter(|m| m.is_open())
             .map(|m| actions::removed_close(spec, m, settings)),
     );
-    let refused =
-        guard::mass_close_refusal(&actions, deduplicated.duplicates.len(), open, settings);
+    actions.extend(
+        reopened
+            .iter()
+            .map(|m| actions::reopened_removed(spec, m, settings)),
+    );
+    let exempt: BTreeSet<u64> = deduplicated
+        .duplicates
+        .iter()
+        .map(|(dup, _)| dup.issue.iid)
+        .chain(reopened.iter().map(|m| m.issue.iid))
+        .collect();
+    let refused = guard::mass_close_refusal(&actions, &exempt, open, settings).or_else(|| {
+        guard::mass_create_refusal(spec, &actions, desired.len(), observed, &managed, settings)
+    });
     PagePlan {
         actions,
         refused,
@@ -249,8 +272,6 @@ fn item_actions(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::actions::create;
     use super::*;
     use crate::parse::ItemStatus;
@@ -270,6 +291,7 @@ mod tests {
             enforce: false,
             max_close_fraction: 0.25,
             allow_mass_close: false,
+            allow_mass_create: false,
             today: "2026-11-27".into(),
         }
     }
