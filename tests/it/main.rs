@@ -23,3 +23,4 @@ mod sandbox_repository;
 mod sandbox_roles;
 mod sync_e2e;
 mod sync_props;
+mod sync_safety;

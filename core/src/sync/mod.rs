@@ -120,6 +120,9 @@ pub struct Summary {
     pub unchanged: usize,
     /// Actions that failed (apply only).
     pub failed: usize,
+    /// Writes of pages a guard refused: listed, never applied, and counted in none of
+    /// the fields above.
+    pub refused: usize,
 }
 
 /// The whole plan of a run.
@@ -136,9 +139,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Adds a planned page. Actions of a refused page are listed but will not be applied.
+    /// Adds a planned page. Actions of a refused page are listed but will not be applied,
+    /// so they count as `refused` only: metrics and summaries never report them as done.
     pub fn add_page(&mut self, report: PageReport, page_plan: PagePlan) {
         self.summary.unchanged += page_plan.unchanged;
+        if report.outcome.is_refused() {
+            self.summary.refused += page_plan
+                .actions
+                .iter()
+                .filter(|a| a.write.is_some())
+                .count();
+            self.actions.extend(page_plan.actions);
+            self.pages.push(report);
+            return;
+        }
         for action in &page_plan.actions {
             match action.action {
                 ActionKind::Create => self.summary.create += 1,
@@ -215,13 +229,18 @@ impl Plan {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}",
+            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}{}",
             s.create,
             s.update,
             s.close,
             s.reopen,
             s.drift,
             s.unchanged,
+            if s.refused > 0 {
+                format!(", {} refused (not applied)", s.refused)
+            } else {
+                String::new()
+            },
             if s.failed > 0 {
                 format!(", {} failed", s.failed)
             } else {
