@@ -373,3 +373,90 @@ async fn refused_writes_and_closed_duplicates_are_not_counted_as_done() {
     assert_eq!(plan["summary"]["close"], 0, "{}", plan["summary"]);
     assert_eq!(plan["summary"]["refused"], 11, "{}", plan["summary"]);
 }
+
+/// Everything of a sync up to the plan, read with root's token.
+async fn planned(
+    world: &World,
+) -> (
+    handbook_sync::config::Config,
+    handbook_sync::sync_run::Planned,
+    handbook_sync::sync_run::ResolvedPeople,
+) {
+    use handbook_sync::sync_run::{self, Connection};
+    let config = handbook_sync::config::Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let options = sync_run::RunOptions {
+        today: "2026-11-27".into(),
+        ..Default::default()
+    };
+    let selected = sync_run::select_pages(&config, &[]).unwrap();
+    let root = Connection::new(&config, crate::common::TOKEN.to_owned().into(), None).unwrap();
+    let pages = sync_run::read_pages(&config, &root, &selected, None).await;
+    let projects = sync_run::read_projects(&root.gitlab, &pages, &config.sync).await;
+    let people = sync_run::resolve_people(&config, &root.gitlab, &pages, &projects).await;
+    let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
+    (config, planned, people)
+}
+
+/// GitLab answers `201` to a create whose labels it dropped (a caller who may not set
+/// metadata: `app/services/issues/base_service.rb` `filter_params`). Should that happen
+/// although the role was checked (the token changed hands between plan and apply here),
+/// the first such create stops every further write to the project, and the page says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_dropped_by_a_create_stop_the_writes_to_that_project() {
+    use handbook_sync::sync::PageOutcome;
+    use handbook_sync::sync_run::{Connection, Prepared};
+    let world = pm_world().await;
+    let (_, token) = new_user(&world, "outsider").await;
+    let (config, planned, people) = planned(&world).await;
+    assert_eq!(planned.plan.summary.create, 50);
+    let outsider = Connection::new(&config, token.into(), None).unwrap();
+    let applied = Prepared::new(&config, outsider, planned, people)
+        .apply()
+        .await;
+    assert!(
+        matches!(&applied.pages[0].outcome, PageOutcome::Failed(why) if why.contains("without its labels")),
+        "{:?}",
+        applied.pages[0].outcome
+    );
+    let created = world.issues(PROJECT).await.len();
+    assert!(
+        created <= config.gitlab.concurrency,
+        "{created} unlabeled issues: only those in flight"
+    );
+}
+
+/// A configured user whose lookup fails is left unassigned with a warning; the run goes
+/// on (before, one failed lookup failed the whole run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_user_lookup_leaves_the_user_unassigned_and_the_run_goes_on() {
+    use handbook_sync::sync_run::{self, Connection};
+    let world = World::new(
+        &page_toml("product-manager", "pm.md", PROJECT).replace("sytses", "outsider"),
+        "",
+    )
+    .await;
+    new_user(&world, "outsider").await;
+    world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    let config = handbook_sync::config::Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let selected = sync_run::select_pages(&config, &[]).unwrap();
+    let root = Connection::new(&config, crate::common::TOKEN.to_owned().into(), None).unwrap();
+    let pages = sync_run::read_pages(&config, &root, &selected, None).await;
+    let projects = sync_run::read_projects(&root.gitlab, &pages, &config.sync).await;
+    faults(&world, json!({"error_rate": 1.0})).await;
+    let people = sync_run::resolve_people(&config, &root.gitlab, &pages, &projects).await;
+    faults(&world, json!({})).await;
+    let options = sync_run::RunOptions {
+        today: "2026-11-27".into(),
+        ..Default::default()
+    };
+    let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
+    let create = &planned.plan.actions[0];
+    assert!(
+        create
+            .warnings
+            .iter()
+            .any(|w| w.contains("`outsider`") && w.contains("could not be looked up")),
+        "{create:?}"
+    );
+    assert_eq!(create.changes.assignee, None, "left unassigned");
+}

@@ -319,3 +319,63 @@ fn desired_issue(
         line: item.line,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn people() -> People {
+        People {
+            map: BTreeMap::from([("Drew".to_owned(), "drew".to_owned())]),
+            members: BTreeSet::from(["ashley".to_owned()]),
+            known: BTreeSet::from(["drew".to_owned(), "outsider".to_owned()]),
+            unavailable: BTreeMap::from([("down".to_owned(), "could not be looked up".to_owned())]),
+            project: "acme/roadmap".into(),
+        }
+    }
+
+    #[test]
+    fn handbook_names_go_to_members_only_and_configured_users_as_configured() {
+        let p = people();
+        assert_eq!(p.resolve("ashley").username.as_deref(), Some("ashley"));
+        assert_eq!(p.resolve("@ashley").warning, None);
+        let stranger = p.resolve("outsider");
+        assert_eq!(
+            stranger.username, None,
+            "a user who exists but is no member"
+        );
+        assert!(
+            stranger
+                .warning
+                .unwrap()
+                .contains("no member of acme/roadmap")
+        );
+        assert_eq!(p.resolve("Ashley").username, None, "exactly the username");
+        let mapped = p.resolve("Drew");
+        assert_eq!(mapped.username.as_deref(), Some("drew"));
+        assert!(mapped.warning.unwrap().contains("[people] \"Drew\""));
+        let owner = p.configured("outsider", "owner of page `pm`");
+        assert_eq!(owner.username.as_deref(), Some("outsider"));
+        assert!(owner.warning.unwrap().contains("owner of page `pm`"));
+        let down = p.configured("down", "owner of page `pm`");
+        assert_eq!(down.username, None);
+        assert!(down.warning.unwrap().contains("could not be looked up"));
+    }
+
+    #[test]
+    fn label_titles_are_what_gitlab_stores() {
+        assert_eq!(
+            label_name("section::Use <b> for emphasis"),
+            "section::Use  for emphasis"
+        );
+        assert_eq!(label_name("a <script>x()</script>b"), "a b");
+        assert_eq!(label_name("Q&amp;A, more"), "Q&A more");
+        assert_eq!(label_name("  spaced  out "), "spaced out");
+        assert_eq!(label_name("x < y"), "x < y", "not a tag");
+        assert_eq!(
+            label_name("Section::Duties"),
+            "Section::Duties",
+            "case kept"
+        );
+    }
+}
