@@ -82,35 +82,50 @@ pub async fn resolve_people(
         }
     }
     for (project, wanted) in configured {
-        let Some(Ok(state)) = projects.get(project) else {
-            continue;
-        };
-        let members: BTreeSet<String> = state.members.keys().cloned().collect();
-        for username in wanted.iter().filter(|u| !members.contains(*u)) {
-            if resolved.user_ids.contains_key(username) {
-                tracing::warn!(
-                    project,
-                    username,
-                    "a configured user is not a member of the project; assigned as configured (GitLab drops an assignee who cannot see the project)"
-                );
-            }
+        if let Some(Ok(state)) = projects.get(project) {
+            let people = people_of(config, project, state, &wanted, &resolved.user_ids);
+            resolved.people.insert(
+                project.to_owned(),
+                People {
+                    unavailable: unavailable.clone(),
+                    ..people
+                },
+            );
         }
-        resolved.people.insert(
-            project.to_owned(),
-            People {
-                map: config.people.clone(),
-                known: wanted
-                    .iter()
-                    .filter(|u| resolved.user_ids.contains_key(*u))
-                    .cloned()
-                    .collect(),
-                members,
-                unavailable: unavailable.clone(),
-                project: project.to_owned(),
-            },
-        );
     }
     resolved
+}
+
+/// How names resolve in `project`: its members, and which of the configured usernames it
+/// needs (`wanted`) exist.
+fn people_of(
+    config: &Config,
+    project: &str,
+    state: &super::ProjectState,
+    wanted: &BTreeSet<String>,
+    user_ids: &BTreeMap<String, u64>,
+) -> People {
+    let members: BTreeSet<String> = state.members.keys().cloned().collect();
+    for username in wanted.iter().filter(|u| !members.contains(*u)) {
+        if user_ids.contains_key(username) {
+            tracing::warn!(
+                project,
+                username,
+                "a configured user is not a member of the project; assigned as configured (GitLab drops an assignee who cannot see the project)"
+            );
+        }
+    }
+    People {
+        map: config.people.clone(),
+        known: wanted
+            .iter()
+            .filter(|u| user_ids.contains_key(*u))
+            .cloned()
+            .collect(),
+        members,
+        unavailable: BTreeMap::new(),
+        project: project.to_owned(),
+    }
 }
 
 /// A configured username as GitLab spells it: no surrounding space, no `@`.
