@@ -295,6 +295,8 @@ async fn main() {
                     ("acme/baseline".into(), "public".into()),
                 ],
                 users: vec![("owner".into(), "Owner".into())],
+                // Handbook names are assigned only to members.
+                members: vec![("acme/bench".into(), "owner".into(), 30)],
                 state_file: None,
                 ..Default::default()
             },
