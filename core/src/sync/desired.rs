@@ -77,9 +77,15 @@ impl People {
     /// not a member (GitLab drops an assignee who cannot see the project).
     pub fn configured(&self, username: &str, key: &str) -> Assignment {
         let username = username.trim().trim_start_matches('@');
-        if self.members.contains(username) {
+        // GitLab usernames are unique ignoring case: the configuration names that member,
+        // and the member's own spelling is what GitLab will answer (no false drift).
+        if let Some(member) = self.members.get(username).or_else(|| {
+            self.members
+                .iter()
+                .find(|m| m.eq_ignore_ascii_case(username))
+        }) {
             return Assignment {
-                username: Some(username.to_owned()),
+                username: Some(member.clone()),
                 warning: None,
             };
         }
@@ -354,6 +360,13 @@ mod tests {
         let mapped = p.resolve("Drew");
         assert_eq!(mapped.username.as_deref(), Some("drew"));
         assert!(mapped.warning.unwrap().contains("[people] \"Drew\""));
+        assert_eq!(
+            p.configured("Ashley", "owner of page `pm`")
+                .username
+                .as_deref(),
+            Some("ashley"),
+            "a configured name is the member's own spelling"
+        );
         let owner = p.configured("outsider", "owner of page `pm`");
         assert_eq!(owner.username.as_deref(), Some("outsider"));
         assert!(owner.warning.unwrap().contains("owner of page `pm`"));
