@@ -199,6 +199,58 @@ async fn issues_created_during_the_listing_are_no_duplicates_and_cause_no_create
     assert_eq!(code, 0, "nothing to do:\n{out}\n{err}");
 }
 
+/// The other way round: issues deleted while the list is read shift the later pages
+/// back, and an issue nobody deleted would go unseen and be created again. The moved
+/// `X-Total` makes a second listing; only the deleted issues' items are created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_deleted_during_the_listing_hide_no_other_issue() {
+    let world = World::new(&page_toml("many", "many.md", PROJECT), "").await;
+    let bullets: String = (1..=150).map(|n| format!("- Duty number {n}\n")).collect();
+    world.write_page("many.md", &format!("# Many\n\n## Duties\n\n{bullets}"));
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    let (oldest, newest) = (&issues[0], &issues[issues.len() - 1]);
+    world.reset_stats().await;
+    faults(&world, json!({"latency_ms": 400})).await;
+    let delete_during_listing = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while world.stats().await["by_route"]["GET /projects/:id/issues"].as_u64() < Some(1) {
+            assert!(tokio::time::Instant::now() < deadline, "no listing started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for issue in [oldest, newest] {
+            let url = format!(
+                "{}/api/v4/projects/acme%2Froadmap/issues/{}",
+                world.sandbox.url, issue["iid"]
+            );
+            let response = world
+                .http
+                .delete(url)
+                .header("PRIVATE-TOKEN", crate::common::TOKEN)
+                .header("x-sandbox-observer", "1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT);
+        }
+    };
+    let ((code, out, err), ()) = tokio::join!(world.run(&["plan"]), delete_during_listing);
+    faults(&world, json!({})).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    let mut created: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("+ create new"))
+        .map(|l| l.trim().split("  ").next().unwrap())
+        .collect();
+    created.sort_unstable();
+    let mut deleted = vec![
+        oldest["title"].as_str().unwrap(),
+        newest["title"].as_str().unwrap(),
+    ];
+    deleted.sort_unstable();
+    assert_eq!(created, deleted, "{out}");
+}
+
 async fn faults(world: &World, settings: Value) {
     world
         .http
