@@ -28,6 +28,7 @@ async fn main() {
             token: TOKEN.into(),
             projects: vec![("acme/big".into(), "public".into())],
             users: vec![("owner".into(), "Owner".into())],
+            members: vec![("acme/big".into(), "owner".into(), 30)],
             state_file: None,
             ..Default::default()
         },

@@ -245,6 +245,7 @@ fn parse_and_plan(n: usize) -> (f64, u64) {
         enforce: false,
         max_close_fraction: 0.25,
         allow_mass_close: false,
+        allow_mass_create: false,
         today: "2026-11-27".into(),
     };
     let planned = plan::plan_page(&spec, &desired, &[], &plan_settings);
@@ -295,6 +296,8 @@ async fn main() {
                     ("acme/baseline".into(), "public".into()),
                 ],
                 users: vec![("owner".into(), "Owner".into())],
+                // Handbook names are assigned only to members.
+                members: vec![("acme/bench".into(), "owner".into(), 30)],
                 state_file: None,
                 ..Default::default()
             },

@@ -114,6 +114,10 @@ pub struct SyncArgs {
     /// one note that later runs edit in place. A failure to post exits 1.
     #[arg(long, value_name = "GROUP/PROJECT!IID")]
     pub merge_request_note: Option<MergeRequestRef>,
+    /// Let a plan create more than `sync.max_close_fraction` of a page's items while the
+    /// project holds issues of the page that handbook-sync no longer recognises.
+    #[arg(long)]
+    pub allow_mass_create: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -227,6 +231,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
+        allow_mass_create: args.allow_mass_create,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,
@@ -285,10 +290,13 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `plan`: 1 a page could not be read or synced, 2 changes to make, 0 nothing to do.
+/// `plan`: 1 a page could not be read or synced, 4 a guard refused a page, 2 changes to
+/// make, 0 nothing to do.
 fn plan_exit_code(plan: &Plan) -> u8 {
     if plan.has_failures() {
         1
+    } else if plan.has_refusals() {
+        4
     } else if plan.has_changes() {
         2
     } else {
@@ -459,6 +467,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         token: args.token,
         projects,
         users,
+        members: Vec::new(),
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
     };

@@ -104,6 +104,12 @@ impl Stage {
                     .iter()
                     .map(|u| (u.to_string(), u.to_string()))
                     .collect(),
+                // The people the page names work on the project: handbook-sync assigns
+                // issues only to members (or to whom the configuration names).
+                members: ["sytses", "drew", "andriy", "ashley"]
+                    .iter()
+                    .map(|u| (PROJECT.to_owned(), u.to_string(), 30))
+                    .collect(),
                 state_file: None,
                 ..Default::default()
             },

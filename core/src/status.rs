@@ -67,6 +67,11 @@ pub fn page_progress(
             (m.page == page && m.status != MarkerStatus::Removed).then_some((i, m))
         })
         .collect();
+    // One issue per key, as the sync keeps it (the open one, else the oldest): the
+    // duplicates it closed are not work done.
+    ours.sort_by_key(|(i, _)| (i.state != IssueState::Opened, i.iid));
+    let mut keys = std::collections::BTreeSet::new();
+    ours.retain(|(_, m)| keys.insert(m.key.clone()));
     ours.sort_by_key(|(i, _)| i.iid);
     for (issue, m) in &ours {
         let open = issue.state == IssueState::Opened;

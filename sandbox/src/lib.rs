@@ -34,6 +34,10 @@ pub struct Config {
     pub projects: Vec<(String, String)>,
     /// Users to create if missing: `(username, full name)`, members of no project.
     pub users: Vec<(String, String)>,
+    /// Memberships to add if missing: `(group/name, username, access level)`, as root
+    /// would add them with `POST /projects/:id/members` (the user and project must be
+    /// among the configured ones).
+    pub members: Vec<(String, String, u8)>,
     /// Where to keep the data across restarts (written atomically after every write).
     pub state_file: Option<PathBuf>,
     /// Which GitLab edition's issue features to have (multiple assignees, scoped labels).
@@ -180,6 +184,9 @@ impl Sandbox {
         }
         for (path, visibility) in &config.projects {
             state.ensure_project(path, visibility, now);
+        }
+        for (path, username, level) in &config.members {
+            state.ensure_member(path, username, *level, root_id, now);
         }
         let app = Arc::new(App {
             base_url: format!("http://{local}"),

@@ -366,6 +366,41 @@ impl State {
         id
     }
 
+    /// Makes `username` a member of the project at `path` with `level`, added by
+    /// `added_by`, unless the user or project is missing or the membership exists.
+    pub fn ensure_member(
+        &mut self,
+        path: &str,
+        username: &str,
+        level: u8,
+        added_by: u64,
+        now: DateTime<Utc>,
+    ) {
+        let Some(user_id) = self
+            .users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| u.id)
+        else {
+            return;
+        };
+        let Some(project) = self
+            .projects
+            .iter_mut()
+            .find(|p| p.path_with_namespace == path)
+        else {
+            return;
+        };
+        if project.member(user_id).is_none() {
+            project.members.push(Member {
+                user_id,
+                access_level: level,
+                created_at: now,
+                created_by: added_by,
+            });
+        }
+    }
+
     /// Adds a project unless one with the path exists.
     pub fn ensure_project(&mut self, path: &str, visibility: &str, now: DateTime<Utc>) {
         if self.projects.iter().any(|p| p.path_with_namespace == path) {

@@ -256,6 +256,32 @@ impl GitlabError {
         }
     }
 
+    /// The error of a non-2xx answer read without the `gitlab` crate (lists that need
+    /// their headers), classified by status as [`GitlabError::from_api`] does.
+    fn from_status(what: &str, status: http::StatusCode, body: &[u8]) -> Self {
+        let what = what.to_owned();
+        let message = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("message")
+                    .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))
+            })
+            .unwrap_or_else(|| status.to_string());
+        match status.as_u16() {
+            401 => GitlabError::Unauthorized { what },
+            403 => GitlabError::Forbidden { what },
+            404 => GitlabError::NotFound { what, message },
+            code if status.is_server_error() => GitlabError::Unavailable {
+                what,
+                message: format!("GitLab answered {code}"),
+            },
+            code => GitlabError::Other {
+                what,
+                message: format!("GitLab answered {code}: {message}"),
+            },
+        }
+    }
+
     /// True when the request may have been applied although no answer says so.
     pub fn outcome_unknown(&self) -> bool {
         matches!(
@@ -289,6 +315,64 @@ struct GlUser {
     username: String,
 }
 
+/// How many times a list that keeps changing is read before giving up.
+const LISTINGS: usize = 3;
+
+/// A numeric response header (`X-Total`, `X-Next-Page`); `None` when absent or empty.
+fn header_number(headers: &http::HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The token's user (`GET /user`): `is_admin` is only in an administrator's answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: u64,
+    /// Username.
+    pub username: String,
+    /// An administrator may do everything in every project.
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// A project member (`GET /projects/:id/members/all`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Member {
+    /// User id.
+    pub id: u64,
+    /// Username.
+    pub username: String,
+    /// 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
+    pub access_level: u8,
+}
+
+/// A role, as `permissions` in `GET /projects/:id` gives it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct AccessLevel {
+    /// The level (see [`Member::access_level`]).
+    pub access_level: u8,
+}
+
+/// The token user's roles in a project, direct and through the project's group.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Permissions {
+    /// Direct membership.
+    pub project_access: Option<AccessLevel>,
+    /// Membership of the project's group.
+    pub group_access: Option<AccessLevel>,
+}
+
+/// An issue as created: GitLab answers `201` even when it dropped the labels (a caller
+/// who may not set metadata), so the labels it kept are part of the answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedIssue {
+    /// Project-scoped id.
+    pub iid: u64,
+    /// The labels GitLab stored.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct GlIssue {
     iid: u64,
@@ -298,6 +382,23 @@ struct GlIssue {
     labels: Vec<String>,
     #[serde(default)]
     assignees: Vec<GlUser>,
+}
+
+impl GlIssue {
+    fn observed(self) -> ObservedIssue {
+        ObservedIssue {
+            iid: self.iid,
+            title: self.title,
+            description: self.description.unwrap_or_default(),
+            state: if self.state == "closed" {
+                IssueState::Closed
+            } else {
+                IssueState::Opened
+            },
+            labels: self.labels,
+            assignee: self.assignees.into_iter().next().map(|u| u.username),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,6 +470,9 @@ pub struct ProjectInfo {
     pub visibility: Option<String>,
     /// Where people see it.
     pub web_url: String,
+    /// What the token's user may do there (GitLab sends it to signed-in callers).
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
 }
 
 /// The GitLab operations of a sync. Clones share the client (throttle, pause, slots)
@@ -440,33 +544,163 @@ impl Gitlab {
         label: &str,
         since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<ObservedIssue>, GitlabError> {
-        let mut ep = api::issues::ProjectIssues::builder();
-        ep.project(project).label(label);
+        let mut query = vec![("labels", label.to_owned())];
         if let Some(since) = since {
-            ep.created_after(since);
+            query.push((
+                "created_after",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ));
         }
-        let ep = ep.build().expect("an issue list builds");
-        let issues: Vec<GlIssue> = api::paged(ep, Pagination::All)
+        self.issues(project, query).await
+    }
+
+    /// Every issue of the project carrying `label` (any state), for the mass-create
+    /// guard: issues of a page that lost the managed label.
+    pub async fn issues_labeled(
+        &self,
+        project: u64,
+        label: &str,
+    ) -> Result<Vec<ObservedIssue>, GitlabError> {
+        self.issues(project, vec![("labels", label.to_owned())])
+            .await
+    }
+
+    /// The project's issues that `query` filters, each once, oldest first.
+    async fn issues(
+        &self,
+        project: u64,
+        mut query: Vec<(&str, String)>,
+    ) -> Result<Vec<ObservedIssue>, GitlabError> {
+        // Oldest first: an issue created meanwhile lands at the end instead of pushing
+        // every later page by one (newest first, one issue would come back twice).
+        query.push(("order_by", "created_at".into()));
+        query.push(("sort", "asc".into()));
+        query.push(("state", "all".into()));
+        let what = format!("listing the issues of project {project}");
+        let path = format!("projects/{project}/issues");
+        let issues: Vec<GlIssue> = self
+            .list_stable(&what, &path, &query, |i: &GlIssue| i.iid)
+            .await?;
+        Ok(issues.into_iter().map(GlIssue::observed).collect())
+    }
+
+    /// Every item of a paged list, each once, though items come and go while it is read:
+    /// items are kept by `id` (one returned twice is one item), and when `X-Total` moved
+    /// between the first and the last page (or fewer items came than it said) the list is
+    /// read again, as an item deleted meanwhile shifts the pages and hides another one.
+    async fn list_stable<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+        id: impl Fn(&T) -> u64,
+    ) -> Result<Vec<T>, GitlabError> {
+        for attempt in 1..=LISTINGS {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut items = Vec::new();
+            let mut totals = Vec::new();
+            let mut page = 1u64;
+            loop {
+                let mut q: Vec<(&str, String)> = query.to_vec();
+                q.push(("per_page", "100".into()));
+                q.push(("page", page.to_string()));
+                let (batch, headers): (Vec<T>, _) = self.get_with_headers(what, path, &q).await?;
+                totals.push(header_number(&headers, "x-total"));
+                let empty = batch.is_empty();
+                items.extend(batch.into_iter().filter(|item| seen.insert(id(item))));
+                match header_number(&headers, "x-next-page") {
+                    Some(next) if !empty && next > page => page = next,
+                    _ => break,
+                }
+            }
+            let first = totals.first().copied().flatten();
+            let last = totals.last().copied().flatten();
+            if first == last && last.is_none_or(|t| items.len() as u64 >= t) {
+                return Ok(items);
+            }
+            tracing::info!(
+                what,
+                attempt,
+                "the list changed while it was read; reading it again"
+            );
+        }
+        Err(GitlabError::Other {
+            what: what.to_owned(),
+            message: format!(
+                "the list changed every time it was read ({LISTINGS} times); nothing is written to this project this run"
+            ),
+        })
+    }
+
+    /// A GET whose answer and headers are both needed (pagination totals).
+    async fn get_with_headers<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(T, http::HeaderMap), GitlabError> {
+        use gitlab::api::{AsyncClient as _, RestClient as _};
+        let mut url = self
+            .client
+            .rest_endpoint(path)
+            .map_err(|e| GitlabError::from_api(what, e))?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(url.as_str());
+        let response = self
+            .client
+            .rest_async(request, Vec::new())
+            .await
+            .map_err(|e| GitlabError::from_api(what, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(GitlabError::from_status(what, status, response.body()));
+        }
+        let value = serde_json::from_slice(response.body()).map_err(|e| GitlabError::Other {
+            what: what.to_owned(),
+            message: format!("GitLab's answer could not be read: {e}"),
+        })?;
+        Ok((value, response.headers().clone()))
+    }
+
+    /// The token's own user.
+    pub async fn current_user(&self) -> Result<CurrentUser, GitlabError> {
+        api::users::CurrentUser::builder()
+            .build()
+            .expect("a current-user query builds")
             .query_async(&*self.client)
             .await
-            .map_err(|e| {
-                GitlabError::from_api(format!("listing the issues of project {project}"), e)
-            })?;
-        Ok(issues
+            .map_err(|e| GitlabError::from_api("reading the token's user (GET /user)", e))
+    }
+
+    /// The project's members, inherited ones (from its groups) included, with the
+    /// highest role each has.
+    pub async fn members(&self, project: u64) -> Result<Vec<Member>, GitlabError> {
+        let what = format!("listing the members of project {project}");
+        let path = format!("projects/{project}/members/all");
+        self.list_stable(&what, &path, &[], |m: &Member| m.id).await
+    }
+
+    /// The id of the user with `username` (GitLab usernames are unique ignoring case),
+    /// or `None` when there is none.
+    pub async fn find_user(&self, username: &str) -> Result<Option<u64>, GitlabError> {
+        if username.is_empty() || username.contains(char::is_whitespace) {
+            return Ok(None);
+        }
+        let ep = api::users::Users::builder()
+            .username(username)
+            .build()
+            .expect("a user query builds");
+        let users: Vec<GlUser> = ep
+            .query_async(&*self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("looking up user `{username}`"), e))?;
+        Ok(users
             .into_iter()
-            .map(|i| ObservedIssue {
-                iid: i.iid,
-                title: i.title,
-                description: i.description.unwrap_or_default(),
-                state: if i.state == "closed" {
-                    IssueState::Closed
-                } else {
-                    IssueState::Opened
-                },
-                labels: i.labels,
-                assignee: i.assignees.into_iter().next().map(|u| u.username),
-            })
-            .collect())
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+            .map(|u| u.id))
     }
 
     /// The project's labels: name → id.
@@ -616,35 +850,6 @@ impl Gitlab {
         Ok(())
     }
 
-    /// The ids of the usernames that exist, looked up one by one (exact match).
-    pub async fn user_ids(
-        &self,
-        usernames: impl IntoIterator<Item = &str>,
-    ) -> Result<BTreeMap<String, u64>, GitlabError> {
-        let mut found = BTreeMap::new();
-        for username in usernames {
-            if username.is_empty() || username.contains(char::is_whitespace) {
-                continue;
-            }
-            let ep = api::users::Users::builder()
-                .username(username)
-                .build()
-                .expect("a user query builds");
-            let users: Vec<GlUser> = ep
-                .query_async(&*self.client)
-                .await
-                .map_err(|e| GitlabError::from_api(format!("looking up user `{username}`"), e))?;
-            if let Some(user) = users
-                .into_iter()
-                .find(|u| u.username.eq_ignore_ascii_case(username))
-            {
-                found.insert(user.username.clone(), user.id);
-                found.insert(username.to_owned(), user.id);
-            }
-        }
-        Ok(found)
-    }
-
     /// A repository file: its blob id and its text (one request), unless GitLab says it
     /// holds more than `max_bytes`, which is then not decoded.
     pub async fn repository_file(
@@ -699,7 +904,7 @@ impl Gitlab {
         })
     }
 
-    /// Creates an issue; returns its iid.
+    /// Creates an issue; returns its iid and the labels GitLab kept.
     pub async fn create_issue(
         &self,
         project: u64,
@@ -707,7 +912,7 @@ impl Gitlab {
         description: &str,
         labels: &[String],
         assignee: Option<u64>,
-    ) -> Result<u64, GitlabError> {
+    ) -> Result<CreatedIssue, GitlabError> {
         let mut ep = api::projects::issues::CreateIssue::builder();
         ep.project(project)
             .title(title)
@@ -717,15 +922,9 @@ impl Gitlab {
             ep.assignee_id(id);
         }
         let ep = ep.build().expect("an issue builds");
-        #[derive(Deserialize)]
-        struct Created {
-            iid: u64,
-        }
-        let created: Created = ep
-            .query_async(&*self.client)
+        ep.query_async(&*self.client)
             .await
-            .map_err(|e| GitlabError::from_api(format!("creating issue “{title}”"), e))?;
-        Ok(created.iid)
+            .map_err(|e| GitlabError::from_api(format!("creating issue “{title}”"), e))
     }
 
     /// Edits an issue: the fields `edit` sets, nothing else.

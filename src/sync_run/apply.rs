@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::gitlab::{Gitlab, GitlabError, IssueEdit};
+use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
 use crate::sync::board::{self, BoardPlan};
 use crate::sync::{ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
 
@@ -33,6 +33,9 @@ pub struct Prepared {
     cancel: CancellationToken,
     /// Actions in flight at once.
     concurrency: usize,
+    /// Projects where GitLab dropped the labels of a new issue, with why: nothing more
+    /// is written to them (each new issue would be an unlabeled copy on the next run).
+    blocked: std::sync::Mutex<BTreeMap<u64, String>>,
 }
 
 /// Stage 6: executes `prepared`'s plan and returns it with failures counted, advancing
@@ -61,6 +64,7 @@ impl Prepared {
             managed_label: config.sync.managed_label.clone(),
             cancel: CancellationToken::new(),
             concurrency: config.gitlab.concurrency.max(1),
+            blocked: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -94,8 +98,14 @@ impl Prepared {
             let Some(&project) = self.projects.get(&page.project) else {
                 continue;
             };
-            let (failed, not_started) = self.apply_page(project, page, &progress).await;
-            if not_started > 0 {
+            let (failed, not_started) = match self.blocked_reason(project) {
+                Some(_) => (0, 0),
+                None => self.apply_page(project, page, &progress).await,
+            };
+            if let Some(why) = self.blocked_reason(project) {
+                self.plan.summary.failed += failed;
+                self.plan.pages[index].outcome = PageOutcome::Failed(why);
+            } else if not_started > 0 {
                 // Not a success: the daemon must neither count it as one nor mark the page
                 // synced, so the next sync (or the next process) applies what is left.
                 self.plan.pages[index].outcome = PageOutcome::Skipped(format!(
@@ -128,6 +138,9 @@ impl Prepared {
         failed += action_failures;
         if not_started > 0 || self.cancel.is_cancelled() {
             return (failed, not_started.max(1));
+        }
+        if self.blocked_reason(project).is_some() {
+            return (failed, 0);
         }
         if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id)
             && let Err(e) = self.apply_board(project, &page.project, board).await
@@ -183,6 +196,9 @@ impl Prepared {
                 if self.cancel.is_cancelled() {
                     return (0, 1);
                 }
+                if self.blocked_reason(project).is_some() {
+                    return (0, 0);
+                }
                 let result = self.execute(project, page_id, &key, &write).await;
                 progress.inc(1);
                 match result {
@@ -230,6 +246,28 @@ impl Prepared {
         Ok(())
     }
 
+    /// Why nothing more is written to `project`, if GitLab dropped labels there.
+    fn blocked_reason(&self, project: u64) -> Option<String> {
+        self.blocked
+            .lock()
+            .expect("never poisoned: no panic while held")
+            .get(&project)
+            .cloned()
+    }
+
+    /// Stops writing to `project` after GitLab created issue `iid` without its labels.
+    fn block(&self, project: u64, page: &str, iid: u64) {
+        let why = format!(
+            "GitLab created issue #{iid} without its labels (the token's user may not set labels in this project); nothing more is written to it, as every new issue would be created again, unlabeled, on the next run"
+        );
+        tracing::error!(page, iid, "{why}");
+        self.blocked
+            .lock()
+            .expect("never poisoned: no panic while held")
+            .entry(project)
+            .or_insert(why);
+    }
+
     fn user_id(&self, username: &Option<String>) -> Option<u64> {
         username
             .as_ref()
@@ -246,7 +284,7 @@ impl Prepared {
         page: &str,
         key: &str,
         write: &Write,
-    ) -> Result<u64, GitlabError> {
+    ) -> Result<CreatedIssue, GitlabError> {
         let Write::Create {
             title,
             description,
@@ -262,7 +300,7 @@ impl Prepared {
         let unsettled = format!("{project}/{page}/{key}");
         if self.gitlab.is_unsettled(&unsettled) {
             return match look_up().await? {
-                Some(iid) => Ok(iid),
+                Some(created) => Ok(created),
                 None => Err(GitlabError::LeftForNextRun {
                     what: format!("creating issue “{title}”"),
                 }),
@@ -287,15 +325,15 @@ impl Prepared {
         created
     }
 
-    /// The iid of an issue of `page` with `key` created since shortly before `started`
-    /// that the plan did not know: a create that went through unanswered.
+    /// The issue of `page` with `key` created since shortly before `started` that the
+    /// plan did not know (a create that went through unanswered), with its labels.
     async fn find_created(
         &self,
         project: u64,
         page: &str,
         key: &str,
         started: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<u64>, GitlabError> {
+    ) -> Result<Option<CreatedIssue>, GitlabError> {
         // Clocks differ, and an unsettled create is older than this attempt: look a
         // while back, and skip issues the plan already knew.
         let since = started - chrono::TimeDelta::minutes(10);
@@ -312,7 +350,10 @@ impl Prepared {
         if let Some(issue) = found {
             tracing::info!(page, key, iid = issue.iid, "the create had gone through");
         }
-        Ok(found.map(|i| i.iid))
+        Ok(found.map(|i| CreatedIssue {
+            iid: i.iid,
+            labels: i.labels.clone(),
+        }))
     }
 
     async fn execute(
@@ -326,7 +367,15 @@ impl Prepared {
             Write::Create {
                 close_description, ..
             } => {
-                let iid = self.create_once(project, page, key, write).await?;
+                let created = self.create_once(project, page, key, write).await?;
+                let iid = created.iid;
+                if !created.labels.contains(&self.managed_label) {
+                    self.block(project, page, iid);
+                    return Err(GitlabError::Other {
+                        what: format!("creating issue #{iid}"),
+                        message: "GitLab dropped its labels".into(),
+                    });
+                }
                 if let Some(closing) = close_description {
                     let close = IssueEdit {
                         description: Some(closing),

@@ -33,7 +33,7 @@ pub use apply::{Prepared, apply};
 pub use pages::{PageError, PageInput, PageRead, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
-pub use projects::{ProjectState, Projects, read_projects};
+pub use projects::{ProjectError, ProjectState, Projects, read_projects};
 
 /// What to do.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub pages: Vec<String>,
     /// Let plans close many issues at once.
     pub allow_mass_close: bool,
+    /// Let plans create many issues while the project holds unrecognised issues of the
+    /// page.
+    pub allow_mass_create: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
     /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
@@ -61,7 +64,7 @@ pub enum RunError {
     /// The configuration has no pages.
     #[error("the configuration has no [[pages]]")]
     NoPages,
-    /// The client could not be built, or the people could not be looked up.
+    /// The client could not be built.
     #[error(transparent)]
     Gitlab(#[from] GitlabError),
 }
@@ -144,8 +147,8 @@ pub async fn prepare_on(
 ) -> Result<Prepared, RunError> {
     let selected = select_pages(config, &options.pages)?;
     let pages = read_pages(config, connection, &selected, options.cache.as_deref()).await;
-    let projects = read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
-    let people = resolve_people(config, &connection.gitlab, &pages, &projects).await?;
+    let projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let planned = plan(config, options, &pages, &projects, &people);
     Ok(Prepared::new(config, connection.clone(), planned, people))
 }

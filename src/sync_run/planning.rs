@@ -44,6 +44,7 @@ pub fn plan(
             enforce: config.sync.enforce,
             max_close_fraction: config.sync.max_close_fraction,
             allow_mass_close: options.allow_mass_close,
+            allow_mass_create: options.allow_mass_create,
             today: options.today.clone(),
         },
         labels: config.sync.labels(),
@@ -76,6 +77,7 @@ impl Planner<'_> {
             project: s.project.clone(),
             outcome: PageOutcome::Ok,
             create_labels: Vec::new(),
+            warnings: Vec::new(),
             items: BTreeMap::new(),
         };
         let page = match &input.read {
@@ -124,9 +126,16 @@ impl Planner<'_> {
             url: s.url.clone(),
             page_label: desired::label_name(&format!("{prefix}{}", s.id)),
         };
-        let people = &self.people.people;
-        let desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, people);
-        let page_plan = core_plan::plan_page(&spec, &desired, &project.issues, &self.settings);
+        let people = self.people.of(&s.project);
+        let desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, &people);
+        // Issues that lost the managed label are only weighed by the mass-create guard.
+        let observed: Vec<_> = project
+            .issues
+            .iter()
+            .chain(&project.unrecognised)
+            .cloned()
+            .collect();
+        let page_plan = core_plan::plan_page(&spec, &desired, &observed, &self.settings);
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.
@@ -135,6 +144,7 @@ impl Planner<'_> {
         } else {
             self.labels_to_create(&s.project, project, &desired)
         };
+        report.warnings = case_twins(project, &desired);
         if s.board {
             let sections = self.section_labels(&desired);
             let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);
@@ -163,9 +173,8 @@ impl Planner<'_> {
             .or_default();
         let mut create = Vec::new();
         for label in desired.iter().flat_map(|d| &d.labels) {
-            if !project.labels.keys().any(|l| l.eq_ignore_ascii_case(label))
-                && planned.insert(label.clone())
-            {
+            // Exactly: GitLab's label titles are case-sensitive.
+            if !project.labels.contains_key(label) && planned.insert(label.clone()) {
                 create.push(label.clone());
                 let style = label_style(self.config, label);
                 self.planned.label_colors.insert(label.clone(), style);
@@ -186,6 +195,24 @@ impl Planner<'_> {
         }
         sections
     }
+}
+
+/// Labels of `desired` that the project holds only in another case: GitLab keeps them
+/// apart (titles are case-sensitive), so the tool's own is used (and created when
+/// missing); the twin is reported so that a person can merge or rename it.
+fn case_twins(project: &ProjectState, desired: &[DesiredIssue]) -> Vec<String> {
+    let wanted: BTreeSet<&String> = desired.iter().flat_map(|d| &d.labels).collect();
+    let mut warnings = Vec::new();
+    for label in wanted {
+        for twin in project.labels.keys() {
+            if twin != label && twin.to_lowercase() == label.to_lowercase() {
+                warnings.push(format!(
+                    "label `{twin}` differs from `{label}` only in case; GitLab keeps them apart, so handbook-sync uses `{label}`; merge or rename `{twin}` if they mean the same"
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 fn empty_plan() -> PagePlan {

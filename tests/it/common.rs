@@ -92,6 +92,16 @@ impl World {
                 .iter()
                 .map(|u| (u.to_string(), u.to_string()))
                 .collect(),
+            // Developers of both projects: handbook-sync assigns handbook names only to
+            // members.
+            members: ["acme/roadmap", "acme/other"]
+                .iter()
+                .flat_map(|p| {
+                    ["sytses", "drew", "andriy", "ashley"]
+                        .iter()
+                        .map(move |u| (p.to_string(), u.to_string(), 30))
+                })
+                .collect(),
             state_file: None,
             ..Default::default()
         };

@@ -29,4 +29,5 @@ mod sandbox_roles;
 mod secrets;
 mod sync_e2e;
 mod sync_props;
+mod sync_safety;
 mod transport;

@@ -37,6 +37,7 @@ fn page(id: &str, outcome: PageOutcome, labels: &[&str]) -> PageReport {
         project: "acme/roadmap".into(),
         outcome,
         create_labels: labels.iter().map(|l| l.to_string()).collect(),
+        warnings: Vec::new(),
         items: BTreeMap::new(),
     }
 }

@@ -22,6 +22,7 @@ async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
             ("drew".into(), "Drew".into()),
             ("ashley".into(), "Ashley".into()),
         ],
+        members: Vec::new(),
         state_file: None,
         tier,
     };

@@ -650,16 +650,13 @@ async fn the_stages_of_a_sync_can_be_called_one_by_one() {
         pages[1].read
     );
 
-    let projects =
-        sync_run::read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
+    let projects = sync_run::read_projects(&connection.gitlab, &pages, &config.sync).await;
     let read: Vec<&str> = projects.keys().map(String::as_str).collect();
     assert_eq!(read, [PROJECT], "the project of an unread page is not read");
     let roadmap = projects[PROJECT].as_ref().unwrap();
     assert!(roadmap.issues.is_empty());
 
-    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects)
-        .await
-        .unwrap();
+    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects).await;
     for name in ["sytses", "drew", "andriy", "ashley"] {
         assert!(people.user_ids.contains_key(name), "{name} is looked up");
     }
@@ -748,11 +745,8 @@ async fn after_a_cancel_no_page_writes_anything_and_none_counts_as_applied() {
     let selected = sync_run::select_pages(&config, &[]).unwrap();
     let connection = Connection::new(&config, common::TOKEN.to_owned().into(), None).unwrap();
     let pages = sync_run::read_pages(&config, &connection, &selected, None).await;
-    let projects =
-        sync_run::read_projects(&connection.gitlab, &pages, &config.sync.managed_label).await;
-    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects)
-        .await
-        .unwrap();
+    let projects = sync_run::read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let people = sync_run::resolve_people(&config, &connection.gitlab, &pages, &projects).await;
     let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
     assert_eq!(planned.plan.summary.create, 50);
 

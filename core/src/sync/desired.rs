@@ -19,43 +19,93 @@ pub struct Labels {
     pub handed_over_label: String,
 }
 
-/// A handbook name that is no GitLab user: the item is left unassigned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown person `{name}`: not in [people] and no GitLab user by that name; left unassigned"
-)]
-pub struct UnknownPerson {
-    /// The name as written in the handbook.
-    pub name: String,
-}
-
-/// How names in the handbook become GitLab usernames. Built by the shell, which looks up
-/// every name once per run.
+/// How names in the handbook become GitLab usernames in one project. Built by the shell,
+/// which lists the project's members once and looks up the configured users once per run.
+///
+/// A name written in the handbook is assigned only through `[people]` or when a member of
+/// the project has exactly that username: on a large instance almost every short name is
+/// somebody's username, and assigning (and e-mailing) a stranger is a defect. The
+/// configuration's own choices (`[people]` values, the page owner) are assigned as
+/// configured, with a warning when they are not members.
 #[derive(Debug, Clone, Default)]
 pub struct People {
     /// Handbook name → username, from `[people]`.
     pub map: BTreeMap<String, String>,
-    /// Names (and page owners) that exist as GitLab usernames, as looked up this run.
-    pub existing: BTreeSet<String>,
+    /// Usernames of the project's members, inherited ones included.
+    pub members: BTreeSet<String>,
+    /// Configured usernames that exist on the instance (members or not).
+    pub known: BTreeSet<String>,
+    /// Configured usernames that could not be looked up, with why.
+    pub unavailable: BTreeMap<String, String>,
+    /// The project, for messages.
+    pub project: String,
+}
+
+/// Who an item goes to, and what to tell about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// The username to assign, if any.
+    pub username: Option<String>,
+    /// Why nobody is assigned, or that the person assigned is not a member.
+    pub warning: Option<String>,
 }
 
 impl People {
-    /// The username for a handbook name, or why there is none.
-    pub fn resolve(&self, name: &str) -> Result<String, UnknownPerson> {
+    /// The assignee for a name written after the arrow.
+    pub fn resolve(&self, name: &str) -> Assignment {
         if let Some(username) = self.map.get(name) {
-            return Ok(username.clone());
+            return self.configured(username, &format!("[people] \"{name}\""));
         }
         let candidate = name.trim().trim_start_matches('@');
-        if self
-            .existing
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(candidate))
-        {
-            return Ok(candidate.to_owned());
+        if self.members.contains(candidate) {
+            return Assignment {
+                username: Some(candidate.to_owned()),
+                warning: None,
+            };
         }
-        Err(UnknownPerson {
-            name: name.to_owned(),
-        })
+        Assignment {
+            username: None,
+            warning: Some(format!(
+                "unknown person `{name}`: not in [people] and no member of {} has that username; left unassigned",
+                self.project
+            )),
+        }
+    }
+
+    /// The assignee the configuration names under `key` (a `[people]` value or a page
+    /// owner): assigned as configured when the user exists, with a warning when they are
+    /// not a member (GitLab drops an assignee who cannot see the project).
+    pub fn configured(&self, username: &str, key: &str) -> Assignment {
+        let username = username.trim().trim_start_matches('@');
+        // GitLab usernames are unique ignoring case: the configuration names that member,
+        // and the member's own spelling is what GitLab will answer (no false drift).
+        if let Some(member) = self.members.get(username).or_else(|| {
+            self.members
+                .iter()
+                .find(|m| m.eq_ignore_ascii_case(username))
+        }) {
+            return Assignment {
+                username: Some(member.clone()),
+                warning: None,
+            };
+        }
+        if self.known.contains(username) {
+            return Assignment {
+                username: Some(username.to_owned()),
+                warning: Some(format!(
+                    "`{username}` ({key}) is not a member of {}; assigned as configured (GitLab drops an assignee who cannot see the project)",
+                    self.project
+                )),
+            };
+        }
+        let why = self.unavailable.get(username).map_or_else(
+            || "no GitLab user has that username".to_owned(),
+            Clone::clone,
+        );
+        Assignment {
+            username: None,
+            warning: Some(format!("`{username}` ({key}): {why}; left unassigned")),
+        }
     }
 }
 
@@ -121,7 +171,7 @@ pub struct DesiredIssue {
     pub labels: BTreeSet<String>,
     /// Username to assign.
     pub assignee: Option<String>,
-    /// Why there is no assignee, when a name could not be resolved.
+    /// Why there is no assignee, or that the assignee is not a member of the project.
     pub assignee_problem: Option<String>,
     /// Open or closed.
     pub state: IssueState,
@@ -129,11 +179,59 @@ pub struct DesiredIssue {
     pub line: usize,
 }
 
-/// A label name GitLab accepts: no commas, at most 255 characters.
+/// A label title as GitLab will store it: whitespace collapsed, HTML tags stripped and
+/// entities decoded as `app/models/label.rb` does (`CGI.unescapeHTML(Sanitize.clean(…))`,
+/// then trimmed), no commas, at most 255 characters. The plan compares and creates this
+/// title, so what it asks for is what GitLab keeps and the next run finds it.
 pub fn label_name(text: &str) -> String {
-    let cleaned: String = text.replace(',', " ");
-    let cleaned = crate::parse::collapse(&cleaned);
-    cleaned.chars().take(255).collect()
+    let cleaned = crate::parse::collapse(&text.replace(',', " "));
+    let stored = sanitize_label(&cleaned).replace(',', " ");
+    stored.trim().chars().take(255).collect()
+}
+
+/// Elements whose content `Sanitize.clean` drops along with the tags.
+const DROP_CONTENT: [&str; 5] = ["script", "style", "iframe", "noscript", "svg"];
+
+/// `CGI.unescapeHTML(Sanitize.clean(text))`: tags removed (keeping their text, except in
+/// script-like elements), then the common entities decoded.
+fn sanitize_label(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tag = &rest[start + 1..];
+        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match tag.find('>').filter(|_| is_tag) {
+            Some(end) => {
+                let name = tag[..end]
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                rest = &tag[end + 1..];
+                if !tag.starts_with('/') && DROP_CONTENT.contains(&name.as_str()) {
+                    let close = format!("</{name}");
+                    rest = rest
+                        .to_ascii_lowercase()
+                        .find(&close)
+                        .and_then(|i| rest[i..].find('>').map(|j| &rest[i + j + 1..]))
+                        .unwrap_or("");
+                }
+            }
+            None => {
+                out.push('<');
+                rest = tag;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
 }
 
 /// GitLab's heading anchor: lower case, punctuation dropped, spaces to hyphens.
@@ -185,21 +283,11 @@ fn desired_issue(
     if item.status == ItemStatus::HandedOver {
         labels.insert(label_name(&settings.handed_over_label));
     }
-    let (assignee, assignee_problem) = match &item.owner {
-        Some(name) => match people.resolve(name) {
-            Ok(username) => (Some(username), None),
-            Err(problem) => (None, Some(problem.to_string())),
-        },
-        None => match people.resolve(owner) {
-            Ok(username) => (Some(username), None),
-            Err(_) => (
-                None,
-                Some(format!(
-                    "page owner `{owner}` is not a GitLab user; left unassigned"
-                )),
-            ),
-        },
+    let assignment = match &item.owner {
+        Some(name) => people.resolve(name),
+        None => people.configured(owner, &format!("owner of page `{}`", spec.id)),
     };
+    let (assignee, assignee_problem) = (assignment.username, assignment.warning);
     let place = if item.section.is_empty() {
         spec.title.clone()
     } else {
@@ -235,5 +323,72 @@ fn desired_issue(
             IssueState::Closed
         },
         line: item.line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn people() -> People {
+        People {
+            map: BTreeMap::from([("Drew".to_owned(), "drew".to_owned())]),
+            members: BTreeSet::from(["ashley".to_owned()]),
+            known: BTreeSet::from(["drew".to_owned(), "outsider".to_owned()]),
+            unavailable: BTreeMap::from([("down".to_owned(), "could not be looked up".to_owned())]),
+            project: "acme/roadmap".into(),
+        }
+    }
+
+    #[test]
+    fn handbook_names_go_to_members_only_and_configured_users_as_configured() {
+        let p = people();
+        assert_eq!(p.resolve("ashley").username.as_deref(), Some("ashley"));
+        assert_eq!(p.resolve("@ashley").warning, None);
+        let stranger = p.resolve("outsider");
+        assert_eq!(
+            stranger.username, None,
+            "a user who exists but is no member"
+        );
+        assert!(
+            stranger
+                .warning
+                .unwrap()
+                .contains("no member of acme/roadmap")
+        );
+        assert_eq!(p.resolve("Ashley").username, None, "exactly the username");
+        let mapped = p.resolve("Drew");
+        assert_eq!(mapped.username.as_deref(), Some("drew"));
+        assert!(mapped.warning.unwrap().contains("[people] \"Drew\""));
+        assert_eq!(
+            p.configured("Ashley", "owner of page `pm`")
+                .username
+                .as_deref(),
+            Some("ashley"),
+            "a configured name is the member's own spelling"
+        );
+        let owner = p.configured("outsider", "owner of page `pm`");
+        assert_eq!(owner.username.as_deref(), Some("outsider"));
+        assert!(owner.warning.unwrap().contains("owner of page `pm`"));
+        let down = p.configured("down", "owner of page `pm`");
+        assert_eq!(down.username, None);
+        assert!(down.warning.unwrap().contains("could not be looked up"));
+    }
+
+    #[test]
+    fn label_titles_are_what_gitlab_stores() {
+        assert_eq!(
+            label_name("section::Use <b> for emphasis"),
+            "section::Use  for emphasis"
+        );
+        assert_eq!(label_name("a <script>x()</script>b"), "a b");
+        assert_eq!(label_name("Q&amp;A, more"), "Q&A more");
+        assert_eq!(label_name("  spaced  out "), "spaced out");
+        assert_eq!(label_name("x < y"), "x < y", "not a tag");
+        assert_eq!(
+            label_name("Section::Duties"),
+            "Section::Duties",
+            "case kept"
+        );
     }
 }

@@ -58,7 +58,7 @@ pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
     let _ = writeln!(out, "{}\n", totals(plan, options.applied));
     for page in plan.pages.iter().filter(|p| p.outcome != PageOutcome::Ok) {
         let (what, why) = match &page.outcome {
-            PageOutcome::Refused(why) => ("refused by the mass-close guard", why),
+            PageOutcome::Refused(why) => ("refused by a safety guard", why),
             PageOutcome::Skipped(why) => ("skipped", why),
             PageOutcome::Failed(why) => ("failed", why),
             PageOutcome::Ok => continue,
@@ -70,7 +70,21 @@ pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
             inline(why)
         );
     }
-    if !plan.has_changes() && plan.summary.drift == 0 && !plan.has_failures() {
+    for page in &plan.pages {
+        for warning in &page.warnings {
+            let _ = writeln!(
+                out,
+                "> :warning: Page {}: {}\n",
+                code(&page.id),
+                inline(warning)
+            );
+        }
+    }
+    if !plan.has_changes()
+        && plan.summary.drift == 0
+        && !plan.has_failures()
+        && !plan.has_refusals()
+    {
         out.push_str("Nothing to do: the tracker already matches the handbook.\n");
         return cut(out, options.max_len);
     }
@@ -103,6 +117,9 @@ fn totals(plan: &Plan, applied: bool) -> String {
         "**{} {}, {} {}, {} {}, {} {}, {} {}**, {} unchanged",
         s.create, w[0], s.update, w[1], s.close, w[2], s.reopen, w[3], s.drift, w[4], s.unchanged
     );
+    if s.refused > 0 {
+        let _ = write!(line, ", **{} refused**", s.refused);
+    }
     if s.failed > 0 {
         let _ = write!(line, ", **{} failed**", s.failed);
     }

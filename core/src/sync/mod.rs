@@ -66,6 +66,8 @@ pub struct PageReport {
     pub outcome: PageOutcome,
     /// Labels that do not exist yet and will be created.
     pub create_labels: Vec<String>,
+    /// Things to know about the page that stop nothing (a label twin in another case).
+    pub warnings: Vec<String>,
     /// The page's items per status (`active`, `done`, `handed_over`), for metrics; not
     /// part of the JSON.
     pub items: BTreeMap<&'static str, usize>,
@@ -83,6 +85,8 @@ struct PageReportJson<'a> {
     refused: bool,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     create_labels: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 impl Serialize for PageReport {
@@ -94,6 +98,7 @@ impl Serialize for PageReport {
             error: self.outcome.reason(),
             refused: self.outcome.is_refused(),
             create_labels: &self.create_labels,
+            warnings: &self.warnings,
         }
         .serialize(serializer)
     }
@@ -116,6 +121,9 @@ pub struct Summary {
     pub unchanged: usize,
     /// Actions that failed (apply only).
     pub failed: usize,
+    /// Writes of pages a guard refused: listed, never applied, and counted in none of
+    /// the fields above.
+    pub refused: usize,
 }
 
 /// The whole plan of a run.
@@ -132,9 +140,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Adds a planned page. Actions of a refused page are listed but will not be applied.
+    /// Adds a planned page. Actions of a refused page are listed but will not be applied,
+    /// so they count as `refused` only: metrics and summaries never report them as done.
     pub fn add_page(&mut self, report: PageReport, page_plan: PagePlan) {
         self.summary.unchanged += page_plan.unchanged;
+        if report.outcome.is_refused() {
+            self.summary.refused += page_plan
+                .actions
+                .iter()
+                .filter(|a| a.write.is_some())
+                .count();
+            self.actions.extend(page_plan.actions);
+            self.pages.push(report);
+            return;
+        }
         for action in &page_plan.actions {
             match action.action {
                 ActionKind::Create => self.summary.create += 1,
@@ -187,6 +206,9 @@ impl Plan {
             if let Some(error) = page.outcome.reason() {
                 let _ = writeln!(out, "  ! {error}");
             }
+            for warning in &page.warnings {
+                let _ = writeln!(out, "  warning: {warning}");
+            }
             if !page.create_labels.is_empty() {
                 let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
             }
@@ -213,13 +235,18 @@ impl Plan {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}",
+            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}{}",
             s.create,
             s.update,
             s.close,
             s.reopen,
             s.drift,
             s.unchanged,
+            if s.refused > 0 {
+                format!(", {} refused (not applied)", s.refused)
+            } else {
+                String::new()
+            },
             if s.failed > 0 {
                 format!(", {} failed", s.failed)
             } else {

@@ -56,7 +56,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/issues/{iid}",
-            get(issues::get_issue).put(issues::edit_issue),
+            get(issues::get_issue)
+                .put(issues::edit_issue)
+                .delete(issues::delete_issue),
         )
         .route(
             "/projects/{id}/issues/{iid}/notes",

@@ -186,3 +186,50 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
         }),
     }
 }
+
+/// An issue closed because its item left the handbook, that a person reopened: the state
+/// drifted. Reported and kept, or with `enforce` closed again without touching its
+/// description (its reason line keeps the date the item left).
+pub(super) fn reopened_removed(
+    spec: &PageSpec,
+    m: &Managed<'_>,
+    settings: &PlanSettings,
+) -> Action {
+    let mut action = Action {
+        action: ActionKind::Drift,
+        page: spec.id.clone(),
+        key: m.marker.key.clone(),
+        iid: Some(m.issue.iid),
+        title: m.issue.title.clone(),
+        changes: Changes {
+            drifted: vec!["state".into()],
+            ..Default::default()
+        },
+        reason: "reopened by a person after it left the handbook: state; kept (enforce = false)"
+            .into(),
+        warnings: Vec::new(),
+        write: None,
+    };
+    if settings.enforce {
+        action.action = ActionKind::Close;
+        action.changes = Changes {
+            state: Some(Change {
+                from: IssueState::Opened,
+                to: IssueState::Closed,
+            }),
+            ..Default::default()
+        };
+        action.reason =
+            "reopened by a person after it left the handbook; closed again (enforce = true)".into();
+        action.write = Some(Write::Edit {
+            iid: m.issue.iid,
+            title: None,
+            description: None,
+            add_labels: Vec::new(),
+            remove_labels: Vec::new(),
+            assignee: None,
+            state: Some(IssueState::Closed),
+        });
+    }
+    action
+}

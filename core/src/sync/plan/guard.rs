@@ -1,31 +1,37 @@
-//! The mass-close guard: a page whose plan would close too many of its open issues is
-//! refused as a whole, because that is more often a broken page or source than a real
-//! change of the handbook.
+//! The guards: a page whose plan would close too many of its open issues, or create too
+//! many of its items while the project still holds issues of the page that the plan does
+//! not recognise, is refused as a whole, because that is more often a broken page,
+//! source or identity (a renamed label, stripped markers) than a real change of the
+//! handbook.
 
-use super::{Action, ActionKind, PlanSettings};
+use std::collections::BTreeSet;
 
-/// Refusals need more than this many closes, however small the page.
+use super::matching::Managed;
+use super::{Action, ActionKind, ObservedIssue, PlanSettings};
+use crate::sync::desired::PageSpec;
+use crate::sync::marker;
+
+/// Refusals need more than this many closes (or creates), however small the page.
 const MIN_CLOSES: usize = 5;
 
-/// Why the page's `actions` are refused, or `None` when they may be applied.
+/// Why the page's `actions` are refused for closing too much, or `None`.
 ///
-/// `open` counts the page's open managed issues, `duplicates` the duplicate closes among
-/// the actions. Closing a duplicate loses nothing (its twin stays open): the guard counts
-/// the closes that take a responsibility off the board, against the page's distinct items.
+/// `open` counts the page's open managed issues. `exempt` holds the iids whose close takes
+/// nothing off the board: duplicates (their twin stays open) and removed items a person
+/// reopened (already off the handbook). They count neither as closes nor as open issues:
+/// the guard weighs the closes that remove a responsibility against the distinct items.
 pub(super) fn mass_close_refusal(
     actions: &[Action],
-    duplicates: usize,
+    exempt: &BTreeSet<u64>,
     open: usize,
     settings: &PlanSettings,
 ) -> Option<String> {
     let closes = actions
         .iter()
-        .filter(|a| a.action == ActionKind::Close && a.iid.is_some())
-        .count()
-        // Every duplicate is open and closed once, so these never go below zero today;
-        // saturating keeps a future caller's mistake from wrapping into "refuse every page".
-        .saturating_sub(duplicates);
-    let open = open.saturating_sub(duplicates);
+        .filter(|a| a.action == ActionKind::Close)
+        .filter(|a| a.iid.is_some_and(|iid| !exempt.contains(&iid)))
+        .count();
+    let open = open.saturating_sub(exempt.len());
     (closes > MIN_CLOSES
         && (closes as f64) > settings.max_close_fraction * open as f64
         && !settings.allow_mass_close)
@@ -36,4 +42,63 @@ pub(super) fn mass_close_refusal(
                 settings.max_close_fraction * 100.0
             )
         })
+}
+
+/// Why the page's `actions` are refused for creating too much, or `None`.
+///
+/// Many creates are normal on a first sync and when a page grows. They are refused only
+/// when the project already holds issues of this page that the plan does not recognise
+/// (they carry the page's label or a marker naming the page, but not the managed label or
+/// not a readable marker): then the creates are most likely copies of those issues.
+pub(super) fn mass_create_refusal(
+    spec: &PageSpec,
+    actions: &[Action],
+    items: usize,
+    observed: &[ObservedIssue],
+    managed: &[Managed<'_>],
+    settings: &PlanSettings,
+) -> Option<String> {
+    let creates = actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Create)
+        .count();
+    if creates <= MIN_CLOSES
+        || (creates as f64) <= settings.max_close_fraction * items as f64
+        || settings.allow_mass_create
+    {
+        return None;
+    }
+    let recognised: BTreeSet<u64> = managed.iter().map(|m| m.issue.iid).collect();
+    let mut lost = BTreeSet::new();
+    let mut unlabeled = false;
+    for issue in observed {
+        let names_page = marker::parse(&issue.description)
+            .and_then(|p| p.marker)
+            .is_some_and(|m| m.page == spec.id);
+        if recognised.contains(&issue.iid)
+            || !(names_page || issue.labels.contains(&spec.page_label))
+        {
+            continue;
+        }
+        lost.insert(issue.iid);
+        unlabeled |= !issue.labels.contains(&settings.managed_label);
+    }
+    if lost.is_empty() {
+        return None;
+    }
+    let cause = if unlabeled {
+        format!(
+            "the label `{}` was renamed or removed from them",
+            settings.managed_label
+        )
+    } else {
+        "their handbook-sync markers were removed from the descriptions".to_owned()
+    };
+    Some(format!(
+        "would create {creates} of {items} items while the project already holds {} issue(s) of \
+         this page that handbook-sync does not recognise (likely cause: {cause}); nothing of this \
+         page is applied; restore the label or markers, or re-run with --allow-mass-create if \
+         these really are new",
+        lost.len()
+    ))
 }

@@ -29,20 +29,20 @@ impl Managed<'_> {
     }
 }
 
-/// The issues of `page` among `observed`: those with the managed label whose marker
-/// names the page. Issues without a readable marker are a person's, never touched.
+/// The issues of `page` among `observed`: those with the managed label (exactly: GitLab
+/// label titles are case-sensitive) whose marker names the page, each iid once. Issues
+/// without a readable marker are a person's, never touched. An iid seen twice is one
+/// issue a shifting list returned twice, never a duplicate of itself.
 pub(super) fn managed_issues<'a>(
     page: &str,
     managed_label: &str,
     observed: &'a [ObservedIssue],
 ) -> Vec<Managed<'a>> {
+    let mut seen = BTreeSet::new();
     observed
         .iter()
-        .filter(|i| {
-            i.labels
-                .iter()
-                .any(|l| l.eq_ignore_ascii_case(managed_label))
-        })
+        .filter(|i| i.labels.iter().any(|l| l == managed_label))
+        .filter(|i| seen.insert(i.iid))
         .filter_map(|issue| {
             let parsed = marker::parse(&issue.description)?;
             let marker = parsed.marker.clone()?;

@@ -80,7 +80,7 @@ impl Merge {
     /// and `enforce` is off: drift); labels last applied that the handbook dropped are
     /// removed. Labels the tool never applied are a person's and stay.
     fn labels(&mut self, d: &DesiredIssue, last: &Marker, issue: &super::ObservedIssue) {
-        let has = |l: &String| issue.labels.iter().any(|a| a.eq_ignore_ascii_case(l));
+        let has = |l: &String| issue.labels.contains(l);
         for label in &d.labels {
             if has(label) {
                 continue;

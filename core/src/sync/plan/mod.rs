@@ -10,11 +10,12 @@ mod guard;
 mod matching;
 mod merge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::desired::{DesiredIssue, IssueState, PageSpec};
+use super::marker::MarkerStatus;
 
 pub use matching::similarity;
 
@@ -160,6 +161,8 @@ pub struct PlanSettings {
     pub max_close_fraction: f64,
     /// `--allow-mass-close`.
     pub allow_mass_close: bool,
+    /// `--allow-mass-create`.
+    pub allow_mass_create: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
 }
@@ -179,7 +182,9 @@ pub struct PagePlan {
 ///
 /// The actions come in page order (creates and updates, each item's drift report after
 /// its update), then the closes of duplicates, then the closes of items that left the
-/// handbook.
+/// handbook, then the reports (or, with `enforce`, closes) of removed items a person
+/// reopened. `observed` may hold issues without the managed label (those carrying the
+/// page's label): they are never touched, only counted by the mass-create guard.
 pub fn plan_page(
     spec: &PageSpec,
     desired: &[DesiredIssue],
@@ -198,15 +203,33 @@ pub fn plan_page(
             .iter()
             .map(|(dup, winner)| actions::duplicate_close(spec, dup, *winner)),
     );
+    // An issue already closed as removed that is open again was reopened by a person:
+    // drift like any other field, never a new removal (which would rewrite its reason line
+    // and count toward the guard on every run).
+    let (reopened, removed): (Vec<&&matching::Managed<'_>>, Vec<_>) = matched
+        .orphans
+        .iter()
+        .filter(|m| m.is_open())
+        .partition(|m| m.marker.status == MarkerStatus::Removed);
     actions.extend(
-        matched
-            .orphans
+        removed
             .iter()
-            .filter(|m| m.is_open())
             .map(|m| actions::removed_close(spec, m, settings)),
     );
-    let refused =
-        guard::mass_close_refusal(&actions, deduplicated.duplicates.len(), open, settings);
+    actions.extend(
+        reopened
+            .iter()
+            .map(|m| actions::reopened_removed(spec, m, settings)),
+    );
+    let exempt: BTreeSet<u64> = deduplicated
+        .duplicates
+        .iter()
+        .map(|(dup, _)| dup.issue.iid)
+        .chain(reopened.iter().map(|m| m.issue.iid))
+        .collect();
+    let refused = guard::mass_close_refusal(&actions, &exempt, open, settings).or_else(|| {
+        guard::mass_create_refusal(spec, &actions, desired.len(), observed, &managed, settings)
+    });
     PagePlan {
         actions,
         refused,
@@ -249,8 +272,6 @@ fn item_actions(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::actions::create;
     use super::*;
     use crate::parse::ItemStatus;
@@ -270,6 +291,7 @@ mod tests {
             enforce: false,
             max_close_fraction: 0.25,
             allow_mass_close: false,
+            allow_mass_create: false,
             today: "2026-11-27".into(),
         }
     }
@@ -423,5 +445,156 @@ mod tests {
                 .refused
                 .is_none()
         );
+    }
+
+    #[test]
+    fn many_creates_are_refused_only_when_the_page_lost_its_issues() {
+        let items: Vec<DesiredIssue> = (0..20)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        assert!(
+            plan_page(&spec(), &items, &[], &settings())
+                .refused
+                .is_none(),
+            "a first sync into an empty project is never refused"
+        );
+        let mut lost: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        for issue in &mut lost {
+            issue.labels.retain(|l| l != "handbook-sync");
+        }
+        let refused = plan_page(&spec(), &items, &lost, &settings()).refused;
+        assert!(
+            refused.as_deref().is_some_and(|r| r.contains("renamed")),
+            "{refused:?}"
+        );
+        for issue in &mut lost {
+            issue.labels.push("handbook-sync".into());
+            issue.description = "a person rewrote it all".into();
+        }
+        let refused = plan_page(&spec(), &items, &lost, &settings()).refused;
+        assert!(
+            refused.as_deref().is_some_and(|r| r.contains("markers")),
+            "{refused:?}"
+        );
+        let allowed = PlanSettings {
+            allow_mass_create: true,
+            ..settings()
+        };
+        assert!(
+            plan_page(&spec(), &items, &lost, &allowed)
+                .refused
+                .is_none()
+        );
+        // A page that grows a lot while all its issues are recognised is a real change.
+        let known: Vec<ObservedIssue> = items[..5]
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        assert!(
+            plan_page(&spec(), &items, &known, &settings())
+                .refused
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_removed_issue_a_person_reopened_is_drift_and_enforce_closes_it_as_it_is() {
+        let items: Vec<DesiredIssue> = (0..2)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let removal = plan_page(&spec(), &items[..1], &issues, &settings());
+        let Some(Write::Edit {
+            description: Some(closed),
+            ..
+        }) = removal.actions[0].write.clone()
+        else {
+            panic!("{:?}", removal.actions)
+        };
+        let reopened = ObservedIssue {
+            description: closed,
+            ..issues[1].clone()
+        };
+        let observed = [issues[0].clone(), reopened];
+        let plan = plan_page(&spec(), &items[..1], &observed, &settings());
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Drift]);
+        let enforce = PlanSettings {
+            enforce: true,
+            ..settings()
+        };
+        let plan = plan_page(&spec(), &items[..1], &observed, &enforce);
+        assert_eq!(plan.actions.len(), 1);
+        assert!(
+            matches!(
+                &plan.actions[0].write,
+                Some(Write::Edit {
+                    description: None,
+                    state: Some(IssueState::Closed),
+                    ..
+                })
+            ),
+            "{:?}",
+            plan.actions[0]
+        );
+    }
+
+    proptest::proptest! {
+        /// However a shifting listing repeats issues, no issue is closed as a duplicate of
+        /// itself, every iid gets at most one write, and no item that has an issue is
+        /// created again.
+        #[test]
+        fn no_issue_is_its_own_duplicate(
+            n in 1usize..12,
+            closed in proptest::collection::vec(proptest::bool::ANY, 12),
+            repeats in proptest::collection::vec(0usize..12, 0..30),
+            twins in proptest::collection::vec(0usize..12, 0..4),
+        ) {
+            let items: Vec<DesiredIssue> = (0..n)
+                .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+                .collect();
+            let mut observed: Vec<ObservedIssue> = items
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut issue = observed_for(d, i as u64 + 1);
+                    if closed[i] {
+                        issue.state = IssueState::Closed;
+                    }
+                    issue
+                })
+                .collect();
+            // Real duplicates: another issue with the same key.
+            for (j, t) in twins.iter().enumerate() {
+                let twin = observed_for(&items[t % n], 100 + j as u64);
+                observed.push(twin);
+            }
+            // A listing that returned some issues twice.
+            for r in &repeats {
+                let again = observed[r % observed.len()].clone();
+                observed.push(again);
+            }
+            let plan = plan_page(&spec(), &items, &observed, &settings());
+            let mut written = BTreeSet::new();
+            for a in &plan.actions {
+                if let Some(Write::Edit { iid, .. }) = &a.write {
+                    proptest::prop_assert!(written.insert(*iid), "two writes to #{iid}: {:?}", plan.actions);
+                    proptest::prop_assert!(
+                        !a.reason.contains(&format!("duplicate of #{iid} ")),
+                        "#{iid} closed as its own duplicate"
+                    );
+                }
+                proptest::prop_assert!(a.action != ActionKind::Create, "{:?}", a);
+            }
+        }
     }
 }

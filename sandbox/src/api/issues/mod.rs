@@ -9,6 +9,7 @@ mod links;
 mod list;
 
 use axum::extract::{Path, State};
+use axum::response::IntoResponse as _;
 
 use super::access::Caller;
 use super::extract::{Req, Shared};
@@ -72,6 +73,24 @@ pub(super) async fn get_issue(
     let ii = find_readable_issue(&state, pi, &iid, caller)?;
     let project = &state.projects[pi];
     ok(app.render(&state).issue(project, &project.issues[ii]))
+}
+
+/// `DELETE /projects/:id/issues/:iid` (`lib/api/issues.rb`): needs `destroy_issue`,
+/// which `app/policies/project_policy.rb` gives Planner and up (`planner_access`) and
+/// admins; answers `204 No Content`. The issue is gone from every list at once.
+pub(super) async fn delete_issue(
+    State(app): Shared,
+    caller: Caller,
+    Path((id, iid)): Path<(String, String)>,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let ii = find_readable_issue(&state, pi, &iid, caller)?;
+    if !caller.access(&state, &state.projects[pi]).admin_issue() {
+        return Err(ApiError::forbidden());
+    }
+    state.projects[pi].issues.remove(ii);
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 fn validate_title(title: &str) -> Result<(), ApiError> {
