@@ -185,6 +185,32 @@ struct GlIssue {
     assignees: Vec<GlUser>,
 }
 
+impl GlIssue {
+    fn observed(self) -> ObservedIssue {
+        ObservedIssue {
+            iid: self.iid,
+            title: self.title,
+            description: self.description.unwrap_or_default(),
+            state: if self.state == "closed" {
+                IssueState::Closed
+            } else {
+                IssueState::Opened
+            },
+            labels: self.labels,
+            assignees: self.assignees.into_iter().map(|u| u.username).collect(),
+        }
+    }
+}
+
+/// An issue read right before a write.
+#[derive(Debug, Clone)]
+pub struct CurrentIssue {
+    /// The issue.
+    pub issue: ObservedIssue,
+    /// Its assignees' user ids by username.
+    pub assignee_ids: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Deserialize)]
 struct GlLabel {
     id: u64,
@@ -223,8 +249,8 @@ pub struct IssueEdit<'a> {
     pub add_labels: &'a [String],
     /// Labels to remove.
     pub remove_labels: &'a [String],
-    /// `Some(None)` unassigns; `Some(Some(id))` assigns user `id`.
-    pub assignee: Option<Option<u64>>,
+    /// The whole set of assignees' user ids; `Some` of an empty list unassigns.
+    pub assignees: Option<Vec<u64>>,
     /// Close or reopen.
     pub state: Option<IssueState>,
 }
@@ -294,21 +320,81 @@ impl Gitlab {
             .map_err(|e| {
                 GitlabError::from_api(format!("listing the issues of project {project}"), e)
             })?;
-        Ok(issues
+        Ok(issues.into_iter().map(GlIssue::observed).collect())
+    }
+
+    /// One issue as it is now, with its assignees' user ids: read right before a write,
+    /// so that the write goes onto what people wrote meanwhile.
+    pub async fn issue(&self, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError> {
+        let ep = api::projects::issues::Issue::builder()
+            .project(project)
+            .issue(iid)
+            .build()
+            .expect("an issue query builds");
+        let issue: GlIssue = ep
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("reading issue #{iid}"), e))?;
+        let assignee_ids = issue
+            .assignees
+            .iter()
+            .map(|u| (u.username.clone(), u.id))
+            .collect();
+        Ok(CurrentIssue {
+            issue: issue.observed(),
+            assignee_ids,
+        })
+    }
+
+    /// Adds a note (a comment) to an issue.
+    pub async fn create_note(&self, project: u64, iid: u64, body: &str) -> Result<(), GitlabError> {
+        let ep = api::projects::issues::notes::CreateIssueNote::builder()
+            .project(project)
+            .issue(iid)
+            .body(body)
+            .build()
+            .expect("a note builds");
+        api::ignore(ep)
+            .query_async(&self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("adding a note to issue #{iid}"), e))
+    }
+
+    /// The paths of the files that differ between two commits (GitLab's compare API:
+    /// added, modified, renamed from and to, and deleted files).
+    pub async fn changed_paths(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<String>, GitlabError> {
+        #[derive(Deserialize)]
+        struct Diff {
+            old_path: String,
+            new_path: String,
+        }
+        #[derive(Deserialize)]
+        struct Compare {
+            #[serde(default)]
+            diffs: Vec<Diff>,
+        }
+        let ep = api::projects::repository::commits::CompareCommits::builder()
+            .project(project)
+            .from(from)
+            .to(to)
+            .build()
+            .expect("a compare query builds");
+        let compare: Compare = ep.query_async(&self.client).await.map_err(|e| {
+            GitlabError::from_api(format!("comparing {from}...{to} in `{project}`"), e)
+        })?;
+        let mut paths: Vec<String> = compare
+            .diffs
             .into_iter()
-            .map(|i| ObservedIssue {
-                iid: i.iid,
-                title: i.title,
-                description: i.description.unwrap_or_default(),
-                state: if i.state == "closed" {
-                    IssueState::Closed
-                } else {
-                    IssueState::Opened
-                },
-                labels: i.labels,
-                assignee: i.assignees.into_iter().next().map(|u| u.username),
-            })
-            .collect())
+            .flat_map(|d| [d.old_path, d.new_path])
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
     }
 
     /// The project's labels: name → id.
@@ -577,12 +663,12 @@ impl Gitlab {
         for l in edit.remove_labels {
             ep.remove_label(l.as_str());
         }
-        match edit.assignee {
-            Some(Some(id)) => {
-                ep.assignee_id(id);
-            }
-            Some(None) => {
+        match edit.assignees.as_deref() {
+            Some([]) => {
                 ep.unassign();
+            }
+            Some(ids) => {
+                ep.assignee_ids(ids.iter().copied());
             }
             None => {}
         }

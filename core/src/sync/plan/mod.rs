@@ -9,6 +9,7 @@ mod actions;
 mod guard;
 mod matching;
 mod merge;
+mod write;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 use super::desired::{DesiredIssue, IssueState, PageSpec};
 
 pub use matching::similarity;
+pub use write::{AssigneeSwap, BlockWrite, Rewrite, conflict_note};
 
 /// An issue as read from GitLab.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +33,9 @@ pub struct ObservedIssue {
     pub state: IssueState,
     /// Every label, managed or not.
     pub labels: Vec<String>,
-    /// The first assignee's username.
-    pub assignee: Option<String>,
+    /// Every assignee's username, in GitLab's order (GitLab Free keeps one; paid tiers
+    /// several).
+    pub assignees: Vec<String>,
 }
 
 /// What an action does.
@@ -49,6 +52,10 @@ pub enum ActionKind {
     Reopen,
     /// A person changed an owned field; reported, not changed (`enforce = false`).
     Drift,
+    /// A person and the handbook both changed the managed block since the last sync:
+    /// reported beside the update, in which the handbook's version wins after the
+    /// person's is kept in a note on the issue.
+    Conflict,
 }
 
 /// `from` → `to`.
@@ -110,14 +117,16 @@ pub enum Write {
         iid: u64,
         /// New title.
         title: Option<String>,
-        /// New description.
-        description: Option<String>,
+        /// The managed block and marker, re-applied onto the description as it is right
+        /// before the write, so text a person wrote meanwhile stays.
+        description: Option<BlockWrite>,
         /// Labels to add.
         add_labels: Vec<String>,
         /// Labels to remove.
         remove_labels: Vec<String>,
-        /// `Some(None)` unassigns.
-        assignee: Option<Option<String>>,
+        /// The assignee handbook-sync set, swapped among the issue's assignees as they are
+        /// right before the write (the ones people added stay).
+        assignee: Option<AssigneeSwap>,
         /// The state to move the issue to (GitLab's `state_event`: see
         /// [`IssueState::event`]).
         state: Option<IssueState>,
@@ -309,7 +318,7 @@ mod tests {
             description,
             state: IssueState::Opened,
             labels,
-            assignee,
+            assignees: assignee.into_iter().collect(),
         }
     }
 
@@ -330,7 +339,7 @@ mod tests {
     fn a_handbook_change_is_applied_and_a_persons_change_is_drift() {
         let d = desired("a", "Write docs");
         let mut issue = observed_for(&d, 1);
-        issue.assignee = Some("someone".into());
+        issue.assignees = vec!["someone".into()];
         let mut changed = d.clone();
         changed.title = "Write good docs".into();
         let plan = plan_page(
