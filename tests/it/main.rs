@@ -16,6 +16,7 @@ mod fidelity;
 mod parse_props;
 mod resilience;
 mod resilience_process;
+mod safe_edits;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
