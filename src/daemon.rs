@@ -320,7 +320,9 @@ async fn touched_files(
         event["before"].as_str().unwrap_or(""),
         event["after"].as_str().unwrap_or(""),
     );
-    let project = event["project"]["path_with_namespace"].as_str().unwrap_or("");
+    let project = event["project"]["path_with_namespace"]
+        .as_str()
+        .unwrap_or("");
     if before.is_empty() || before.bytes().all(|b| b == b'0') || after.is_empty() {
         tracing::info!(total, "push hook: a new branch; syncing every page on it");
         return None;
@@ -351,12 +353,9 @@ pub async fn run(
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let gitlab = sync_run::Connection::new(
-        &config,
-        token.clone(),
-        Some(shared.metrics.gitlab.clone()),
-    )?
-    .gitlab;
+    let gitlab =
+        sync_run::Connection::new(&config, token.clone(), Some(shared.metrics.gitlab.clone()))?
+            .gitlab;
     let hooks = Arc::new(Hooks::new(&config, trigger, gitlab)?);
     let router = router(shared.clone(), hooks);
     let listener = tokio::net::TcpListener::bind(config.server.listen)

@@ -319,7 +319,7 @@ impl Prepared {
                 state,
             } => {
                 let (description, assignees) = self
-                    .onto_current(project, *iid, description.as_ref(), assignee.as_ref())
+                    .onto_current(project, *iid, description.as_deref(), assignee.as_ref())
                     .await?;
                 let edit = IssueEdit {
                     title: title.as_deref(),

@@ -417,7 +417,13 @@ async fn a_push_of_25_commits_changing_the_page_in_the_first_syncs_it_within_sec
             reqwest::Method::PUT
         };
         let kind = if i == 2 { "added" } else { "modified" };
-        write(method, "notes%2Flog.md", format!("{i}\n"), format!("log {i}")).await;
+        write(
+            method,
+            "notes%2Flog.md",
+            format!("{i}\n"),
+            format!("log {i}"),
+        )
+        .await;
         let id = main_head(&world).await;
         commits.push(json!({"id": id, "message": format!("log {i}"), kind: ["notes/log.md"]}));
     }
@@ -444,7 +450,10 @@ async fn a_push_of_25_commits_changing_the_page_in_the_first_syncs_it_within_sec
     assert_eq!(r.text().await.unwrap(), r#"{"pages":["pm"]}"#);
     loop {
         let issues = world.issues("acme/roadmap").await;
-        if issues.iter().any(|i| i["title"] == "Answer partner questions") {
+        if issues
+            .iter()
+            .any(|i| i["title"] == "Answer partner questions")
+        {
             break;
         }
         assert!(

@@ -117,7 +117,10 @@ async fn a_handoff_on_premium_keeps_the_assignee_a_person_added() {
     );
     assert_plan_empty(&world).await;
 
-    world.write_page("pm.md", "## Duties\n\n- ~~Keep the roadmap public~~ => Drew\n");
+    world.write_page(
+        "pm.md",
+        "## Duties\n\n- ~~Keep the roadmap public~~ => Drew\n",
+    );
     world.apply_ok().await;
     let handed = issue(&world, "Keep the roadmap public").await;
     assert_eq!(handed["state"], "closed");
@@ -176,7 +179,10 @@ async fn an_edit_made_while_apply_runs_survives_its_write() {
         description.starts_with("Ashley: the numbers are in the sheet.\n\n"),
         "the person's line survives: {description}"
     );
-    assert!(description.contains("Review it every month."), "{description}");
+    assert!(
+        description.contains("Review it every month."),
+        "{description}"
+    );
     assert_plan_empty(&world).await;
 }
 
@@ -224,19 +230,18 @@ async fn a_conflicting_block_is_reported_and_the_persons_version_kept_in_a_note(
         .api(Method::GET, &format!("{ISSUES}/{iid}/notes"), &[])
         .await;
     assert!(
-        notes
-            .as_array()
+        notes.as_array().unwrap().iter().any(|n| n["body"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|n| n["body"]
-                .as_str()
-                .unwrap()
-                .contains("> Keep the roadmap public, and tell Ashley first")),
+            .contains("> Keep the roadmap public, and tell Ashley first")),
         "the person's version is in a note: {notes}"
     );
     let after = issue(&world, "Keep the roadmap public").await;
     let description = after["description"].as_str().unwrap();
-    assert!(description.contains("Review it every month."), "{description}");
+    assert!(
+        description.contains("Review it every month."),
+        "{description}"
+    );
     assert!(!description.contains("tell Ashley first"), "{description}");
     assert_plan_empty(&world).await;
 }

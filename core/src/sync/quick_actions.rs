@@ -18,6 +18,9 @@ pub fn neutralise(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut fence: Option<(char, usize)> = None;
     let mut html = false;
+    // An HTML block cannot interrupt a paragraph (CommonMark's kind 7, as GitLab's
+    // paragraph rule sees them all): a `<` line inside one leaves the paragraph going.
+    let mut after_blank = true;
     for line in text.split_inclusive('\n') {
         let content = line.trim_end_matches(['\n', '\r']);
         let indent = content.len() - content.trim_start_matches(' ').len();
@@ -31,11 +34,12 @@ pub fn neutralise(text: &str) -> String {
             html = !content.trim().is_empty();
         } else if let Some(opened) = opens_fence(trimmed).filter(|_| indent < 4) {
             fence = Some(opened);
-        } else if indent < 4 && trimmed.starts_with('<') {
+        } else if indent < 4 && trimmed.starts_with('<') && after_blank {
             html = true;
         } else if is_command_like(content) {
             out.push('\\');
         }
+        after_blank = content.trim().is_empty();
         out.push_str(line);
     }
     out
@@ -82,6 +86,23 @@ mod tests {
         }
         assert_eq!(neutralise("```\nx\n```\n/close"), "```\nx\n```\n\\/close");
         assert_eq!(neutralise("<br>\n\n/close"), "<br>\n\n\\/close");
+        assert_eq!(
+            neutralise("text\n<b>x</b>\n/close"),
+            "text\n<b>x</b>\n\\/close",
+            "the paragraph goes on"
+        );
+    }
+
+    #[test]
+    fn an_escaped_line_reads_as_written() {
+        use pulldown_cmark::{Event, Parser};
+        let text: String = Parser::new(&neutralise("/close the books\n"))
+            .filter_map(|e| match e {
+                Event::Text(t) => Some(t.into_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "/close the books");
     }
 
     #[test]

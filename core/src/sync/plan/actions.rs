@@ -174,11 +174,11 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
         write: Some(Write::Edit {
             iid: m.issue.iid,
             title: None,
-            description: Some(BlockWrite {
+            description: Some(Box::new(BlockWrite {
                 block: Some(block),
                 marker: new_marker,
                 last_block: m.marker.block.clone(),
-            }),
+            })),
             add_labels: Vec::new(),
             remove_labels: Vec::new(),
             assignee: None,

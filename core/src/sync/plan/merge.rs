@@ -263,11 +263,11 @@ fn edit_action(
 ) -> Action {
     // The marker records the handbook's values; a field left drifted keeps its
     // recorded value, which equals the handbook's, so it stays reported as drift.
-    let description = BlockWrite {
+    let description = Box::new(BlockWrite {
         block: merge.block.then(|| block.to_owned()),
         marker: new_marker.clone(),
         last_block: m.marker.block.clone(),
-    };
+    });
     let kind = match merge.state {
         Some(IssueState::Closed) => ActionKind::Close,
         Some(IssueState::Opened) => ActionKind::Reopen,

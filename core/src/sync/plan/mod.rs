@@ -119,7 +119,7 @@ pub enum Write {
         title: Option<String>,
         /// The managed block and marker, re-applied onto the description as it is right
         /// before the write, so text a person wrote meanwhile stays.
-        description: Option<BlockWrite>,
+        description: Option<Box<BlockWrite>>,
         /// Labels to add.
         add_labels: Vec<String>,
         /// Labels to remove.
@@ -407,6 +407,62 @@ mod tests {
         );
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Create, ActionKind::Close]);
+    }
+
+    #[test]
+    fn a_block_changed_by_a_person_and_by_the_handbook_is_a_conflict() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.description =
+            issue
+                .description
+                .replacen("Write docs\n", "Write docs, says Ashley\n", 1);
+        let mut changed = d.clone();
+        changed.body = "Write docs well".into();
+        let plan = plan_page(&spec(), &[changed], &[issue.clone()], &settings());
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Update, ActionKind::Conflict]);
+        let Some(Write::Edit {
+            description: Some(block),
+            ..
+        }) = &plan.actions[0].write
+        else {
+            panic!("an edit with a block")
+        };
+        let rewrite = block.apply_to(&issue.description).unwrap();
+        assert_eq!(
+            rewrite.displaced.as_deref().map(|b| b.lines().next()),
+            Some(Some("Write docs, says Ashley"))
+        );
+        // Only the person changed it: drift, no conflict, no note.
+        let plan = plan_page(&spec(), &[d], &[issue], &settings());
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Drift]);
+    }
+
+    #[test]
+    fn assignees_people_added_are_theirs_and_a_handoff_swaps_only_the_owner() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.assignees = vec!["alice".into(), "owner".into()];
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&d),
+            &[issue.clone()],
+            &settings(),
+        );
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        let mut handed = d.clone();
+        handed.assignee = Some("drew".into());
+        let plan = plan_page(&spec(), &[handed], &[issue.clone()], &settings());
+        let Some(Write::Edit {
+            assignee: Some(swap),
+            ..
+        }) = &plan.actions[0].write
+        else {
+            panic!("an assignee swap")
+        };
+        assert_eq!(swap.apply_to(&issue.assignees), ["drew", "alice"]);
     }
 
     #[test]

@@ -36,8 +36,7 @@ impl BlockWrite {
     pub fn apply_to(&self, current: &str) -> Option<Rewrite> {
         let parsed = marker::parse(current)?;
         let block = self.block.as_deref().unwrap_or(&parsed.block);
-        let displaced = (block != parsed.block
-            && marker::hash(&parsed.block) != self.last_block)
+        let displaced = (block != parsed.block && marker::hash(&parsed.block) != self.last_block)
             .then(|| parsed.block.clone());
         Some(Rewrite {
             description: marker::render(parsed.before, block, &self.marker, parsed.after),
@@ -52,7 +51,13 @@ impl BlockWrite {
 pub fn conflict_note(displaced: &str) -> String {
     let quoted: Vec<String> = displaced
         .lines()
-        .map(|l| if l.is_empty() { ">".into() } else { format!("> {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                ">".into()
+            } else {
+                format!("> {l}")
+            }
+        })
         .collect();
     format!(
         "handbook-sync replaced the handbook's part of this description with the handbook's new version. It had been edited here since the last sync; that version was:\n\n{}\n",
@@ -129,7 +134,12 @@ mod tests {
         let rewrite = write.apply_to(&now).unwrap();
         assert_eq!(
             rewrite.description,
-            marker::render("Written a second ago\n", "new", &marker("new"), "\nand below")
+            marker::render(
+                "Written a second ago\n",
+                "new",
+                &marker("new"),
+                "\nand below"
+            )
         );
         assert_eq!(rewrite.displaced, None, "nobody changed the block");
     }
