@@ -360,8 +360,8 @@ impl Gitlab {
             .map_err(|e| GitlabError::from_api(format!("adding a note to issue #{iid}"), e))
     }
 
-    /// The paths of the files that differ between two commits (GitLab's compare API:
-    /// added, modified, renamed from and to, and deleted files).
+    /// The paths of the files that differ between two commits (GitLab's compare API,
+    /// `straight`: added, modified, renamed from and to, and deleted files).
     pub async fn changed_paths(
         &self,
         project: &str,
@@ -382,6 +382,9 @@ impl Gitlab {
             .project(project)
             .from(from)
             .to(to)
+            // The two trees compared directly, not from their merge base: after a force
+            // push, files changed only in the dropped commits differ too.
+            .straight(true)
             .build()
             .expect("a compare query builds");
         let compare: Compare = ep.query_async(&self.client).await.map_err(|e| {
