@@ -346,18 +346,41 @@ impl Gitlab {
         })
     }
 
-    /// Adds a note (a comment) to an issue.
+    /// Adds a note (a comment) to an issue, never twice: when the outcome of an attempt
+    /// is unknown, the issue's notes are searched for the same body first.
     pub async fn create_note(&self, project: u64, iid: u64, body: &str) -> Result<(), GitlabError> {
-        let ep = api::projects::issues::notes::CreateIssueNote::builder()
-            .project(project)
-            .issue(iid)
-            .body(body)
-            .build()
-            .expect("a note builds");
-        api::ignore(ep)
-            .query_async(&self.client)
-            .await
-            .map_err(|e| GitlabError::from_api(format!("adding a note to issue #{iid}"), e))
+        let what = || format!("adding a note to issue #{iid}");
+        create_without_duplicates(
+            || async {
+                let ep = api::projects::issues::notes::CreateIssueNote::builder()
+                    .project(project)
+                    .issue(iid)
+                    .body(body)
+                    .build()
+                    .expect("a note builds");
+                api::ignore(ep)
+                    .query_async(&self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))
+            },
+            || async {
+                #[derive(Deserialize)]
+                struct Note {
+                    body: String,
+                }
+                let ep = api::projects::issues::notes::IssueNotes::builder()
+                    .project(project)
+                    .issue(iid)
+                    .build()
+                    .expect("a note list builds");
+                let notes: Vec<Note> = api::paged(ep, Pagination::All)
+                    .query_async(&self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))?;
+                Ok(notes.iter().any(|n| n.body == body).then_some(()))
+            },
+        )
+        .await
     }
 
     /// The paths of the files that differ between two commits (GitLab's compare API,
