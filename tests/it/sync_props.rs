@@ -251,13 +251,20 @@ fn description_line() -> impl Strategy<Value = String> {
         "",
         "Plain prose",
         "# Heading",
+        "#Not a heading",
+        "1. first",
+        "````",
+        "   ```",
+        "\t/close",
+        "<!-- note -->",
+        "text with `code",
     ])
     .prop_map(str::to_owned)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
