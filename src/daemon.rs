@@ -192,6 +192,8 @@ struct Hooks {
     /// (project path lower-cased, file path, ref) → page id, for `gitlab://` sources.
     sources: Vec<(String, String, String, String)>,
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    /// Asks GitLab which files a push changed when its event lists only some commits.
+    gitlab: crate::gitlab::Gitlab,
 }
 
 impl Hooks {
@@ -199,8 +201,10 @@ impl Hooks {
     async fn new(
         config: &Config,
         trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+        gitlab: crate::gitlab::Gitlab,
     ) -> Result<Self, crate::config::ConfigError> {
         Ok(Hooks {
+            gitlab,
             secret: config.webhook_secret().await?,
             sources: config
                 .pages
@@ -266,27 +270,19 @@ async fn push_hook(
         .unwrap_or("")
         .to_lowercase();
     let git_ref = event["ref"].as_str().unwrap_or("");
-    let mut touched = std::collections::BTreeSet::new();
-    for commit in event["commits"].as_array().into_iter().flatten() {
-        for kind in ["added", "modified", "removed"] {
-            for file in commit[kind]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str())
-            {
-                touched.insert(file.to_owned());
-            }
-        }
-    }
+    let on_branch = |(p, _, r, _): &&(String, String, String, String)| {
+        *p == project && (git_ref == format!("refs/heads/{r}") || git_ref == r)
+    };
+    let touched = if hooks.sources.iter().any(|s| on_branch(&s)) {
+        touched_files(&hooks.gitlab, &event).await
+    } else {
+        Some(std::collections::BTreeSet::new())
+    };
     let pages: Vec<String> = hooks
         .sources
         .iter()
-        .filter(|(p, path, r, _)| {
-            *p == project
-                && touched.contains(path)
-                && (git_ref == format!("refs/heads/{r}") || git_ref == r)
-        })
+        .filter(on_branch)
+        .filter(|(_, path, _, _)| touched.as_ref().is_none_or(|t| t.contains(path)))
         .map(|(_, _, _, id)| id.clone())
         .collect();
     if !pages.is_empty() {
@@ -297,6 +293,51 @@ async fn push_hook(
         StatusCode::ACCEPTED,
         serde_json::json!({"pages": pages}).to_string(),
     )
+}
+
+/// The files a push changed: those its listed commits name and, when GitLab listed only
+/// the last 20 of more (`total_commits_count`), those the compare API finds between
+/// `before` and `after`. `None` when that cannot be known (a new branch, a failed
+/// compare): then every page on the branch is synced, never none.
+async fn touched_files(
+    gitlab: &crate::gitlab::Gitlab,
+    event: &serde_json::Value,
+) -> Option<std::collections::BTreeSet<String>> {
+    let commits = event["commits"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut touched: std::collections::BTreeSet<String> = commits
+        .iter()
+        .flat_map(|c| ["added", "modified", "removed"].map(|kind| &c[kind]))
+        .filter_map(|files| files.as_array())
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    let total = event["total_commits_count"]
+        .as_u64()
+        .unwrap_or(commits.len() as u64);
+    if total <= commits.len() as u64 {
+        return Some(touched);
+    }
+    let (before, after) = (
+        event["before"].as_str().unwrap_or(""),
+        event["after"].as_str().unwrap_or(""),
+    );
+    let project = event["project"]["path_with_namespace"]
+        .as_str()
+        .unwrap_or("");
+    if before.is_empty() || before.bytes().all(|b| b == b'0') || after.is_empty() {
+        tracing::info!(total, "push hook: a new branch; syncing every page on it");
+        return None;
+    }
+    match gitlab.changed_paths(project, before, after).await {
+        Ok(paths) => {
+            touched.extend(paths);
+            Some(touched)
+        }
+        Err(e) => {
+            tracing::warn!("push hook: {e}; syncing every page on the branch");
+            None
+        }
+    }
 }
 
 /// Runs until `shutdown` is cancelled.
@@ -313,7 +354,6 @@ pub async fn run(
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let hooks = Arc::new(Hooks::new(&config, trigger).await?);
     // One client for the daemon's life: its throttle and a `RateLimit-Reset` pause carry
     // over from one sync to the next, and a shutdown ends its waits.
     let connection = sync_run::Connection::with_cancel(
@@ -322,6 +362,7 @@ pub async fn run(
         Some(shared.metrics.gitlab.clone()),
         shutdown.clone(),
     )?;
+    let hooks = Arc::new(Hooks::new(&config, trigger, connection.gitlab.clone()).await?);
     let router = router(shared.clone(), hooks);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

@@ -203,8 +203,8 @@ async fn board_text(gitlab: &Gitlab, config: &Config) -> anyhow::Result<String> 
             let _ = writeln!(out, "  ┌ {list} ({} open)", open.len());
             for issue in open {
                 let who = issue
-                    .assignee
-                    .as_deref()
+                    .assignees
+                    .first()
                     .map_or("unassigned".to_owned(), |u| format!("@{u}"));
                 let _ = writeln!(out, "  │ #{:<3} {} · {who}", issue.iid, issue.title);
             }
@@ -216,8 +216,8 @@ async fn board_text(gitlab: &Gitlab, config: &Config) -> anyhow::Result<String> 
         let _ = writeln!(out, "  ┌ Closed ({})", closed.len());
         for issue in closed {
             let who = issue
-                .assignee
-                .as_deref()
+                .assignees
+                .first()
                 .map_or("unassigned".to_owned(), |u| format!("@{u}"));
             let _ = writeln!(out, "  │ #{:<3} {} · {who}", issue.iid, issue.title);
         }

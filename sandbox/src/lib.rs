@@ -12,7 +12,7 @@ mod faults;
 mod model;
 mod params;
 mod policy;
-mod quick_actions;
+pub mod quick_actions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

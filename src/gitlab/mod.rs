@@ -396,9 +396,18 @@ impl GlIssue {
                 IssueState::Opened
             },
             labels: self.labels,
-            assignee: self.assignees.into_iter().next().map(|u| u.username),
+            assignees: self.assignees.into_iter().map(|u| u.username).collect(),
         }
     }
+}
+
+/// An issue read right before a write.
+#[derive(Debug, Clone)]
+pub struct CurrentIssue {
+    /// The issue.
+    pub issue: ObservedIssue,
+    /// Its assignees' user ids by username.
+    pub assignee_ids: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,8 +448,8 @@ pub struct IssueEdit<'a> {
     pub add_labels: &'a [String],
     /// Labels to remove.
     pub remove_labels: &'a [String],
-    /// `Some(None)` unassigns; `Some(Some(id))` assigns user `id`.
-    pub assignee: Option<Option<u64>>,
+    /// The whole set of assignees' user ids; `Some` of an empty list unassigns.
+    pub assignees: Option<Vec<u64>>,
     /// Close or reopen.
     pub state: Option<IssueState>,
 }
@@ -703,6 +712,106 @@ impl Gitlab {
             .map(|u| u.id))
     }
 
+    /// One issue as it is now, with its assignees' user ids: read right before a write,
+    /// so that the write goes onto what people wrote meanwhile.
+    pub async fn issue(&self, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError> {
+        let ep = api::projects::issues::Issue::builder()
+            .project(project)
+            .issue(iid)
+            .build()
+            .expect("an issue query builds");
+        let issue: GlIssue = ep
+            .query_async(&*self.client)
+            .await
+            .map_err(|e| GitlabError::from_api(format!("reading issue #{iid}"), e))?;
+        let assignee_ids = issue
+            .assignees
+            .iter()
+            .map(|u| (u.username.clone(), u.id))
+            .collect();
+        Ok(CurrentIssue {
+            issue: issue.observed(),
+            assignee_ids,
+        })
+    }
+
+    /// Adds a note (a comment) to an issue, never twice: when the outcome of an attempt
+    /// is unknown, the issue's notes are searched for the same body first.
+    pub async fn create_note(&self, project: u64, iid: u64, body: &str) -> Result<(), GitlabError> {
+        let what = || format!("adding a note to issue #{iid}");
+        create_without_duplicates(
+            || async {
+                let ep = api::projects::issues::notes::CreateIssueNote::builder()
+                    .project(project)
+                    .issue(iid)
+                    .body(body)
+                    .build()
+                    .expect("a note builds");
+                api::ignore(ep)
+                    .query_async(&*self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))
+            },
+            || async {
+                #[derive(Deserialize)]
+                struct Note {
+                    body: String,
+                }
+                let ep = api::projects::issues::notes::IssueNotes::builder()
+                    .project(project)
+                    .issue(iid)
+                    .build()
+                    .expect("a note list builds");
+                let notes: Vec<Note> = api::paged(ep, Pagination::All)
+                    .query_async(&*self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))?;
+                Ok(notes.iter().any(|n| n.body == body).then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// The paths of the files that differ between two commits (GitLab's compare API,
+    /// `straight`: added, modified, renamed from and to, and deleted files).
+    pub async fn changed_paths(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<String>, GitlabError> {
+        #[derive(Deserialize)]
+        struct Diff {
+            old_path: String,
+            new_path: String,
+        }
+        #[derive(Deserialize)]
+        struct Compare {
+            #[serde(default)]
+            diffs: Vec<Diff>,
+        }
+        let ep = api::projects::repository::commits::CompareCommits::builder()
+            .project(project)
+            .from(from)
+            .to(to)
+            // The two trees compared directly, not from their merge base: after a force
+            // push, files changed only in the dropped commits differ too.
+            .straight(true)
+            .build()
+            .expect("a compare query builds");
+        let compare: Compare = ep.query_async(&*self.client).await.map_err(|e| {
+            GitlabError::from_api(format!("comparing {from}...{to} in `{project}`"), e)
+        })?;
+        let mut paths: Vec<String> = compare
+            .diffs
+            .into_iter()
+            .flat_map(|d| [d.old_path, d.new_path])
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
+    }
+
     /// The project's labels: name → id.
     pub async fn labels(&self, project: u64) -> Result<BTreeMap<String, u64>, GitlabError> {
         let ep = api::projects::labels::Labels::builder()
@@ -948,12 +1057,12 @@ impl Gitlab {
         for l in edit.remove_labels {
             ep.remove_label(l.as_str());
         }
-        match edit.assignee {
-            Some(Some(id)) => {
-                ep.assignee_id(id);
-            }
-            Some(None) => {
+        match edit.assignees.as_deref() {
+            Some([]) => {
                 ep.unassign();
+            }
+            Some(ids) => {
+                ep.assignee_ids(ids.iter().copied());
             }
             None => {}
         }

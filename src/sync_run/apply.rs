@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
 use crate::sync::board::{self, BoardPlan};
+use crate::sync::plan::{AssigneeSwap, BlockWrite, conflict_note};
 use crate::sync::{ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
 
 use super::{Connection, Planned, ResolvedPeople};
@@ -395,16 +396,68 @@ impl Prepared {
                 assignee,
                 state,
             } => {
+                let (description, assignees) = self
+                    .onto_current(project, *iid, description.as_deref(), assignee.as_ref())
+                    .await?;
                 let edit = IssueEdit {
                     title: title.as_deref(),
                     description: description.as_deref(),
                     add_labels,
                     remove_labels,
-                    assignee: assignee.as_ref().map(|a| self.user_id(a)),
+                    assignees,
                     state: *state,
                 };
                 self.gitlab.edit_issue(project, *iid, &edit).await
             }
         }
+    }
+
+    /// The description and assignees to write, worked out on the issue as it is now
+    /// rather than on the plan's snapshot, which can be minutes old: what a person wrote
+    /// around the managed block, and the assignees they added, stay. A managed block a
+    /// person changed since the last sync is kept in a note before it is replaced.
+    async fn onto_current(
+        &self,
+        project: u64,
+        iid: u64,
+        block: Option<&BlockWrite>,
+        swap: Option<&AssigneeSwap>,
+    ) -> Result<(Option<String>, Option<Vec<u64>>), GitlabError> {
+        if block.is_none() && swap.is_none() {
+            return Ok((None, None));
+        }
+        let current = self.gitlab.issue(project, iid).await?;
+        let description = match block {
+            None => None,
+            Some(block) => {
+                let Some(rewrite) = block.apply_to(&current.issue.description) else {
+                    return Err(GitlabError::Other {
+                        what: format!("editing issue #{iid}"),
+                        message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),
+                    });
+                };
+                if let Some(theirs) = &rewrite.displaced {
+                    tracing::warn!(
+                        iid,
+                        "the managed block was changed by a person and in the handbook; keeping their version in a note"
+                    );
+                    self.gitlab
+                        .create_note(project, iid, &conflict_note(theirs))
+                        .await?;
+                }
+                Some(rewrite.description)
+            }
+        };
+        let now = &current.issue.assignees;
+        let assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
+            s.apply_to(now)
+                .iter()
+                .filter_map(|u| {
+                    let id = current.assignee_ids.get(u).copied();
+                    id.or_else(|| self.user_ids.get(u).copied())
+                })
+                .collect()
+        });
+        Ok((description, assignees))
     }
 }

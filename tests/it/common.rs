@@ -82,6 +82,16 @@ impl World {
     /// A sandbox with projects `acme/roadmap` and `acme/other`, users `sytses`, `drew`,
     /// `andriy`, `ashley`, `root`, and a config whose `[[pages]]` are `pages_toml`.
     pub async fn new(pages_toml: &str, extra_toml: &str) -> World {
+        World::with_tier(pages_toml, extra_toml, gitlab_sandbox::Tier::Free).await
+    }
+
+    /// [`World::new`] with a sandbox of the given GitLab tier (Premium keeps several
+    /// assignees).
+    pub async fn with_tier(
+        pages_toml: &str,
+        extra_toml: &str,
+        tier: gitlab_sandbox::Tier,
+    ) -> World {
         let config = gitlab_sandbox::Config {
             token: TOKEN.into(),
             projects: vec![
@@ -103,7 +113,7 @@ impl World {
                 })
                 .collect(),
             state_file: None,
-            ..Default::default()
+            tier,
         };
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await

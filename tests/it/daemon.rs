@@ -440,3 +440,127 @@ async fn a_rate_limit_pause_from_one_sync_holds_in_the_next_and_sigterm_ends_it(
         "SIGTERM ended the wait ({took:?})"
     );
 }
+
+/// A `git push` of 25 commits: GitLab's event lists only the last 20
+/// (`lib/gitlab/data_builder/push.rb`: `commits.last(20)`, `total_commits_count`), and
+/// here the page changed in the first. The sandbox has no git protocol, so the test sends
+/// the event a real push of the sandbox's 25 commits would send; the daemon must ask the
+/// compare API (`lib/api/repositories.rb`) for the rest and sync the page within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_25_commits_changing_the_page_in_the_first_syncs_it_within_seconds() {
+    let port = free_port();
+    let world = World::new(
+        "[[pages]]\nid = \"pm\"\nsource = \"gitlab://acme/roadmap/handbook/pm.md?ref=main\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n",
+        &format!("[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[webhook]\nsecret = \"s3cret\"\n"),
+    )
+    .await;
+    let files = "/projects/acme%2Froadmap/repository/files";
+    let write = |method: reqwest::Method, path: &'static str, content: String, message: String| {
+        let world = &world;
+        async move {
+            world
+                .api(
+                    method,
+                    &format!("{files}/{path}"),
+                    &[
+                        ("branch", "main"),
+                        ("content", &content),
+                        ("commit_message", &message),
+                    ],
+                )
+                .await
+        }
+    };
+    write(
+        reqwest::Method::POST,
+        "handbook%2Fpm.md",
+        "## Duties\n\n- Keep the roadmap public\n".into(),
+        "Add the page".into(),
+    )
+    .await;
+    let daemon = start(&world);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = main_head(&world).await;
+    write(
+        reqwest::Method::PUT,
+        "handbook%2Fpm.md",
+        "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n".into(),
+        "Add a bullet".into(),
+    )
+    .await;
+    let mut commits = Vec::new();
+    for i in 2..=25 {
+        let method = if i == 2 {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::PUT
+        };
+        let kind = if i == 2 { "added" } else { "modified" };
+        write(
+            method,
+            "notes%2Flog.md",
+            format!("{i}\n"),
+            format!("log {i}"),
+        )
+        .await;
+        let id = main_head(&world).await;
+        commits.push(json!({"id": id, "message": format!("log {i}"), kind: ["notes/log.md"]}));
+    }
+    let after = main_head(&world).await;
+    let event = json!({
+        "object_kind": "push",
+        "before": before,
+        "after": after,
+        "ref": "refs/heads/main",
+        "project": {"path_with_namespace": "acme/roadmap"},
+        "total_commits_count": 25,
+        "commits": commits[commits.len() - 20..],
+    });
+    let pushed = Instant::now();
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/gitlab"))
+        .header("X-Gitlab-Token", "s3cret")
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.text().await.unwrap(), r#"{"pages":["pm"]}"#);
+    loop {
+        let issues = world.issues("acme/roadmap").await;
+        if issues
+            .iter()
+            .any(|i| i["title"] == "Answer partner questions")
+        {
+            break;
+        }
+        assert!(
+            pushed.elapsed() < Duration::from_secs(5),
+            "no issue 5 s after the push"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+/// The commit `main` points at.
+async fn main_head(world: &World) -> String {
+    world
+        .api(
+            reqwest::Method::GET,
+            "/projects/acme%2Froadmap/repository/branches/main",
+            &[],
+        )
+        .await["commit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

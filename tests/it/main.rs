@@ -19,6 +19,7 @@ mod parse_props;
 mod plan_markdown;
 mod resilience;
 mod resilience_process;
+mod safe_edits;
 mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;

@@ -223,3 +223,62 @@ proptest! {
         });
     }
 }
+
+/// Lines of the kinds that matter to quick actions: commands, near-commands, fences,
+/// HTML, lists, quotes, blank lines and prose.
+fn description_line() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "/close",
+        "/CLOSE",
+        "/label ~x",
+        "/assign @drew",
+        "/title New",
+        "/due tomorrow",
+        "/closed",
+        "/ close",
+        "  /close",
+        "\\/close",
+        "```",
+        "~~~",
+        "<div>",
+        "</div>",
+        "<b>x</b>",
+        "- item",
+        "> quote",
+        ">>>",
+        "    code",
+        "`",
+        "",
+        "Plain prose",
+        "# Heading",
+        "#Not a heading",
+        "1. first",
+        "````",
+        "   ```",
+        "\t/close",
+        "<!-- note -->",
+        "text with `code",
+    ])
+    .prop_map(str::to_owned)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever a body holds, once neutralised GitLab's extractor (the sandbox's model of
+    /// `lib/gitlab/quick_actions/extractor.rb` and `quick_action_filter.rb`) finds no
+    /// command in it and stores it as written, so the managed block's hash matches what
+    /// GitLab keeps.
+    #[test]
+    fn a_neutralised_body_holds_no_quick_action(lines in prop::collection::vec(description_line(), 0..12)) {
+        let body = lines.join("\n");
+        let safe = handbook_sync::sync::quick_actions::neutralise(&body);
+        let (stored, commands) = gitlab_sandbox::quick_actions::extract(&safe);
+        prop_assert!(commands.is_empty(), "{safe:?} runs {commands:?}");
+        prop_assert_eq!(stored, safe.trim_end());
+    }
+}

@@ -101,11 +101,25 @@ pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
 }
 
 /// The words of the counts: a plan's, or an applied plan's.
-fn count_words(applied: bool) -> [&'static str; 5] {
+fn count_words(applied: bool) -> [&'static str; 6] {
     if applied {
-        ["created", "updated", "closed", "reopened", "drifted"]
+        [
+            "created",
+            "updated",
+            "closed",
+            "reopened",
+            "drifted",
+            "in conflict",
+        ]
     } else {
-        ["to create", "to update", "to close", "to reopen", "drifted"]
+        [
+            "to create",
+            "to update",
+            "to close",
+            "to reopen",
+            "drifted",
+            "in conflict",
+        ]
     }
 }
 
@@ -117,6 +131,9 @@ fn totals(plan: &Plan, applied: bool) -> String {
         "**{} {}, {} {}, {} {}, {} {}, {} {}**, {} unchanged",
         s.create, w[0], s.update, w[1], s.close, w[2], s.reopen, w[3], s.drift, w[4], s.unchanged
     );
+    if s.conflict > 0 {
+        let _ = write!(line, ", **{} {}**", s.conflict, w[5]);
+    }
     if s.refused > 0 {
         let _ = write!(line, ", **{} refused**", s.refused);
     }
@@ -218,6 +235,7 @@ fn page_summary(actions: &[&Action], applied: bool) -> String {
         ActionKind::Close,
         ActionKind::Reopen,
         ActionKind::Drift,
+        ActionKind::Conflict,
     ]
     .into_iter()
     .zip(count_words(applied));
@@ -242,6 +260,7 @@ fn row(a: &Action, project: &str, gitlab_url: Option<&str>) -> String {
         ActionKind::Close => "**close**",
         ActionKind::Reopen => "reopen",
         ActionKind::Drift => "drift",
+        ActionKind::Conflict => "**conflict**",
     };
     let issue = match (a.iid, gitlab_url) {
         (None, _) => "new".to_owned(),

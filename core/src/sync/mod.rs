@@ -5,6 +5,7 @@ pub mod desired;
 pub mod markdown;
 pub mod marker;
 pub mod plan;
+pub mod quick_actions;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -117,6 +118,10 @@ pub struct Summary {
     pub reopen: usize,
     /// Manual changes reported.
     pub drift: usize,
+    /// Managed blocks changed by a person and by the handbook (left out of JSON when
+    /// none, as before conflicts were reported).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub conflict: usize,
     /// Items whose issue needs nothing.
     pub unchanged: usize,
     /// Actions that failed (apply only).
@@ -161,6 +166,7 @@ impl Plan {
                 ActionKind::Close => self.summary.close += 1,
                 ActionKind::Reopen => self.summary.reopen += 1,
                 ActionKind::Drift => self.summary.drift += 1,
+                ActionKind::Conflict => self.summary.conflict += 1,
             }
         }
         self.actions.extend(page_plan.actions);
@@ -235,12 +241,17 @@ impl Plan {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {} unchanged{}{}",
+            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {}{} unchanged{}{}",
             s.create,
             s.update,
             s.close,
             s.reopen,
             s.drift,
+            if s.conflict > 0 {
+                format!("{} in conflict, ", s.conflict)
+            } else {
+                String::new()
+            },
             s.unchanged,
             if s.refused > 0 {
                 format!(", {} refused (not applied)", s.refused)
@@ -257,6 +268,10 @@ impl Plan {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn action_line(a: &Action) -> String {
     let (sign, word) = match a.action {
         ActionKind::Create => ("+", "create"),
@@ -264,6 +279,7 @@ fn action_line(a: &Action) -> String {
         ActionKind::Close => ("-", "close"),
         ActionKind::Reopen => ("^", "reopen"),
         ActionKind::Drift => ("!", "drift"),
+        ActionKind::Conflict => ("!", "conflict"),
     };
     let issue = a
         .iid

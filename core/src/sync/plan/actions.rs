@@ -3,7 +3,7 @@
 //! marker, which the merge writes too.
 
 use super::matching::Managed;
-use super::{Action, ActionKind, Change, Changes, PlanSettings, Write};
+use super::{Action, ActionKind, BlockWrite, Change, Changes, PlanSettings, Write};
 use crate::parse::ItemStatus;
 use crate::sync::desired::{DesiredIssue, IssueState, PageSpec};
 use crate::sync::marker::{self, Marker, MarkerStatus};
@@ -25,7 +25,8 @@ pub(super) fn reason_line(d: &DesiredIssue, since: &str) -> Option<String> {
 pub(super) fn block_text(body: &str, source: &str, reason: Option<&str>) -> String {
     let mut block = String::new();
     if !body.is_empty() {
-        block.push_str(body);
+        // Stored and shown as written: GitLab would run `/close` in a bullet's body.
+        block.push_str(&crate::sync::quick_actions::neutralise(body));
         block.push_str("\n\n");
     }
     block.push_str("---\n");
@@ -173,12 +174,11 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
         write: Some(Write::Edit {
             iid: m.issue.iid,
             title: None,
-            description: Some(marker::render(
-                m.parsed.before,
-                &block,
-                &new_marker,
-                m.parsed.after,
-            )),
+            description: Some(Box::new(BlockWrite {
+                block: Some(block),
+                marker: new_marker,
+                last_block: m.marker.block.clone(),
+            })),
             add_labels: Vec::new(),
             remove_labels: Vec::new(),
             assignee: None,

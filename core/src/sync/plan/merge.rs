@@ -6,7 +6,7 @@
 
 use super::actions::{block_text, desired_marker, reason_line};
 use super::matching::Managed;
-use super::{Action, ActionKind, Change, Changes, PlanSettings, Write};
+use super::{Action, ActionKind, AssigneeSwap, BlockWrite, Change, Changes, PlanSettings, Write};
 use crate::parse::ItemStatus;
 use crate::sync::desired::{DesiredIssue, IssueState, PageSpec};
 use crate::sync::marker::{self, Marker, MarkerStatus};
@@ -42,14 +42,16 @@ struct Merge {
     changes: Changes,
     /// Fields (and labels) a person changed and that are kept.
     drift: Vec<String>,
+    /// Fields a person and the handbook both changed; the handbook's value is written.
+    conflicts: Vec<String>,
     /// One phrase per written field, for the reason line.
     why: Vec<String>,
     /// New title to write.
     title: Option<String>,
     /// Rewrite the managed block.
     block: bool,
-    /// New assignee to write (`Some(None)` unassigns).
-    assignee: Option<Option<String>>,
+    /// The assignee swap to write.
+    assignee: Option<AssigneeSwap>,
     /// New state to write.
     state: Option<IssueState>,
 }
@@ -132,9 +134,13 @@ pub(super) fn reconcile(
             .insert(0, format!("reworded (was “{}”)", m.marker.title));
     }
     let drift = std::mem::take(&mut merge.drift);
+    let conflicts = std::mem::take(&mut merge.conflicts);
     let mut actions = Vec::new();
     if merge.writes() || key_moved {
         actions.push(edit_action(spec, d, m, &block, &new_marker, merge));
+    }
+    if !conflicts.is_empty() {
+        actions.push(conflict_action(spec, d, m.issue.iid, conflicts));
     }
     if !drift.is_empty() {
         actions.push(drift_action(spec, d, m.issue.iid, drift));
@@ -180,10 +186,11 @@ fn merge_fields(d: &DesiredIssue, m: &Managed<'_>, new_marker: &Marker, enforce:
         merge.title = Some(d.title.clone());
     }
     let actual_block = marker::hash(&m.parsed.block);
-    if merge.decide(
-        three_way(&new_marker.block, &last.block, &actual_block),
-        "description",
-    ) {
+    let decision = three_way(&new_marker.block, &last.block, &actual_block);
+    if decision == Decision::Apply && actual_block != last.block {
+        merge.conflicts.push("description".into());
+    }
+    if merge.decide(decision, "description") {
         merge.changes.description = true;
         merge.block = true;
     }
@@ -197,18 +204,52 @@ fn merge_fields(d: &DesiredIssue, m: &Managed<'_>, new_marker: &Marker, enforce:
         });
         merge.state = Some(d.state);
     }
-    if merge.decide(
-        three_way(&d.assignee, &last.assignee, &issue.assignee),
-        "assignee",
-    ) {
-        merge.changes.assignee = Some(Change {
-            from: issue.assignee.clone(),
-            to: d.assignee.clone(),
-        });
-        merge.assignee = Some(d.assignee.clone());
-    }
+    merge.assignee(d, last, &issue.assignees);
     merge.labels(d, last, issue);
     merge
+}
+
+/// The assignee that holds handbook-sync's place among `assignees`: the handbook's when
+/// it is there, else the one last set when it is there, else (a person took it out) the
+/// first one, whom a person put in its place. Assignees people added beside it are
+/// theirs and never compared.
+fn assignee_in_place(
+    desired: &Option<String>,
+    last: &Option<String>,
+    assignees: &[String],
+) -> Option<String> {
+    let present = |u: &Option<String>| u.as_ref().filter(|u| assignees.contains(u)).cloned();
+    if let Some(u) = present(desired).or_else(|| present(last)) {
+        return Some(u);
+    }
+    if desired.is_none() && last.is_none() {
+        return None;
+    }
+    assignees.first().cloned()
+}
+
+impl Merge {
+    /// The assignee: the three-way merge of handbook-sync's place among the assignees;
+    /// a write swaps that one for the handbook's and keeps the others.
+    fn assignee(&mut self, d: &DesiredIssue, last: &Marker, assignees: &[String]) {
+        let actual = assignee_in_place(&d.assignee, &last.assignee, assignees);
+        if !self.decide(three_way(&d.assignee, &last.assignee, &actual), "assignee") {
+            return;
+        }
+        let swap = AssigneeSwap {
+            remove: actual.clone(),
+            add: d.assignee.clone(),
+        };
+        if swap.is_noop(assignees) {
+            self.why.pop();
+            return;
+        }
+        self.changes.assignee = Some(Change {
+            from: actual,
+            to: d.assignee.clone(),
+        });
+        self.assignee = Some(swap);
+    }
 }
 
 /// The edit that writes what the merge decided.
@@ -220,10 +261,13 @@ fn edit_action(
     new_marker: &Marker,
     merge: Merge,
 ) -> Action {
-    let block_to_write = if merge.block { block } else { &m.parsed.block };
     // The marker records the handbook's values; a field left drifted keeps its
     // recorded value, which equals the handbook's, so it stays reported as drift.
-    let description = marker::render(m.parsed.before, block_to_write, new_marker, m.parsed.after);
+    let description = Box::new(BlockWrite {
+        block: merge.block.then(|| block.to_owned()),
+        marker: new_marker.clone(),
+        last_block: m.marker.block.clone(),
+    });
     let kind = match merge.state {
         Some(IssueState::Closed) => ActionKind::Close,
         Some(IssueState::Opened) => ActionKind::Reopen,
@@ -264,6 +308,25 @@ fn edit_reason(kind: ActionKind, d: &DesiredIssue, last: &Marker, why: &[String]
             "back in the handbook".into()
         }
         _ => why.join("; "),
+    }
+}
+
+/// The report of fields a person and the handbook both changed: the handbook's version is
+/// written, the person's kept in a note first.
+fn conflict_action(spec: &PageSpec, d: &DesiredIssue, iid: u64, fields: Vec<String>) -> Action {
+    Action {
+        action: ActionKind::Conflict,
+        page: spec.id.clone(),
+        key: d.key.clone(),
+        iid: Some(iid),
+        title: d.title.clone(),
+        reason: format!(
+            "changed by a person and in the handbook: {}; the handbook's version is written, the person's kept in a note on the issue",
+            fields.join(", ")
+        ),
+        changes: Changes::default(),
+        warnings: Vec::new(),
+        write: None,
     }
 }
 

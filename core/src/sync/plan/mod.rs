@@ -9,6 +9,7 @@ mod actions;
 mod guard;
 mod matching;
 mod merge;
+mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +19,7 @@ use super::desired::{DesiredIssue, IssueState, PageSpec};
 use super::marker::MarkerStatus;
 
 pub use matching::similarity;
+pub use write::{AssigneeSwap, BlockWrite, Rewrite, conflict_note};
 
 /// An issue as read from GitLab.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +34,9 @@ pub struct ObservedIssue {
     pub state: IssueState,
     /// Every label, managed or not.
     pub labels: Vec<String>,
-    /// The first assignee's username.
-    pub assignee: Option<String>,
+    /// Every assignee's username, in GitLab's order (GitLab Free keeps one; paid tiers
+    /// several).
+    pub assignees: Vec<String>,
 }
 
 /// What an action does.
@@ -50,6 +53,10 @@ pub enum ActionKind {
     Reopen,
     /// A person changed an owned field; reported, not changed (`enforce = false`).
     Drift,
+    /// A person and the handbook both changed the managed block since the last sync:
+    /// reported beside the update, in which the handbook's version wins after the
+    /// person's is kept in a note on the issue.
+    Conflict,
 }
 
 /// `from` → `to`.
@@ -111,14 +118,16 @@ pub enum Write {
         iid: u64,
         /// New title.
         title: Option<String>,
-        /// New description.
-        description: Option<String>,
+        /// The managed block and marker, re-applied onto the description as it is right
+        /// before the write, so text a person wrote meanwhile stays.
+        description: Option<Box<BlockWrite>>,
         /// Labels to add.
         add_labels: Vec<String>,
         /// Labels to remove.
         remove_labels: Vec<String>,
-        /// `Some(None)` unassigns.
-        assignee: Option<Option<String>>,
+        /// The assignee handbook-sync set, swapped among the issue's assignees as they are
+        /// right before the write (the ones people added stay).
+        assignee: Option<AssigneeSwap>,
         /// The state to move the issue to (GitLab's `state_event`: see
         /// [`IssueState::event`]).
         state: Option<IssueState>,
@@ -331,7 +340,7 @@ mod tests {
             description,
             state: IssueState::Opened,
             labels,
-            assignee,
+            assignees: assignee.into_iter().collect(),
         }
     }
 
@@ -352,7 +361,7 @@ mod tests {
     fn a_handbook_change_is_applied_and_a_persons_change_is_drift() {
         let d = desired("a", "Write docs");
         let mut issue = observed_for(&d, 1);
-        issue.assignee = Some("someone".into());
+        issue.assignees = vec!["someone".into()];
         let mut changed = d.clone();
         changed.title = "Write good docs".into();
         let plan = plan_page(
@@ -420,6 +429,62 @@ mod tests {
         );
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Create, ActionKind::Close]);
+    }
+
+    #[test]
+    fn a_block_changed_by_a_person_and_by_the_handbook_is_a_conflict() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.description =
+            issue
+                .description
+                .replacen("Write docs\n", "Write docs, says Ashley\n", 1);
+        let mut changed = d.clone();
+        changed.body = "Write docs well".into();
+        let plan = plan_page(&spec(), &[changed], &[issue.clone()], &settings());
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Update, ActionKind::Conflict]);
+        let Some(Write::Edit {
+            description: Some(block),
+            ..
+        }) = &plan.actions[0].write
+        else {
+            panic!("an edit with a block")
+        };
+        let rewrite = block.apply_to(&issue.description).unwrap();
+        assert_eq!(
+            rewrite.displaced.as_deref().map(|b| b.lines().next()),
+            Some(Some("Write docs, says Ashley"))
+        );
+        // Only the person changed it: drift, no conflict, no note.
+        let plan = plan_page(&spec(), &[d], &[issue], &settings());
+        let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
+        assert_eq!(kinds, [ActionKind::Drift]);
+    }
+
+    #[test]
+    fn assignees_people_added_are_theirs_and_a_handoff_swaps_only_the_owner() {
+        let d = desired("a", "Write docs");
+        let mut issue = observed_for(&d, 1);
+        issue.assignees = vec!["alice".into(), "owner".into()];
+        let plan = plan_page(
+            &spec(),
+            std::slice::from_ref(&d),
+            &[issue.clone()],
+            &settings(),
+        );
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        let mut handed = d.clone();
+        handed.assignee = Some("drew".into());
+        let plan = plan_page(&spec(), &[handed], &[issue.clone()], &settings());
+        let Some(Write::Edit {
+            assignee: Some(swap),
+            ..
+        }) = &plan.actions[0].write
+        else {
+            panic!("an assignee swap")
+        };
+        assert_eq!(swap.apply_to(&issue.assignees), ["drew", "alice"]);
     }
 
     #[test]
@@ -521,7 +586,10 @@ mod tests {
             panic!("{:?}", removal.actions)
         };
         let reopened = ObservedIssue {
-            description: closed,
+            description: closed
+                .apply_to(&issues[1].description)
+                .expect("the issue has a managed block")
+                .description,
             ..issues[1].clone()
         };
         let observed = [issues[0].clone(), reopened];
