@@ -36,7 +36,9 @@ pub struct PageProgress {
     pub closed: usize,
     /// Closed because handed over.
     pub handed_over: usize,
-    /// Per section, in the order the page's issues were created (the handbook's order).
+    /// Per section, in the order the page's issues were created: the handbook's order,
+    /// except that creates running side by side (`gitlab.concurrency`) may swap
+    /// neighbouring short sections.
     pub sections: Vec<SectionProgress>,
 }
 

@@ -82,6 +82,13 @@ fn varied_plan() -> Plan {
             "reworded (was “Maintain the list”)",
         ),
         action(
+            ActionKind::Conflict,
+            Some(12),
+            "Maintain the mailing lists | and ~labels",
+            Changes::default(),
+            "a person and the handbook both changed the text; the person's version is kept in a note",
+        ),
+        action(
             ActionKind::Close,
             Some(35),
             "Maintain CF Tile",
@@ -124,8 +131,12 @@ fn varied_plan() -> Plan {
         ),
     ];
     let mut plan = Plan::default();
+    let mut product_manager = page("product-manager", PageOutcome::Ok, &["section::Marketing"]);
+    product_manager
+        .warnings
+        .push("label `Section::Marketing` differs from `section::Marketing` only in case".into());
     plan.add_page(
-        page("product-manager", PageOutcome::Ok, &["section::Marketing"]),
+        product_manager,
         PagePlan {
             actions,
             refused: None,
@@ -185,6 +196,12 @@ fn every_kind_of_action_reads_as_a_table_row_with_problems_first() {
     assert!(text.contains("[#35](https://gitlab.example.com/acme/roadmap/-/issues/35)"));
     assert!(text.contains("`~labels`"), "{text}");
     assert!(text.contains(r"lists \| and"), "{text}");
+    assert!(text.contains("| **conflict** | [#12]"), "{text}");
+    assert!(text.contains("**1 in conflict**"), "{text}");
+    assert!(
+        text.contains("> :warning: Page `product-manager`: label"),
+        "{text}"
+    );
 }
 
 #[test]
