@@ -141,8 +141,9 @@ pub struct SandboxArgs {
     /// again at start.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first);
-    /// `premium` keeps several and makes scoped labels (`key::value`) exclusive.
+    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first) and
+    /// creates no board through the API; `premium` keeps several assignees, creates
+    /// boards and makes scoped labels (`key::value`) exclusive.
     #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
     pub tier: String,
 }

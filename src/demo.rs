@@ -111,7 +111,8 @@ impl Stage {
                     .map(|u| (PROJECT.to_owned(), u.to_string(), 30))
                     .collect(),
                 state_file: None,
-                ..Default::default()
+                // gitlab-org is on Ultimate; on Free, GitLab's API creates no board.
+                tier: gitlab_sandbox::Tier::Premium,
             },
         )
         .await

@@ -144,7 +144,7 @@ impl Prepared {
             return (failed, 0);
         }
         if let Some(board) = self.plan.boards.iter().find(|b| b.page == page.id)
-            && let Err(e) = self.apply_board(project, &page.project, board).await
+            && let Err(e) = self.apply_board(project, page, board).await
         {
             tracing::error!(page = %page.id, "{e}");
             failed += 1;
@@ -222,7 +222,7 @@ impl Prepared {
     async fn apply_board(
         &self,
         project: u64,
-        project_name: &str,
+        page: &PageReport,
         board: &BoardPlan,
     ) -> Result<(), GitlabError> {
         if !board.has_changes() {
@@ -230,9 +230,24 @@ impl Prepared {
         }
         let board_id = match board.board_id {
             Some(id) => id,
-            None => self.gitlab.create_board(project, &board.board).await?,
+            None => match self.gitlab.create_board(project, &board.board).await {
+                Ok(id) => id,
+                // The token may write issues (checked before any write), so a 403 here is
+                // GitLab Free, whose API creates no board at all: the issues are what
+                // matters, and failing every run over a board would hide real failures.
+                Err(GitlabError::Forbidden { .. }) => {
+                    tracing::warn!(
+                        page = %page.id,
+                        "GitLab refused to create the board “{}” in {} (403): GitLab Free creates no issue board through its API (several boards per project need Premium or Ultimate). The issues are synced all the same; set `board = false` on the page to stop trying",
+                        board.board,
+                        page.project
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            },
         };
-        let ids = self.label_ids.get(project_name);
+        let ids = self.label_ids.get(&page.project);
         for board::ListAdd { label, position } in &board.add_lists {
             let Some(label_id) = ids.and_then(|m| m.get(label)) else {
                 return Err(GitlabError::Other {

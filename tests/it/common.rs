@@ -42,6 +42,11 @@ pub fn stderr(output: &Output) -> String {
 
 /// An in-process sandbox with one public project `acme/roadmap` and users `drew`, `ashley`.
 pub async fn sandbox() -> gitlab_sandbox::Running {
+    sandbox_with_tier(gitlab_sandbox::Tier::Free).await
+}
+
+/// [`sandbox`] as the given tier (on Free, GitLab's API creates no issue board).
+pub async fn sandbox_with_tier(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
     let config = gitlab_sandbox::Config {
         token: TOKEN.into(),
         projects: vec![
@@ -53,6 +58,7 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
             ("ashley".into(), "Ashley".into()),
         ],
         state_file: None,
+        tier,
         ..Default::default()
     };
     gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)

@@ -56,6 +56,9 @@ fn python_gitlab_runs_its_workflow_against_the_sandbox() {
             "acme/roadmap",
             "--user",
             "drew:Drew",
+            // The script creates a board, which GitLab's API does only on Premium and up.
+            "--tier",
+            "premium",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -131,7 +131,8 @@ fn issues_per_key(issues: &[Value]) -> BTreeMap<String, usize> {
 /// converges (at most 3 applies); then the faults stop and nothing is left to do, and
 /// no item ever got a second issue. Returns how many applies each step needed.
 async fn converge_under_faults(seed: u64) -> [usize; 3] {
-    let world = World::new("", "").await;
+    // Premium: the board converges too (GitLab Free creates none through the API).
+    let world = World::with_tier("", "", gitlab_sandbox::Tier::Premium).await;
     let unmanaged = world
         .api(
             reqwest::Method::POST,
@@ -273,9 +274,10 @@ async fn the_sync_converges_under_injected_faults_for_many_seeds() {
 /// again; once it landed, the next sync finds it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_timed_out_is_not_sent_again_by_a_sync_soon_after() {
-    let world = World::new(
+    let world = World::with_tier(
         &page_toml("small", "small.md", PROJECT),
         "timeout_seconds = 0.2\nmax_retries = 0\n",
+        gitlab_sandbox::Tier::Premium,
     )
     .await;
     world.write_page("small.md", "## Duties\n\n- Keep the roadmap public\n");

@@ -3,7 +3,8 @@
 //! linked issues. Each test names the GitLab source it follows (paths in
 //! gitlab-org/gitlab); everything goes through GitLab's own API.
 
-use crate::common::{Rest, TOKEN, sandbox};
+use crate::common::{Rest, TOKEN, sandbox, sandbox_with_tier};
+use gitlab_sandbox::Tier;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -101,7 +102,7 @@ async fn board_with_two_lists(api: &Rest) -> (String, Vec<String>, String) {
 /// taken` for a second list of a label (`List`'s uniqueness of `label` per board).
 #[tokio::test]
 async fn board_list_creation_errors_are_gitlabs() {
-    let sb = sandbox().await;
+    let sb = sandbox_with_tier(Tier::Premium).await;
     let api = Rest::new(&sb.url);
     let (lists, labels, _) = board_with_two_lists(&api).await;
     let (status, body) = api
@@ -127,7 +128,7 @@ async fn board_list_creation_errors_are_gitlabs() {
 /// (`lib/api/boards_responses.rb`, `move_list`), and nothing moves.
 #[tokio::test]
 async fn a_list_moved_out_of_range_or_onto_itself_is_refused() {
-    let sb = sandbox().await;
+    let sb = sandbox_with_tier(Tier::Premium).await;
     let api = Rest::new(&sb.url);
     let (lists, _, _) = board_with_two_lists(&api).await;
     let before = api.get(&lists).await;

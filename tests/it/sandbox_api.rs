@@ -5,7 +5,8 @@ use crate::common;
 
 use std::collections::BTreeSet;
 
-use common::{TOKEN, sandbox};
+use common::{TOKEN, sandbox, sandbox_with_tier};
+use gitlab_sandbox::Tier;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -130,7 +131,7 @@ const NULLABLE: &[&str] = &[
 
 #[tokio::test]
 async fn responses_have_the_fields_and_types_of_gitlabs_examples() {
-    let sb = sandbox().await;
+    let sb = sandbox_with_tier(Tier::Premium).await;
     let api = Api::new(&sb.url);
     let drew = api.get("/users?username=drew").await[0]["id"]
         .as_u64()
@@ -850,7 +851,7 @@ fn git_blob_id(content: &[u8]) -> String {
 
 #[tokio::test]
 async fn boards_take_one_list_per_label() {
-    let sb = sandbox().await;
+    let sb = sandbox_with_tier(Tier::Premium).await;
     let api = Api::new(&sb.url);
     let (_, label) = api
         .json(
@@ -887,6 +888,36 @@ async fn boards_take_one_list_per_label() {
         .get(&format!("/projects/acme%2Froadmap/boards/{}", board["id"]))
         .await;
     assert_eq!(board["lists"].as_array().unwrap().len(), 1);
+}
+
+/// GitLab Free creates no board through the API, not even a project's first
+/// (`lib/api/boards_responses.rb`, `create_board`: `forbidden! unless
+/// board_parent.multiple_issue_boards_available?`, false on Free); Premium does.
+#[tokio::test]
+async fn only_premium_creates_boards_through_the_api() {
+    let free = sandbox().await;
+    let (status, body) = Api::new(&free.url)
+        .json(
+            Method::POST,
+            "/projects/acme%2Froadmap/boards",
+            &[("name", "Handbook: PM")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"message": "403 Forbidden"}));
+    let boards = Api::new(&free.url)
+        .get("/projects/acme%2Froadmap/boards")
+        .await;
+    assert_eq!(boards, json!([]));
+    let premium = sandbox_with_tier(Tier::Premium).await;
+    let (status, _) = Api::new(&premium.url)
+        .json(
+            Method::POST,
+            "/projects/acme%2Froadmap/boards",
+            &[("name", "Handbook: PM")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
 }
 
 #[tokio::test]

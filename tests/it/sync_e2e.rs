@@ -9,7 +9,11 @@ use serde_json::Value;
 const PROJECT: &str = "acme/roadmap";
 
 async fn pm_world() -> World {
-    let world = World::new(&page_toml("product-manager", "pm.md", PROJECT), "").await;
+    pm_world_on(gitlab_sandbox::Tier::Free).await
+}
+
+async fn pm_world_on(tier: gitlab_sandbox::Tier) -> World {
+    let world = World::with_tier(&page_toml("product-manager", "pm.md", PROJECT), "", tier).await;
     world.write_page("pm.md", &pm_page());
     world
 }
@@ -37,7 +41,8 @@ fn assignee(issue: &Value) -> Option<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_product_manager_page_becomes_fifty_labeled_assigned_issues_and_a_second_apply_writes_nothing()
  {
-    let world = pm_world().await;
+    // gitlab-org's tier: the board is created too, so the second apply has nothing to do.
+    let world = pm_world_on(gitlab_sandbox::Tier::Premium).await;
     world.apply_ok().await;
     let issues = world.issues(PROJECT).await;
     assert_eq!(issues.len(), 50);
@@ -97,6 +102,31 @@ async fn the_product_manager_page_becomes_fifty_labeled_assigned_issues_and_a_se
     let stats = world.stats().await;
     assert_eq!(stats["writes"], 0, "a second apply writes nothing: {stats}");
     assert!(stats["reads"].as_u64().unwrap() <= 10, "{stats}");
+}
+
+/// On GitLab Free the API creates no board (`lib/api/boards_responses.rb`: `forbidden!
+/// unless board_parent.multiple_issue_boards_available?`). That is no failure of the
+/// sync: the issues are written, `apply` exits 0 and says why there is no board; the next
+/// run's only write request is that refused board again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_gitlab_free_the_issues_sync_and_the_refused_board_is_a_warning() {
+    let world = pm_world().await;
+    let (code, _, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("GitLab Free creates no issue board through its API"),
+        "{err}"
+    );
+    assert_eq!(world.issues(PROJECT).await.len(), 50);
+    let boards = world
+        .api(Method::GET, "/projects/acme%2Froadmap/boards", &[])
+        .await;
+    assert_eq!(boards, serde_json::json!([]));
+    world.reset_stats().await;
+    let (code, _, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{err}");
+    let stats = world.stats().await;
+    assert_eq!(stats["writes"], 1, "only the board is tried again: {stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

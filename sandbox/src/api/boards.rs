@@ -7,6 +7,7 @@ use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created, ok};
+use crate::Tier;
 use crate::error::ApiError;
 use crate::model::{Board, BoardList, Project};
 
@@ -47,6 +48,12 @@ pub(super) async fn get_board(
 }
 
 /// `POST /projects/:id/boards`: a board with no lists; names need not be unique.
+///
+/// Only where a project may have several boards: GitLab's API refuses it outright
+/// otherwise (`lib/api/boards_responses.rb`, `create_board`: `forbidden! unless
+/// board_parent.multiple_issue_boards_available?`), which is never on Free (the method is
+/// `false` in `app/models/project.rb` and licensed as `multiple_issue_boards` in EE),
+/// even for a project without a board.
 pub(super) async fn create_board(
     State(app): Shared,
     Path(id): Path<String>,
@@ -54,6 +61,9 @@ pub(super) async fn create_board(
 ) -> ApiResult {
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
+    if app.tier == Tier::Free {
+        return Err(ApiError::forbidden());
+    }
     let name = req
         .params
         .get("name")
