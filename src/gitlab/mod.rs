@@ -104,12 +104,24 @@ pub enum GitlabError {
         /// GitLab's message.
         message: String,
     },
-    /// GitLab did not answer, or answered 5xx: the request may or may not have been applied.
+    /// GitLab answered 5xx: the request may or may not have been applied, but whoever
+    /// answered is done with it.
     #[error("{what}: {message}")]
     Unavailable {
         /// The request.
         what: String,
         /// What happened.
+        message: String,
+    },
+    /// The connection ended without an answer (reset, closed, broken mid-body): like a
+    /// timeout, GitLab may have applied the request, or may still be applying it.
+    #[error(
+        "{what}: no answer ({message}); GitLab may have applied it or may still be applying it"
+    )]
+    NoAnswer {
+        /// The request.
+        what: String,
+        /// What the HTTP client said.
         message: String,
     },
     /// No answer within `gitlab.timeout_seconds`: GitLab may still be applying the request
@@ -121,11 +133,12 @@ pub enum GitlabError {
         /// What the HTTP client said.
         message: String,
     },
-    /// A create that timed out (in this run, or in a daemon's sync shortly before) and is
-    /// not in GitLab yet: it may still be committed, so it is not created again now; a
-    /// later run finds it or creates it.
+    /// A create that went unanswered (timed out or lost, in this run or in a daemon's
+    /// sync shortly before) and is not in GitLab yet, or could not be looked for: it may
+    /// still be committed, so it is not created again now; a later run finds it or
+    /// creates it.
     #[error(
-        "{what}: no answer within the client timeout and not in GitLab yet; GitLab may still be committing it, so it is not created again now (a later run finds it or creates it)"
+        "{what}: no answer, and not found in GitLab yet; GitLab may still be committing it, so it is not created again now (a later run finds it or creates it)"
     )]
     LeftForNextRun {
         /// The request.
@@ -160,6 +173,13 @@ pub enum GitlabError {
 /// Creates something at most three times, never blindly: when an attempt's outcome is
 /// unknown (a lost answer, a 5xx, a timeout), `look_up` checks whether it went through
 /// before the next attempt. Any other error ends it at once.
+///
+/// Only a 5xx is tried again when the look-up finds nothing: an answer means whoever
+/// answered is done with the request. A timeout or a connection that ended without an
+/// answer may still be running on GitLab's side (Puma keeps a request whose client left
+/// until `Rack::Timeout` ends it), so it is [`GitlabError::LeftForNextRun`], and so is
+/// any of them when the look-up itself fails: never a second create while the first
+/// may still land.
 pub async fn create_without_duplicates<T, A, AF, L, LF>(
     mut attempt: A,
     mut look_up: L,
@@ -176,13 +196,19 @@ where
             Ok(created) => return Ok(created),
             Err(e) if e.outcome_unknown() => {
                 tracing::warn!("{e}; looking before trying again");
-                if let Some(found) = look_up().await? {
+                let found = match look_up().await {
+                    Ok(found) => found,
+                    Err(lookup) if e.may_still_run() => {
+                        tracing::warn!("{lookup}; leaving the create for a later run");
+                        return Err(e.left_for_next_run());
+                    }
+                    Err(lookup) => return Err(lookup),
+                };
+                if let Some(found) = found {
                     return Ok(found);
                 }
-                // A timed-out request may still be running on GitLab's side: creating it
-                // again now could make a second one. The next run looks again.
-                if let GitlabError::TimedOut { what, .. } = e {
-                    return Err(GitlabError::LeftForNextRun { what });
+                if e.may_still_run() {
+                    return Err(e.left_for_next_run());
                 }
                 last = Some(e);
             }
@@ -248,10 +274,16 @@ impl GitlabError {
                 what,
                 reason: source,
             }
-        } else {
+        } else if matches!(&source, TransportError::Http(e) if e.is_connect()) {
+            // No connection, so nothing was sent: trying again cannot make a second one.
             GitlabError::Unavailable {
                 what,
                 message: format!("request failed: {source}"),
+            }
+        } else {
+            GitlabError::NoAnswer {
+                what,
+                message: source.to_string(),
             }
         }
     }
@@ -286,8 +318,26 @@ impl GitlabError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            GitlabError::Unavailable { .. } | GitlabError::TimedOut { .. }
+            GitlabError::Unavailable { .. }
+                | GitlabError::NoAnswer { .. }
+                | GitlabError::TimedOut { .. }
         )
+    }
+
+    /// True when the request may still be running on GitLab's side: nobody answered it.
+    pub fn may_still_run(&self) -> bool {
+        matches!(
+            self,
+            GitlabError::NoAnswer { .. } | GitlabError::TimedOut { .. }
+        )
+    }
+
+    fn left_for_next_run(self) -> Self {
+        let what = match self {
+            GitlabError::NoAnswer { what, .. } | GitlabError::TimedOut { what, .. } => what,
+            other => other.to_string(),
+        };
+        GitlabError::LeftForNextRun { what }
     }
 
     /// True when the client is shutting down and the request was never sent.
@@ -1136,6 +1186,70 @@ mod tests {
         ));
         assert_eq!(attempts.get(), 1, "never created again in the same run");
         assert!(matches!(result, Err(GitlabError::LeftForNextRun { .. })));
+    }
+
+    #[test]
+    fn an_unanswered_create_is_never_sent_twice_even_when_the_look_up_fails() {
+        let no_answer = || GitlabError::NoAnswer {
+            what: "creating issue".into(),
+            message: "connection reset".into(),
+        };
+        let timed_out = || GitlabError::TimedOut {
+            what: "creating issue".into(),
+            message: "timed out".into(),
+        };
+        for error in [no_answer, timed_out] {
+            let attempts = Cell::new(0);
+            let not_found: Result<u64, _> = block_on(create_without_duplicates(
+                || async {
+                    attempts.set(attempts.get() + 1);
+                    Err(error())
+                },
+                || async { Ok(None) },
+            ));
+            assert_eq!(attempts.get(), 1, "{:?}", error());
+            assert!(matches!(not_found, Err(GitlabError::LeftForNextRun { .. })));
+            let attempts = Cell::new(0);
+            let lookup_failed: Result<u64, _> = block_on(create_without_duplicates(
+                || async {
+                    attempts.set(attempts.get() + 1);
+                    Err(error())
+                },
+                || async {
+                    Err(GitlabError::Unavailable {
+                        what: "listing issues".into(),
+                        message: "GitLab answered 502".into(),
+                    })
+                },
+            ));
+            assert_eq!(attempts.get(), 1, "{:?}", error());
+            // Left for the next run, so the apply remembers it as unsettled.
+            assert!(
+                matches!(lookup_failed, Err(GitlabError::LeftForNextRun { .. })),
+                "{lookup_failed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_5xx_whose_look_up_fails_is_not_tried_again() {
+        let attempts = Cell::new(0);
+        let result: Result<u64, _> = block_on(create_without_duplicates(
+            || async {
+                attempts.set(attempts.get() + 1);
+                Err(GitlabError::Unavailable {
+                    what: "creating issue".into(),
+                    message: "GitLab answered 500".into(),
+                })
+            },
+            || async {
+                Err(GitlabError::Forbidden {
+                    what: "listing issues".into(),
+                })
+            },
+        ));
+        assert_eq!(attempts.get(), 1);
+        assert!(matches!(result, Err(GitlabError::Forbidden { .. })));
     }
 
     #[test]

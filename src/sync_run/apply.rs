@@ -292,8 +292,9 @@ impl Prepared {
 
     /// Creates an issue, never twice: when a create's outcome is unknown (timeout, lost
     /// answer, 5xx), the issue list is searched for the item's key before trying again. A
-    /// create that timed out and is not found is not tried again while GitLab may still
-    /// commit it, in this run or (the daemon keeps its client) the next syncs.
+    /// create nobody answered (timed out, connection lost) that is not found is not tried
+    /// again while GitLab may still commit it, in this run or (the daemon keeps its
+    /// client) the next syncs.
     async fn create_once(
         &self,
         project: u64,
