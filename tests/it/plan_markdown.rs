@@ -299,3 +299,42 @@ fn a_plan_too_big_for_a_note_ends_with_a_truncation_line_instead() {
         "the collapsed table is closed"
     );
 }
+
+/// GitLab's reference patterns need no space before them, only no word character
+/// (`lib/banzai/filter/references/user_reference_filter.rb` matches `User.reference_pattern`,
+/// `(?<!\w)@username`): `(@alice)` in a title or a reason mentions Alice, `"#12"` links
+/// issue 12. Such words are written as code; an e-mail address is left as text.
+#[test]
+fn mentions_and_references_inside_punctuation_are_inert_too() {
+    let mut plan = Plan::default();
+    let mut act = action(
+        ActionKind::Update,
+        Some(7),
+        "Ask Alice (@alice) about \"#12\", [~backlog] and !3",
+        Changes {
+            description: true,
+            ..Default::default()
+        },
+        "reworded by (@bob); see alice@example.com",
+    );
+    act.warnings.push("handed over to \"@carol\"".into());
+    plan.add_page(
+        page("product-manager", PageOutcome::Ok, &[]),
+        PagePlan {
+            actions: vec![act],
+            refused: None,
+            unchanged: 0,
+        },
+    );
+    let text = plan.to_markdown(&options());
+    let outside_code: String = text.split('`').step_by(2).collect();
+    for reference in ["@alice", "@bob", "@carol", "#12", "~backlog", "!3"] {
+        assert!(
+            !outside_code.contains(reference),
+            "{reference} outside code:\n{text}"
+        );
+    }
+    assert!(text.contains("`(@alice)`"), "{text}");
+    assert!(text.contains("alice@example.com"), "{text}");
+    assert!(!text.contains("`alice@example.com`"), "{text}");
+}

@@ -331,13 +331,26 @@ fn inline(text: &str) -> String {
         if n > 0 {
             out.push(' ');
         }
-        if word.len() > 1 && word.starts_with(['@', '~', '#', '!', '$', '%', '&']) {
+        if may_reference(word) {
             out.push_str(&code(word));
         } else {
             out.push_str(&escape(word));
         }
     }
     out
+}
+
+/// True when GitLab could read part of `word` as a mention or reference: `@`, `~`, `#`,
+/// `!`, `$`, `%` or `&` followed by something, at the start or after punctuation, as in
+/// `(@alice)` or `"#12"` (GitLab's reference patterns need no space before them, only no
+/// word character; `alice@example.com` is no mention).
+fn may_reference(word: &str) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| {
+        matches!(c, '@' | '~' | '#' | '!' | '$' | '%' | '&')
+            && i + 1 < chars.len()
+            && (i == 0 || !chars[i - 1].is_alphanumeric())
+    })
 }
 
 /// Markdown-significant characters escaped, for text outside code.
