@@ -527,6 +527,13 @@ impl Config {
         let shown_url = crate::redact::text(&raw.gitlab.url).into_owned();
         let gitlab_url =
             Url::parse(&raw.gitlab.url).map_err(|e| format!("gitlab.url `{shown_url}`: {e}"))?;
+        // The URL is written into plan notes' issue links, and the token travels in a
+        // header: credentials in it are never needed and would be published.
+        if crate::redact::url(&gitlab_url) != gitlab_url.as_str() {
+            return Err(format!(
+                "gitlab.url `{shown_url}`: holds credentials, and this URL is written into merge request notes: give the token in GITLAB_TOKEN or gitlab.token_file instead"
+            ));
+        }
         match gitlab_url.scheme() {
             "https" => {}
             "http" if raw.gitlab.allow_insecure || is_loopback(&gitlab_url) => {}
@@ -789,6 +796,19 @@ mod tests {
             !message.contains("hunter2") && !message.contains("t0psecret"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_gitlab_url_with_credentials_is_refused_without_showing_them() {
+        for url in [
+            "https://bot:hunter2@gitlab.example.com",
+            "https://gitlab.example.com/?private_token=hunter2",
+        ] {
+            let message = load(&format!("[gitlab]\nurl = \"{url}\"\n"));
+            assert!(message.contains("gitlab.url"), "{message}");
+            assert!(message.contains("holds credentials"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]
