@@ -237,6 +237,9 @@ fn router(shared: Arc<Shared>, hooks: Arc<Hooks>) -> Router {
         )
 }
 
+/// How long a push hook waits for the compare API before it answers.
+const HOOK_COMPARE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `POST /hooks/gitlab`: a GitLab Push Hook. The token is compared in constant time; a
 /// wrong one gets a bare 401. Pages whose source file the push touched are synced at once.
 async fn push_hook(
@@ -274,7 +277,18 @@ async fn push_hook(
         *p == project && (git_ref == format!("refs/heads/{r}") || git_ref == r)
     };
     let touched = if hooks.sources.iter().any(|s| on_branch(&s)) {
-        touched_files(&hooks.gitlab, &event).await
+        // GitLab gives a webhook 10 s (`webhook_timeout`, `config/gitlab.yml.example`)
+        // and disables one that keeps failing; the compare shares the client with the
+        // syncs and may wait behind a throttle. Past the deadline, every page on the
+        // branch is synced instead.
+        tokio::time::timeout(HOOK_COMPARE_DEADLINE, touched_files(&hooks.gitlab, &event))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!(
+                    "push hook: the compare took longer than {HOOK_COMPARE_DEADLINE:?}; syncing every page on the branch"
+                );
+                None
+            })
     } else {
         Some(std::collections::BTreeSet::new())
     };

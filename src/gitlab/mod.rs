@@ -823,7 +823,8 @@ impl Gitlab {
     }
 
     /// The paths of the files that differ between two commits (GitLab's compare API,
-    /// `straight`: added, modified, renamed from and to, and deleted files).
+    /// `straight`: added, modified, renamed from and to, and deleted files). An error when
+    /// GitLab cut the list, since a missing path must never read as "unchanged".
     pub async fn changed_paths(
         &self,
         project: &str,
@@ -839,6 +840,10 @@ impl Gitlab {
         struct Compare {
             #[serde(default)]
             diffs: Vec<Diff>,
+            /// The diff list was cut at the instance's `diff_max_files`
+            /// (`lib/api/entities/compare.rb`: `compare.diffs.diffs.overflow?`).
+            #[serde(default)]
+            compare_timeout: bool,
         }
         let ep = api::projects::repository::commits::CompareCommits::builder()
             .project(project)
@@ -852,6 +857,15 @@ impl Gitlab {
         let compare: Compare = ep.query_async(&*self.client).await.map_err(|e| {
             GitlabError::from_api(format!("comparing {from}...{to} in `{project}`"), e)
         })?;
+        if compare.compare_timeout {
+            return Err(GitlabError::Other {
+                what: format!("comparing {from}...{to} in `{project}`"),
+                message: format!(
+                    "GitLab listed only the first {} changed files (compare_timeout)",
+                    compare.diffs.len()
+                ),
+            });
+        }
         let mut paths: Vec<String> = compare
             .diffs
             .into_iter()

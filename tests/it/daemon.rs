@@ -564,3 +564,149 @@ async fn main_head(world: &World) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A daemon on `acme/roadmap`'s `handbook/pm.md` (one bullet, synced at start), ready;
+/// and the sandbox's REST client.
+async fn gitlab_page_daemon() -> (World, u16, Child, common::Rest) {
+    let port = free_port();
+    let world = World::new(
+        "[[pages]]\nid = \"pm\"\nsource = \"gitlab://acme/roadmap/handbook/pm.md?ref=main\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n",
+        &format!("[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[webhook]\nsecret = \"s3cret\"\n"),
+    )
+    .await;
+    let api = common::Rest::new(&world.sandbox.url);
+    commit_actions(
+        &api,
+        "Add the page",
+        json!([{"action": "create", "file_path": "handbook/pm.md", "content": "## Duties\n\n- Keep the roadmap public\n"}]),
+    )
+    .await;
+    let daemon = start(&world);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (world, port, daemon, api)
+}
+
+/// One commit on `main` through `POST /repository/commits`; its id.
+async fn commit_actions(api: &common::Rest, message: &str, actions: serde_json::Value) -> String {
+    let (status, body) = api
+        .json(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/repository/commits",
+            &json!({"branch": "main", "commit_message": message, "actions": actions}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Twenty commits that each change `notes/log.md`, and the push event GitLab would send
+/// for `before..` them and whatever came first: the last 20 commits, the true count.
+async fn push_of_21(api: &common::Rest, before: &str) -> serde_json::Value {
+    let mut commits = Vec::new();
+    for i in 0..20 {
+        let action = if i == 0 { "create" } else { "update" };
+        let id = commit_actions(
+            api,
+            &format!("log {i}"),
+            json!([{"action": action, "file_path": "notes/log.md", "content": format!("{i}\n")}]),
+        )
+        .await;
+        let kind = if i == 0 { "added" } else { "modified" };
+        commits.push(json!({"id": id, "message": format!("log {i}"), kind: ["notes/log.md"]}));
+    }
+    json!({
+        "object_kind": "push",
+        "before": before,
+        "after": commits.last().unwrap()["id"],
+        "ref": "refs/heads/main",
+        "project": {"path_with_namespace": "acme/roadmap"},
+        "total_commits_count": 21,
+        "commits": commits,
+    })
+}
+
+async fn send_hook(port: u16, event: &serde_json::Value) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/gitlab"))
+        .header("X-Gitlab-Token", "s3cret")
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// A push whose first, unlisted commit changed the page among more than 1,000 files:
+/// GitLab's compare cuts its diff list at `diff_max_files` and says so in
+/// `compare_timeout` (`lib/api/entities/compare.rb`), so the page's path may be missing
+/// from it. The daemon must not read that as "the page is unchanged".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_compare_gitlab_cut_short_syncs_every_page_on_the_branch() {
+    let (world, port, daemon, api) = gitlab_page_daemon().await;
+    let before = main_head(&world).await;
+    let mut actions: Vec<serde_json::Value> = (0..1000)
+        .map(|n| json!({"action": "create", "file_path": format!("data/{n:04}.txt"), "content": "x\n"}))
+        .collect();
+    actions.push(json!({"action": "update", "file_path": "handbook/pm.md", "content": "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n"}));
+    commit_actions(&api, "Import the data and a bullet", json!(actions)).await;
+    let event = push_of_21(&api, &before).await;
+    let (status, body) = send_hook(port, &event).await;
+    assert_eq!((status, body.as_str()), (202, r#"{"pages":["pm"]}"#));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !world
+        .issues("acme/roadmap")
+        .await
+        .iter()
+        .any(|i| i["title"] == "Answer partner questions")
+    {
+        assert!(Instant::now() < deadline, "the page was never synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+/// GitLab waits 10 s for a webhook's answer (`webhook_timeout`,
+/// `config/gitlab.yml.example`) and disables hooks that keep failing. When the compare
+/// a push needs is slow (here every API answer takes 8 s), the hook does not wait for it:
+/// it answers with every page on the branch, although the compare would have shown the
+/// page untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_hook_does_not_wait_for_a_slow_compare() {
+    let (world, port, daemon, api) = gitlab_page_daemon().await;
+    let before = main_head(&world).await;
+    commit_actions(
+        &api,
+        "First log",
+        json!([{"action": "create", "file_path": "notes/first.md", "content": "0\n"}]),
+    )
+    .await;
+    let event = push_of_21(&api, &before).await;
+    let faults = |body: serde_json::Value| {
+        let url = format!("{}/-/sandbox/faults", world.sandbox.url);
+        async move {
+            let r = reqwest::Client::new()
+                .put(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    faults(json!({"latency_ms": 8000})).await;
+    let (status, body) = send_hook(port, &event).await;
+    faults(json!({})).await;
+    assert_eq!((status, body.as_str()), (202, r#"{"pages":["pm"]}"#));
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}

@@ -66,6 +66,48 @@ async fn branch(api: &Rest, name: &str, from: &str) -> Value {
     body
 }
 
+/// A compare lists at most the instance's `diff_max_files` files (default 1000,
+/// `app/models/application_setting.rb`), and says so in `compare_timeout`, which is
+/// `compare.diffs.diffs.overflow?` (`lib/api/entities/compare.rb`).
+#[tokio::test]
+async fn a_compare_of_more_than_1000_files_is_cut_and_says_so() {
+    let sb = sandbox().await;
+    let api = Rest::new(&sb.url);
+    let start = commit(
+        &api,
+        "main",
+        "Start",
+        json!([{"action": "create", "file_path": "README.md", "content": "hi\n"}]),
+    )
+    .await;
+    let actions: Vec<Value> = (0..1001)
+        .map(|n| json!({"action": "create", "file_path": format!("data/{n:04}.txt"), "content": "x\n"}))
+        .collect();
+    let many = commit(&api, "main", "Many files", json!(actions)).await;
+    let compare = |from: String, to: String| {
+        let api = &api;
+        async move {
+            api.get(&format!(
+                "{PROJECT}/repository/compare?from={from}&to={to}&straight=true"
+            ))
+            .await
+        }
+    };
+    let cut = compare(
+        start["id"].as_str().unwrap().into(),
+        many["id"].as_str().unwrap().into(),
+    )
+    .await;
+    assert_eq!(cut["compare_timeout"], true);
+    assert_eq!(cut["diffs"].as_array().unwrap().len(), 1000);
+    let whole = compare(
+        start["id"].as_str().unwrap().into(),
+        start["id"].as_str().unwrap().into(),
+    )
+    .await;
+    assert_eq!(whole["compare_timeout"], false);
+}
+
 /// `lib/gitlab/data_builder/push.rb` (`commits.last(20)`, `total_commits_count:
 /// commits_count`), `app/services/git/branch_hooks_service.rb` (an update pushes
 /// `commits_between(oldrev, newrev)`: the branch's 25 commits and the merge commit,

@@ -753,6 +753,9 @@ fn parse_action(i: usize, map: &serde_json::Map<String, Value>) -> Result<FileAc
     })
 }
 
+/// GitLab's default `diff_max_files`: a compare lists at most this many files.
+const DIFF_MAX_FILES: usize = 1000;
+
 /// `GET /projects/:id/repository/compare?from=&to=[&straight=]`. Without `straight`
 /// the diff is from the merge base (`from...to`), as GitLab's default.
 pub(super) async fn compare(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
@@ -778,11 +781,18 @@ pub(super) async fn compare(State(app): Shared, Path(id): Path<String>, req: Req
         .iter()
         .map(|c| commit_json(&app, project, c))
         .collect();
+    // `compare.diffs.diffs` is a `Gitlab::Git::DiffCollection` cut at the instance's
+    // `diff_max_files` (default 1000, `app/models/application_setting.rb`), and
+    // `compare_timeout` is its `overflow?` (`lib/api/entities/compare.rb`): past the
+    // limit the list is incomplete and says so.
+    let mut diffs = diffs(&old, &new);
+    let overflow = diffs.len() > DIFF_MAX_FILES;
+    diffs.truncate(DIFF_MAX_FILES);
     ok(json!({
         "commit": rendered.last(),
         "commits": rendered,
-        "diffs": diffs(&old, &new),
-        "compare_timeout": false,
+        "diffs": diffs,
+        "compare_timeout": overflow,
         "compare_same_ref": base == head,
         "web_url": format!("{web}/-/compare/{from}...{to}"),
     }))
