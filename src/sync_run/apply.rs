@@ -301,16 +301,15 @@ impl Prepared {
         key: &str,
         write: &Write,
     ) -> Result<CreatedIssue, GitlabError> {
-        let Write::Create {
-            title,
-            description,
-            labels,
-            assignee,
-            ..
-        } = write
-        else {
+        let Write::Create(new) = write else {
             unreachable!("create_once is called with creates")
         };
+        let title = new.title();
+        // Rendered now, not held in the plan: a first sync of a large page would hold
+        // every description until the last write.
+        let description = new.description();
+        let labels = new.labels();
+        let assignee = new.assignee().map(str::to_owned);
         let started = chrono::Utc::now();
         let look_up = || self.find_created(project, page, key, started);
         let unsettled = format!("{project}/{page}/{key}");
@@ -327,9 +326,9 @@ impl Prepared {
                 self.gitlab.create_issue(
                     project,
                     title,
-                    description,
+                    &description,
                     labels,
-                    self.user_id(assignee),
+                    self.user_id(&assignee),
                 )
             },
             look_up,
@@ -359,8 +358,8 @@ impl Prepared {
             .await?;
         let found = recent.iter().find(|i| {
             !self.known_iids.contains(&(project, i.iid))
-                && crate::sync::marker::parse(&i.description)
-                    .and_then(|p| p.marker)
+                && i.marker
+                    .as_ref()
                     .is_some_and(|m| m.page == page && m.key == key)
         });
         if let Some(issue) = found {
@@ -380,9 +379,7 @@ impl Prepared {
         write: &Write,
     ) -> Result<(), GitlabError> {
         match write {
-            Write::Create {
-                close_description, ..
-            } => {
+            Write::Create(new) => {
                 let created = self.create_once(project, page, key, write).await?;
                 let iid = created.iid;
                 if !created.labels.contains(&self.managed_label) {
@@ -392,9 +389,9 @@ impl Prepared {
                         message: "GitLab dropped its labels".into(),
                     });
                 }
-                if let Some(closing) = close_description {
+                if let Some(closing) = new.close_description() {
                     let close = IssueEdit {
-                        description: Some(closing),
+                        description: Some(&closing),
                         state: Some(IssueState::Closed),
                         ..IssueEdit::default()
                     };
@@ -445,7 +442,7 @@ impl Prepared {
         let description = match block {
             None => None,
             Some(block) => {
-                let Some(rewrite) = block.apply_to(&current.issue.description) else {
+                let Some(rewrite) = block.apply_to(&current.description) else {
                     return Err(GitlabError::Other {
                         what: format!("editing issue #{iid}"),
                         message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),

@@ -1,18 +1,40 @@
-//! The parts of an edit that are applied onto the issue as it is right before the write,
-//! not onto the snapshot the plan was made from: the description (the managed block and
-//! marker go in; what a person wrote around the block, or into it when the handbook did
-//! not change it, stays) and the assignees (handbook-sync's own is swapped; the ones
-//! people added stay).
+//! The parts of a write that are worked out when it is applied rather than held in the
+//! plan. An edit goes onto the issue as it is right before the write, not onto the
+//! snapshot the plan was made from: the description (the managed block and marker go in;
+//! what a person wrote around the block, or into it when the handbook did not change it,
+//! stays) and the assignees (handbook-sync's own is swapped; the ones people added stay).
+//! A create holds what its description is rendered from ([`NewIssue`]), so that the plan
+//! of a large page does not hold every description.
 
+use super::actions::block_text;
+use crate::sync::desired::IssueState;
 use crate::sync::marker::{self, Marker};
+
+/// The managed block an edit writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockText {
+    /// The block the issue holds stays (a person's change that is reported as drift, not
+    /// restored).
+    Kept,
+    /// The handbook's block.
+    Handbook(String),
+    /// The item left the handbook: the block the issue holds right before the write, its
+    /// body and Source line kept and any earlier reason line replaced by "Removed from the
+    /// handbook on `today`." Built from the text read then, because the plan holds no
+    /// descriptions.
+    Removed {
+        /// `YYYY-MM-DD`.
+        today: String,
+    },
+}
 
 /// The managed block and marker an edit writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockWrite {
-    /// The handbook's block; `None` keeps the block the issue holds (a person's change
-    /// that is reported as drift, not restored).
-    pub block: Option<String>,
-    /// The marker to write.
+    /// The block to write.
+    pub block: BlockText,
+    /// The marker to write. For [`BlockText::Removed`] its `block` hash is that of the
+    /// block built when the write is applied.
     pub marker: Marker,
     /// The block hash the last sync recorded: a block that no longer hashes to it was
     /// changed by a person since.
@@ -29,19 +51,112 @@ pub struct Rewrite {
     pub displaced: Option<String>,
 }
 
+/// The block of an issue whose item left the handbook: `current`'s body and Source line,
+/// and the removal's reason line in place of any earlier one.
+pub fn removed_block(current: &str, today: &str) -> String {
+    let kept = match current.find("---\nSource:") {
+        Some(at) => {
+            let source_end = current[at + 4..]
+                .find('\n')
+                .map_or(current.len(), |i| at + 4 + i);
+            &current[..source_end]
+        }
+        None => current,
+    };
+    format!("{kept}\n\nRemoved from the handbook on {today}.")
+}
+
 impl BlockWrite {
     /// The description to write onto `current` (the issue's description read right
     /// before the write). `None` when `current` has no managed block any more: a person
     /// took the issue over, and it is not written.
     pub fn apply_to(&self, current: &str) -> Option<Rewrite> {
         let parsed = marker::parse(current)?;
-        let block = self.block.as_deref().unwrap_or(&parsed.block);
-        let displaced = (block != parsed.block && marker::hash(&parsed.block) != self.last_block)
+        let removed;
+        let mut new_marker = None;
+        let block = match &self.block {
+            BlockText::Kept => &parsed.block,
+            BlockText::Handbook(block) => block,
+            BlockText::Removed { today } => {
+                removed = removed_block(&parsed.block, today);
+                new_marker = Some(Marker {
+                    block: marker::hash(&removed),
+                    ..self.marker.clone()
+                });
+                &removed
+            }
+        };
+        let displaced = (*block != parsed.block && marker::hash(&parsed.block) != self.last_block)
             .then(|| parsed.block.clone());
         Some(Rewrite {
-            description: marker::render(parsed.before, block, &self.marker, parsed.after),
+            description: marker::render(
+                parsed.before,
+                block,
+                new_marker.as_ref().unwrap_or(&self.marker),
+                parsed.after,
+            ),
             displaced,
         })
+    }
+}
+
+/// A new issue, held as what its description is rendered from: the plan of a first sync
+/// of a large page would otherwise hold every item's description (twice for an item
+/// created closed). [`NewIssue::description`] renders it when the create is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIssue {
+    /// The item's body as written (neutralised when rendered).
+    pub body: String,
+    /// The Source line.
+    pub source: String,
+    /// The reason line of a done or handed-over item.
+    pub reason: Option<String>,
+    /// The handbook's values as the marker records them (title, labels, assignee, the
+    /// state the item calls for) with the block's hash: the issue is created from it.
+    pub marker: Marker,
+}
+
+impl NewIssue {
+    /// The title.
+    pub fn title(&self) -> &str {
+        &self.marker.title
+    }
+
+    /// The labels.
+    pub fn labels(&self) -> &[String] {
+        &self.marker.labels
+    }
+
+    /// The username to assign.
+    pub fn assignee(&self) -> Option<&str> {
+        self.marker.assignee.as_deref()
+    }
+
+    /// True for an item created closed: a closing edit follows the create.
+    pub fn closes(&self) -> bool {
+        self.marker.state == Some(IssueState::Closed)
+    }
+
+    /// The managed block.
+    pub fn block(&self) -> String {
+        block_text(&self.body, &self.source, self.reason.as_deref())
+    }
+
+    /// The description the issue is created with. The issue is created open, with a
+    /// marker that says so, so that a failed close is retried by the next run rather
+    /// than taken for a person's reopening.
+    pub fn description(&self) -> String {
+        let open = Marker {
+            state: Some(IssueState::Opened),
+            ..self.marker.clone()
+        };
+        marker::render("", &self.block(), &open, "")
+    }
+
+    /// For an item created closed, the description of the closing edit that follows.
+    pub fn close_description(&self) -> Option<String> {
+        self.closes()
+            .then(|| marker::render("", &self.block(), &self.marker, ""))
     }
 }
 
@@ -127,7 +242,7 @@ mod tests {
         let old = marker::render("", "old", &marker("old"), "");
         let now = format!("Written a second ago\n{old}\nand below");
         let write = BlockWrite {
-            block: Some("new".into()),
+            block: BlockText::Handbook("new".into()),
             marker: marker("new"),
             last_block: marker::hash("old"),
         };
@@ -148,7 +263,7 @@ mod tests {
     fn a_persons_block_is_kept_or_displaced_into_a_note() {
         let theirs = marker::render("", "their words", &marker("old"), "");
         let replace = BlockWrite {
-            block: Some("new".into()),
+            block: BlockText::Handbook("new".into()),
             marker: marker("new"),
             last_block: marker::hash("old"),
         };
@@ -156,13 +271,45 @@ mod tests {
         assert_eq!(rewrite.displaced.as_deref(), Some("their words"));
         assert!(conflict_note("their words\n\n/close").contains("> their words\n>\n> /close"));
         let keep = BlockWrite {
-            block: None,
+            block: BlockText::Kept,
             ..replace
         };
         let rewrite = keep.apply_to(&theirs).unwrap();
         assert!(rewrite.description.contains("their words"));
         assert_eq!(rewrite.displaced, None);
         assert_eq!(keep.apply_to("no block here"), None);
+    }
+
+    #[test]
+    fn a_removal_keeps_body_and_source_of_the_block_as_it_is_then() {
+        assert_eq!(
+            removed_block(
+                "Body\n\n---\nSource: PM › Goals\n\nDone (ticked in the handbook) on 2026-11-01.",
+                "2026-11-27"
+            ),
+            "Body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27."
+        );
+        assert_eq!(
+            removed_block("A person's own words", "2026-11-27"),
+            "A person's own words\n\nRemoved from the handbook on 2026-11-27."
+        );
+        // The marker records the hash of the block written, worked out then.
+        let current = marker::render("", "Body\n\n---\nSource: PM", &marker("x"), "");
+        let removal = BlockWrite {
+            block: BlockText::Removed {
+                today: "2026-11-27".into(),
+            },
+            marker: marker("x"),
+            last_block: marker::hash("Body\n\n---\nSource: PM"),
+        };
+        let rewrite = removal.apply_to(&current).unwrap();
+        let written = marker::parse(&rewrite.description).unwrap();
+        assert_eq!(
+            written.marker.unwrap().block,
+            marker::hash(&written.block),
+            "the block hash of the removal"
+        );
+        assert_eq!(rewrite.displaced, None);
     }
 
     #[test]
