@@ -20,7 +20,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
 use handbook_sync::config::Config;
@@ -36,15 +36,19 @@ static GLOBAL: Counting = Counting;
 /// program asked for.
 struct Counting;
 
-static HELD: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+// Signed: memory allocated before counting began may be freed while counting.
+static HELD: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+/// Off unless the heap is measured: the counters cost CPU time on every allocation.
+static COUNTING: AtomicBool = AtomicBool::new(false);
 
 fn held(change: isize) {
-    if change >= 0 {
-        let now = HELD.fetch_add(change as usize, Ordering::Relaxed) + change as usize;
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
+    let now = HELD.fetch_add(change, Ordering::Relaxed) + change;
+    if change > 0 {
         PEAK.fetch_max(now, Ordering::Relaxed);
-    } else {
-        HELD.fetch_sub(change.unsigned_abs(), Ordering::Relaxed);
     }
 }
 
@@ -270,7 +274,7 @@ async fn baseline(
 
 /// Parse + plan of a first sync of one page of `n` items: CPU seconds and the heap's peak
 /// above what was held before, in bytes. The page text is generated before.
-fn parse_and_plan(n: usize) -> (f64, usize) {
+fn parse_and_plan(n: usize) -> (f64, isize) {
     use handbook_sync::parse::{ParseOptions, parse_page};
     use handbook_sync::sync::desired::{self, PageSpec, People};
     use handbook_sync::sync::plan::{self, PlanSettings};
@@ -324,18 +328,22 @@ fn child(args: &[&str]) -> String {
 }
 
 /// Parse + plan of `n` items in a new process: its own figures, without the sandbox's
-/// or an earlier measurement's memory.
+/// or an earlier measurement's memory. CPU time and resident memory from a run without
+/// the heap counters, the heap's peak from a run with them.
 fn core_line(n: usize) -> String {
-    let figures = child(&["core-child", &n.to_string()]);
-    let f: Vec<f64> = figures
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let figures = |args: &[&str]| -> Vec<f64> {
+        child(args)
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let plain = figures(&["core-child", &n.to_string()]);
+    let counted = figures(&["core-child", &n.to_string(), "count"]);
     format!(
         "parse + plan of {n} items: {:.2} s CPU, heap peak {:.0} MiB, process peak (VmHWM) {:.0} MiB",
-        f[0],
-        f[1] / 1_048_576.0,
-        f[2] / 1024.0
+        plain[0],
+        counted[1] / 1_048_576.0,
+        plain[2] / 1024.0
     )
 }
 
@@ -399,13 +407,14 @@ async fn noop_peak() -> String {
     )
 }
 
-/// The child processes: `core-child N` prints CPU seconds, heap peak bytes and `VmHWM`
-/// KiB of parse + plan of N items; `sync-child CONFIG` runs one sync and prints its wall
+/// The child processes: `core-child N [count]` prints CPU seconds, heap peak bytes (with
+/// `count`; else 0) and `VmHWM` KiB of parse + plan of N items; `sync-child CONFIG` runs one sync and prints its wall
 /// seconds, `VmHWM` KiB and the number of writes planned.
 fn run_child(args: &[String]) -> bool {
     match args.first().map(String::as_str) {
         Some("core-child") => {
             let n: usize = args[1].parse().unwrap();
+            COUNTING.store(args.get(2).is_some_and(|a| a == "count"), Ordering::Relaxed);
             let (cpu, heap) = parse_and_plan(n);
             println!("{cpu} {heap} {}", status_kib("VmHWM:"));
             true

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
 use crate::sync::board::{self, BoardPlan};
-use crate::sync::plan::{AssigneeSwap, BlockWrite, conflict_note};
-use crate::sync::{ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
+use crate::sync::plan::{AssigneeSwap, BlockWrite, IssueToCreate, conflict_note};
+use crate::sync::{Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
 
 use super::{Connection, Planned, ResolvedPeople};
 
@@ -185,22 +185,23 @@ impl Prepared {
         page_id: &str,
         progress: &ProgressBar,
     ) -> (usize, usize) {
-        let actions: Vec<_> = self
+        // Borrowed, not cloned: a first sync's plan is mostly creates, rendered one by one.
+        let actions = self
             .plan
             .actions
             .iter()
             .filter(|a| a.page == page_id && a.action != ActionKind::Drift)
-            .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
-            .collect();
+            .filter(|a| a.write.is_some());
         futures_util::stream::iter(actions)
-            .map(|(key, write)| async move {
+            .map(|action| async move {
+                let key = &action.key;
                 if self.cancel.is_cancelled() {
                     return (0, 1);
                 }
                 if self.blocked_reason(project).is_some() {
                     return (0, 0);
                 }
-                let result = self.execute(project, page_id, &key, &write).await;
+                let result = self.execute(project, page_id, action).await;
                 progress.inc(1);
                 match result {
                     Ok(()) => (0, 0),
@@ -299,17 +300,16 @@ impl Prepared {
         project: u64,
         page: &str,
         key: &str,
-        write: &Write,
+        new: &IssueToCreate<'_>,
     ) -> Result<CreatedIssue, GitlabError> {
-        let Write::Create(new) = write else {
-            unreachable!("create_once is called with creates")
-        };
-        let title = new.title();
-        // Rendered now, not held in the plan: a first sync of a large page would hold
-        // every description until the last write.
-        let description = new.description();
-        let labels = new.labels();
-        let assignee = new.assignee().map(str::to_owned);
+        let IssueToCreate {
+            title,
+            description,
+            labels,
+            assignee,
+            ..
+        } = new;
+        let assignee = assignee.map(str::to_owned);
         let started = chrono::Utc::now();
         let look_up = || self.find_created(project, page, key, started);
         let unsettled = format!("{project}/{page}/{key}");
@@ -326,7 +326,7 @@ impl Prepared {
                 self.gitlab.create_issue(
                     project,
                     title,
-                    &description,
+                    description,
                     labels,
                     self.user_id(&assignee),
                 )
@@ -371,16 +371,17 @@ impl Prepared {
         }))
     }
 
-    async fn execute(
-        &self,
-        project: u64,
-        page: &str,
-        key: &str,
-        write: &Write,
-    ) -> Result<(), GitlabError> {
+    async fn execute(&self, project: u64, page: &str, action: &Action) -> Result<(), GitlabError> {
+        let key = &action.key;
+        let Some(write) = &action.write else {
+            return Ok(());
+        };
         match write {
-            Write::Create(new) => {
-                let created = self.create_once(project, page, key, write).await?;
+            Write::Create(_) => {
+                // Rendered now, not held in the plan: a first sync of a large page would
+                // hold every description until the last write.
+                let new = action.new_issue().expect("a create renders");
+                let created = self.create_once(project, page, key, &new).await?;
                 let iid = created.iid;
                 if !created.labels.contains(&self.managed_label) {
                     self.block(project, page, iid);
@@ -389,9 +390,9 @@ impl Prepared {
                         message: "GitLab dropped its labels".into(),
                     });
                 }
-                if let Some(closing) = new.close_description() {
+                if let Some(closing) = &new.close_description {
                     let close = IssueEdit {
-                        description: Some(&closing),
+                        description: Some(closing),
                         state: Some(IssueState::Closed),
                         ..IssueEdit::default()
                     };

@@ -61,23 +61,21 @@ pub(super) fn desired_marker(
     }
 }
 
-/// Creates the issue of an item no issue belongs to. Takes the item by value: its body
-/// and Source line move into the write rather than being copied.
+/// Creates the issue of an item no issue belongs to. Takes the item by value: its text
+/// moves into the action rather than being copied, and the description is rendered only
+/// when the create is applied ([`Action::new_issue`]).
 pub(super) fn create(spec: &PageSpec, d: DesiredIssue, settings: &PlanSettings) -> Action {
     let since = (d.status != ItemStatus::Active).then(|| settings.today.clone());
     let reason = since.as_deref().and_then(|s| reason_line(&d, s));
-    let block = block_text(&d.body, &d.source, reason.as_deref());
-    let marker = desired_marker(spec, &d, &block, since);
-    drop(block);
     Action {
         action: ActionKind::Create,
         page: spec.id.clone(),
         iid: None,
         changes: Changes {
-            add_labels: marker.labels.clone(),
-            assignee: d.assignee.as_ref().map(|a| Change {
+            add_labels: d.labels,
+            assignee: d.assignee.map(|a| Change {
                 from: None,
-                to: Some(a.clone()),
+                to: Some(a),
             }),
             state: (d.state == IssueState::Closed).then_some(Change {
                 from: IssueState::Opened,
@@ -96,7 +94,9 @@ pub(super) fn create(spec: &PageSpec, d: DesiredIssue, settings: &PlanSettings) 
             body: d.body,
             source: d.source,
             reason,
-            marker,
+            status: d.status.into(),
+            state: d.state,
+            since,
         }))),
         key: d.key,
         title: d.title,
@@ -304,14 +304,13 @@ mod tests {
                 line: 1,
             };
             let (description, close_description) = rendered_as_before(&spec, &d, &settings);
-            let Some(Write::Create(new)) = create(&spec, d.clone(), &settings).write else {
-                unreachable!("a create")
-            };
-            prop_assert_eq!(new.description(), description);
-            prop_assert_eq!(new.close_description(), close_description);
-            prop_assert_eq!(new.title(), d.title.as_str());
-            prop_assert_eq!(new.labels(), d.labels.as_slice());
-            prop_assert_eq!(new.assignee(), d.assignee.as_deref());
+            let action = create(&spec, d.clone(), &settings);
+            let new = action.new_issue().expect("a create");
+            prop_assert_eq!(new.description, description);
+            prop_assert_eq!(new.close_description, close_description);
+            prop_assert_eq!(new.title, d.title.as_str());
+            prop_assert_eq!(new.labels, d.labels.as_slice());
+            prop_assert_eq!(new.assignee, d.assignee.as_deref());
         }
     }
 }

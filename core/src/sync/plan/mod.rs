@@ -20,7 +20,8 @@ use super::marker::{self, Marker, MarkerStatus};
 
 pub use matching::similarity;
 pub use write::{
-    AssigneeSwap, BlockText, BlockWrite, NewIssue, Rewrite, conflict_note, removed_block,
+    AssigneeSwap, BlockText, BlockWrite, IssueToCreate, NewIssue, Rewrite, conflict_note,
+    removed_block,
 };
 
 /// An issue as the planner compares it: GitLab's fields and what its description's
@@ -129,8 +130,9 @@ pub struct Changes {
 /// The requests an action makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Create an issue (then close it, for an item created closed). Boxed: most actions
-    /// of a first sync are creates, and the other writes are smaller.
+    /// Create an issue (then close it, for an item created closed), as
+    /// [`Action::new_issue`] renders it. Boxed: most actions of a first sync are creates,
+    /// and the other writes are larger.
     Create(Box<NewIssue>),
     /// Edit an issue.
     Edit {
@@ -293,6 +295,9 @@ fn item_actions<'m, 'a>(
         ..
     } = matched;
     unmatched.sort_unstable();
+    // Exactly one action per create: a first sync's plan is mostly creates, and growing by
+    // doubling would hold up to twice their size at the last push.
+    found.reserve_exact(unmatched.len());
     let mut unmatched = unmatched.into_iter().peekable();
     for (index, d) in desired.into_iter().enumerate() {
         if unmatched.next_if_eq(&index).is_some() {
@@ -353,10 +358,10 @@ mod tests {
 
     /// The description `apply` would have created `d`'s issue with.
     fn description_for(d: &DesiredIssue) -> String {
-        let Some(Write::Create(new)) = create(&spec(), d.clone(), &settings()).write else {
-            unreachable!()
-        };
-        new.description()
+        create(&spec(), d.clone(), &settings())
+            .new_issue()
+            .expect("a create")
+            .description
     }
 
     /// The issue `apply` would have created for `d`, as GitLab returns it.

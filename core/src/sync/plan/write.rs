@@ -8,7 +8,7 @@
 
 use super::actions::block_text;
 use crate::sync::desired::IssueState;
-use crate::sync::marker::{self, Marker};
+use crate::sync::marker::{self, Marker, MarkerStatus};
 
 /// The managed block an edit writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,9 +100,12 @@ impl BlockWrite {
     }
 }
 
-/// A new issue, held as what its description is rendered from: the plan of a first sync
-/// of a large page would otherwise hold every item's description (twice for an item
-/// created closed). [`NewIssue::description`] renders it when the create is applied.
+/// What a create holds beside its [`Action`](super::Action): the text its description is
+/// rendered from, and the marker's fields the action does not carry (the action holds the
+/// page, key, title, labels and assignee). The plan of a first sync of a large page would
+/// otherwise hold every item's description, twice for an item created closed, and every
+/// marker's copies of the action's fields; [`Action::new_issue`](super::Action::new_issue)
+/// renders the description when the create is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIssue {
     /// The item's body as written (neutralised when rendered).
@@ -111,52 +114,73 @@ pub struct NewIssue {
     pub source: String,
     /// The reason line of a done or handed-over item.
     pub reason: Option<String>,
-    /// The handbook's values as the marker records them (title, labels, assignee, the
-    /// state the item calls for) with the block's hash: the issue is created from it.
-    pub marker: Marker,
+    /// The item's status, for the marker.
+    pub status: MarkerStatus,
+    /// The state the item calls for: a closed one is created open, then closed.
+    pub state: IssueState,
+    /// When the status began, for the marker.
+    pub since: Option<String>,
+}
+
+/// A create, rendered: what the create request and, for an item created closed, the
+/// closing edit send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueToCreate<'a> {
+    /// The title.
+    pub title: &'a str,
+    /// The description the issue is created with. The issue is created open, with a
+    /// marker that says so, so that a failed close is retried by the next run rather
+    /// than taken for a person's reopening.
+    pub description: String,
+    /// The labels.
+    pub labels: &'a [String],
+    /// The username to assign.
+    pub assignee: Option<&'a str>,
+    /// For an item created closed, the description of the closing edit that follows.
+    pub close_description: Option<String>,
 }
 
 impl NewIssue {
-    /// The title.
-    pub fn title(&self) -> &str {
-        &self.marker.title
-    }
-
-    /// The labels.
-    pub fn labels(&self) -> &[String] {
-        &self.marker.labels
-    }
-
-    /// The username to assign.
-    pub fn assignee(&self) -> Option<&str> {
-        self.marker.assignee.as_deref()
-    }
-
-    /// True for an item created closed: a closing edit follows the create.
-    pub fn closes(&self) -> bool {
-        self.marker.state == Some(IssueState::Closed)
-    }
-
     /// The managed block.
     pub fn block(&self) -> String {
         block_text(&self.body, &self.source, self.reason.as_deref())
     }
+}
 
-    /// The description the issue is created with. The issue is created open, with a
-    /// marker that says so, so that a failed close is retried by the next run rather
-    /// than taken for a person's reopening.
-    pub fn description(&self) -> String {
+impl super::Action {
+    /// For a create, the issue to send, its description rendered now from the action
+    /// and its [`NewIssue`]; `None` for any other action.
+    pub fn new_issue(&self) -> Option<IssueToCreate<'_>> {
+        let Some(super::Write::Create(new)) = &self.write else {
+            return None;
+        };
+        let assignee = self.changes.assignee.as_ref().and_then(|c| c.to.as_deref());
+        let block = new.block();
+        let marker = Marker {
+            v: 1,
+            page: self.page.clone(),
+            key: self.key.clone(),
+            title: self.title.clone(),
+            status: new.status,
+            state: Some(new.state),
+            assignee: assignee.map(str::to_owned),
+            labels: self.changes.add_labels.clone(),
+            block: marker::hash(&block),
+            since: new.since.clone(),
+        };
+        let close_description =
+            (new.state == IssueState::Closed).then(|| marker::render("", &block, &marker, ""));
         let open = Marker {
             state: Some(IssueState::Opened),
-            ..self.marker.clone()
+            ..marker
         };
-        marker::render("", &self.block(), &open, "")
-    }
-
-    /// For an item created closed, the description of the closing edit that follows.
-    pub fn close_description(&self) -> Option<String> {
-        self.closes()
-            .then(|| marker::render("", &self.block(), &self.marker, ""))
+        Some(IssueToCreate {
+            title: &self.title,
+            description: marker::render("", &block, &open, ""),
+            labels: &self.changes.add_labels,
+            assignee,
+            close_description,
+        })
     }
 }
 
