@@ -11,8 +11,16 @@
 //! refresh, and read again after each write), executed against the same sandbox with the
 //! same concurrency. It also prints CPU time and peak memory of parse + plan alone at
 //! 10,000 and 100,000 items. Figures are printed, never asserted.
+//!
+//! `cargo bench --bench sync -- core` prints only the core's figures: parse + plan of
+//! 10,000 and 100,000 items, each in a new process of this program (CPU time, the peak of
+//! the heap as a counting allocator sees it, and the process's peak resident memory,
+//! `VmHWM`), and the peak resident memory of a no-op sync of 10,000 items in a new process
+//! against a sandbox in this one.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
 use handbook_sync::config::Config;
@@ -21,7 +29,52 @@ use handbook_sync::sync_run::{self, RunOptions};
 use serde_json::{Value, json};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting;
+
+/// mimalloc (the binary's allocator), counting the bytes held and their peak: a process's
+/// resident memory also holds the allocator's cached pages, the heap peak only what the
+/// program asked for.
+struct Counting;
+
+// Signed: memory allocated before counting began may be freed while counting.
+static HELD: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+/// Off unless the heap is measured: the counters cost CPU time on every allocation.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+fn held(change: isize) {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
+    let now = HELD.fetch_add(change, Ordering::Relaxed) + change;
+    if change > 0 {
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed on to mimalloc unchanged; only counters are updated.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        held(layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        held(layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        held(-(layout.size() as isize));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        held(new_size as isize - layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
 
 const TOKEN: &str = "bench-token";
 const CONCURRENCY: usize = 4;
@@ -219,12 +272,16 @@ async fn baseline(
     start.elapsed().as_secs_f64()
 }
 
-fn parse_and_plan(n: usize) -> (f64, u64) {
+/// Parse + plan of a first sync of one page of `n` items: CPU seconds and the heap's peak
+/// above what was held before, in bytes. The page text is generated before.
+fn parse_and_plan(n: usize) -> (f64, isize) {
     use handbook_sync::parse::{ParseOptions, parse_page};
     use handbook_sync::sync::desired::{self, PageSpec, People};
     use handbook_sync::sync::plan::{self, PlanSettings};
     let text = page(n, 0, &Default::default());
     let before_cpu = cpu_seconds();
+    let before_heap = HELD.load(Ordering::Relaxed);
+    PEAK.store(before_heap, Ordering::Relaxed);
     let parsed = parse_page(
         &text,
         &ParseOptions {
@@ -248,19 +305,177 @@ fn parse_and_plan(n: usize) -> (f64, u64) {
         allow_mass_create: false,
         today: "2026-11-27".into(),
     };
-    let planned = plan::plan_page(&spec, &desired, &[], &plan_settings);
+    let planned = plan::plan_page(&spec, desired, &[], &plan_settings);
     std::hint::black_box(&planned);
-    (cpu_seconds() - before_cpu, status_kib("VmHWM:"))
+    let cpu = cpu_seconds() - before_cpu;
+    // The parsed page stays alive to here, as it does in a run.
+    drop(parsed);
+    (cpu, PEAK.load(Ordering::Relaxed) - before_heap)
+}
+
+/// Runs this program again as `args`, and returns what it printed.
+fn child(args: &[&str]) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Parse + plan of `n` items in a new process: its own figures, without the sandbox's
+/// or an earlier measurement's memory. CPU time and resident memory from a run without
+/// the heap counters, the heap's peak from a run with them.
+fn core_line(n: usize) -> String {
+    let figures = |args: &[&str]| -> Vec<f64> {
+        child(args)
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let plain = figures(&["core-child", &n.to_string()]);
+    let counted = figures(&["core-child", &n.to_string(), "count"]);
+    format!(
+        "parse + plan of {n} items: {:.2} s CPU, heap peak {:.0} MiB, process peak (VmHWM) {:.0} MiB",
+        plain[0],
+        counted[1] / 1_048_576.0,
+        plain[2] / 1024.0
+    )
+}
+
+/// The peak resident memory of a no-op sync of 10,000 items (10 pages of 1,000), in a new
+/// process, against a sandbox in this one.
+async fn noop_peak() -> String {
+    let n = 10_000;
+    let sandbox = gitlab_sandbox::Sandbox::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        gitlab_sandbox::Config {
+            token: TOKEN.into(),
+            projects: vec![("acme/bench".into(), "public".into())],
+            users: vec![("owner".into(), "Owner".into())],
+            members: vec![("acme/bench".into(), "owner".into(), 30)],
+            state_file: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .spawn();
+    let pages = 10;
+    let setup = Setup {
+        dir: std::env::temp_dir().join(format!("hs-bench-noop-{}", std::process::id())),
+        pages,
+        per_page: n / pages,
+    };
+    std::fs::create_dir_all(&setup.dir).unwrap();
+    setup.write(&Default::default());
+    let mut config = format!(
+        "[gitlab]\nurl = \"{}\"\nrequests_per_minute = 10000000\nissue_creations_per_minute = 10000000\nconcurrency = {CONCURRENCY}\n\n",
+        sandbox.url
+    );
+    for p in 0..pages {
+        config.push_str(&format!(
+            "[[pages]]\nid = \"p{p}\"\nsource = \"p{p}.md\"\nproject = \"acme/bench\"\nowner = \"owner\"\nboard = false\n\n"
+        ));
+    }
+    let path = setup.dir.join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let config_path = path.to_str().unwrap().to_owned();
+    let first = tokio::task::spawn_blocking({
+        let config_path = config_path.clone();
+        move || child(&["sync-child", &config_path])
+    })
+    .await
+    .unwrap();
+    let noop = tokio::task::spawn_blocking(move || child(&["sync-child", &config_path]))
+        .await
+        .unwrap();
+    sandbox.stop().await;
+    let _ = std::fs::remove_dir_all(&setup.dir);
+    let kib = |s: &str| {
+        let f: Vec<f64> = s.split_whitespace().map(|v| v.parse().unwrap()).collect();
+        (f[0], f[1] / 1024.0, f[2])
+    };
+    let (first_t, first_mib, first_writes) = kib(&first);
+    let (noop_t, noop_mib, noop_writes) = kib(&noop);
+    format!(
+        "sync of {n} items in a new process (no latency): first sync {first_t:.2} s, {first_writes} writes, process peak (VmHWM) {first_mib:.0} MiB; no-op {noop_t:.2} s, {noop_writes} writes, process peak {noop_mib:.0} MiB"
+    )
+}
+
+/// The child processes: `core-child N [count]` prints CPU seconds, heap peak bytes (with
+/// `count`; else 0) and `VmHWM` KiB of parse + plan of N items; `sync-child CONFIG` runs one sync and prints its wall
+/// seconds, `VmHWM` KiB and the number of writes planned.
+fn run_child(args: &[String]) -> bool {
+    match args.first().map(String::as_str) {
+        Some("core-child") => {
+            let n: usize = args[1].parse().unwrap();
+            COUNTING.store(args.get(2).is_some_and(|a| a == "count"), Ordering::Relaxed);
+            let (cpu, heap) = parse_and_plan(n);
+            println!("{cpu} {heap} {}", status_kib("VmHWM:"));
+            true
+        }
+        Some("sync-child") => {
+            let config = Config::load(Some(std::path::Path::new(&args[1]))).unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let start = Instant::now();
+            let writes = runtime.block_on(async {
+                let plan = sync_run::prepare(
+                    &config,
+                    TOKEN.to_owned().into(),
+                    &RunOptions {
+                        today: "2026-11-27".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .apply()
+                .await;
+                assert_eq!(plan.summary.failed, 0, "{}", plan.to_text());
+                plan.actions.iter().filter(|a| a.write.is_some()).count()
+            });
+            let t = start.elapsed().as_secs_f64();
+            println!("{t} {} {writes}", status_kib("VmHWM:"));
+            true
+        }
+        _ => false,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if run_child(&args) {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(args));
 }
 
 // Long on purpose: the measurements in the order the table prints them, as one script.
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+async fn run(args: Vec<String>) {
+    // Pure core first, each size in a process of its own: its peak is parse + plan alone.
+    for n in [10_000, 100_000] {
+        println!("{}", core_line(n));
+    }
+    if args.iter().any(|a| a == "core") {
+        println!("{}", noop_peak().await);
+        return;
+    }
     let sizes: Vec<usize> = {
-        let args: Vec<usize> = std::env::args()
-            .skip(1)
-            .filter_map(|a| a.parse().ok())
-            .collect();
+        let args: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
         if args.is_empty() {
             vec![50, 1000, 10_000]
         } else {
@@ -271,16 +486,6 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-
-    // Pure core first, while the process is small: its peak is parse + plan alone.
-    let base = status_kib("VmHWM:");
-    for n in [10_000, 100_000] {
-        let (cpu, peak) = parse_and_plan(n);
-        println!(
-            "parse + plan of {n} items: {cpu:.2} s CPU, peak memory {} MiB above start",
-            peak.saturating_sub(base) / 1024
-        );
-    }
 
     println!(
         "\n| N | measure | ours: reads / writes | ours: time | baseline: requests | baseline: time |"

@@ -62,10 +62,10 @@ pub fn page_progress(
         project: project.to_owned(),
         ..Default::default()
     };
-    let mut ours: Vec<(&ObservedIssue, marker::Marker)> = issues
+    let mut ours: Vec<(&ObservedIssue, &marker::Marker)> = issues
         .iter()
         .filter_map(|i| {
-            let m = marker::parse(&i.description)?.marker?;
+            let m = i.marker.as_ref()?;
             (m.page == page && m.status != MarkerStatus::Removed).then_some((i, m))
         })
         .collect();

@@ -435,19 +435,21 @@ struct GlIssue {
 }
 
 impl GlIssue {
+    /// The issue as the planner compares it; the description is dropped once its managed
+    /// block is hashed and its marker read.
     fn observed(self) -> ObservedIssue {
-        ObservedIssue {
-            iid: self.iid,
-            title: self.title,
-            description: self.description.unwrap_or_default(),
-            state: if self.state == "closed" {
+        ObservedIssue::new(
+            self.iid,
+            self.title,
+            self.description.as_deref().unwrap_or_default(),
+            if self.state == "closed" {
                 IssueState::Closed
             } else {
                 IssueState::Opened
             },
-            labels: self.labels,
-            assignees: self.assignees.into_iter().map(|u| u.username).collect(),
-        }
+            self.labels,
+            self.assignees.into_iter().map(|u| u.username).collect(),
+        )
     }
 }
 
@@ -456,6 +458,8 @@ impl GlIssue {
 pub struct CurrentIssue {
     /// The issue.
     pub issue: ObservedIssue,
+    /// Its whole description (empty when none), onto which an edit's block is written.
+    pub description: String,
     /// Its assignees' user ids by username.
     pub assignee_ids: BTreeMap<String, u64>,
 }
@@ -779,8 +783,10 @@ impl Gitlab {
             .iter()
             .map(|u| (u.username.clone(), u.id))
             .collect();
+        let description = issue.description.clone().unwrap_or_default();
         Ok(CurrentIssue {
             issue: issue.observed(),
+            description,
             assignee_ids,
         })
     }

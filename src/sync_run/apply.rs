@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
 use crate::sync::board::{self, BoardPlan};
-use crate::sync::plan::{AssigneeSwap, BlockWrite, conflict_note};
-use crate::sync::{ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
+use crate::sync::plan::{AssigneeSwap, BlockWrite, IssueToCreate, conflict_note};
+use crate::sync::{Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
 
 use super::{Connection, Planned, ResolvedPeople};
 
@@ -185,22 +185,23 @@ impl Prepared {
         page_id: &str,
         progress: &ProgressBar,
     ) -> (usize, usize) {
-        let actions: Vec<_> = self
+        // Borrowed, not cloned: a first sync's plan is mostly creates, rendered one by one.
+        let actions = self
             .plan
             .actions
             .iter()
             .filter(|a| a.page == page_id && a.action != ActionKind::Drift)
-            .filter_map(|a| a.write.clone().map(|w| (a.key.clone(), w)))
-            .collect();
+            .filter(|a| a.write.is_some());
         futures_util::stream::iter(actions)
-            .map(|(key, write)| async move {
+            .map(|action| async move {
+                let key = &action.key;
                 if self.cancel.is_cancelled() {
                     return (0, 1);
                 }
                 if self.blocked_reason(project).is_some() {
                     return (0, 0);
                 }
-                let result = self.execute(project, page_id, &key, &write).await;
+                let result = self.execute(project, page_id, action).await;
                 progress.inc(1);
                 match result {
                     Ok(()) => (0, 0),
@@ -300,18 +301,16 @@ impl Prepared {
         project: u64,
         page: &str,
         key: &str,
-        write: &Write,
+        new: &IssueToCreate<'_>,
     ) -> Result<CreatedIssue, GitlabError> {
-        let Write::Create {
+        let IssueToCreate {
             title,
             description,
             labels,
             assignee,
             ..
-        } = write
-        else {
-            unreachable!("create_once is called with creates")
-        };
+        } = new;
+        let assignee = assignee.map(str::to_owned);
         let started = chrono::Utc::now();
         let look_up = || self.find_created(project, page, key, started);
         let unsettled = format!("{project}/{page}/{key}");
@@ -330,7 +329,7 @@ impl Prepared {
                     title,
                     description,
                     labels,
-                    self.user_id(assignee),
+                    self.user_id(&assignee),
                 )
             },
             look_up,
@@ -360,8 +359,8 @@ impl Prepared {
             .await?;
         let found = recent.iter().find(|i| {
             !self.known_iids.contains(&(project, i.iid))
-                && crate::sync::marker::parse(&i.description)
-                    .and_then(|p| p.marker)
+                && i.marker
+                    .as_ref()
                     .is_some_and(|m| m.page == page && m.key == key)
         });
         if let Some(issue) = found {
@@ -373,18 +372,17 @@ impl Prepared {
         }))
     }
 
-    async fn execute(
-        &self,
-        project: u64,
-        page: &str,
-        key: &str,
-        write: &Write,
-    ) -> Result<(), GitlabError> {
+    async fn execute(&self, project: u64, page: &str, action: &Action) -> Result<(), GitlabError> {
+        let key = &action.key;
+        let Some(write) = &action.write else {
+            return Ok(());
+        };
         match write {
-            Write::Create {
-                close_description, ..
-            } => {
-                let created = self.create_once(project, page, key, write).await?;
+            Write::Create(_) => {
+                // Rendered now, not held in the plan: a first sync of a large page would
+                // hold every description until the last write.
+                let new = action.new_issue().expect("a create renders");
+                let created = self.create_once(project, page, key, &new).await?;
                 let iid = created.iid;
                 if !created.labels.contains(&self.managed_label) {
                     self.block(project, page, iid);
@@ -393,7 +391,7 @@ impl Prepared {
                         message: "GitLab dropped its labels".into(),
                     });
                 }
-                if let Some(closing) = close_description {
+                if let Some(closing) = &new.close_description {
                     let close = IssueEdit {
                         description: Some(closing),
                         state: Some(IssueState::Closed),
@@ -446,7 +444,7 @@ impl Prepared {
         let description = match block {
             None => None,
             Some(block) => {
-                let Some(rewrite) = block.apply_to(&current.issue.description) else {
+                let Some(rewrite) = block.apply_to(&current.description) else {
                     return Err(GitlabError::Other {
                         what: format!("editing issue #{iid}"),
                         message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),

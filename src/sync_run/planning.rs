@@ -135,18 +135,20 @@ impl Planner<'_> {
             .chain(&project.unrecognised)
             .cloned()
             .collect();
-        let page_plan = core_plan::plan_page(&spec, &desired, &observed, &self.settings);
+        // What the rest needs of the items, taken before the planner consumes them.
+        let wanted = wanted_labels(&desired);
+        let sections = s.board.then(|| self.section_labels(&desired));
+        let page_plan = core_plan::plan_page(&spec, desired, &observed, &self.settings);
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.
         report.create_labels = if page_plan.refused.is_some() {
             Vec::new()
         } else {
-            self.labels_to_create(&s.project, project, &desired)
+            self.labels_to_create(&s.project, project, &wanted)
         };
-        report.warnings = case_twins(project, &desired);
-        if s.board {
-            let sections = self.section_labels(&desired);
+        report.warnings = case_twins(project, &wanted);
+        if let Some(sections) = sections {
             let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);
             self.planned.plan.boards.push(board);
         }
@@ -160,19 +162,19 @@ impl Planner<'_> {
         self.planned.plan.add_page(report, page_plan);
     }
 
-    /// Labels of `desired` that the project lacks and no earlier page planned.
+    /// Labels of `wanted` that the project lacks and no earlier page planned.
     fn labels_to_create(
         &mut self,
         project_name: &str,
         project: &ProjectState,
-        desired: &[DesiredIssue],
+        wanted: &[String],
     ) -> Vec<String> {
         let planned = self
             .labels_planned
             .entry(project_name.to_owned())
             .or_default();
         let mut create = Vec::new();
-        for label in desired.iter().flat_map(|d| &d.labels) {
+        for label in wanted {
             // Exactly: GitLab's label titles are case-sensitive.
             if !project.labels.contains_key(label) && planned.insert(label.clone()) {
                 create.push(label.clone());
@@ -197,11 +199,22 @@ impl Planner<'_> {
     }
 }
 
-/// Labels of `desired` that the project holds only in another case: GitLab keeps them
+/// The labels of `desired`, each once, in order of first appearance.
+fn wanted_labels(desired: &[DesiredIssue]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    desired
+        .iter()
+        .flat_map(|d| &d.labels)
+        .filter(|l| seen.insert(l.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Labels of `wanted` that the project holds only in another case: GitLab keeps them
 /// apart (titles are case-sensitive), so the tool's own is used (and created when
 /// missing); the twin is reported so that a person can merge or rename it.
-fn case_twins(project: &ProjectState, desired: &[DesiredIssue]) -> Vec<String> {
-    let wanted: BTreeSet<&String> = desired.iter().flat_map(|d| &d.labels).collect();
+fn case_twins(project: &ProjectState, wanted: &[String]) -> Vec<String> {
+    let wanted: BTreeSet<&String> = wanted.iter().collect();
     let mut warnings = Vec::new();
     for label in wanted {
         for twin in project.labels.keys() {

@@ -167,8 +167,9 @@ pub struct DesiredIssue {
     pub status: ItemStatus,
     /// The owner named in the handbook (as written), for reason lines.
     pub owner_name: Option<String>,
-    /// Managed labels the issue should carry.
-    pub labels: BTreeSet<String>,
+    /// Managed labels the issue should carry, sorted, each once. A `Vec` rather than a
+    /// set: a handful of labels per item, for every item of a page, costs far less so.
+    pub labels: Vec<String>,
     /// Username to assign.
     pub assignee: Option<String>,
     /// Why there is no assignee, or that the assignee is not a member of the project.
@@ -276,13 +277,18 @@ fn desired_issue(
     settings: &Labels,
     people: &People,
 ) -> DesiredIssue {
-    let mut labels = BTreeSet::from([settings.managed_label.clone(), spec.page_label.clone()]);
+    let mut labels = vec![settings.managed_label.clone(), spec.page_label.clone()];
     if let Some(section) = section_label(settings, &item.section) {
-        labels.insert(section);
+        labels.push(section);
     }
     if item.status == ItemStatus::HandedOver {
-        labels.insert(label_name(&settings.handed_over_label));
+        labels.push(label_name(&settings.handed_over_label));
     }
+    // In the order a set kept them: markers record this order, and a different one would
+    // rewrite every issue.
+    labels.sort_unstable();
+    labels.dedup();
+    labels.shrink_to_fit();
     let assignment = match &item.owner {
         Some(name) => people.resolve(name),
         None => people.configured(owner, &format!("owner of page `{}`", spec.id)),

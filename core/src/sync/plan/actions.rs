@@ -3,7 +3,9 @@
 //! marker, which the merge writes too.
 
 use super::matching::Managed;
-use super::{Action, ActionKind, BlockWrite, Change, Changes, PlanSettings, Write};
+use super::{
+    Action, ActionKind, BlockText, BlockWrite, Change, Changes, NewIssue, PlanSettings, Write,
+};
 use crate::parse::ItemStatus;
 use crate::sync::desired::{DesiredIssue, IssueState, PageSpec};
 use crate::sync::marker::{self, Marker, MarkerStatus};
@@ -53,34 +55,27 @@ pub(super) fn desired_marker(
         status: d.status.into(),
         state: Some(d.state),
         assignee: d.assignee.clone(),
-        labels: d.labels.iter().cloned().collect(),
+        labels: d.labels.clone(),
         block: marker::hash(block),
         since,
     }
 }
 
-/// Creates the issue of an item no issue belongs to.
-pub(super) fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings) -> Action {
+/// Creates the issue of an item no issue belongs to. Takes the item by value: its text
+/// moves into the action rather than being copied, and the description is rendered only
+/// when the create is applied ([`Action::new_issue`]).
+pub(super) fn create(spec: &PageSpec, d: DesiredIssue, settings: &PlanSettings) -> Action {
     let since = (d.status != ItemStatus::Active).then(|| settings.today.clone());
-    let reason = since.as_deref().and_then(|s| reason_line(d, s));
-    let block = block_text(&d.body, &d.source, reason.as_deref());
-    let marker = desired_marker(spec, d, &block, since);
-    let open_marker = Marker {
-        state: Some(IssueState::Opened),
-        ..marker.clone()
-    };
-    let labels: Vec<String> = d.labels.iter().cloned().collect();
+    let reason = since.as_deref().and_then(|s| reason_line(&d, s));
     Action {
         action: ActionKind::Create,
         page: spec.id.clone(),
-        key: d.key.clone(),
         iid: None,
-        title: d.title.clone(),
         changes: Changes {
-            add_labels: labels.clone(),
-            assignee: d.assignee.as_ref().map(|a| Change {
+            add_labels: d.labels,
+            assignee: d.assignee.map(|a| Change {
                 from: None,
-                to: Some(a.clone()),
+                to: Some(a),
             }),
             state: (d.state == IssueState::Closed).then_some(Change {
                 from: IssueState::Opened,
@@ -94,15 +89,17 @@ pub(super) fn create(spec: &PageSpec, d: &DesiredIssue, settings: &PlanSettings)
             ItemStatus::Done => "new in the handbook, already done".into(),
             ItemStatus::HandedOver => "new in the handbook, already handed over".into(),
         },
-        warnings: d.assignee_problem.iter().cloned().collect(),
-        write: Some(Write::Create {
-            title: d.title.clone(),
-            description: marker::render("", &block, &open_marker, ""),
-            labels,
-            assignee: d.assignee.clone(),
-            close_description: (d.state == IssueState::Closed)
-                .then(|| marker::render("", &block, &marker, "")),
-        }),
+        warnings: d.assignee_problem.into_iter().collect(),
+        write: Some(Write::Create(Box::new(NewIssue {
+            body: d.body,
+            source: d.source,
+            reason,
+            status: d.status.into(),
+            state: d.state,
+            since,
+        }))),
+        key: d.key,
+        title: d.title,
     }
 }
 
@@ -137,21 +134,12 @@ pub(super) fn duplicate_close(spec: &PageSpec, dup: &Managed<'_>, winner: u64) -
 
 /// Closes the issue of an item that left the handbook, saying so in its block.
 pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSettings) -> Action {
-    // Keep the body and Source line; replace any earlier reason with the removal.
-    let kept = match m.parsed.block.find("---\nSource:") {
-        Some(at) => {
-            let source_end = m.parsed.block[at + 4..]
-                .find('\n')
-                .map_or(m.parsed.block.len(), |i| at + 4 + i);
-            m.parsed.block[..source_end].to_owned()
-        }
-        None => m.parsed.block.clone(),
-    };
-    let block = format!("{kept}\n\nRemoved from the handbook on {}.", settings.today);
+    // The block is built from the issue's text when the write is applied (the plan holds
+    // no descriptions), and so is the marker's hash of it.
     let new_marker = Marker {
         status: MarkerStatus::Removed,
         state: Some(IssueState::Closed),
-        block: marker::hash(&block),
+        block: String::new(),
         since: Some(settings.today.clone()),
         ..m.marker.clone()
     };
@@ -175,7 +163,9 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
             iid: m.issue.iid,
             title: None,
             description: Some(Box::new(BlockWrite {
-                block: Some(block),
+                block: BlockText::Removed {
+                    today: settings.today.clone(),
+                },
                 marker: new_marker,
                 last_block: m.marker.block.clone(),
             })),
@@ -232,4 +222,95 @@ pub(super) fn reopened_removed(
         });
     }
     action
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A create's descriptions exactly as the plan used to hold them, rendered at plan
+    /// time: the description to create with, and the closing one of an item created
+    /// closed. Kept to show that rendering when applied writes the same bytes.
+    fn rendered_as_before(
+        spec: &PageSpec,
+        d: &DesiredIssue,
+        settings: &PlanSettings,
+    ) -> (String, Option<String>) {
+        let since = (d.status != ItemStatus::Active).then(|| settings.today.clone());
+        let reason = since.as_deref().and_then(|s| reason_line(d, s));
+        let block = block_text(&d.body, &d.source, reason.as_deref());
+        let marker = desired_marker(spec, d, &block, since);
+        let open_marker = Marker {
+            state: Some(IssueState::Opened),
+            ..marker.clone()
+        };
+        (
+            marker::render("", &block, &open_marker, ""),
+            (d.state == IssueState::Closed).then(|| marker::render("", &block, &marker, "")),
+        )
+    }
+
+    fn status() -> impl Strategy<Value = ItemStatus> {
+        prop_oneof![
+            Just(ItemStatus::Active),
+            Just(ItemStatus::Done),
+            Just(ItemStatus::HandedOver),
+        ]
+    }
+
+    proptest! {
+        /// A create renders, when applied, exactly the descriptions the plan used to hold,
+        /// and names the item's title, labels and assignee.
+        #[test]
+        fn a_create_renders_what_the_plan_held(
+            title in "[^\n]{1,40}",
+            body in "(/close|[a-z <>`*~-]{0,20}|\n){0,6}",
+            status in status(),
+            closed in any::<bool>(),
+            assignee in proptest::option::of("[a-z]{1,8}"),
+            owner_name in proptest::option::of("[A-Za-z ]{1,12}"),
+            mut labels in proptest::collection::vec("[a-z:]{1,12}", 0..4),
+        ) {
+            labels.sort();
+            labels.dedup();
+            let spec = PageSpec {
+                id: "pm".into(),
+                title: "PM".into(),
+                url: None,
+                page_label: "handbook::pm".into(),
+            };
+            let settings = PlanSettings {
+                managed_label: "handbook-sync".into(),
+                enforce: false,
+                max_close_fraction: 0.25,
+                allow_mass_close: false,
+                allow_mass_create: false,
+                today: "2026-11-27".into(),
+            };
+            let d = DesiredIssue {
+                key: "k".into(),
+                title,
+                body,
+                source: "Source: PM › Goals".into(),
+                section: vec!["Goals".into()],
+                status,
+                owner_name,
+                labels,
+                assignee,
+                assignee_problem: None,
+                state: if closed { IssueState::Closed } else { IssueState::Opened },
+                line: 1,
+            };
+            let (description, close_description) = rendered_as_before(&spec, &d, &settings);
+            let action = create(&spec, d.clone(), &settings);
+            let new = action.new_issue().expect("a create");
+            prop_assert_eq!(new.description, description);
+            prop_assert_eq!(new.close_description, close_description);
+            prop_assert_eq!(new.title, d.title.as_str());
+            prop_assert_eq!(new.labels, d.labels.as_slice());
+            prop_assert_eq!(new.assignee, d.assignee.as_deref());
+        }
+    }
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use super::matching::Managed;
 use super::{Action, ActionKind, ObservedIssue, PlanSettings};
 use crate::sync::desired::PageSpec;
-use crate::sync::marker;
 
 /// Refusals need more than this many closes (or creates), however small the page.
 const MIN_CLOSES: usize = 5;
@@ -72,9 +71,7 @@ pub(super) fn mass_create_refusal(
     let mut lost = BTreeSet::new();
     let mut unlabeled = false;
     for issue in observed {
-        let names_page = marker::parse(&issue.description)
-            .and_then(|p| p.marker)
-            .is_some_and(|m| m.page == spec.id);
+        let names_page = issue.marker.as_ref().is_some_and(|m| m.page == spec.id);
         if recognised.contains(&issue.iid)
             || !(names_page || issue.labels.contains(&spec.page_label))
         {

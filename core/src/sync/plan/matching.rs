@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sync::desired::{DesiredIssue, IssueState};
-use crate::sync::marker::{self, Marker};
+use crate::sync::marker::Marker;
 
 use super::ObservedIssue;
 
@@ -16,10 +16,10 @@ const MIN_SIMILARITY: f64 = 0.55;
 pub(super) struct Managed<'a> {
     /// The issue as GitLab returned it.
     pub issue: &'a ObservedIssue,
-    /// Its description split around the managed block.
-    pub parsed: marker::Parsed<'a>,
     /// What the tool last applied to it.
-    pub marker: Marker,
+    pub marker: &'a Marker,
+    /// The hash of the managed block as the issue holds it now.
+    pub block_hash: &'a str,
 }
 
 impl Managed<'_> {
@@ -44,12 +44,13 @@ pub(super) fn managed_issues<'a>(
         .filter(|i| i.labels.iter().any(|l| l == managed_label))
         .filter(|i| seen.insert(i.iid))
         .filter_map(|issue| {
-            let parsed = marker::parse(&issue.description)?;
-            let marker = parsed.marker.clone()?;
+            let marker = issue.marker.as_ref()?;
+            // A marker lives inside a block, so an issue with one has a block hash.
+            let block_hash = issue.block_hash.as_deref()?;
             (marker.page == page).then_some(Managed {
                 issue,
-                parsed,
                 marker,
+                block_hash,
             })
         })
         .collect()
@@ -92,6 +93,8 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
 
 /// An item and the issue that is its.
 pub(super) struct Pair<'d, 'm, 'a> {
+    /// The item's position on the page.
+    pub index: usize,
     /// The item.
     pub desired: &'d DesiredIssue,
     /// Its issue.
@@ -104,8 +107,8 @@ pub(super) struct Pair<'d, 'm, 'a> {
 pub(super) struct Matching<'d, 'm, 'a> {
     /// Items with their issue, in page order.
     pub pairs: Vec<Pair<'d, 'm, 'a>>,
-    /// Items no issue belongs to (to create), in page order.
-    pub unmatched: Vec<&'d DesiredIssue>,
+    /// Positions of the items no issue belongs to (to create), in page order.
+    pub unmatched: Vec<usize>,
     /// Issues no item belongs to (left the handbook), in key order.
     pub orphans: Vec<&'m Managed<'a>>,
 }
@@ -122,17 +125,18 @@ pub(super) fn match_items<'d, 'm, 'a>(
     let mut pairs = Vec::new();
     let mut unkeyed = Vec::new();
     let mut taken = BTreeSet::new();
-    for d in desired {
+    for (index, d) in desired.iter().enumerate() {
         match winner_by_key.get(d.key.as_str()) {
             Some(w) => {
                 taken.insert(w.issue.iid);
                 pairs.push(Pair {
+                    index,
                     desired: d,
                     managed: w,
                     reworded: false,
                 });
             }
-            None => unkeyed.push(d),
+            None => unkeyed.push((index, d)),
         }
     }
     let free: Vec<&'m Managed<'a>> = winners
@@ -152,11 +156,11 @@ pub(super) fn match_items<'d, 'm, 'a>(
 /// Pairs the most alike item and issue first, as long as they are alike enough; the
 /// items and issues left keep their input order.
 fn match_by_similarity<'d, 'm, 'a>(
-    items: &[&'d DesiredIssue],
+    items: &[(usize, &'d DesiredIssue)],
     issues: &[&'m Managed<'a>],
 ) -> Matching<'d, 'm, 'a> {
     let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
-    for (di, d) in items.iter().enumerate() {
+    for (di, (_, d)) in items.iter().enumerate() {
         for (wi, w) in issues.iter().enumerate() {
             let score = similarity(&d.title, &w.marker.title);
             if score >= MIN_SIMILARITY {
@@ -177,14 +181,15 @@ fn match_by_similarity<'d, 'm, 'a>(
         used_d.insert(di);
         used_w.insert(wi);
         pairs.push(Pair {
-            desired: items[di],
+            index: items[di].0,
+            desired: items[di].1,
             managed: issues[wi],
             reworded: true,
         });
     }
     let unmatched = (0..items.len())
         .filter(|i| !used_d.contains(i))
-        .map(|i| items[i])
+        .map(|i| items[i].0)
         .collect();
     let orphans = (0..issues.len())
         .filter(|i| !used_w.contains(i))

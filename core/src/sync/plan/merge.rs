@@ -6,10 +6,12 @@
 
 use super::actions::{block_text, desired_marker, reason_line};
 use super::matching::Managed;
-use super::{Action, ActionKind, AssigneeSwap, BlockWrite, Change, Changes, PlanSettings, Write};
+use super::{
+    Action, ActionKind, AssigneeSwap, BlockText, BlockWrite, Change, Changes, PlanSettings, Write,
+};
 use crate::parse::ItemStatus;
 use crate::sync::desired::{DesiredIssue, IssueState, PageSpec};
-use crate::sync::marker::{self, Marker, MarkerStatus};
+use crate::sync::marker::{Marker, MarkerStatus};
 
 /// What one field's three values call for.
 #[derive(Debug, PartialEq)]
@@ -123,7 +125,7 @@ pub(super) fn reconcile(
     reworded: bool,
     settings: &PlanSettings,
 ) -> Vec<Action> {
-    let (block, new_marker) = handbook_block(spec, d, &m.marker, settings);
+    let (block, new_marker) = handbook_block(spec, d, m.marker, settings);
     let mut merge = merge_fields(d, m, &new_marker, settings.enforce);
     // A key that moved must be written even when no field changed, so that the marker
     // carries the new key and the next run matches by key.
@@ -185,9 +187,12 @@ fn merge_fields(d: &DesiredIssue, m: &Managed<'_>, new_marker: &Marker, enforce:
         });
         merge.title = Some(d.title.clone());
     }
-    let actual_block = marker::hash(&m.parsed.block);
-    let decision = three_way(&new_marker.block, &last.block, &actual_block);
-    if decision == Decision::Apply && actual_block != last.block {
+    let decision = three_way(
+        &new_marker.block.as_str(),
+        &last.block.as_str(),
+        &m.block_hash,
+    );
+    if decision == Decision::Apply && m.block_hash != last.block {
         merge.conflicts.push("description".into());
     }
     if merge.decide(decision, "description") {
@@ -264,7 +269,11 @@ fn edit_action(
     // The marker records the handbook's values; a field left drifted keeps its
     // recorded value, which equals the handbook's, so it stays reported as drift.
     let description = Box::new(BlockWrite {
-        block: merge.block.then(|| block.to_owned()),
+        block: if merge.block {
+            BlockText::Handbook(block.to_owned())
+        } else {
+            BlockText::Kept
+        },
         marker: new_marker.clone(),
         last_block: m.marker.block.clone(),
     });
@@ -279,7 +288,7 @@ fn edit_action(
         key: d.key.clone(),
         iid: Some(m.issue.iid),
         title: d.title.clone(),
-        reason: edit_reason(kind, d, &m.marker, &merge.why),
+        reason: edit_reason(kind, d, m.marker, &merge.why),
         warnings: d.assignee_problem.iter().cloned().collect(),
         write: Some(Write::Edit {
             iid: m.issue.iid,

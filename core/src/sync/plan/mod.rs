@@ -11,25 +11,29 @@ mod matching;
 mod merge;
 mod write;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::desired::{DesiredIssue, IssueState, PageSpec};
-use super::marker::MarkerStatus;
+use super::marker::{self, Marker, MarkerStatus};
 
 pub use matching::similarity;
-pub use write::{AssigneeSwap, BlockWrite, Rewrite, conflict_note};
+pub use write::{
+    AssigneeSwap, BlockText, BlockWrite, IssueToCreate, NewIssue, Rewrite, conflict_note,
+    removed_block,
+};
 
-/// An issue as read from GitLab.
+/// An issue as the planner compares it: GitLab's fields and what its description's
+/// managed block says, without the description itself. A plan of a large project holds
+/// every managed issue, and their descriptions would be most of its memory; where a write
+/// needs the text, `apply` reads the issue again right before it anyway.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedIssue {
     /// Project-scoped id.
     pub iid: u64,
     /// Title.
     pub title: String,
-    /// Description (empty when none).
-    pub description: String,
     /// Open or closed.
     pub state: IssueState,
     /// Every label, managed or not.
@@ -37,6 +41,35 @@ pub struct ObservedIssue {
     /// Every assignee's username, in GitLab's order (GitLab Free keeps one; paid tiers
     /// several).
     pub assignees: Vec<String>,
+    /// [`marker::hash`] of the managed block's text as the issue holds it now (a person
+    /// may have changed it); `None` when the description has no managed block.
+    pub block_hash: Option<String>,
+    /// The marker of the managed block, when there is one and it is readable.
+    pub marker: Option<Marker>,
+}
+
+impl ObservedIssue {
+    /// The issue with its description (empty when none) reduced to what the planner
+    /// compares: the managed block's hash and its marker.
+    pub fn new(
+        iid: u64,
+        title: String,
+        description: &str,
+        state: IssueState,
+        labels: Vec<String>,
+        assignees: Vec<String>,
+    ) -> Self {
+        let parsed = marker::parse(description);
+        ObservedIssue {
+            iid,
+            title,
+            state,
+            labels,
+            assignees,
+            block_hash: parsed.as_ref().map(|p| marker::hash(&p.block)),
+            marker: parsed.and_then(|p| p.marker),
+        }
+    }
 }
 
 /// What an action does.
@@ -97,21 +130,10 @@ pub struct Changes {
 /// The requests an action makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Create an issue (then close it when `close` is set).
-    Create {
-        /// Title.
-        title: String,
-        /// Full description.
-        description: String,
-        /// Labels.
-        labels: Vec<String>,
-        /// Username to assign.
-        assignee: Option<String>,
-        /// For an item created closed: the description of the closing edit that follows.
-        /// The issue is created open, with a marker that says so, so that a failed close
-        /// is retried by the next run rather than taken for a person's reopening.
-        close_description: Option<String>,
-    },
+    /// Create an issue (then close it, for an item created closed), as
+    /// [`Action::new_issue`] renders it. Boxed: most actions of a first sync are creates,
+    /// and the other writes are larger.
+    Create(Box<NewIssue>),
     /// Edit an issue.
     Edit {
         /// The issue.
@@ -194,18 +216,21 @@ pub struct PagePlan {
 /// handbook, then the reports (or, with `enforce`, closes) of removed items a person
 /// reopened. `observed` may hold issues without the managed label (those carrying the
 /// page's label): they are never touched, only counted by the mass-create guard.
+///
+/// `desired` is taken by value: the creates move their items' text into the plan
+/// instead of copying it.
 pub fn plan_page(
     spec: &PageSpec,
-    desired: &[DesiredIssue],
+    desired: Vec<DesiredIssue>,
     observed: &[ObservedIssue],
     settings: &PlanSettings,
 ) -> PagePlan {
     let managed = matching::managed_issues(&spec.id, &settings.managed_label, observed);
     let open = managed.iter().filter(|m| m.is_open()).count();
     let deduplicated = matching::deduplicate(&managed);
-    let matched = matching::match_items(desired, &deduplicated.winners);
-
-    let (mut actions, unchanged) = item_actions(spec, desired, &matched, settings);
+    let items = desired.len();
+    let (mut actions, unchanged, orphans) =
+        item_actions(spec, desired, &deduplicated.winners, settings);
     actions.extend(
         deduplicated
             .duplicates
@@ -215,8 +240,7 @@ pub fn plan_page(
     // An issue already closed as removed that is open again was reopened by a person:
     // drift like any other field, never a new removal (which would rewrite its reason line
     // and count toward the guard on every run).
-    let (reopened, removed): (Vec<&&matching::Managed<'_>>, Vec<_>) = matched
-        .orphans
+    let (reopened, removed): (Vec<&&matching::Managed<'_>>, Vec<_>) = orphans
         .iter()
         .filter(|m| m.is_open())
         .partition(|m| m.marker.status == MarkerStatus::Removed);
@@ -237,7 +261,7 @@ pub fn plan_page(
         .chain(reopened.iter().map(|m| m.issue.iid))
         .collect();
     let refused = guard::mass_close_refusal(&actions, &exempt, open, settings).or_else(|| {
-        guard::mass_create_refusal(spec, &actions, desired.len(), observed, &managed, settings)
+        guard::mass_create_refusal(spec, &actions, items, observed, &managed, settings)
     });
     PagePlan {
         actions,
@@ -247,36 +271,46 @@ pub fn plan_page(
 }
 
 /// The actions of the page's items (merges of paired items, creates of the others) in
-/// page order, and how many paired items need nothing.
-fn item_actions(
+/// page order, how many paired items need nothing, and the issues no item is paired with.
+fn item_actions<'m, 'a>(
     spec: &PageSpec,
-    desired: &[DesiredIssue],
-    matched: &matching::Matching<'_, '_, '_>,
+    desired: Vec<DesiredIssue>,
+    winners: &[&'m matching::Managed<'a>],
     settings: &PlanSettings,
-) -> (Vec<Action>, usize) {
+) -> (Vec<Action>, usize, Vec<&'m matching::Managed<'a>>) {
     let mut unchanged = 0;
-    let mut found = Vec::new();
+    // Each action with its item's position on the page.
+    let mut found: Vec<(usize, Action)> = Vec::new();
+    let matched = matching::match_items(&desired, winners);
     for pair in &matched.pairs {
         let merged = merge::reconcile(spec, pair.desired, pair.managed, pair.reworded, settings);
         if merged.is_empty() {
             unchanged += 1;
         }
-        found.extend(merged);
+        found.extend(merged.into_iter().map(|a| (pair.index, a)));
     }
-    found.extend(
-        matched
-            .unmatched
-            .iter()
-            .map(|d| actions::create(spec, d, settings)),
-    );
-    let position: BTreeMap<&str, usize> = desired
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.key.as_str(), i))
-        .collect();
+    let matching::Matching {
+        mut unmatched,
+        orphans,
+        ..
+    } = matched;
+    unmatched.sort_unstable();
+    // Exactly one action per create: a first sync's plan is mostly creates, and growing by
+    // doubling would hold up to twice their size at the last push.
+    found.reserve_exact(unmatched.len());
+    let mut unmatched = unmatched.into_iter().peekable();
+    for (index, d) in desired.into_iter().enumerate() {
+        if unmatched.next_if_eq(&index).is_some() {
+            found.push((index, actions::create(spec, d, settings)));
+        }
+    }
     // Stable: an item's drift report stays right after its update.
-    found.sort_by_key(|a| position.get(a.key.as_str()).copied().unwrap_or(usize::MAX));
-    (found, unchanged)
+    found.sort_by_key(|(index, _)| *index);
+    (
+        found.into_iter().map(|(_, a)| a).collect(),
+        unchanged,
+        orphans,
+    )
 }
 
 #[cfg(test)]
@@ -314,7 +348,7 @@ mod tests {
             section: vec!["S".into()],
             status: ItemStatus::Active,
             owner_name: None,
-            labels: BTreeSet::from(["handbook-sync".to_owned(), "handbook::pm".to_owned()]),
+            labels: vec!["handbook-sync".to_owned(), "handbook::pm".to_owned()],
             assignee: Some("owner".into()),
             assignee_problem: None,
             state: IssueState::Opened,
@@ -322,26 +356,36 @@ mod tests {
         }
     }
 
+    /// The description `apply` would have created `d`'s issue with.
+    fn description_for(d: &DesiredIssue) -> String {
+        create(&spec(), d.clone(), &settings())
+            .new_issue()
+            .expect("a create")
+            .description
+    }
+
     /// The issue `apply` would have created for `d`, as GitLab returns it.
     fn observed_for(d: &DesiredIssue, iid: u64) -> ObservedIssue {
-        let action = create(&spec(), d, &settings());
-        let Some(Write::Create {
-            description,
-            labels,
-            assignee,
-            ..
-        }) = action.write
-        else {
-            unreachable!()
-        };
-        ObservedIssue {
+        ObservedIssue::new(
             iid,
-            title: d.title.clone(),
+            d.title.clone(),
+            &description_for(d),
+            IssueState::Opened,
+            d.labels.clone(),
+            d.assignee.iter().cloned().collect(),
+        )
+    }
+
+    /// `issue` with its description replaced by `description`.
+    fn with_description(issue: &ObservedIssue, description: &str) -> ObservedIssue {
+        ObservedIssue::new(
+            issue.iid,
+            issue.title.clone(),
             description,
-            state: IssueState::Opened,
-            labels,
-            assignees: assignee.into_iter().collect(),
-        }
+            issue.state,
+            issue.labels.clone(),
+            issue.assignees.clone(),
+        )
     }
 
     #[test]
@@ -349,7 +393,7 @@ mod tests {
         let d = desired("a", "Write docs");
         let plan = plan_page(
             &spec(),
-            std::slice::from_ref(&d),
+            vec![d.clone()],
             &[observed_for(&d, 1)],
             &settings(),
         );
@@ -366,7 +410,7 @@ mod tests {
         changed.title = "Write good docs".into();
         let plan = plan_page(
             &spec(),
-            std::slice::from_ref(&changed),
+            vec![changed.clone()],
             &[issue.clone()],
             &settings(),
         );
@@ -386,7 +430,7 @@ mod tests {
             enforce: true,
             ..settings()
         };
-        let plan = plan_page(&spec(), std::slice::from_ref(&d), &[issue], &enforce);
+        let plan = plan_page(&spec(), vec![d.clone()], &[issue], &enforce);
         assert_eq!(plan.actions.len(), 1);
         assert_eq!(
             plan.actions[0]
@@ -410,7 +454,7 @@ mod tests {
         );
         let plan = plan_page(
             &spec(),
-            std::slice::from_ref(&reworded),
+            vec![reworded.clone()],
             std::slice::from_ref(&issue),
             &settings(),
         );
@@ -421,12 +465,7 @@ mod tests {
         );
 
         let unrelated = desired("hire-a-designer", "Hire a designer");
-        let plan = plan_page(
-            &spec(),
-            std::slice::from_ref(&unrelated),
-            &[issue],
-            &settings(),
-        );
+        let plan = plan_page(&spec(), vec![unrelated.clone()], &[issue], &settings());
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Create, ActionKind::Close]);
     }
@@ -434,14 +473,17 @@ mod tests {
     #[test]
     fn a_block_changed_by_a_person_and_by_the_handbook_is_a_conflict() {
         let d = desired("a", "Write docs");
-        let mut issue = observed_for(&d, 1);
-        issue.description =
-            issue
-                .description
-                .replacen("Write docs\n", "Write docs, says Ashley\n", 1);
+        let description =
+            description_for(&d).replacen("Write docs\n", "Write docs, says Ashley\n", 1);
+        let issue = with_description(&observed_for(&d, 1), &description);
         let mut changed = d.clone();
         changed.body = "Write docs well".into();
-        let plan = plan_page(&spec(), &[changed], &[issue.clone()], &settings());
+        let plan = plan_page(
+            &spec(),
+            vec![changed],
+            std::slice::from_ref(&issue),
+            &settings(),
+        );
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Update, ActionKind::Conflict]);
         let Some(Write::Edit {
@@ -451,13 +493,13 @@ mod tests {
         else {
             panic!("an edit with a block")
         };
-        let rewrite = block.apply_to(&issue.description).unwrap();
+        let rewrite = block.apply_to(&description).unwrap();
         assert_eq!(
             rewrite.displaced.as_deref().map(|b| b.lines().next()),
             Some(Some("Write docs, says Ashley"))
         );
         // Only the person changed it: drift, no conflict, no note.
-        let plan = plan_page(&spec(), &[d], &[issue], &settings());
+        let plan = plan_page(&spec(), vec![d], &[issue], &settings());
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Drift]);
     }
@@ -467,16 +509,11 @@ mod tests {
         let d = desired("a", "Write docs");
         let mut issue = observed_for(&d, 1);
         issue.assignees = vec!["alice".into(), "owner".into()];
-        let plan = plan_page(
-            &spec(),
-            std::slice::from_ref(&d),
-            &[issue.clone()],
-            &settings(),
-        );
+        let plan = plan_page(&spec(), vec![d.clone()], &[issue.clone()], &settings());
         assert!(plan.actions.is_empty(), "{:?}", plan.actions);
         let mut handed = d.clone();
         handed.assignee = Some("drew".into());
-        let plan = plan_page(&spec(), &[handed], &[issue.clone()], &settings());
+        let plan = plan_page(&spec(), vec![handed], &[issue.clone()], &settings());
         let Some(Write::Edit {
             assignee: Some(swap),
             ..
@@ -497,16 +534,16 @@ mod tests {
             .enumerate()
             .map(|(i, d)| observed_for(d, i as u64 + 1))
             .collect();
-        let plan = plan_page(&spec(), &items[..16], &issues, &settings());
+        let plan = plan_page(&spec(), items[..16].to_vec(), &issues, &settings());
         assert!(plan.refused.is_none(), "4 of 20 is not more than 5");
-        let plan = plan_page(&spec(), &items[..10], &issues, &settings());
+        let plan = plan_page(&spec(), items[..10].to_vec(), &issues, &settings());
         assert!(plan.refused.is_some(), "10 of 20");
         let allowed = PlanSettings {
             allow_mass_close: true,
             ..settings()
         };
         assert!(
-            plan_page(&spec(), &items[..10], &issues, &allowed)
+            plan_page(&spec(), items[..10].to_vec(), &issues, &allowed)
                 .refused
                 .is_none()
         );
@@ -518,7 +555,7 @@ mod tests {
             .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
             .collect();
         assert!(
-            plan_page(&spec(), &items, &[], &settings())
+            plan_page(&spec(), items.clone(), &[], &settings())
                 .refused
                 .is_none(),
             "a first sync into an empty project is never refused"
@@ -531,16 +568,16 @@ mod tests {
         for issue in &mut lost {
             issue.labels.retain(|l| l != "handbook-sync");
         }
-        let refused = plan_page(&spec(), &items, &lost, &settings()).refused;
+        let refused = plan_page(&spec(), items.clone(), &lost, &settings()).refused;
         assert!(
             refused.as_deref().is_some_and(|r| r.contains("renamed")),
             "{refused:?}"
         );
         for issue in &mut lost {
             issue.labels.push("handbook-sync".into());
-            issue.description = "a person rewrote it all".into();
+            *issue = with_description(issue, "a person rewrote it all");
         }
-        let refused = plan_page(&spec(), &items, &lost, &settings()).refused;
+        let refused = plan_page(&spec(), items.clone(), &lost, &settings()).refused;
         assert!(
             refused.as_deref().is_some_and(|r| r.contains("markers")),
             "{refused:?}"
@@ -550,7 +587,7 @@ mod tests {
             ..settings()
         };
         assert!(
-            plan_page(&spec(), &items, &lost, &allowed)
+            plan_page(&spec(), items.clone(), &lost, &allowed)
                 .refused
                 .is_none()
         );
@@ -561,7 +598,7 @@ mod tests {
             .map(|(i, d)| observed_for(d, i as u64 + 1))
             .collect();
         assert!(
-            plan_page(&spec(), &items, &known, &settings())
+            plan_page(&spec(), items.clone(), &known, &settings())
                 .refused
                 .is_none()
         );
@@ -577,7 +614,7 @@ mod tests {
             .enumerate()
             .map(|(i, d)| observed_for(d, i as u64 + 1))
             .collect();
-        let removal = plan_page(&spec(), &items[..1], &issues, &settings());
+        let removal = plan_page(&spec(), items[..1].to_vec(), &issues, &settings());
         let Some(Write::Edit {
             description: Some(closed),
             ..
@@ -585,22 +622,22 @@ mod tests {
         else {
             panic!("{:?}", removal.actions)
         };
-        let reopened = ObservedIssue {
-            description: closed
-                .apply_to(&issues[1].description)
+        let reopened = with_description(
+            &issues[1],
+            &closed
+                .apply_to(&description_for(&items[1]))
                 .expect("the issue has a managed block")
                 .description,
-            ..issues[1].clone()
-        };
+        );
         let observed = [issues[0].clone(), reopened];
-        let plan = plan_page(&spec(), &items[..1], &observed, &settings());
+        let plan = plan_page(&spec(), items[..1].to_vec(), &observed, &settings());
         let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action).collect();
         assert_eq!(kinds, [ActionKind::Drift]);
         let enforce = PlanSettings {
             enforce: true,
             ..settings()
         };
-        let plan = plan_page(&spec(), &items[..1], &observed, &enforce);
+        let plan = plan_page(&spec(), items[..1].to_vec(), &observed, &enforce);
         assert_eq!(plan.actions.len(), 1);
         assert!(
             matches!(
@@ -651,7 +688,7 @@ mod tests {
                 let again = observed[r % observed.len()].clone();
                 observed.push(again);
             }
-            let plan = plan_page(&spec(), &items, &observed, &settings());
+            let plan = plan_page(&spec(), items.clone(), &observed, &settings());
             let mut written = BTreeSet::new();
             for a in &plan.actions {
                 if let Some(Write::Edit { iid, .. }) = &a.write {

@@ -1,18 +1,40 @@
-//! The parts of an edit that are applied onto the issue as it is right before the write,
-//! not onto the snapshot the plan was made from: the description (the managed block and
-//! marker go in; what a person wrote around the block, or into it when the handbook did
-//! not change it, stays) and the assignees (handbook-sync's own is swapped; the ones
-//! people added stay).
+//! The parts of a write that are worked out when it is applied rather than held in the
+//! plan. An edit goes onto the issue as it is right before the write, not onto the
+//! snapshot the plan was made from: the description (the managed block and marker go in;
+//! what a person wrote around the block, or into it when the handbook did not change it,
+//! stays) and the assignees (handbook-sync's own is swapped; the ones people added stay).
+//! A create holds what its description is rendered from ([`NewIssue`]), so that the plan
+//! of a large page does not hold every description.
 
-use crate::sync::marker::{self, Marker};
+use super::actions::block_text;
+use crate::sync::desired::IssueState;
+use crate::sync::marker::{self, Marker, MarkerStatus};
+
+/// The managed block an edit writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockText {
+    /// The block the issue holds stays (a person's change that is reported as drift, not
+    /// restored).
+    Kept,
+    /// The handbook's block.
+    Handbook(String),
+    /// The item left the handbook: the block the issue holds right before the write, its
+    /// body and Source line kept and any earlier reason line replaced by "Removed from the
+    /// handbook on `today`." Built from the text read then, because the plan holds no
+    /// descriptions.
+    Removed {
+        /// `YYYY-MM-DD`.
+        today: String,
+    },
+}
 
 /// The managed block and marker an edit writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockWrite {
-    /// The handbook's block; `None` keeps the block the issue holds (a person's change
-    /// that is reported as drift, not restored).
-    pub block: Option<String>,
-    /// The marker to write.
+    /// The block to write.
+    pub block: BlockText,
+    /// The marker to write. For [`BlockText::Removed`] its `block` hash is that of the
+    /// block built when the write is applied.
     pub marker: Marker,
     /// The block hash the last sync recorded: a block that no longer hashes to it was
     /// changed by a person since.
@@ -29,18 +51,135 @@ pub struct Rewrite {
     pub displaced: Option<String>,
 }
 
+/// The block of an issue whose item left the handbook: `current`'s body and Source line,
+/// and the removal's reason line in place of any earlier one.
+pub fn removed_block(current: &str, today: &str) -> String {
+    let kept = match current.find("---\nSource:") {
+        Some(at) => {
+            let source_end = current[at + 4..]
+                .find('\n')
+                .map_or(current.len(), |i| at + 4 + i);
+            &current[..source_end]
+        }
+        None => current,
+    };
+    format!("{kept}\n\nRemoved from the handbook on {today}.")
+}
+
 impl BlockWrite {
     /// The description to write onto `current` (the issue's description read right
     /// before the write). `None` when `current` has no managed block any more: a person
     /// took the issue over, and it is not written.
     pub fn apply_to(&self, current: &str) -> Option<Rewrite> {
         let parsed = marker::parse(current)?;
-        let block = self.block.as_deref().unwrap_or(&parsed.block);
-        let displaced = (block != parsed.block && marker::hash(&parsed.block) != self.last_block)
+        let removed;
+        let mut new_marker = None;
+        let block = match &self.block {
+            BlockText::Kept => &parsed.block,
+            BlockText::Handbook(block) => block,
+            BlockText::Removed { today } => {
+                removed = removed_block(&parsed.block, today);
+                new_marker = Some(Marker {
+                    block: marker::hash(&removed),
+                    ..self.marker.clone()
+                });
+                &removed
+            }
+        };
+        let displaced = (*block != parsed.block && marker::hash(&parsed.block) != self.last_block)
             .then(|| parsed.block.clone());
         Some(Rewrite {
-            description: marker::render(parsed.before, block, &self.marker, parsed.after),
+            description: marker::render(
+                parsed.before,
+                block,
+                new_marker.as_ref().unwrap_or(&self.marker),
+                parsed.after,
+            ),
             displaced,
+        })
+    }
+}
+
+/// What a create holds beside its [`Action`](super::Action): the text its description is
+/// rendered from, and the marker's fields the action does not carry (the action holds the
+/// page, key, title, labels and assignee). The plan of a first sync of a large page would
+/// otherwise hold every item's description, twice for an item created closed, and every
+/// marker's copies of the action's fields; [`Action::new_issue`](super::Action::new_issue)
+/// renders the description when the create is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIssue {
+    /// The item's body as written (neutralised when rendered).
+    pub body: String,
+    /// The Source line.
+    pub source: String,
+    /// The reason line of a done or handed-over item.
+    pub reason: Option<String>,
+    /// The item's status, for the marker.
+    pub status: MarkerStatus,
+    /// The state the item calls for: a closed one is created open, then closed.
+    pub state: IssueState,
+    /// When the status began, for the marker.
+    pub since: Option<String>,
+}
+
+/// A create, rendered: what the create request and, for an item created closed, the
+/// closing edit send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueToCreate<'a> {
+    /// The title.
+    pub title: &'a str,
+    /// The description the issue is created with. The issue is created open, with a
+    /// marker that says so, so that a failed close is retried by the next run rather
+    /// than taken for a person's reopening.
+    pub description: String,
+    /// The labels.
+    pub labels: &'a [String],
+    /// The username to assign.
+    pub assignee: Option<&'a str>,
+    /// For an item created closed, the description of the closing edit that follows.
+    pub close_description: Option<String>,
+}
+
+impl NewIssue {
+    /// The managed block.
+    pub fn block(&self) -> String {
+        block_text(&self.body, &self.source, self.reason.as_deref())
+    }
+}
+
+impl super::Action {
+    /// For a create, the issue to send, its description rendered now from the action
+    /// and its [`NewIssue`]; `None` for any other action.
+    pub fn new_issue(&self) -> Option<IssueToCreate<'_>> {
+        let Some(super::Write::Create(new)) = &self.write else {
+            return None;
+        };
+        let assignee = self.changes.assignee.as_ref().and_then(|c| c.to.as_deref());
+        let block = new.block();
+        let marker = Marker {
+            v: 1,
+            page: self.page.clone(),
+            key: self.key.clone(),
+            title: self.title.clone(),
+            status: new.status,
+            state: Some(new.state),
+            assignee: assignee.map(str::to_owned),
+            labels: self.changes.add_labels.clone(),
+            block: marker::hash(&block),
+            since: new.since.clone(),
+        };
+        let close_description =
+            (new.state == IssueState::Closed).then(|| marker::render("", &block, &marker, ""));
+        let open = Marker {
+            state: Some(IssueState::Opened),
+            ..marker
+        };
+        Some(IssueToCreate {
+            title: &self.title,
+            description: marker::render("", &block, &open, ""),
+            labels: &self.changes.add_labels,
+            assignee,
+            close_description,
         })
     }
 }
@@ -127,7 +266,7 @@ mod tests {
         let old = marker::render("", "old", &marker("old"), "");
         let now = format!("Written a second ago\n{old}\nand below");
         let write = BlockWrite {
-            block: Some("new".into()),
+            block: BlockText::Handbook("new".into()),
             marker: marker("new"),
             last_block: marker::hash("old"),
         };
@@ -148,7 +287,7 @@ mod tests {
     fn a_persons_block_is_kept_or_displaced_into_a_note() {
         let theirs = marker::render("", "their words", &marker("old"), "");
         let replace = BlockWrite {
-            block: Some("new".into()),
+            block: BlockText::Handbook("new".into()),
             marker: marker("new"),
             last_block: marker::hash("old"),
         };
@@ -156,13 +295,45 @@ mod tests {
         assert_eq!(rewrite.displaced.as_deref(), Some("their words"));
         assert!(conflict_note("their words\n\n/close").contains("> their words\n>\n> /close"));
         let keep = BlockWrite {
-            block: None,
+            block: BlockText::Kept,
             ..replace
         };
         let rewrite = keep.apply_to(&theirs).unwrap();
         assert!(rewrite.description.contains("their words"));
         assert_eq!(rewrite.displaced, None);
         assert_eq!(keep.apply_to("no block here"), None);
+    }
+
+    #[test]
+    fn a_removal_keeps_body_and_source_of_the_block_as_it_is_then() {
+        assert_eq!(
+            removed_block(
+                "Body\n\n---\nSource: PM › Goals\n\nDone (ticked in the handbook) on 2026-11-01.",
+                "2026-11-27"
+            ),
+            "Body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27."
+        );
+        assert_eq!(
+            removed_block("A person's own words", "2026-11-27"),
+            "A person's own words\n\nRemoved from the handbook on 2026-11-27."
+        );
+        // The marker records the hash of the block written, worked out then.
+        let current = marker::render("", "Body\n\n---\nSource: PM", &marker("x"), "");
+        let removal = BlockWrite {
+            block: BlockText::Removed {
+                today: "2026-11-27".into(),
+            },
+            marker: marker("x"),
+            last_block: marker::hash("Body\n\n---\nSource: PM"),
+        };
+        let rewrite = removal.apply_to(&current).unwrap();
+        let written = marker::parse(&rewrite.description).unwrap();
+        assert_eq!(
+            written.marker.unwrap().block,
+            marker::hash(&written.block),
+            "the block hash of the removal"
+        );
+        assert_eq!(rewrite.displaced, None);
     }
 
     #[test]
