@@ -1,14 +1,15 @@
 //! Stage 3: reading GitLab. Every project a planned page writes to is read completely
-//! before anything is written; a project that cannot be read, or where the token may not
-//! set labels and assignees, gets no writes.
+//! before anything is written; a project that cannot be read gets no writes. Whether the
+//! token may write there is settled only for projects the plan writes to
+//! ([`writers_refused`]): `plan` warns, `apply` refuses.
 
 use std::collections::BTreeMap;
 
 use crate::config::SyncSettings;
-use crate::gitlab::{CurrentUser, Gitlab, GitlabError, Member, ProjectInfo};
-use crate::sync::ObservedIssue;
+use crate::gitlab::{CurrentUser, Gitlab, GitlabError, ProjectInfo};
 use crate::sync::board::ObservedBoard;
 use crate::sync::desired;
+use crate::sync::{ObservedIssue, Plan};
 
 use super::{PageInput, PageRead};
 
@@ -31,8 +32,13 @@ pub struct ProjectState {
     pub unrecognised: Vec<ObservedIssue>,
     /// Members, inherited ones included: username → user id.
     pub members: BTreeMap<String, u64>,
+    /// Members' roles: user id → the highest access level (for the role check).
+    pub roles: BTreeMap<u64, u8>,
     /// Boards (read only when a page of the project asks for one).
     pub boards: Vec<ObservedBoard>,
+    /// GitLab's clock when it answered the first page of the managed issues (`None`
+    /// when it sent no `Date`): what changed after it may be missing from `issues`.
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why nothing is written to a project.
@@ -59,27 +65,18 @@ pub enum ProjectError {
 /// Per project path: its state, or why nothing is written to it.
 pub type Projects = BTreeMap<String, Result<ProjectState, ProjectError>>;
 
-/// Stage 3: reads each project of a [`PageRead::Parsed`] page once: the token's role
-/// there (refusing it below Planner), its members, labels, managed issues, and its boards
-/// if any page of `pages` in it has `board = true`. Warns when a project is not public.
+/// Stage 3: reads each project of a [`PageRead::Parsed`] page once: its members, labels,
+/// managed issues, and its boards if any page of `pages` in it has `board = true`. Warns
+/// when a project is not public. The token's role is not checked here (`plan` may run
+/// with a read-only token): see [`writers_refused`].
 pub async fn read_projects(gitlab: &Gitlab, pages: &[PageInput], sync: &SyncSettings) -> Projects {
     let mut projects = Projects::new();
-    if !pages.iter().any(|p| matches!(p.read, PageRead::Parsed(_))) {
-        return projects;
-    }
-    let user = gitlab.current_user().await;
     for input in pages {
         let name = &input.settings.project;
         if projects.contains_key(name) || !matches!(input.read, PageRead::Parsed(_)) {
             continue;
         }
-        let state = match &user {
-            Ok(user) => read_project(gitlab, user, name, pages, sync).await,
-            Err(e) => Err(ProjectError::Read(GitlabError::Other {
-                what: format!("reading project `{name}`"),
-                message: e.to_string(),
-            })),
-        };
+        let state = read_project(gitlab, name, pages, sync).await;
         if let Ok(state) = &state
             && let Some(visibility) = state.info.visibility.as_deref()
             && visibility != "public"
@@ -95,18 +92,116 @@ pub async fn read_projects(gitlab: &Gitlab, pages: &[PageInput], sync: &SyncSett
     projects
 }
 
+/// The projects `plan` writes to where the token's user may not set labels and
+/// assignees, with why. The role comes from the project's `permissions` (already read);
+/// only when they do not show Planner or more is the token's user asked for (`GET
+/// /user`, once: an administrator may write everywhere, and an inherited membership shows
+/// only in the member list). A project the plan does not write to is not checked.
+pub async fn writers_refused(
+    gitlab: &Gitlab,
+    projects: &Projects,
+    plan: &Plan,
+) -> std::collections::BTreeMap<String, ProjectError> {
+    let mut refused = BTreeMap::new();
+    let mut user: Option<Result<CurrentUser, String>> = None;
+    for (name, state) in projects {
+        let Ok(state) = state else { continue };
+        if !writes_to(plan, name) || permitted_level(&state.info).is_some_and(|l| l >= PLANNER) {
+            continue;
+        }
+        if user.is_none() {
+            user = Some(gitlab.current_user().await.map_err(|e| e.to_string()));
+        }
+        let verdict = match user.as_ref().expect("set above") {
+            Ok(user) => check_role(user, name, &state.info, &state.roles),
+            Err(e) => Err(ProjectError::Read(GitlabError::Other {
+                what: format!("checking the token's role in project `{name}`"),
+                message: e.clone(),
+            })),
+        };
+        if let Err(e) = verdict {
+            refused.insert(name.clone(), e);
+        }
+    }
+    refused
+}
+
+/// True when `plan` writes anything to `project`: an issue, a label or a board.
+pub fn writes_to(plan: &Plan, project: &str) -> bool {
+    let pages: Vec<&str> = plan
+        .pages
+        .iter()
+        .filter(|p| p.project == project)
+        .map(|p| p.id.as_str())
+        .collect();
+    plan.pages
+        .iter()
+        .any(|p| p.project == project && !p.create_labels.is_empty())
+        || plan
+            .actions
+            .iter()
+            .any(|a| a.write.is_some() && pages.contains(&a.page.as_str()))
+        || plan
+            .boards
+            .iter()
+            .any(|b| b.has_changes() && pages.contains(&b.page.as_str()))
+}
+
+/// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
+/// writes are neither done nor counted.
+pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
+    use crate::sync::ActionKind;
+    let mut pages = Vec::new();
+    for page in plan.pages.iter_mut().filter(|p| p.project == project) {
+        if page.outcome == crate::sync::PageOutcome::Ok {
+            page.outcome = crate::sync::PageOutcome::Failed(format!(
+                "{why}; nothing is written to this project"
+            ));
+            page.create_labels.clear();
+            pages.push(page.id.clone());
+        }
+    }
+    let summary = &mut plan.summary;
+    plan.actions.retain(|a| {
+        if !pages.contains(&a.page) {
+            return true;
+        }
+        let count = match a.action {
+            ActionKind::Create => &mut summary.create,
+            ActionKind::Update => &mut summary.update,
+            ActionKind::Close => &mut summary.close,
+            ActionKind::Reopen => &mut summary.reopen,
+            ActionKind::Drift => &mut summary.drift,
+            ActionKind::Conflict => &mut summary.conflict,
+        };
+        *count = count.saturating_sub(1);
+        false
+    });
+    plan.boards.retain(|b| !pages.contains(&b.page));
+}
+
+/// The highest role `permissions` shows: direct, or through the project's group.
+fn permitted_level(info: &ProjectInfo) -> Option<u8> {
+    let permissions = info.permissions.clone().unwrap_or_default();
+    [permissions.project_access, permissions.group_access]
+        .into_iter()
+        .flatten()
+        .map(|a| a.access_level)
+        .max()
+}
+
 async fn read_project(
     gitlab: &Gitlab,
-    user: &CurrentUser,
     project: &str,
     pages: &[PageInput],
     sync: &SyncSettings,
 ) -> Result<ProjectState, ProjectError> {
     let info = gitlab.project(project).await?;
     let members = gitlab.members(info.id).await?;
-    check_role(user, project, &info, &members)?;
     let labels = gitlab.labels(info.id).await?;
-    let issues = gitlab.managed_issues(info.id, &sync.managed_label).await?;
+    let (issues, read_at) = gitlab
+        .managed_issues_dated(info.id, &sync.managed_label)
+        .await?;
     let mut unrecognised = Vec::new();
     let in_project = pages
         .iter()
@@ -142,8 +237,10 @@ async fn read_project(
         labels,
         issues,
         unrecognised,
+        roles: members.iter().map(|m| (m.id, m.access_level)).collect(),
         members: members.into_iter().map(|m| (m.username, m.id)).collect(),
         boards,
+        read_at,
     })
 }
 
@@ -154,23 +251,12 @@ fn check_role(
     user: &CurrentUser,
     project: &str,
     info: &ProjectInfo,
-    members: &[Member],
+    roles: &BTreeMap<u64, u8>,
 ) -> Result<(), ProjectError> {
     if user.is_admin {
         return Ok(());
     }
-    let permissions = info.permissions.clone().unwrap_or_default();
-    let level = [permissions.project_access, permissions.group_access]
-        .into_iter()
-        .flatten()
-        .map(|a| a.access_level)
-        .chain(
-            members
-                .iter()
-                .filter(|m| m.id == user.id)
-                .map(|m| m.access_level),
-        )
-        .max();
+    let level = permitted_level(info).max(roles.get(&user.id).copied());
     match level {
         Some(level) if level >= PLANNER => Ok(()),
         level => Err(ProjectError::NotAllowed {
