@@ -23,7 +23,9 @@ const PLANNER: u8 = 15;
 pub struct ProjectState {
     /// Id, path and visibility.
     pub info: ProjectInfo,
-    /// Label name → id.
+    /// Label name → id. Read only when needed: when every label the pages call for is on
+    /// a managed issue and no page of the project wants a board, those labels, with id
+    /// `0` (only board lists use the ids).
     pub labels: BTreeMap<String, u64>,
     /// Issues with the managed label, open and closed, each once.
     pub issues: Vec<ObservedIssue>,
@@ -147,6 +149,45 @@ pub fn writes_to(plan: &Plan, project: &str) -> bool {
             .any(|b| b.has_changes() && pages.contains(&b.page.as_str()))
 }
 
+/// Every label the parsed pages of `project` call for, when each is on one of its
+/// managed issues already (so it exists, and none is to be created): the label list
+/// need not be read. Without ids (`0`): only board lists need them, and a project with a
+/// board always has its labels read. `None` when a label is on no issue.
+fn labels_known_from(
+    issues: &[ObservedIssue],
+    pages: &[PageInput],
+    project: &str,
+    sync: &SyncSettings,
+) -> Option<BTreeMap<String, u64>> {
+    use crate::parse::ItemStatus;
+    let on_issues: std::collections::BTreeSet<&str> = issues
+        .iter()
+        .flat_map(|i| i.labels.iter().map(String::as_str))
+        .collect();
+    let settings = sync.labels();
+    let mut needed = BTreeMap::new();
+    for input in pages.iter().filter(|p| p.settings.project == project) {
+        let PageRead::Parsed(page) = &input.read else {
+            continue;
+        };
+        needed.insert(settings.managed_label.clone(), 0);
+        let page_label = format!("{}{}", settings.page_label_prefix, input.settings.id);
+        needed.insert(desired::label_name(&page_label), 0);
+        for item in &page.items {
+            if let Some(section) = desired::section_label(&settings, &item.section) {
+                needed.insert(section, 0);
+            }
+            if item.status == ItemStatus::HandedOver {
+                needed.insert(desired::label_name(&settings.handed_over_label), 0);
+            }
+        }
+    }
+    needed
+        .keys()
+        .all(|l| on_issues.contains(l.as_str()))
+        .then_some(needed)
+}
+
 /// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
 /// writes are neither done nor counted.
 pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
@@ -198,10 +239,16 @@ async fn read_project(
 ) -> Result<ProjectState, ProjectError> {
     let info = gitlab.project(project).await?;
     let members = gitlab.members(info.id).await?;
-    let labels = gitlab.labels(info.id).await?;
     let (issues, read_at) = gitlab
         .managed_issues_dated(info.id, &sync.managed_label)
         .await?;
+    let with_boards = pages
+        .iter()
+        .any(|p| p.settings.project == project && p.settings.board);
+    let labels = match labels_known_from(&issues, pages, project, sync) {
+        Some(known) if !with_boards => known,
+        _ => gitlab.labels(info.id).await?,
+    };
     let mut unrecognised = Vec::new();
     let in_project = pages
         .iter()
@@ -224,9 +271,6 @@ async fn read_project(
             }
         }
     }
-    let with_boards = pages
-        .iter()
-        .any(|p| p.settings.project == project && p.settings.board);
     let boards = if with_boards {
         gitlab.boards(info.id).await?
     } else {
