@@ -63,8 +63,7 @@ async fn plan_json(world: &World) -> (Value, String) {
 /// The plan a run without `sync.cache_dir` makes (the cache is left as it is).
 async fn cacheless_plan(world: &World, pages_toml: &str, extra: &str) -> Value {
     world.write_config(pages_toml, extra);
-    let plan = plan_json(world).await.0;
-    plan
+    plan_json(world).await.0
 }
 
 /// The check asks from the last sync minus the clock margin: issues written within the
