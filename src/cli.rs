@@ -244,6 +244,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         if !apply {
+            prepared.save_cache().await;
             let plan = &prepared.plan;
             print_plan(plan, args.format, &config, "plan")?;
             let code = plan_exit_code(plan);

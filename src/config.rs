@@ -188,6 +188,21 @@ pub struct SyncSettings {
     /// it is closed).
     #[serde(default = "default_max_page_bytes")]
     pub max_page_bytes: u64,
+    /// Where `plan` and `apply` keep what the last successful sync saw of each project,
+    /// so that a run in a new process asks GitLab only what changed since (relative to
+    /// the configuration file). `None`: no cache, every run reads everything.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// How far before the last sync the cache asks GitLab for changed issues: covers the
+    /// skew between GitLab's clocks and writes that commit late.
+    #[serde(default = "default_cache_clock_margin_seconds")]
+    pub cache_clock_margin_seconds: u64,
+}
+
+/// Five minutes: GitLab's servers keep time by NTP (milliseconds apart), and a request
+/// runs at most about a minute on gitlab.com.
+fn default_cache_clock_margin_seconds() -> u64 {
+    300
 }
 
 /// 4 MiB: forty times the largest real handbook page of the test corpus.
@@ -284,6 +299,8 @@ impl Default for SyncSettings {
             schedule: default_schedule(),
             timezone: default_timezone(),
             max_page_bytes: default_max_page_bytes(),
+            cache_dir: None,
+            cache_clock_margin_seconds: default_cache_clock_margin_seconds(),
         }
     }
 }
@@ -562,6 +579,26 @@ impl Config {
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
         }
+        if raw.sync.cache_clock_margin_seconds > 86_400 {
+            return Err(format!(
+                "sync.cache_clock_margin_seconds must be at most 86400 (a day), not {}",
+                raw.sync.cache_clock_margin_seconds
+            ));
+        }
+        if let Some(dir) = &raw.sync.cache_dir {
+            if dir.as_os_str().is_empty() {
+                return Err(
+                    "sync.cache_dir must not be empty (leave it out to run without a cache)".into(),
+                );
+            }
+            let dir = path.parent().unwrap_or(Path::new(".")).join(dir);
+            if dir.exists() && !dir.is_dir() {
+                return Err(format!(
+                    "sync.cache_dir `{}` exists and is not a directory",
+                    dir.display()
+                ));
+            }
+        }
         if raw.sync.max_page_bytes == 0 {
             return Err("sync.max_page_bytes must be at least 1".into());
         }
@@ -687,6 +724,28 @@ impl Config {
     pub fn source(&self, page: &PageSettings) -> crate::source::SourceSpec {
         crate::source::SourceSpec::parse(&page.source, self.path.parent().unwrap_or(Path::new(".")))
             .expect("sources are validated when the configuration loads")
+    }
+
+    /// `sync.cache_dir`, relative paths resolved against the configuration file's
+    /// directory; `None` when the cache is off.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        let dir = self.sync.cache_dir.as_ref()?;
+        Some(self.path.parent().unwrap_or(Path::new(".")).join(dir))
+    }
+
+    /// What a cache written under another configuration must not be used for: a hash of
+    /// everything that shapes a plan (GitLab's URL, `[sync]`, `[people]`, `[[pages]]`)
+    /// and of handbook-sync's version.
+    pub fn plan_fingerprint(&self) -> String {
+        let shape = format!(
+            "{}\n{:?}\n{:?}\n{:?}\n{}",
+            self.gitlab_url,
+            self.sync,
+            self.people,
+            self.pages,
+            env!("CARGO_PKG_VERSION")
+        );
+        handbook_sync_core::sync::marker::hash(&shape)
     }
 
     /// The token: `GITLAB_TOKEN`, else `gitlab.token_file`, else systemd's credential.

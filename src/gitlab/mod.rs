@@ -373,6 +373,14 @@ fn header_number(headers: &http::HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// The `Date` header: the server's clock when it answered (RFC 9110's IMF-fixdate).
+fn header_date(headers: &http::HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = headers.get(http::header::DATE)?.to_str().ok()?;
+    chrono::DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
 /// The token's user (`GET /user`): `is_admin` is only in an administrator's answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CurrentUser {
@@ -628,12 +636,48 @@ impl Gitlab {
             .await
     }
 
+    /// [`Gitlab::managed_issues`], and GitLab's clock when it answered the listing's
+    /// first page (its `Date` header; `None` when it sent none): changes after that time
+    /// may be missing from the list.
+    pub async fn managed_issues_dated(
+        &self,
+        project: u64,
+        label: &str,
+    ) -> Result<(Vec<ObservedIssue>, Option<chrono::DateTime<chrono::Utc>>), GitlabError> {
+        self.issues_dated(project, vec![("labels", label.to_owned())])
+            .await
+    }
+
+    /// Every issue of the project updated at or after `since`, managed or not (no label
+    /// filter: an issue whose managed label a person removed is among them), each once,
+    /// with GitLab's clock when it answered the first page.
+    pub async fn issues_updated_after(
+        &self,
+        project: u64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Vec<ObservedIssue>, Option<chrono::DateTime<chrono::Utc>>), GitlabError> {
+        let query = vec![(
+            "updated_after",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )];
+        self.issues_dated(project, query).await
+    }
+
     /// The project's issues that `query` filters, each once, oldest first.
     async fn issues(
         &self,
         project: u64,
-        mut query: Vec<(&str, String)>,
+        query: Vec<(&str, String)>,
     ) -> Result<Vec<ObservedIssue>, GitlabError> {
+        Ok(self.issues_dated(project, query).await?.0)
+    }
+
+    /// [`Gitlab::issues`] and the `Date` of the first page's answer.
+    async fn issues_dated(
+        &self,
+        project: u64,
+        mut query: Vec<(&str, String)>,
+    ) -> Result<(Vec<ObservedIssue>, Option<chrono::DateTime<chrono::Utc>>), GitlabError> {
         // Oldest first: an issue created meanwhile lands at the end instead of pushing
         // every later page by one (newest first, one issue would come back twice).
         query.push(("order_by", "created_at".into()));
@@ -641,10 +685,10 @@ impl Gitlab {
         query.push(("state", "all".into()));
         let what = format!("listing the issues of project {project}");
         let path = format!("projects/{project}/issues");
-        let issues: Vec<GlIssue> = self
-            .list_stable(&what, &path, &query, |i: &GlIssue| i.iid)
+        let (issues, date) = self
+            .list_stable_dated(&what, &path, &query, |i: &GlIssue| i.iid)
             .await?;
-        Ok(issues.into_iter().map(GlIssue::observed).collect())
+        Ok((issues.into_iter().map(GlIssue::observed).collect(), date))
     }
 
     /// Every item of a paged list, each once, though items come and go while it is read:
@@ -658,28 +702,47 @@ impl Gitlab {
         query: &[(&str, String)],
         id: impl Fn(&T) -> u64,
     ) -> Result<Vec<T>, GitlabError> {
+        Ok(self.list_stable_dated(what, path, query, id).await?.0)
+    }
+
+    /// [`Gitlab::list_stable`], and GitLab's `Date` when it answered the first page of
+    /// the listing that was kept.
+    async fn list_stable_dated<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+        id: impl Fn(&T) -> u64,
+    ) -> Result<(Vec<T>, Option<chrono::DateTime<chrono::Utc>>), GitlabError> {
+        const PER_PAGE: usize = 100;
         for attempt in 1..=LISTINGS {
             let mut seen = std::collections::BTreeSet::new();
             let mut items = Vec::new();
             let mut totals = Vec::new();
+            let mut date = None;
             let mut page = 1u64;
             loop {
                 let mut q: Vec<(&str, String)> = query.to_vec();
-                q.push(("per_page", "100".into()));
+                q.push(("per_page", PER_PAGE.to_string()));
                 q.push(("page", page.to_string()));
                 let (batch, headers): (Vec<T>, _) = self.get_with_headers(what, path, &q).await?;
                 totals.push(header_number(&headers, "x-total"));
-                let empty = batch.is_empty();
+                if page == 1 {
+                    date = header_date(&headers);
+                }
+                // A short page is the last one: no request for an empty page after it,
+                // whatever `X-Next-Page` says.
+                let last_page = batch.len() < PER_PAGE;
                 items.extend(batch.into_iter().filter(|item| seen.insert(id(item))));
                 match header_number(&headers, "x-next-page") {
-                    Some(next) if !empty && next > page => page = next,
+                    Some(next) if !last_page && next > page => page = next,
                     _ => break,
                 }
             }
             let first = totals.first().copied().flatten();
             let last = totals.last().copied().flatten();
             if first == last && last.is_none_or(|t| items.len() as u64 >= t) {
-                return Ok(items);
+                return Ok((items, date));
             }
             tracing::info!(
                 what,

@@ -37,6 +37,11 @@ pub struct Prepared {
     /// Projects where GitLab dropped the labels of a new issue, with why: nothing more
     /// is written to them (each new issue would be an unlabeled copy on the next run).
     blocked: std::sync::Mutex<BTreeMap<u64, String>>,
+    /// Projects the token may not write to (`projects::writers_refused`): their pages
+    /// fail and nothing is written there.
+    refused: BTreeMap<String, super::ProjectError>,
+    /// The cache to write once the plan is applied (`sync.cache_dir`).
+    cache: Option<super::cache::Session>,
 }
 
 /// Stage 6: executes `prepared`'s plan and returns it with failures counted, advancing
@@ -66,6 +71,28 @@ impl Prepared {
             cancel: CancellationToken::new(),
             concurrency: config.gitlab.concurrency.max(1),
             blocked: std::sync::Mutex::new(BTreeMap::new()),
+            refused: BTreeMap::new(),
+            cache: None,
+        }
+    }
+
+    /// Refuses to write to `refused`'s projects (the token's role is too low there).
+    pub fn with_refusals(mut self, refused: BTreeMap<String, super::ProjectError>) -> Self {
+        self.refused = refused;
+        self
+    }
+
+    /// Writes `cache` after a successful apply, or on [`Prepared::save_cache`].
+    pub fn with_cache(mut self, cache: Option<super::cache::Session>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// For `plan`: writes the cache (`sync.cache_dir`) of every project the plan neither
+    /// writes to nor failed in; `apply` writes it itself.
+    pub async fn save_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.save(&self.plan, false).await;
         }
     }
 
@@ -91,6 +118,10 @@ impl Prepared {
             .filter(|a| a.write.is_some())
             .count();
         progress.set_length(writes as u64);
+        for (project, why) in &self.refused {
+            tracing::error!(project = %project, "{why}");
+            super::projects::refuse(&mut self.plan, project, why);
+        }
         let pages: Vec<PageReport> = self.plan.pages.clone();
         for (index, page) in pages.iter().enumerate() {
             if page.outcome != PageOutcome::Ok {
@@ -119,6 +150,9 @@ impl Prepared {
             }
         }
         progress.finish_and_clear();
+        if let Some(cache) = self.cache.take() {
+            cache.save(&self.plan, true).await;
+        }
         self.plan
     }
 

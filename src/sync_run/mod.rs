@@ -2,6 +2,8 @@
 //!
 //! 1. [`select_pages`] — the configured pages a run covers;
 //! 2. [`read_pages`] — their sources, parsed (an unchanged page is not planned again);
+//!    with `sync.cache_dir`, a project none of whose pages and issues changed since its
+//!    last sync is not read further ([`cache`]);
 //! 3. [`read_projects`] — everything GitLab holds for their projects, before any write;
 //! 4. [`resolve_people`] — every name and owner, looked up once;
 //! 5. [`plan()`] — desired against observed: the [`Plan`] (no I/O);
@@ -24,6 +26,7 @@ use crate::source::SourceCache;
 use crate::sync::ObservedIssue;
 
 mod apply;
+pub mod cache;
 mod pages;
 mod people;
 mod planning;
@@ -33,7 +36,7 @@ pub use apply::{Prepared, apply};
 pub use pages::{PageError, PageInput, PageRead, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
-pub use projects::{ProjectError, ProjectState, Projects, read_projects};
+pub use projects::{ProjectError, ProjectState, Projects, read_projects, writers_refused};
 
 /// What to do.
 #[derive(Debug, Clone, Default)]
@@ -146,11 +149,36 @@ pub async fn prepare_on(
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
     let selected = select_pages(config, &options.pages)?;
-    let pages = read_pages(config, connection, &selected, options.cache.as_deref()).await;
+    // The daemon remembers sources in memory; a run in a new process may use the cache.
+    let mut cache = match options.cache {
+        Some(_) => None,
+        None => cache::Session::open(config, &selected).await,
+    };
+    let sources = options
+        .cache
+        .as_deref()
+        .or(cache.as_ref().map(cache::Session::sources));
+    let mut pages = read_pages(config, connection, &selected, sources).await;
+    if let Some(cache) = &mut cache {
+        cache.skip_unchanged(&connection.gitlab, &mut pages).await;
+    }
     let projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    if let Some(cache) = &mut cache {
+        cache.record_reads(config, &pages, &projects);
+    }
     let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
-    let planned = plan(config, options, &pages, &projects, &people);
-    Ok(Prepared::new(config, connection.clone(), planned, people))
+    let mut planned = plan(config, options, &pages, &projects, &people);
+    // Only where the plan writes: a read-only token plans, and `apply` refuses.
+    let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;
+    for page in &mut planned.plan.pages {
+        if let Some(why) = refused.get(&page.project) {
+            page.warnings
+                .push(format!("apply would write nothing to this project: {why}"));
+        }
+    }
+    Ok(Prepared::new(config, connection.clone(), planned, people)
+        .with_refusals(refused)
+        .with_cache(cache))
 }
 
 /// Reads the configured pages' issues from GitLab and counts them.

@@ -1,14 +1,15 @@
 //! Stage 3: reading GitLab. Every project a planned page writes to is read completely
-//! before anything is written; a project that cannot be read, or where the token may not
-//! set labels and assignees, gets no writes.
+//! before anything is written; a project that cannot be read gets no writes. Whether the
+//! token may write there is settled only for projects the plan writes to
+//! ([`writers_refused`]): `plan` warns, `apply` refuses.
 
 use std::collections::BTreeMap;
 
 use crate::config::SyncSettings;
-use crate::gitlab::{CurrentUser, Gitlab, GitlabError, Member, ProjectInfo};
-use crate::sync::ObservedIssue;
+use crate::gitlab::{CurrentUser, Gitlab, GitlabError, ProjectInfo};
 use crate::sync::board::ObservedBoard;
 use crate::sync::desired;
+use crate::sync::{ObservedIssue, Plan};
 
 use super::{PageInput, PageRead};
 
@@ -22,7 +23,9 @@ const PLANNER: u8 = 15;
 pub struct ProjectState {
     /// Id, path and visibility.
     pub info: ProjectInfo,
-    /// Label name → id.
+    /// Label name → id. Read only when needed: when every label the pages call for is on
+    /// a managed issue and no page of the project wants a board, those labels, with id
+    /// `0` (only board lists use the ids).
     pub labels: BTreeMap<String, u64>,
     /// Issues with the managed label, open and closed, each once.
     pub issues: Vec<ObservedIssue>,
@@ -31,8 +34,13 @@ pub struct ProjectState {
     pub unrecognised: Vec<ObservedIssue>,
     /// Members, inherited ones included: username → user id.
     pub members: BTreeMap<String, u64>,
+    /// Members' roles: user id → the highest access level (for the role check).
+    pub roles: BTreeMap<u64, u8>,
     /// Boards (read only when a page of the project asks for one).
     pub boards: Vec<ObservedBoard>,
+    /// GitLab's clock when it answered the first page of the managed issues (`None`
+    /// when it sent no `Date`): what changed after it may be missing from `issues`.
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why nothing is written to a project.
@@ -59,27 +67,18 @@ pub enum ProjectError {
 /// Per project path: its state, or why nothing is written to it.
 pub type Projects = BTreeMap<String, Result<ProjectState, ProjectError>>;
 
-/// Stage 3: reads each project of a [`PageRead::Parsed`] page once: the token's role
-/// there (refusing it below Planner), its members, labels, managed issues, and its boards
-/// if any page of `pages` in it has `board = true`. Warns when a project is not public.
+/// Stage 3: reads each project of a [`PageRead::Parsed`] page once: its members, labels,
+/// managed issues, and its boards if any page of `pages` in it has `board = true`. Warns
+/// when a project is not public. The token's role is not checked here (`plan` may run
+/// with a read-only token): see [`writers_refused`].
 pub async fn read_projects(gitlab: &Gitlab, pages: &[PageInput], sync: &SyncSettings) -> Projects {
     let mut projects = Projects::new();
-    if !pages.iter().any(|p| matches!(p.read, PageRead::Parsed(_))) {
-        return projects;
-    }
-    let user = gitlab.current_user().await;
     for input in pages {
         let name = &input.settings.project;
         if projects.contains_key(name) || !matches!(input.read, PageRead::Parsed(_)) {
             continue;
         }
-        let state = match &user {
-            Ok(user) => read_project(gitlab, user, name, pages, sync).await,
-            Err(e) => Err(ProjectError::Read(GitlabError::Other {
-                what: format!("reading project `{name}`"),
-                message: e.to_string(),
-            })),
-        };
+        let state = read_project(gitlab, name, pages, sync).await;
         if let Ok(state) = &state
             && let Some(visibility) = state.info.visibility.as_deref()
             && visibility != "public"
@@ -95,18 +94,161 @@ pub async fn read_projects(gitlab: &Gitlab, pages: &[PageInput], sync: &SyncSett
     projects
 }
 
+/// The projects `plan` writes to where the token's user may not set labels and
+/// assignees, with why. The role comes from the project's `permissions` (already read);
+/// only when they do not show Planner or more is the token's user asked for (`GET
+/// /user`, once: an administrator may write everywhere, and an inherited membership shows
+/// only in the member list). A project the plan does not write to is not checked.
+pub async fn writers_refused(
+    gitlab: &Gitlab,
+    projects: &Projects,
+    plan: &Plan,
+) -> std::collections::BTreeMap<String, ProjectError> {
+    let mut refused = BTreeMap::new();
+    let mut user: Option<Result<CurrentUser, String>> = None;
+    for (name, state) in projects {
+        let Ok(state) = state else { continue };
+        if !writes_to(plan, name) || permitted_level(&state.info).is_some_and(|l| l >= PLANNER) {
+            continue;
+        }
+        if user.is_none() {
+            user = Some(gitlab.current_user().await.map_err(|e| e.to_string()));
+        }
+        let verdict = match user.as_ref().expect("set above") {
+            Ok(user) => check_role(user, name, &state.info, &state.roles),
+            Err(e) => Err(ProjectError::Read(GitlabError::Other {
+                what: format!("checking the token's role in project `{name}`"),
+                message: e.clone(),
+            })),
+        };
+        if let Err(e) = verdict {
+            refused.insert(name.clone(), e);
+        }
+    }
+    refused
+}
+
+/// True when `plan` writes anything to `project`: an issue, a label or a board.
+pub fn writes_to(plan: &Plan, project: &str) -> bool {
+    let pages: Vec<&str> = plan
+        .pages
+        .iter()
+        .filter(|p| p.project == project)
+        .map(|p| p.id.as_str())
+        .collect();
+    plan.pages
+        .iter()
+        .any(|p| p.project == project && !p.create_labels.is_empty())
+        || plan
+            .actions
+            .iter()
+            .any(|a| a.write.is_some() && pages.contains(&a.page.as_str()))
+        || plan
+            .boards
+            .iter()
+            .any(|b| b.has_changes() && pages.contains(&b.page.as_str()))
+}
+
+/// Every label the parsed pages of `project` call for, when each is on one of its
+/// managed issues already (so it exists, and none is to be created): the label list
+/// need not be read. Without ids (`0`): only board lists need them, and a project with a
+/// board always has its labels read. `None` when a label is on no issue.
+fn labels_known_from(
+    issues: &[ObservedIssue],
+    pages: &[PageInput],
+    project: &str,
+    sync: &SyncSettings,
+) -> Option<BTreeMap<String, u64>> {
+    use crate::parse::ItemStatus;
+    let on_issues: std::collections::BTreeSet<&str> = issues
+        .iter()
+        .flat_map(|i| i.labels.iter().map(String::as_str))
+        .collect();
+    let settings = sync.labels();
+    let mut needed = BTreeMap::new();
+    for input in pages.iter().filter(|p| p.settings.project == project) {
+        let PageRead::Parsed(page) = &input.read else {
+            continue;
+        };
+        needed.insert(settings.managed_label.clone(), 0);
+        let page_label = format!("{}{}", settings.page_label_prefix, input.settings.id);
+        needed.insert(desired::label_name(&page_label), 0);
+        for item in &page.items {
+            if let Some(section) = desired::section_label(&settings, &item.section) {
+                needed.insert(section, 0);
+            }
+            if item.status == ItemStatus::HandedOver {
+                needed.insert(desired::label_name(&settings.handed_over_label), 0);
+            }
+        }
+    }
+    needed
+        .keys()
+        .all(|l| on_issues.contains(l.as_str()))
+        .then_some(needed)
+}
+
+/// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
+/// writes are neither done nor counted.
+pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
+    use crate::sync::ActionKind;
+    let mut pages = Vec::new();
+    for page in plan.pages.iter_mut().filter(|p| p.project == project) {
+        if page.outcome == crate::sync::PageOutcome::Ok {
+            page.outcome = crate::sync::PageOutcome::Failed(format!(
+                "{why}; nothing is written to this project"
+            ));
+            page.create_labels.clear();
+            pages.push(page.id.clone());
+        }
+    }
+    let summary = &mut plan.summary;
+    plan.actions.retain(|a| {
+        if !pages.contains(&a.page) {
+            return true;
+        }
+        let count = match a.action {
+            ActionKind::Create => &mut summary.create,
+            ActionKind::Update => &mut summary.update,
+            ActionKind::Close => &mut summary.close,
+            ActionKind::Reopen => &mut summary.reopen,
+            ActionKind::Drift => &mut summary.drift,
+            ActionKind::Conflict => &mut summary.conflict,
+        };
+        *count = count.saturating_sub(1);
+        false
+    });
+    plan.boards.retain(|b| !pages.contains(&b.page));
+}
+
+/// The highest role `permissions` shows: direct, or through the project's group.
+fn permitted_level(info: &ProjectInfo) -> Option<u8> {
+    let permissions = info.permissions.clone().unwrap_or_default();
+    [permissions.project_access, permissions.group_access]
+        .into_iter()
+        .flatten()
+        .map(|a| a.access_level)
+        .max()
+}
+
 async fn read_project(
     gitlab: &Gitlab,
-    user: &CurrentUser,
     project: &str,
     pages: &[PageInput],
     sync: &SyncSettings,
 ) -> Result<ProjectState, ProjectError> {
     let info = gitlab.project(project).await?;
     let members = gitlab.members(info.id).await?;
-    check_role(user, project, &info, &members)?;
-    let labels = gitlab.labels(info.id).await?;
-    let issues = gitlab.managed_issues(info.id, &sync.managed_label).await?;
+    let (issues, read_at) = gitlab
+        .managed_issues_dated(info.id, &sync.managed_label)
+        .await?;
+    let with_boards = pages
+        .iter()
+        .any(|p| p.settings.project == project && p.settings.board);
+    let labels = match labels_known_from(&issues, pages, project, sync) {
+        Some(known) if !with_boards => known,
+        _ => gitlab.labels(info.id).await?,
+    };
     let mut unrecognised = Vec::new();
     let in_project = pages
         .iter()
@@ -129,9 +271,6 @@ async fn read_project(
             }
         }
     }
-    let with_boards = pages
-        .iter()
-        .any(|p| p.settings.project == project && p.settings.board);
     let boards = if with_boards {
         gitlab.boards(info.id).await?
     } else {
@@ -142,8 +281,10 @@ async fn read_project(
         labels,
         issues,
         unrecognised,
+        roles: members.iter().map(|m| (m.id, m.access_level)).collect(),
         members: members.into_iter().map(|m| (m.username, m.id)).collect(),
         boards,
+        read_at,
     })
 }
 
@@ -154,23 +295,12 @@ fn check_role(
     user: &CurrentUser,
     project: &str,
     info: &ProjectInfo,
-    members: &[Member],
+    roles: &BTreeMap<u64, u8>,
 ) -> Result<(), ProjectError> {
     if user.is_admin {
         return Ok(());
     }
-    let permissions = info.permissions.clone().unwrap_or_default();
-    let level = [permissions.project_access, permissions.group_access]
-        .into_iter()
-        .flatten()
-        .map(|a| a.access_level)
-        .chain(
-            members
-                .iter()
-                .filter(|m| m.id == user.id)
-                .map(|m| m.access_level),
-        )
-        .max();
+    let level = permitted_level(info).max(roles.get(&user.id).copied());
     match level {
         Some(level) if level >= PLANNER => Ok(()),
         level => Err(ProjectError::NotAllowed {

@@ -409,6 +409,109 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
     assert!(!out.contains(common::TOKEN));
 }
 
+/// The template says the plan token may be a Guest on the roadmap project (it reads the
+/// tracker, and cannot set labels or assignees there): the plan job runs with such a
+/// token, shows what apply would do, says that apply would be refused with this token,
+/// and passes. Only `apply` enforces the role (`app/policies/project_policy.rb`:
+/// `planner_access` enables `set_issue_metadata`). The token is Reporter on the handbook
+/// project, as the template asks, to comment on its merge requests.
+#[tokio::test]
+async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
+    let world = World::new("", "").await;
+    let api = Rest::new(&world.sandbox.url);
+    let checkout_dir = world.dir.join("checkout");
+    std::fs::create_dir_all(&checkout_dir).unwrap();
+    std::fs::write(
+        checkout_dir.join("handbook-sync.toml"),
+        format!(
+            "[gitlab]\nurl = \"https://gitlab.invalid\"\nretry_initial_delay_ms = 1\n\n{}",
+            page_toml("product-manager", PAGE, "acme/roadmap")
+        ),
+    )
+    .unwrap();
+    commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
+    let user = world
+        .api(
+            Method::POST,
+            "/users",
+            &[
+                ("email", "planner-bot@example.com"),
+                ("name", "plan bot"),
+                ("username", "plan-bot"),
+                ("password", "a-long-password-1"),
+            ],
+        )
+        .await;
+    let id = user["id"].as_u64().unwrap().to_string();
+    let pat = world
+        .api(
+            Method::POST,
+            &format!("/users/{id}/personal_access_tokens"),
+            &[("name", "plan"), ("scopes[]", "api")],
+        )
+        .await;
+    let guest_token = pat["token"].as_str().unwrap().to_owned();
+    for (project, level) in [("acme%2Froadmap", "10"), ("acme%2Fother", "20")] {
+        world
+            .api(
+                Method::POST,
+                &format!("/projects/{project}/members"),
+                &[("user_id", id.as_str()), ("access_level", level)],
+            )
+            .await;
+    }
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/repository/branches"),
+            &[("branch", "first"), ("ref", "main")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    commit(&api, "first", "More", "update", BRANCH_PAGE).await;
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/merge_requests"),
+            &[
+                ("source_branch", "first"),
+                ("target_branch", "main"),
+                ("title", "First"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    checkout(&api, &checkout_dir, "first").await;
+    let in_merge_request = [
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "1".to_owned()),
+        ("CI_MERGE_REQUEST_PROJECT_PATH", "acme/other".to_owned()),
+        ("CI_API_V4_URL", format!("{}/api/v4", world.sandbox.url)),
+        ("HANDBOOK_SYNC_PLAN_TOKEN", guest_token.clone()),
+    ];
+    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
+    assert_eq!(code, 0, "a Guest plan token passes the plan job:\n{out}");
+    assert!(!out.contains(&guest_token), "{out}");
+    let all = notes(&api).await;
+    let body = all[0]["body"].as_str().unwrap();
+    assert!(
+        row(body, "Do regular feature highlights").contains("create"),
+        "{body}"
+    );
+    for words in [
+        "apply would write nothing",
+        "plan-bot",
+        "Guest (10)",
+        "Planner",
+    ] {
+        assert!(body.contains(words), "{words:?} in\n{body}");
+    }
+    assert!(
+        world.issues("acme/roadmap").await.is_empty(),
+        "plan writes nothing"
+    );
+}
+
 /// A note only its author, a Maintainer or an admin may edit (`lib/api/helpers/
 /// notes_helpers.rb` `update_note`: `authorize! :admin_note, note`; `app/policies/
 /// note_policy.rb` `is_author`; `app/policies/project_policy.rb` `maintainer_access`), and
