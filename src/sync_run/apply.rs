@@ -283,15 +283,31 @@ impl Prepared {
             },
         };
         let ids = self.label_ids.get(&page.project);
+        // Labels known only from the issues that carry them have no id (0): a no-op
+        // never reads the label list, so it is read here, once, when a list needs one.
+        let mut listed: Option<BTreeMap<String, u64>> = None;
         for board::ListAdd { label, position } in &board.add_lists {
-            let Some(label_id) = ids.and_then(|m| m.get(label)) else {
+            let known = ids
+                .and_then(|m| m.get(label))
+                .copied()
+                .filter(|&id| id != 0);
+            let label_id = match known {
+                Some(id) => Some(id),
+                None => {
+                    if listed.is_none() {
+                        listed = Some(self.gitlab.labels(project).await?);
+                    }
+                    listed.as_ref().and_then(|m| m.get(label)).copied()
+                }
+            };
+            let Some(label_id) = label_id else {
                 return Err(GitlabError::Other {
                     what: format!("adding list {label} to board “{}”", board.board),
                     message: "the label does not exist".into(),
                 });
             };
             self.gitlab
-                .add_board_list(project, board_id, *label_id, label, *position as u64)
+                .add_board_list(project, board_id, label_id, label, *position as u64)
                 .await?;
         }
         Ok(())

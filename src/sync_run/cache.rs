@@ -6,8 +6,8 @@
 //! holds the configuration's fingerprint, the project's id, GitLab's clock at the start
 //! of the last read (`synced_at`, from the `Date` header), the local time of the last
 //! full read, each page's source version and text hash, and per managed issue what the
-//! planner compares (iid, state, title, assignees, labels, a hash of the description,
-//! which holds the marker). A run with a usable cache:
+//! planner compares (iid, state, title, assignees, labels, and a hash of the managed
+//! block's hash and the marker). A run with a usable cache:
 //!
 //! 1. reads the pages (a local file is read and hashed, an `http(s)` page asked with
 //!    `If-None-Match`, a `gitlab://` page read with its `blob_id`);
@@ -92,8 +92,9 @@ struct IssueEntry {
     assignees: Vec<String>,
     /// Sorted.
     labels: Vec<String>,
-    /// Hash of the whole description: the managed block, the marker and people's text.
-    description: String,
+    /// Hash of what the planner reads of the description: the managed block's hash and
+    /// the marker (people's text around the block is never compared, so not cached).
+    block: String,
 }
 
 impl IssueEntry {
@@ -109,7 +110,10 @@ impl IssueEntry {
             title: issue.title.clone(),
             assignees: issue.assignees.clone(),
             labels,
-            description: hash(&issue.description),
+            block: hash(
+                &serde_json::to_string(&(&issue.block_hash, &issue.marker))
+                    .expect("a marker serializes"),
+            ),
         }
     }
 }

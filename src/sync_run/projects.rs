@@ -151,8 +151,8 @@ pub fn writes_to(plan: &Plan, project: &str) -> bool {
 
 /// Every label the parsed pages of `project` call for, when each is on one of its
 /// managed issues already (so it exists, and none is to be created): the label list
-/// need not be read. Without ids (`0`): only board lists need them, and a project with a
-/// board always has its labels read. `None` when a label is on no issue.
+/// need not be read. Without ids (`0`): only a new board list needs one, and apply reads
+/// the label list when it adds one. `None` when a label is on no issue.
 fn labels_known_from(
     issues: &[ObservedIssue],
     pages: &[PageInput],
@@ -246,8 +246,8 @@ async fn read_project(
         .iter()
         .any(|p| p.settings.project == project && p.settings.board);
     let labels = match labels_known_from(&issues, pages, project, sync) {
-        Some(known) if !with_boards => known,
-        _ => gitlab.labels(info.id).await?,
+        Some(known) => known,
+        None => gitlab.labels(info.id).await?,
     };
     let mut unrecognised = Vec::new();
     let in_project = pages

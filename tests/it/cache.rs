@@ -1,7 +1,7 @@
 //! The optional cache (`sync.cache_dir`): `plan` and `apply` run as processes against the
 //! sandbox, as a systemd timer, a CronJob or a CI schedule runs them. A run that finds
 //! neither a changed page nor a changed issue costs one request; without a cache a no-op
-//! costs one issue list per 100 issues plus three reads (project, members, labels). The
+//! costs one issue list per 100 issues plus three reads (project, members, boards). The
 //! cache is never needed for correctness: deleted, corrupt or from another configuration
 //! it gives exactly the plan a run without it gives, and what people change on GitLab is
 //! seen by the next run.
@@ -73,7 +73,8 @@ async fn cacheless_plan(world: &World, pages_toml: &str, extra: &str) -> Value {
 const CACHE_1S: &str = "[sync]\ncache_dir = \"cache\"\ncache_clock_margin_seconds = 1\n";
 
 async fn no_op_costs(n: usize) {
-    let world = World::new(&pages(false), CACHE_1S).await;
+    // Premium, with the page's board (the default): a no-op reads the boards, not the labels.
+    let world = World::with_tier(&pages(true), CACHE_1S, gitlab_sandbox::Tier::Premium).await;
     world.write_page("many.md", &many(n));
     world.apply_ok().await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -82,7 +83,7 @@ async fn no_op_costs(n: usize) {
     world.apply_ok().await;
     world.reset_stats().await;
 
-    world.write_config(&pages(false), "");
+    world.write_config(&pages(true), "");
     let (code, out, err) = world.run(&["plan"]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     let (without, writes, stats) = requests(&world).await;
@@ -91,7 +92,7 @@ async fn no_op_costs(n: usize) {
     assert!(without <= bound, "{without} > {bound}: {stats}");
     assert_eq!(writes, 0);
 
-    world.write_config(&pages(false), CACHE_1S);
+    world.write_config(&pages(true), CACHE_1S);
     for command in ["plan", "apply"] {
         let (code, out, err) = world.run(&[command]).await;
         assert_eq!(code, 0, "{out}\n{err}");

@@ -235,6 +235,9 @@ impl World {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{path}: {}", r.status());
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return serde_json::Value::Null;
+        }
         r.json().await.unwrap()
     }
 

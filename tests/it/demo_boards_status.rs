@@ -93,6 +93,36 @@ async fn the_board_has_one_list_per_section_in_handbook_order_and_keeps_peoples_
             "blocked",
         ]
     );
+
+    // A person deletes a section's list. Every label the page needs is on an issue, so
+    // the run reads no label list for its plan; it reads one to add the list back.
+    let board = &world
+        .api(Method::GET, "/projects/acme%2Froadmap/boards", &[])
+        .await[0];
+    let marketing = board["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["label"]["name"] == "section::Marketing")
+        .unwrap()["id"]
+        .to_string();
+    world
+        .api(
+            Method::DELETE,
+            &format!("/projects/acme%2Froadmap/boards/{board_id}/lists/{marketing}"),
+            &[],
+        )
+        .await;
+    assert!(
+        !board_lists(&world)
+            .await
+            .contains(&"section::Marketing".to_owned())
+    );
+    world.reset_stats().await;
+    world.apply_ok().await;
+    let stats = world.stats().await;
+    assert_eq!(stats["by_route"]["GET /projects/:id/labels"], 1, "{stats}");
+    assert_eq!(board_lists(&world).await, lists);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,6 +159,33 @@ pub(super) async fn move_board_list(
         .board_list(project, &project.boards[bi].lists[to]))
 }
 
+/// `DELETE /projects/:id/boards/:board_id/lists/:list_id`: `204 No Content`
+/// (`destroy_conditionally!` in `lib/api/boards_responses.rb`); the lists after it move
+/// up one place (`app/services/boards/lists/destroy_service.rb`,
+/// `decrement_higher_lists`).
+pub(super) async fn delete_board_list(
+    State(app): Shared,
+    Path((id, board_id, list_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let bi = find_board(&state.projects[pi], &board_id)?;
+    let board = &mut state.projects[pi].boards[bi];
+    board.lists.sort_by_key(|l| l.position);
+    let at = list_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| board.lists.iter().position(|l| l.id == n))
+        .ok_or_else(|| ApiError::not_found("List"))?;
+    board.lists.remove(at);
+    for (i, l) in board.lists.iter_mut().enumerate() {
+        l.position = i as u64;
+    }
+    Ok(axum::response::IntoResponse::into_response(
+        axum::http::StatusCode::NO_CONTENT,
+    ))
+}
+
 /// `POST /projects/:id/boards/:board_id/lists`: a label list at the end; GitLab Free
 /// has only label lists, one per label. A label the project does not have is
 /// `400 {"message":{"error":"Label not found"}}` and a second list of a label

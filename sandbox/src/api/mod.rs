@@ -93,7 +93,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/boards/{board_id}/lists/{list_id}",
-            get(boards::get_board_list).put(boards::move_board_list),
+            get(boards::get_board_list)
+                .put(boards::move_board_list)
+                .delete(boards::delete_board_list),
         )
         .route(
             "/projects/{id}/repository/files/{file_path}",
