@@ -461,7 +461,13 @@ impl Prepared {
                 state,
             } => {
                 let (description, assignees) = self
-                    .onto_current(project, *iid, description.as_deref(), assignee.as_ref())
+                    .onto_current(
+                        project,
+                        (page, key),
+                        *iid,
+                        description.as_deref(),
+                        assignee.as_ref(),
+                    )
                     .await?;
                 let edit = IssueEdit {
                     title: title.as_deref(),
@@ -480,17 +486,43 @@ impl Prepared {
     /// rather than on the plan's snapshot, which can be minutes old: what a person wrote
     /// around the managed block, and the assignees they added, stay. A managed block a
     /// person changed since the last sync is kept in a note before it is replaced.
+    ///
+    /// Every edit reads the issue first, even one that sets only labels or the state: an
+    /// issue a person took out of handbook-sync since the plan (the managed label
+    /// removed, or the marker now naming another item) is not written.
     async fn onto_current(
         &self,
         project: u64,
+        (page, key): (&str, &str),
         iid: u64,
         block: Option<&BlockWrite>,
         swap: Option<&AssigneeSwap>,
     ) -> Result<(Option<String>, Option<Vec<u64>>), GitlabError> {
-        if block.is_none() && swap.is_none() {
-            return Ok((None, None));
-        }
         let current = self.gitlab.issue(project, iid).await?;
+        let unmanaged = if !current.issue.labels.contains(&self.managed_label) {
+            Some(format!(
+                "the label `{}` was removed since the plan was made",
+                self.managed_label
+            ))
+        } else {
+            current
+                .issue
+                .marker
+                .as_ref()
+                .filter(|m| m.page != page || m.key != key)
+                .map(|m| {
+                    format!(
+                        "its marker now names item `{}` of page `{}` (the plan had `{key}` of `{page}`)",
+                        m.key, m.page
+                    )
+                })
+        };
+        if let Some(why) = unmanaged {
+            return Err(GitlabError::Other {
+                what: format!("editing issue #{iid}"),
+                message: format!("{why}; the issue is left as people wrote it"),
+            });
+        }
         let description = match block {
             None => None,
             Some(block) => {

@@ -245,3 +245,63 @@ async fn a_conflicting_block_is_reported_and_the_persons_version_kept_in_a_note(
     assert!(!description.contains("tell Ashley first"), "{description}");
     assert_plan_empty(&world).await;
 }
+
+/// Between the plan and its write a person takes an issue out of handbook-sync (removes
+/// the `handbook-sync` label): the write does not happen, not even one that sets only
+/// labels, and the run says so. The other issue is written as planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_unmanaged_between_plan_and_apply_is_not_written() {
+    use handbook_sync::config::Config;
+    use handbook_sync::sync_run::{self, RunOptions};
+    let world = world(gitlab_sandbox::Tier::Free).await;
+    world.write_page(
+        "pm.md",
+        "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n",
+    );
+    world.apply_ok().await;
+    // Both items move to another section: label-only edits of both issues.
+    world.write_page(
+        "pm.md",
+        "## Outreach\n\n- Keep the roadmap public\n- Answer partner questions\n",
+    );
+    let config = Config::load(Some(&world.dir.join("config.toml"))).unwrap();
+    let connection =
+        sync_run::Connection::new(&config, crate::common::TOKEN.to_owned().into(), None).unwrap();
+    let options = RunOptions {
+        today: "2026-11-29".into(),
+        ..Default::default()
+    };
+    let prepared = sync_run::prepare_on(&config, &connection, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        prepared.plan.summary.update,
+        2,
+        "{}",
+        prepared.plan.to_text()
+    );
+    let taken = issue(&world, "Keep the roadmap public").await;
+    let iid = taken["iid"].as_u64().unwrap();
+    world
+        .api(
+            Method::PUT,
+            &format!("{ISSUES}/{iid}"),
+            &[("remove_labels", "handbook-sync")],
+        )
+        .await;
+    let before = issue(&world, "Keep the roadmap public").await;
+    let applied = prepared.apply().await;
+    assert_eq!(applied.summary.failed, 1, "{}", applied.to_text());
+    let after = issue(&world, "Keep the roadmap public").await;
+    assert_eq!(after["labels"], before["labels"], "not written");
+    assert_eq!(after["updated_at"], before["updated_at"], "not written");
+    let other = issue(&world, "Answer partner questions").await;
+    assert!(
+        other["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "section::Outreach"),
+        "{other}"
+    );
+}
