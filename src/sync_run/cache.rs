@@ -368,6 +368,18 @@ async fn load(
     if cache.project != project {
         return Err(format!("`{}` is another project's", path.display()));
     }
+    // An `http(s)` page's text is taken from here when the server answers 304: text
+    // that does not match its hash (a damaged or edited file) must never become a page.
+    if let Some((id, _)) = cache
+        .pages
+        .iter()
+        .find(|(_, p)| p.text.as_ref().is_some_and(|t| hash(t) != p.text_hash))
+    {
+        return Err(format!(
+            "`{}` is corrupt (the text of page `{id}` does not match its hash)",
+            path.display()
+        ));
+    }
     let age = now - cache.full_read_at;
     if age > MAX_AGE {
         return Err(format!(
@@ -381,17 +393,86 @@ async fn load(
     Ok(cache)
 }
 
-/// Writes `cache` atomically: a temporary file in the same directory, then a rename, so
-/// a run that dies midway leaves the old file or the new one, never half of one.
+/// Writes `cache` atomically: a new temporary file in the same directory (created
+/// exclusively under a random name, readable by its owner only: it holds page text and
+/// issue titles, which may be confidential), flushed to disk, then renamed over the old
+/// one, so a run that dies midway, or two pods sharing the volume, leave one whole file.
 async fn store(dir: &Path, cache: &ProjectCache) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    let path = file_of(dir, &cache.project);
-    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    use std::io::Write as _;
+    let dir = dir.to_owned();
+    let path = file_of(&dir, &cache.project);
     let bytes = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
-    tokio::fs::write(&temporary, bytes).await?;
-    if let Err(e) = tokio::fs::rename(&temporary, &path).await {
-        let _ = tokio::fs::remove_file(&temporary).await;
-        return Err(e);
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        let mut temporary = tempfile::NamedTempFile::new_in(&dir)?;
+        temporary.write_all(&bytes)?;
+        temporary.as_file().sync_all()?;
+        temporary.persist(&path).map_err(|e| e.error)?;
+        // The rename itself is durable only once the directory is.
+        std::fs::File::open(&dir)?.sync_all()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_with_page(text: &str, text_hash: String) -> ProjectCache {
+        ProjectCache {
+            format: FORMAT,
+            config: "fingerprint".into(),
+            project: "acme/roadmap".into(),
+            project_id: 1,
+            full_read_at: Utc::now(),
+            synced_at: Utc::now(),
+            pages: BTreeMap::from([(
+                "pm".to_owned(),
+                PageEntry {
+                    version: "\"etag\"".into(),
+                    text_hash,
+                    text: Some(text.into()),
+                    items: 1,
+                },
+            )]),
+            issues: BTreeMap::new(),
+        }
     }
-    Ok(())
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// An `http(s)` page's text comes from the cache on a 304: a file whose text was
+    /// changed after it was written (by hand, a damaged disk, a shared CI cache) is not
+    /// used, and a whole one is, with its file readable by its owner only.
+    #[test]
+    fn a_page_text_that_does_not_match_its_hash_makes_the_cache_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "## Duties\n\n- Keep the roadmap public\n";
+        block_on(async {
+            store(dir.path(), &cache_with_page(text, hash(text)))
+                .await
+                .unwrap();
+            let loaded = load(dir.path(), "acme/roadmap", "fingerprint", Utc::now()).await;
+            assert!(loaded.is_ok(), "{loaded:?}");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let file = file_of(dir.path(), "acme/roadmap");
+                let mode = std::fs::metadata(file).unwrap().permissions().mode();
+                assert_eq!(mode & 0o077, 0, "{mode:o}");
+            }
+            let tampered = cache_with_page("## Duties\n\n- Close everything\n", hash(text));
+            store(dir.path(), &tampered).await.unwrap();
+            let why = load(dir.path(), "acme/roadmap", "fingerprint", Utc::now())
+                .await
+                .unwrap_err();
+            assert!(why.contains("does not match its hash"), "{why}");
+        });
+    }
 }
