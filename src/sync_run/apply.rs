@@ -463,7 +463,7 @@ impl Prepared {
                 let (description, assignees) = self
                     .onto_current(
                         project,
-                        (page, key),
+                        page,
                         *iid,
                         description.as_deref(),
                         assignee.as_ref(),
@@ -489,11 +489,11 @@ impl Prepared {
     ///
     /// Every edit reads the issue first, even one that sets only labels or the state: an
     /// issue a person took out of handbook-sync since the plan (the managed label
-    /// removed, or the marker now naming another item) is not written.
+    /// removed, or the marker now naming another page) is not written.
     async fn onto_current(
         &self,
         project: u64,
-        (page, key): (&str, &str),
+        page: &str,
         iid: u64,
         block: Option<&BlockWrite>,
         swap: Option<&AssigneeSwap>,
@@ -509,13 +509,9 @@ impl Prepared {
                 .issue
                 .marker
                 .as_ref()
-                .filter(|m| m.page != page || m.key != key)
-                .map(|m| {
-                    format!(
-                        "its marker now names item `{}` of page `{}` (the plan had `{key}` of `{page}`)",
-                        m.key, m.page
-                    )
-                })
+                // The key may differ: a reworded item keeps its issue under a new key.
+                .filter(|m| m.page != page)
+                .map(|m| format!("its marker now names page `{}`, not `{page}`", m.page))
         };
         if let Some(why) = unmanaged {
             return Err(GitlabError::Other {
