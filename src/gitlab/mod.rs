@@ -706,7 +706,7 @@ impl Gitlab {
     }
 
     /// [`Gitlab::list_stable`], and GitLab's `Date` when it answered the first page of
-    /// the listing that was kept.
+    /// the listing that was kept, less the time that request took.
     async fn list_stable_dated<T: serde::de::DeserializeOwned>(
         &self,
         what: &str,
@@ -725,10 +725,16 @@ impl Gitlab {
                 let mut q: Vec<(&str, String)> = query.to_vec();
                 q.push(("per_page", PER_PAGE.to_string()));
                 q.push(("page", page.to_string()));
+                let sent = std::time::Instant::now();
                 let (batch, headers): (Vec<T>, _) = self.get_with_headers(what, path, &q).await?;
                 totals.push(header_number(&headers, "x-total"));
                 if page == 1 {
-                    date = header_date(&headers);
+                    // GitLab stamps `Date` after it read the page: moved back by the
+                    // request's whole time (retries and waits included), it is no later
+                    // than the read, so a write just before the read is never missed.
+                    let took = chrono::TimeDelta::from_std(sent.elapsed())
+                        .unwrap_or(chrono::TimeDelta::MAX);
+                    date = header_date(&headers).and_then(|d| d.checked_sub_signed(took));
                 }
                 // A short page is the last one: no request for an empty page after it,
                 // whatever `X-Next-Page` says.
