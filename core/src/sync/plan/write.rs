@@ -77,6 +77,17 @@ impl BlockWrite {
         let block = match &self.block {
             BlockText::Kept => &parsed.block,
             BlockText::Handbook(block) => block,
+            // Another run (a daemon beside a CI apply) closed it as removed since the
+            // plan: its block already is the removal's, and writing it again would add a
+            // second reason line and keep handbook-sync's own block as a person's.
+            BlockText::Removed { .. }
+                if parsed.marker.as_ref().is_some_and(|m| {
+                    m.status == MarkerStatus::Removed && m.block == marker::hash(&parsed.block)
+                }) =>
+            {
+                new_marker = parsed.marker.clone();
+                &parsed.block
+            }
             BlockText::Removed { today } => {
                 removed = removed_block(&parsed.block, today);
                 new_marker = Some(Marker {
@@ -302,6 +313,44 @@ mod tests {
         assert!(rewrite.description.contains("their words"));
         assert_eq!(rewrite.displaced, None);
         assert_eq!(keep.apply_to("no block here"), None);
+    }
+
+    /// Two runs plan the same removal; the second writes after the first: the issue keeps
+    /// the first's block, with one reason line, and nothing is taken for a person's
+    /// block (no conflict note quoting handbook-sync's own text).
+    #[test]
+    fn a_removal_another_run_already_wrote_is_left_as_it_is() {
+        let active = "Body without a source line";
+        let removal = BlockWrite {
+            block: BlockText::Removed {
+                today: "2026-11-28".into(),
+            },
+            marker: Marker {
+                status: MarkerStatus::Removed,
+                ..marker(active)
+            },
+            last_block: marker::hash(active),
+        };
+        let first = removal
+            .apply_to(&marker::render("", active, &marker(active), ""))
+            .unwrap();
+        assert_eq!(first.displaced, None);
+        let again = BlockWrite {
+            block: BlockText::Removed {
+                today: "2026-11-29".into(),
+            },
+            ..removal
+        };
+        let second = again.apply_to(&first.description).unwrap();
+        assert_eq!(second.description, first.description);
+        assert_eq!(second.displaced, None);
+        assert_eq!(
+            first
+                .description
+                .matches("Removed from the handbook")
+                .count(),
+            1
+        );
     }
 
     #[test]
