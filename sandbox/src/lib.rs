@@ -109,15 +109,22 @@ impl App {
     /// The user a token belongs to: the configured token is root's (an empty one lets
     /// nobody in), the others were made with `POST /users/:id/personal_access_tokens`.
     pub(crate) fn token_user(&self, token: &str) -> Option<u64> {
-        if !self.token.is_empty() && token == self.token {
-            return Some(self.root_id);
-        }
+        self.token_caller(token).map(|(user, _)| user)
+    }
+
+    /// The user a token belongs to and whether the token has admin powers: an
+    /// administrator's, unless the `admin_mode` setting is on and the token lacks the
+    /// `admin_mode` scope (root's configured token has every scope).
+    pub(crate) fn token_caller(&self, token: &str) -> Option<(u64, bool)> {
         let state = self.state.lock();
-        state
-            .tokens
-            .iter()
-            .find(|t| t.token == token)
-            .map(|t| t.user_id)
+        let (user, admin_scope) = if !self.token.is_empty() && token == self.token {
+            (self.root_id, true)
+        } else {
+            let t = state.tokens.iter().find(|t| t.token == token)?;
+            (t.user_id, t.scopes.iter().any(|s| s == "admin_mode"))
+        };
+        let is_admin = state.user(user).is_some_and(|u| u.is_admin);
+        Some((user, is_admin && (admin_scope || !state.admin_mode)))
     }
 
     pub(crate) fn next_seq(&self) -> u64 {

@@ -331,6 +331,12 @@ pub struct State {
     /// Personal access tokens made through the API; root's token is the configured one.
     #[serde(default)]
     pub tokens: Vec<AccessToken>,
+    /// The `admin_mode` application setting (off by default, as on a new self-managed
+    /// instance): when on, an administrator's token has admin powers only with the
+    /// `admin_mode` scope (GitLab: `app/policies/base_policy.rb`, condition `admin`;
+    /// `lib/gitlab/auth/current_user_mode.rb`).
+    #[serde(default)]
+    pub admin_mode: bool,
 }
 
 impl State {

@@ -3,8 +3,9 @@
 //! `app/policies/issue_policy.rb` and `app/policies/issuable_policy.rb`.
 //!
 //! Only the abilities the sandbox's endpoints check are modelled. An administrator
-//! (`root`, or a user created with `admin=true`) may do everything, as with GitLab's
-//! admin mode off.
+//! (`root`, or a user created with `admin=true`) may do everything while the
+//! `admin_mode` application setting is off (the default); with it on, only through a
+//! token with the `admin_mode` scope (`app/policies/base_policy.rb`).
 
 use crate::model::{Issue, Project, State};
 
@@ -42,6 +43,14 @@ impl Access {
             level: project.member(user_id).map(|m| m.access_level),
             private: project.visibility == "private",
         }
+    }
+
+    /// The same access with admin powers as the request's token has them: an
+    /// administrator's token without the `admin_mode` scope, while the setting is on,
+    /// acts as its user's memberships alone.
+    pub fn as_admin(mut self, admin: bool) -> Access {
+        self.admin = admin;
+        self
     }
 
     /// The user asking.

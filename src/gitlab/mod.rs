@@ -388,9 +388,22 @@ pub struct CurrentUser {
     pub id: u64,
     /// Username.
     pub username: String,
-    /// An administrator may do everything in every project.
+    /// The token may do everything in every project: an administrator's token with
+    /// admin powers (see [`Gitlab::current_user`]).
     #[serde(default)]
     pub is_admin: bool,
+    /// The user is an administrator, but the token has no admin powers: Admin Mode is
+    /// on and the token lacks the `admin_mode` scope.
+    #[serde(skip)]
+    pub admin_without_powers: bool,
+}
+
+/// A user as `GET /users/:id` shows it to the token: `is_admin` only when the token
+/// has admin powers (`Entities::UserDetailsWithAdmin`).
+#[derive(Debug, Clone, Deserialize)]
+struct UserDetails {
+    #[serde(default)]
+    is_admin: bool,
 }
 
 /// A project member (`GET /projects/:id/members/all`).
@@ -797,14 +810,40 @@ impl Gitlab {
         Ok((value, response.headers().clone()))
     }
 
-    /// The token's own user.
+    /// The token's own user. `is_admin` is true only when the token has admin powers
+    /// now: `GET /user` shows `is_admin` to every administrator, even one whose token
+    /// lacks the `admin_mode` scope while GitLab's Admin Mode is on, and such a token
+    /// acts as its user's memberships alone. So an administrator's own user is read
+    /// too: `GET /users/:id` shows `is_admin` only to a caller that may read all
+    /// resources (`lib/api/users.rb`: `can_read_all_resources?` there, `admin?` for
+    /// `/user`; `app/policies/base_policy.rb`, condition `admin`).
     pub async fn current_user(&self) -> Result<CurrentUser, GitlabError> {
-        api::users::CurrentUser::builder()
+        let mut user: CurrentUser = api::users::CurrentUser::builder()
             .build()
             .expect("a current-user query builds")
             .query_async(&*self.client)
             .await
-            .map_err(|e| GitlabError::from_api("reading the token's user (GET /user)", e))
+            .map_err(|e| GitlabError::from_api("reading the token's user (GET /user)", e))?;
+        if user.is_admin {
+            let ep = api::users::User::builder()
+                .user(user.id)
+                .build()
+                .expect("a user query builds");
+            let details: UserDetails = ep.query_async(&*self.client).await.map_err(|e| {
+                GitlabError::from_api("checking the token's admin powers (GET /users/:id)", e)
+            })?;
+            user.is_admin = details.is_admin;
+            user.admin_without_powers = !details.is_admin;
+            if user.admin_without_powers {
+                tracing::info!(
+                    user = %user.username,
+                    "the token's user is an administrator but the token has no admin powers \
+                     (Admin Mode is on and the token lacks the admin_mode scope): its \
+                     project roles are checked as anyone's"
+                );
+            }
+        }
+        Ok(user)
     }
 
     /// The project's members, inherited ones (from its groups) included, with the

@@ -290,7 +290,8 @@ async fn read_project(
 
 /// Refuses a project where the token's user may not set labels and assignees: its role
 /// is the highest of the direct, the group and the inherited membership (`/members/all`);
-/// administrators may do everything.
+/// a token with admin powers may do everything (an administrator's without them, under
+/// Admin Mode, is checked as anyone's).
 fn check_role(
     user: &CurrentUser,
     project: &str,
@@ -306,9 +307,17 @@ fn check_role(
         level => Err(ProjectError::NotAllowed {
             project: project.to_owned(),
             user: user.username.clone(),
-            role: level.map_or_else(
-                || "is not a member".to_owned(),
-                |l| format!("is {} ({l})", role_name(l)),
+            role: format!(
+                "{}{}",
+                level.map_or_else(
+                    || "is not a member".to_owned(),
+                    |l| format!("is {} ({l})", role_name(l)),
+                ),
+                if user.admin_without_powers {
+                    " (an administrator, but Admin Mode is on and the token lacks the admin_mode scope)"
+                } else {
+                    ""
+                }
             ),
         }),
     }

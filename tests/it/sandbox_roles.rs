@@ -220,6 +220,100 @@ async fn an_admin_makes_users_and_tokens_and_each_token_is_its_users() {
     );
 }
 
+// `app/policies/base_policy.rb`, condition `admin`: with the `admin_mode` application
+// setting on, an administrator has admin powers only in admin mode, which an API request
+// gets from a token with the `admin_mode` scope
+// (`lib/gitlab/auth/request_authenticator.rb`, `valid_access_token?(scopes: [:admin_mode])`).
+// `lib/api/users.rb`: `GET /user` shows `is_admin` whenever `current_user.admin?`, but
+// `GET /users/:id` shows it (`UserDetailsWithAdmin`) only when `can_read_all_resources?`;
+// `lib/api/settings.rb`: `PUT /application/settings` is for admins.
+#[tokio::test]
+async fn under_admin_mode_an_administrators_token_needs_the_admin_mode_scope() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    let admin = root
+        .post(
+            "/users",
+            &[
+                ("username", "ops"),
+                ("name", "Ops"),
+                ("email", "ops@example.com"),
+                ("password", "a-long-password-1"),
+                ("admin", "true"),
+            ],
+        )
+        .await;
+    let id = admin["id"].as_u64().unwrap();
+    let token = |scopes: &'static [&'static str]| {
+        let root = root.clone();
+        async move {
+            let mut form = vec![("name", "t")];
+            form.extend(scopes.iter().map(|s| ("scopes[]", *s)));
+            let t = root
+                .post(&format!("/users/{id}/personal_access_tokens"), &form)
+                .await;
+            As {
+                token: t["token"].as_str().unwrap().to_owned(),
+                ..root.clone()
+            }
+        }
+    };
+    let plain = token(&["api"]).await;
+    let scoped = token(&["api", "admin_mode"]).await;
+    let me = format!("/users/{id}");
+
+    // Off (the default): every administrator's token has the powers.
+    assert_eq!(root.get("/application/settings").await["admin_mode"], false);
+    assert_eq!(plain.get(&me).await["is_admin"], true);
+    assert_eq!(
+        plain.get(SECRET).await["path_with_namespace"],
+        "acme/secret"
+    );
+
+    root.put("/application/settings", &[("admin_mode", "true")])
+        .await;
+    // `GET /user` still says administrator; `GET /users/:id` does not.
+    assert_eq!(plain.get("/user").await["is_admin"], true);
+    assert!(plain.get(&me).await.get("is_admin").is_none());
+    assert_eq!(scoped.get(&me).await["is_admin"], true);
+    // Without the scope: no admin endpoint, no private project, labels dropped.
+    assert_eq!(
+        plain
+            .call(Method::GET, "/application/settings", &[])
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        plain.call(Method::GET, SECRET, &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    root.post(
+        &format!("{ROADMAP}/labels"),
+        &[("name", "qa"), ("color", "#ff0000")],
+    )
+    .await;
+    let issue = plain
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Plain"), ("labels", "qa")],
+        )
+        .await;
+    assert!(titles(&issue["labels"]).is_empty(), "{issue}");
+    // With it: everything, as before.
+    assert_eq!(
+        scoped.get(SECRET).await["path_with_namespace"],
+        "acme/secret"
+    );
+    let issue = scoped
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "Scoped"), ("labels", "qa")],
+        )
+        .await;
+    assert_eq!(titles(&issue["labels"]), ["qa"]);
+}
+
 // `lib/api/members.rb`: `POST /projects/:id/members` (201 `Entities::Member`, user fields
 // at the top level), `GET .../members` filtered by `query` and `user_ids`, `/members/all`;
 // `authorize_admin_source!` refuses non-Maintainers (403).

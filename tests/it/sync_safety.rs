@@ -110,6 +110,75 @@ async fn a_guest_token_is_refused_with_its_role_and_nothing_is_written_run_after
     }
 }
 
+/// With GitLab's Admin Mode on, an administrator's token without the `admin_mode` scope
+/// has no admin powers (`app/policies/base_policy.rb`, condition `admin`), yet `GET /user`
+/// still says `is_admin` (`lib/api/users.rb`): trusting it, every run would create one
+/// issue whose labels GitLab dropped. Such a token is checked as anyone's: not a member,
+/// refused, nothing written, run after run; with the scope it syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrators_token_without_admin_mode_is_checked_as_anyones() {
+    let mut world = World::new(&page_toml("product-manager", "pm.md", PROJECT), "").await;
+    world.write_page("pm.md", &pm_page());
+    let user = world
+        .api(
+            Method::POST,
+            "/users",
+            &[
+                ("email", "ops@example.com"),
+                ("name", "Ops"),
+                ("username", "ops"),
+                ("password", "a-long-password-1"),
+                ("admin", "true"),
+            ],
+        )
+        .await;
+    let id = user["id"].as_u64().unwrap();
+    let mut tokens = Vec::new();
+    for scopes in [&["api"][..], &["api", "admin_mode"][..]] {
+        let mut form = vec![("name", "handbook-sync")];
+        form.extend(scopes.iter().map(|s| ("scopes[]", *s)));
+        let token = world
+            .api(
+                Method::POST,
+                &format!("/users/{id}/personal_access_tokens"),
+                &form,
+            )
+            .await;
+        tokens.push(token["token"].as_str().unwrap().to_owned());
+    }
+    world
+        .api(
+            Method::PUT,
+            "/application/settings",
+            &[("admin_mode", "true")],
+        )
+        .await;
+
+    world.env("GITLAB_TOKEN", &tokens[0]);
+    for run in 1..=2 {
+        let (code, out, err) = world.run(&["apply"]).await;
+        assert_eq!(code, 1, "run {run}:\n{out}\n{err}");
+        for words in ["`ops` is not a member", "admin_mode scope", "Planner"] {
+            assert!(out.contains(words), "run {run}: {words:?} in\n{out}");
+        }
+        assert!(
+            world.issues(PROJECT).await.is_empty(),
+            "run {run}: nothing is written"
+        );
+    }
+
+    world.env("GITLAB_TOKEN", &tokens[1]);
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    assert!(!issues.is_empty());
+    assert!(
+        issues
+            .iter()
+            .all(|i| i["labels"].as_array().is_some_and(|l| !l.is_empty())),
+        "every issue keeps its labels"
+    );
+}
+
 /// A name after the arrow is assigned only when a member of the project has exactly that
 /// username: GitLab would assign (and e-mail) any user of the instance
 /// (`app/services/issuable_base_service.rb` `filter_assignees` keeps any user who can

@@ -29,14 +29,21 @@ fn request_token(headers: &HeaderMap) -> Option<&str> {
     private.or(bearer)
 }
 
-/// The id of the user whose token the request carries.
+/// The id of the user whose token the request carries, and whether the token has
+/// admin powers (see [`App::token_caller`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Caller(pub u64);
+pub(crate) struct Caller(pub u64, pub bool);
 
 impl Caller {
     /// The caller's access to `project`.
     pub(crate) fn access(self, state: &Data, project: &crate::model::Project) -> Access {
-        Access::of(state, project, self.0)
+        Access::of(state, project, self.0).as_admin(self.1)
+    }
+
+    /// Whether the token has admin powers (`can_read_all_resources?`,
+    /// `authenticated_as_admin!`).
+    pub(crate) fn is_admin(self) -> bool {
+        self.1
     }
 }
 
@@ -45,8 +52,8 @@ impl FromRequestParts<Arc<App>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         request_token(&parts.headers)
-            .and_then(|t| app.token_user(t))
-            .map(Caller)
+            .and_then(|t| app.token_caller(t))
+            .map(|(user, admin)| Caller(user, admin))
             .ok_or_else(ApiError::unauthorized)
     }
 }
@@ -66,11 +73,13 @@ pub(super) async fn project_visibility(
             .find(|(name, _)| *name == "id")
             .map(|(_, v)| v.to_owned())
     });
-    let user = request_token(request.headers()).and_then(|t| app.token_user(t));
-    if let (Some(id), Some(user)) = (id, user) {
+    let caller = request_token(request.headers()).and_then(|t| app.token_caller(t));
+    if let (Some(id), Some((user, admin))) = (id, caller) {
         let state = app.state.lock();
         if let Some(pi) = state.project_index(&id)
-            && !Access::of(&state, &state.projects[pi], user).read_project()
+            && !Access::of(&state, &state.projects[pi], user)
+                .as_admin(admin)
+                .read_project()
         {
             return ApiError::not_found("Project").into_response();
         }

@@ -7,7 +7,7 @@
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
 //! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
-//! `milestones.rs` for milestones.
+//! `milestones.rs` for milestones; `settings.rs` for the application settings.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
@@ -27,6 +27,7 @@ mod projects;
 mod reply;
 mod repository;
 mod sandbox;
+mod settings;
 mod users;
 
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/user", get(users::current_user))
         .route("/users", get(users::list_users))
         .route("/users/{user_id}", get(users::get_user))
+        .route(
+            "/application/settings",
+            get(settings::get_settings).put(settings::put_settings),
+        )
         .route("/projects/{id}", get(projects::get_project))
         .route(
             "/projects/{id}/issues",

@@ -10,7 +10,7 @@ use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::reply::{ApiResult, created, ok};
 use crate::error::ApiError;
-use crate::model::{AccessToken, State as Data, User, ts};
+use crate::model::{AccessToken, User, ts};
 
 /// The scopes a personal access token may have (`Gitlab::Auth.all_available_scopes`).
 const SCOPES: [&str; 12] = [
@@ -49,9 +49,10 @@ fn user_email(user: &User) -> String {
         .unwrap_or_else(|| format!("{}@sandbox.invalid", user.username))
 }
 
-/// GitLab's `authenticated_as_admin!`: `403 Forbidden` for anyone else.
-fn require_admin(state: &Data, caller: Caller) -> Result<(), ApiError> {
-    if state.user(caller.0).is_some_and(|u| u.is_admin) {
+/// GitLab's `authenticated_as_admin!`: `403 Forbidden` for anyone else, and for an
+/// administrator's token without admin powers (admin mode on, no `admin_mode` scope).
+pub(super) fn require_admin(caller: Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
         Ok(())
     } else {
         Err(ApiError::forbidden())
@@ -76,7 +77,7 @@ pub(super) async fn create_user(State(app): Shared, caller: Caller, req: Req) ->
         ));
     }
     let mut state = app.state.lock();
-    require_admin(&state, caller)?;
+    require_admin(caller)?;
     let (email, name, username) = (
         p.get("email").unwrap_or_default().to_owned(),
         p.get("name").unwrap_or_default().to_owned(),
@@ -132,7 +133,7 @@ pub(super) async fn create_token(
         ));
     }
     let mut state = app.state.lock();
-    require_admin(&state, caller)?;
+    require_admin(caller)?;
     let user_id = user_id
         .parse()
         .ok()
@@ -184,8 +185,11 @@ fn token_json(t: &AccessToken) -> Value {
 }
 
 /// `GET /users`: `username` matches exactly, `search` matches part of the username or
-/// the name, both ignoring case; newest first.
-pub(super) async fn list_users(State(app): Shared, req: Req) -> ApiResult {
+/// the name, both ignoring case; newest first. A caller with admin powers
+/// (`can_read_all_resources?`) gets `Entities::UserWithAdmin`, with `is_admin`; anyone
+/// else `Entities::UserBasic` (`lib/api/users.rb`). Unlike `GET /user`, which shows
+/// `is_admin` to every administrator, this tells whether the token's powers are on.
+pub(super) async fn list_users(State(app): Shared, caller: Caller, req: Req) -> ApiResult {
     let items = {
         let state = app.state.lock();
         let render = app.render(&state);
@@ -206,13 +210,27 @@ pub(super) async fn list_users(State(app): Shared, req: Req) -> ApiResult {
             })
             .collect();
         users.sort_by_key(|u| std::cmp::Reverse(u.id));
-        users.iter().map(|u| render.user_basic(u.id)).collect()
+        users
+            .iter()
+            .map(|u| {
+                let mut v = render.user_basic(u.id);
+                if caller.is_admin() {
+                    v["is_admin"] = json!(u.is_admin);
+                }
+                v
+            })
+            .collect()
     };
     paginate(&app, &req, items)
 }
 
-/// `GET /users/:user_id`.
-pub(super) async fn get_user(State(app): Shared, Path(user_id): Path<String>) -> ApiResult {
+/// `GET /users/:user_id`: `is_admin` only for a caller with admin powers
+/// (`Entities::UserDetailsWithAdmin`).
+pub(super) async fn get_user(
+    State(app): Shared,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult {
     let state = app.state.lock();
     let render = app.render(&state);
     let user = user_id
@@ -220,5 +238,9 @@ pub(super) async fn get_user(State(app): Shared, Path(user_id): Path<String>) ->
         .ok()
         .and_then(|id| state.user(id))
         .ok_or_else(|| ApiError::not_found("User"))?;
-    ok(render.user_full(user))
+    let mut v = render.user_full(user);
+    if caller.is_admin() {
+        v["is_admin"] = json!(user.is_admin);
+    }
+    ok(v)
 }
