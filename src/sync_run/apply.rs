@@ -122,6 +122,16 @@ impl Prepared {
             tracing::error!(project = %project, "{why}");
             super::projects::refuse(&mut self.plan, project, why);
         }
+        // The summary counts what was done: a write that failed, or never ran (its
+        // project blocked, a shutdown), is taken out again below.
+        let planned: Vec<ActionKind> = self
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.write.is_some() && a.action != ActionKind::Drift)
+            .map(|a| a.action)
+            .collect();
+        let mut applied = Vec::new();
         let pages: Vec<PageReport> = self.plan.pages.clone();
         for (index, page) in pages.iter().enumerate() {
             if page.outcome != PageOutcome::Ok {
@@ -132,7 +142,10 @@ impl Prepared {
             };
             let (failed, not_started) = match self.blocked_reason(project) {
                 Some(_) => (0, 0),
-                None => self.apply_page(project, page, &progress).await,
+                None => {
+                    self.apply_page(project, page, &progress, &mut applied)
+                        .await
+                }
             };
             if let Some(why) = self.blocked_reason(project) {
                 self.plan.summary.failed += failed;
@@ -150,6 +163,14 @@ impl Prepared {
             }
         }
         progress.finish_and_clear();
+        let summary = &mut self.plan.summary;
+        for kind in planned {
+            let count = summary.count_mut(kind);
+            *count = count.saturating_sub(1);
+        }
+        for kind in applied {
+            *summary.count_mut(kind) += 1;
+        }
         if let Some(cache) = self.cache.take() {
             cache.save(&self.plan, true).await;
         }
@@ -158,18 +179,22 @@ impl Prepared {
 
     /// One page's labels, actions and board; returns the number of failed requests and
     /// of writes not started because of a cancel (none starts after it: labels and boards
-    /// for issues that were never written would be writes nobody asked for yet).
+    /// for issues that were never written would be writes nobody asked for yet), and
+    /// adds the kind of every action written to `applied`.
     async fn apply_page(
         &mut self,
         project: u64,
         page: &PageReport,
         progress: &ProgressBar,
+        applied: &mut Vec<ActionKind>,
     ) -> (usize, usize) {
         if self.cancel.is_cancelled() {
             return (0, 1);
         }
         let mut failed = self.create_labels(project, page).await;
-        let (action_failures, not_started) = self.run_actions(project, &page.id, progress).await;
+        let (action_failures, not_started, written) =
+            self.run_actions(project, &page.id, progress).await;
+        applied.extend(written);
         failed += action_failures;
         if not_started > 0 || self.cancel.is_cancelled() {
             return (failed, not_started.max(1));
@@ -212,13 +237,13 @@ impl Prepared {
 
     /// The page's writes, `concurrency` at once: actions touch different issues (the
     /// client still paces every request). After a cancel no new one starts; returns the
-    /// failed and the not-started writes.
+    /// failed and the not-started writes, and the kinds of those written.
     async fn run_actions(
         &self,
         project: u64,
         page_id: &str,
         progress: &ProgressBar,
-    ) -> (usize, usize) {
+    ) -> (usize, usize, Vec<ActionKind>) {
         // Borrowed, not cloned: a first sync's plan is mostly creates, rendered one by one.
         let actions = self
             .plan
@@ -230,27 +255,31 @@ impl Prepared {
             .map(|action| async move {
                 let key = &action.key;
                 if self.cancel.is_cancelled() {
-                    return (0, 1);
+                    return (0, 1, None);
                 }
                 if self.blocked_reason(project).is_some() {
-                    return (0, 0);
+                    return (0, 0, None);
                 }
                 let result = self.execute(project, page_id, action).await;
                 progress.inc(1);
                 match result {
-                    Ok(()) => (0, 0),
+                    Ok(()) => (0, 0, Some(action.action)),
                     // Never sent: the client stopped waiting for its turn at a shutdown.
-                    Err(e) if e.is_cancelled() => (0, 1),
+                    Err(e) if e.is_cancelled() => (0, 1, None),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
-                        (1, 0)
+                        (1, 0, None)
                     }
                 }
             })
             .buffer_unordered(self.concurrency)
-            .fold((0, 0), |(failed, skipped), (f, s)| async move {
-                (failed + f, skipped + s)
-            })
+            .fold(
+                (0, 0, Vec::new()),
+                |(failed, skipped, mut written), (f, s, kind)| async move {
+                    written.extend(kind);
+                    (failed + f, skipped + s, written)
+                },
+            )
             .await
     }
 

@@ -191,7 +191,6 @@ fn labels_known_from(
 /// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
 /// writes are neither done nor counted.
 pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
-    use crate::sync::ActionKind;
     let mut pages = Vec::new();
     for page in plan.pages.iter_mut().filter(|p| p.project == project) {
         if page.outcome == crate::sync::PageOutcome::Ok {
@@ -207,14 +206,7 @@ pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
         if !pages.contains(&a.page) {
             return true;
         }
-        let count = match a.action {
-            ActionKind::Create => &mut summary.create,
-            ActionKind::Update => &mut summary.update,
-            ActionKind::Close => &mut summary.close,
-            ActionKind::Reopen => &mut summary.reopen,
-            ActionKind::Drift => &mut summary.drift,
-            ActionKind::Conflict => &mut summary.conflict,
-        };
+        let count = summary.count_mut(a.action);
         *count = count.saturating_sub(1);
         false
     });

@@ -550,6 +550,34 @@ async fn labels_dropped_by_a_create_stop_the_writes_to_that_project() {
         created <= config.gitlab.concurrency,
         "{created} unlabeled issues: only those in flight"
     );
+    assert_eq!(
+        applied.summary.create, 0,
+        "no managed issue was created: the creates GitLab stripped failed, the rest never ran"
+    );
+    assert!(applied.summary.failed >= created, "{:?}", applied.summary);
+}
+
+/// `apply`'s summary counts what was written: a create GitLab refused (a description
+/// over its limit of 1 MiB in bytes, `app/models/concerns/issuable.rb`) is counted in
+/// `failed`, not in `create`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_is_counted_as_failed_not_as_created() {
+    let world = World::new(&page_toml("product-manager", "pm.md", PROJECT), "").await;
+    let huge = "x".repeat(1024 * 1024 + 1);
+    world.write_page(
+        "pm.md",
+        &format!("## Duties\n\n- Answer the phone\n- Read everything\n\n  {huge}\n"),
+    );
+    let (code, out, err) = world.run(&["apply", "--format", "json"]).await;
+    assert_eq!(code, 1, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&plan["summary"]["create"], &plan["summary"]["failed"]),
+        (&json!(1), &json!(1)),
+        "{}",
+        plan["summary"]
+    );
+    assert_eq!(world.issues(PROJECT).await.len(), 1);
 }
 
 /// A configured user whose lookup fails is left unassigned with a warning; the run goes

@@ -131,6 +131,20 @@ pub struct Summary {
     pub refused: usize,
 }
 
+impl Summary {
+    /// The field that counts actions of `kind`.
+    pub fn count_mut(&mut self, kind: ActionKind) -> &mut usize {
+        match kind {
+            ActionKind::Create => &mut self.create,
+            ActionKind::Update => &mut self.update,
+            ActionKind::Close => &mut self.close,
+            ActionKind::Reopen => &mut self.reopen,
+            ActionKind::Drift => &mut self.drift,
+            ActionKind::Conflict => &mut self.conflict,
+        }
+    }
+}
+
 /// The whole plan of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
