@@ -114,6 +114,12 @@ pub struct SyncArgs {
     /// one note that later runs edit in place. A failure to post exits 1.
     #[arg(long, value_name = "GROUP/PROJECT!IID")]
     pub merge_request_note: Option<MergeRequestRef>,
+    /// The GitLab the merge request is on, when it is not the tracker's `gitlab.url`
+    /// (the CI template sets it from `CI_API_V4_URL`). The tracker's token is sent there
+    /// only if both are the same GitLab; else the note's token comes from
+    /// `HANDBOOK_SYNC_NOTE_TOKEN`.
+    #[arg(long, value_name = "URL", env = "HANDBOOK_SYNC_NOTE_URL")]
+    pub merge_request_url: Option<String>,
     /// Let a plan create more than `sync.max_close_fraction` of a page's items while the
     /// project holds issues of the page that handbook-sync no longer recognises.
     #[arg(long)]
@@ -337,7 +343,14 @@ async fn post_note(
         max_len: GITLAB_NOTE_LIMIT,
         applied: command == "apply",
     });
-    let posted = match sync_run::Connection::new(config, token, None) {
+    let (note_config, note_token) = match note_target(args, config, token) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("error: posting the {command} on {mr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let posted = match sync_run::Connection::new(&note_config, note_token, None) {
         Ok(connection) => connection.gitlab.upsert_merge_request_note(mr, &body).await,
         Err(e) => Err(e),
     };
@@ -356,6 +369,48 @@ async fn post_note(
             ExitCode::from(1)
         }
     }
+}
+
+/// The configuration (its `gitlab.url` replaced) and the token to post the note with: the
+/// merge request's GitLab is `--merge-request-url` or the tracker's. The tracker's token
+/// goes only to the tracker's own GitLab (same scheme, host and port); for another one,
+/// `HANDBOOK_SYNC_NOTE_TOKEN` must hold a token of that GitLab.
+fn note_target(
+    args: &SyncArgs,
+    config: &Config,
+    token: secrecy::SecretString,
+) -> Result<(Config, secrecy::SecretString), String> {
+    let Some(raw) = args
+        .merge_request_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        return Ok((config.clone(), token));
+    };
+    let url = &crate::config::parse_gitlab_url(
+        "--merge-request-url",
+        raw.trim(),
+        config.gitlab.allow_insecure,
+    )?;
+    let own = std::env::var("HANDBOOK_SYNC_NOTE_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let note_token = match own {
+        Some(t) => secrecy::SecretString::from(t),
+        None if url.origin() == config.gitlab_url.origin() => token,
+        None => {
+            return Err(format!(
+                "the merge request is on {}, the tracker on {}: set HANDBOOK_SYNC_NOTE_TOKEN to a token of {} that may comment there (the tracker's token is never sent to another GitLab)",
+                crate::redact::url(url),
+                crate::redact::url(&config.gitlab_url),
+                crate::redact::url(url),
+            ));
+        }
+    };
+    let mut note_config = config.clone();
+    note_config.gitlab_url = url.clone();
+    Ok((note_config, note_token))
 }
 
 fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {

@@ -541,30 +541,8 @@ impl Config {
     /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
     /// wraps it, with the file, into [`ConfigError::Invalid`], so no caller sees a String.
     fn validate(path: PathBuf, raw: RawConfig) -> Result<Config, String> {
-        let shown_url = crate::redact::text(&raw.gitlab.url).into_owned();
         let gitlab_url =
-            Url::parse(&raw.gitlab.url).map_err(|e| format!("gitlab.url `{shown_url}`: {e}"))?;
-        // The URL is written into plan notes' issue links, and the token travels in a
-        // header: credentials in it are never needed and would be published.
-        if crate::redact::url(&gitlab_url) != gitlab_url.as_str() {
-            return Err(format!(
-                "gitlab.url `{shown_url}`: holds credentials, and this URL is written into merge request notes: give the token in GITLAB_TOKEN or gitlab.token_file instead"
-            ));
-        }
-        match gitlab_url.scheme() {
-            "https" => {}
-            "http" if raw.gitlab.allow_insecure || is_loopback(&gitlab_url) => {}
-            "http" => {
-                return Err(format!(
-                    "gitlab.url `{shown_url}`: plain http is only allowed to loopback addresses or with gitlab.allow_insecure = true"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "gitlab.url `{shown_url}`: unsupported scheme `{other}`"
-                ));
-            }
-        }
+            parse_gitlab_url("gitlab.url", &raw.gitlab.url, raw.gitlab.allow_insecure)?;
         // Up to a day: longer is surely a typo, and `Duration` must hold it.
         let seconds = 0.001..=86_400.0;
         if !seconds.contains(&raw.gitlab.timeout_seconds) {
@@ -773,6 +751,27 @@ impl Config {
             });
         }
         Ok(SecretString::from(token.to_owned()))
+    }
+}
+
+/// A GitLab URL as `key` gives it: parsed, without credentials (it is written into merge
+/// request notes' links, and the token travels in a header), https, or http to a loopback
+/// address or with `allow_insecure`. The message names `key` and the URL, redacted.
+pub(crate) fn parse_gitlab_url(key: &str, raw: &str, allow_insecure: bool) -> Result<Url, String> {
+    let shown_url = crate::redact::text(raw).into_owned();
+    let url = Url::parse(raw).map_err(|e| format!("{key} `{shown_url}`: {e}"))?;
+    if crate::redact::url(&url) != url.as_str() {
+        return Err(format!(
+            "{key} `{shown_url}`: holds credentials, and this URL is written into merge request notes: give the token in GITLAB_TOKEN or gitlab.token_file instead"
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_insecure || is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "{key} `{shown_url}`: plain http is only allowed to loopback addresses or with gitlab.allow_insecure = true"
+        )),
+        other => Err(format!("{key} `{shown_url}`: unsupported scheme `{other}`")),
     }
 }
 

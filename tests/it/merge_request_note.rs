@@ -512,6 +512,107 @@ async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
     );
 }
 
+/// With the tracker on another GitLab (`HANDBOOK_SYNC__GITLAB__URL`), the note still goes
+/// to the merge request on the GitLab the pipeline runs on (`CI_API_V4_URL`), and never
+/// with the tracker's token: without `HANDBOOK_SYNC_NOTE_TOKEN` the job fails before
+/// sending anything there; with it, the note is posted and the tracker's token never
+/// reaches the handbook's GitLab (no `401` there).
+#[tokio::test]
+async fn with_the_tracker_on_another_gitlab_the_note_needs_a_token_of_the_handbooks() {
+    let world = World::new("", "").await;
+    let tracker = World::new("", "").await;
+    let api = Rest::new(&world.sandbox.url);
+    let checkout_dir = world.dir.join("checkout");
+    std::fs::create_dir_all(&checkout_dir).unwrap();
+    std::fs::write(
+        checkout_dir.join("handbook-sync.toml"),
+        format!(
+            "[gitlab]\nurl = \"https://gitlab.invalid\"\nretry_initial_delay_ms = 1\n\n{}",
+            page_toml("product-manager", PAGE, "acme/roadmap")
+        ),
+    )
+    .unwrap();
+    commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/repository/branches"),
+            &[("branch", "first"), ("ref", "main")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    commit(&api, "first", "More", "update", BRANCH_PAGE).await;
+    let (status, _) = api
+        .form(
+            Method::POST,
+            &format!("{HANDBOOK}/merge_requests"),
+            &[
+                ("source_branch", "first"),
+                ("target_branch", "main"),
+                ("title", "First"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    checkout(&api, &checkout_dir, "first").await;
+
+    // A token that exists only on the tracker's GitLab.
+    let user = tracker
+        .api(
+            Method::POST,
+            "/users",
+            &[
+                ("email", "tracker-bot@example.com"),
+                ("name", "tracker bot"),
+                ("username", "tracker-bot"),
+                ("password", "a-long-password-1"),
+            ],
+        )
+        .await;
+    let id = user["id"].as_u64().unwrap().to_string();
+    let pat = tracker
+        .api(
+            Method::POST,
+            &format!("/users/{id}/personal_access_tokens"),
+            &[("name", "plan"), ("scopes[]", "api")],
+        )
+        .await;
+    let tracker_token = pat["token"].as_str().unwrap().to_owned();
+    let mut in_merge_request = vec![
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "1".to_owned()),
+        ("CI_MERGE_REQUEST_PROJECT_PATH", "acme/other".to_owned()),
+        ("CI_API_V4_URL", format!("{}/api/v4", world.sandbox.url)),
+        ("HANDBOOK_SYNC__GITLAB__URL", tracker.sandbox.url.clone()),
+        ("HANDBOOK_SYNC_PLAN_TOKEN", tracker_token.clone()),
+    ];
+
+    world.reset_stats().await;
+    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("set HANDBOOK_SYNC_NOTE_TOKEN"), "{out}");
+    assert!(!out.contains(&tracker_token), "{out}");
+    assert_eq!(
+        world.stats().await["total"],
+        0,
+        "nothing is sent to the handbook's GitLab"
+    );
+
+    in_merge_request.push(("HANDBOOK_SYNC_NOTE_TOKEN", common::TOKEN.to_owned()));
+    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
+    assert_eq!(code, 0, "{out}");
+    let stats = world.stats().await;
+    assert!(stats["by_status"].get("401").is_none(), "{stats}");
+    let all = notes(&api).await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let body = all[0]["body"].as_str().unwrap();
+    assert!(
+        row(body, "Do regular feature highlights").contains("create"),
+        "the plan is of the tracker's GitLab: {body}"
+    );
+    assert!(tracker.issues("acme/roadmap").await.is_empty());
+}
+
 /// A note only its author, a Maintainer or an admin may edit (`lib/api/helpers/
 /// notes_helpers.rb` `update_note`: `authorize! :admin_note, note`; `app/policies/
 /// note_policy.rb` `is_author`; `app/policies/project_policy.rb` `maintainer_access`), and
