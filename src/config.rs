@@ -715,13 +715,14 @@ impl Config {
     /// everything that shapes a plan (GitLab's URL, `[sync]`, `[people]`, `[[pages]]`)
     /// and of handbook-sync's version.
     pub fn plan_fingerprint(&self) -> String {
+        self.fingerprint_at(env!("CARGO_PKG_VERSION"))
+    }
+
+    /// [`Config::plan_fingerprint`] as handbook-sync `version` computes it.
+    fn fingerprint_at(&self, version: &str) -> String {
         let shape = format!(
-            "{}\n{:?}\n{:?}\n{:?}\n{}",
-            self.gitlab_url,
-            self.sync,
-            self.people,
-            self.pages,
-            env!("CARGO_PKG_VERSION")
+            "{}\n{:?}\n{:?}\n{:?}\n{version}",
+            self.gitlab_url, self.sync, self.people, self.pages,
         );
         handbook_sync_core::sync::marker::hash(&shape)
     }
@@ -801,6 +802,34 @@ mod tests {
         let message = Config::load(Some(&path)).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
         message
+    }
+
+    /// A cache is used only under the configuration and version that wrote it.
+    #[test]
+    fn the_fingerprint_changes_with_the_version_and_with_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("handbook-sync.toml");
+        let page = "[[pages]]\nid = \"x\"\nsource = \"x.md\"\nproject = \"a/b\"\nowner = \"o\"\n";
+        std::fs::write(&path, page).unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(
+            config.fingerprint_at("0.1.0"),
+            config.fingerprint_at("0.1.0")
+        );
+        assert_ne!(
+            config.fingerprint_at("0.1.0"),
+            config.fingerprint_at("0.1.1")
+        );
+        assert_eq!(
+            config.plan_fingerprint(),
+            config.fingerprint_at(env!("CARGO_PKG_VERSION"))
+        );
+        std::fs::write(&path, format!("[sync]\nenforce = true\n{page}")).unwrap();
+        let other = Config::load(Some(&path)).unwrap();
+        assert_ne!(
+            config.fingerprint_at("0.1.0"),
+            other.fingerprint_at("0.1.0")
+        );
     }
 
     #[test]

@@ -171,6 +171,47 @@ async fn a_deleted_corrupt_or_foreign_cache_gives_the_plan_of_a_run_without_one(
     assert!(err.contains("another configuration"), "{err}");
 }
 
+/// An issue deleted on GitLab leaves no trace in the "updated since" check, so a cached
+/// run cannot see it (the documented limit); the cache is trusted for a day at most, and
+/// the first run after that reads in full, says why, and plans what a run without a cache
+/// plans: the deleted item is created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_whose_last_full_read_is_over_a_day_old_is_read_in_full() {
+    let pages = format!(
+        "{}board = false\n",
+        page_toml("product-manager", "pm.md", PROJECT)
+    );
+    let world = World::new(&pages, CACHE).await;
+    world.write_page("pm.md", &common::pm_page());
+    world.apply_ok().await;
+    world.apply_ok().await;
+    world
+        .api(Method::DELETE, "/projects/acme%2Froadmap/issues/1", &[])
+        .await;
+
+    let (plan, err) = plan_json(&world).await;
+    assert!(err.contains("nothing to read or write"), "{err}");
+    assert_eq!(
+        plan["summary"]["create"], 0,
+        "the cache cannot see a deletion"
+    );
+
+    let files: Vec<_> = std::fs::read_dir(world.dir.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut cache: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let day_ago = chrono::Utc::now() - chrono::TimeDelta::hours(25);
+    cache["full_read_at"] = Value::String(day_ago.to_rfc3339());
+    std::fs::write(&files[0], serde_json::to_vec(&cache).unwrap()).unwrap();
+
+    let (plan, err) = plan_json(&world).await;
+    assert!(err.contains("the last full read was 25 hours ago"), "{err}");
+    assert_eq!(plan["summary"]["create"], 1, "{:#}", plan["summary"]);
+    assert_eq!(plan, cacheless_plan(&world, &pages, "").await);
+}
+
 /// A person's edit between two cached runs is seen by the second: the check finds the
 /// issue updated, the project is read in full and the edit is reported as drift.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
