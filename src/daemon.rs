@@ -106,13 +106,14 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+        // Writes done only: drift is a report, and the same drift is reported every sync
+        // until someone acts on it.
         let s = &plan.summary;
         for (kind, n) in [
             ("create", s.create),
             ("update", s.update),
             ("close", s.close),
             ("reopen", s.reopen),
-            ("drift", s.drift),
         ] {
             self.actions
                 .get_or_create(&Kind { kind: kind.into() })

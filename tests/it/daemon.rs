@@ -102,6 +102,12 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         "counters match the sync's summary"
     );
     assert_eq!(value("handbook_sync_actions_total", ("kind", "close")), 0.0);
+    assert!(
+        !scrape.samples.iter().any(|s| {
+            s.metric == "handbook_sync_actions_total" && s.labels.get("kind") == Some("drift")
+        }),
+        "drift is a report, not a write: not counted\n{text}"
+    );
     assert_eq!(value("handbook_sync_items", ("status", "active")), 43.0);
     assert_eq!(value("handbook_sync_items", ("status", "handed_over")), 7.0);
     assert!(
