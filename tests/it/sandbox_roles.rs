@@ -708,6 +708,66 @@ async fn assign_unassign_and_title_commands() {
     assert_eq!(edited["title"], "New title");
 }
 
+// `issuable_actions.rb`: `/unlabel ~x` removes the named labels (`remove_label_ids`),
+// `/unlabel` alone all of them (`label_ids`), available when the issue has labels and
+// the caller may `set_issue_metadata` (on a persisted issue `admin_issue`, Planner and
+// up: `issue_policy.rb`). A Guest author may retitle their own issue (`update_issue`,
+// `issuable_policy.rb` `assignee_or_author`), but their `/label` and `/unlabel` do
+// nothing; the command lines are gone from the description either way (`extractor.rb`).
+#[tokio::test]
+async fn unlabel_commands_and_the_commands_a_guest_may_run() {
+    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
+    let root = As::root(&sb.url);
+    for name in ["qa", "ux"] {
+        root.post(
+            &format!("{ROADMAP}/labels"),
+            &[("name", name), ("color", "#ff0000")],
+        )
+        .await;
+    }
+    let issue = root
+        .post(
+            &format!("{ROADMAP}/issues"),
+            &[("title", "T"), ("labels", "qa,ux")],
+        )
+        .await;
+    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
+    let edited = root
+        .put(&path, &[("description", "Body\n/unlabel ~qa")])
+        .await;
+    assert_eq!(
+        (titles(&edited["labels"]), edited["description"].as_str()),
+        (vec!["ux"], Some("Body"))
+    );
+    let edited = root.put(&path, &[("description", "Body\n/unlabel")]).await;
+    assert!(titles(&edited["labels"]).is_empty(), "{edited}");
+
+    let (guest_id, guest) = root.new_user("guest").await;
+    root.add_member(ROADMAP, guest_id, 10).await;
+    let own = guest
+        .post(&format!("{ROADMAP}/issues"), &[("title", "Mine")])
+        .await;
+    let own_path = format!("{ROADMAP}/issues/{}", own["iid"]);
+    root.put(&own_path, &[("labels", "qa")]).await;
+    let edited = guest
+        .put(
+            &own_path,
+            &[(
+                "description",
+                "Text\n/unlabel ~qa\n/label ~ux\n/title Renamed",
+            )],
+        )
+        .await;
+    assert_eq!(
+        (
+            titles(&edited["labels"]),
+            edited["title"].as_str(),
+            edited["description"].as_str()
+        ),
+        (vec!["qa"], Some("Renamed"), Some("Text"))
+    );
+}
+
 // `issuable_base_service.rb` `filter_assignees_using_checks`: without
 // `allows_multiple_assignees?` (CE `issuable.rb`: false; EE `ee/app/models/ee/issue.rb`:
 // the Premium feature `multiple_issue_assignees`) only `first(1)` is kept.

@@ -18,11 +18,31 @@ pub(super) struct Target<'a> {
     pub tier: Tier,
 }
 
+/// A change of an issue's state: the API's `state_event`, or `/close` and `/reopen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StateEvent {
+    /// `close`.
+    Close,
+    /// `reopen`.
+    Reopen,
+}
+
+impl StateEvent {
+    /// The API's value (`lib/api/issues.rb`: `values: %w[close reopen]`).
+    pub(super) fn parse(value: &str) -> Option<StateEvent> {
+        match value {
+            "close" => Some(StateEvent::Close),
+            "reopen" => Some(StateEvent::Reopen),
+            _ => None,
+        }
+    }
+}
+
 /// What the commands change, merged over the request's own parameters
 /// (`merge_quick_actions_into_params!`).
 #[derive(Debug, Default)]
 pub(super) struct Updates {
-    pub state_event: Option<&'static str>,
+    pub state_event: Option<StateEvent>,
     pub title: Option<String>,
     /// `/label`: existing labels to add (`add_label_ids`).
     pub add_labels: Vec<String>,
@@ -58,10 +78,10 @@ impl Target<'_> {
         let open = self.issue.map(|i| i.state == "opened");
         match command.name.as_str() {
             "close" if open == Some(true) && self.can_update() => {
-                updates.state_event = Some("close");
+                updates.state_event = Some(StateEvent::Close);
             }
             "reopen" if open == Some(false) && self.can_update() => {
-                updates.state_event = Some("reopen");
+                updates.state_event = Some(StateEvent::Reopen);
             }
             "title" if self.can_update() && !arg.is_empty() => {
                 updates.title = Some(arg.to_owned());

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::api::access::Caller;
 use crate::api::extract::{Req, Shared};
-use crate::api::issues::commands::{Target, Updates};
+use crate::api::issues::commands::{StateEvent, Target, Updates};
 use crate::api::projects::project_idx;
 use crate::api::reply::{ApiResult, ok};
 use crate::error::ApiError;
@@ -98,7 +98,7 @@ pub(in crate::api) async fn edit_issue(
 struct IssueEdit {
     title: Option<String>,
     description: Option<String>,
-    state_event: Option<String>,
+    state_event: Option<StateEvent>,
     confidential: Option<bool>,
     metadata: Metadata,
 }
@@ -116,15 +116,14 @@ impl IssueEdit {
         if let Some(t) = &title {
             validate_title(t)?;
         }
-        let state_event = p.get("state_event").map(str::to_owned);
-        if let Some(e) = &state_event
-            && e != "close"
-            && e != "reopen"
-        {
-            return Err(ApiError::bad_request_error(
-                "state_event does not have a valid value".into(),
-            ));
-        }
+        let state_event = p
+            .get("state_event")
+            .map(|e| {
+                StateEvent::parse(e).ok_or_else(|| {
+                    ApiError::bad_request_error("state_event does not have a valid value".into())
+                })
+            })
+            .transpose()?;
         Ok(IssueEdit {
             title,
             description: p.get("description").map(str::to_owned),
@@ -142,7 +141,7 @@ impl IssueEdit {
             self.title = Some(t);
         }
         if let Some(e) = updates.state_event.take() {
-            self.state_event = Some(e.to_owned());
+            self.state_event = Some(e);
         }
         self.metadata.merge(updates);
     }
@@ -175,18 +174,20 @@ impl IssueEdit {
         if let Some(l) = labels {
             issue.labels = l;
         }
-        match self.state_event.as_deref() {
-            Some("close") if issue.state == "opened" && may_change_state => {
+        match self.state_event {
+            Some(StateEvent::Close) if issue.state == "opened" && may_change_state => {
                 issue.state = "closed".to_owned();
                 issue.closed_at = Some(now);
                 issue.closed_by = Some(access.user_id());
             }
-            Some("reopen") if issue.state == "closed" && may_change_state => {
+            Some(StateEvent::Reopen) if issue.state == "closed" && may_change_state => {
                 issue.state = "opened".to_owned();
                 issue.closed_at = None;
                 issue.closed_by = None;
             }
-            _ => {}
+            // Closing a closed issue or reopening an open one changes nothing, as in
+            // GitLab (the state machine has no such transition).
+            Some(_) | None => {}
         }
     }
 }
