@@ -55,6 +55,26 @@ pub struct Label {
     pub priority: Option<i64>,
 }
 
+/// An issue's state, as the API and the state file spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    /// `opened`.
+    Opened,
+    /// `closed`.
+    Closed,
+}
+
+impl IssueState {
+    /// The API's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueState::Opened => "opened",
+            IssueState::Closed => "closed",
+        }
+    }
+}
+
 /// An issue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Issue {
@@ -62,7 +82,7 @@ pub struct Issue {
     pub iid: u64,
     pub title: String,
     pub description: Option<String>,
-    pub state: String,
+    pub state: IssueState,
     pub labels: Vec<String>,
     pub assignee_ids: Vec<u64>,
     pub author_id: u64,
@@ -559,7 +579,7 @@ impl Render<'_> {
             project_id: p.id,
             title: &i.title,
             description: i.description.as_deref(),
-            state: &i.state,
+            state: i.state.as_str(),
             created_at: ts(i.created_at),
             updated_at: ts(i.updated_at),
             closed_at: i.closed_at.map(ts),
@@ -607,7 +627,7 @@ impl Render<'_> {
 
     /// A label, with counts as `with_counts=true` gives them.
     pub fn label(&self, p: &Project, l: &Label) -> Value {
-        let count = |state: &str| {
+        let count = |state: IssueState| {
             p.issues
                 .iter()
                 .filter(|i| i.state == state && i.labels.contains(&l.name))
@@ -620,8 +640,8 @@ impl Render<'_> {
             "text_color": text_color(&l.color),
             "description": l.description,
             "description_html": l.description,
-            "open_issues_count": count("opened"),
-            "closed_issues_count": count("closed"),
+            "open_issues_count": count(IssueState::Opened),
+            "closed_issues_count": count(IssueState::Closed),
             "open_merge_requests_count": 0,
             "subscribed": false,
             "priority": l.priority,

@@ -4,7 +4,7 @@
 //! command does nothing; its line is still gone from the description.
 
 use crate::Tier;
-use crate::model::{Issue, Project, State as Data};
+use crate::model::{Issue, IssueState, Project, State as Data};
 use crate::policy::Access;
 use crate::quick_actions::{Command, label_names, usernames};
 
@@ -75,7 +75,7 @@ impl Target<'_> {
 
     fn run(&self, command: &Command, updates: &mut Updates) {
         let arg = command.arg.as_str();
-        let open = self.issue.map(|i| i.state == "opened");
+        let open = self.issue.map(|i| i.state == IssueState::Opened);
         match command.name.as_str() {
             "close" if open == Some(true) && self.can_update() => {
                 updates.state_event = Some(StateEvent::Close);

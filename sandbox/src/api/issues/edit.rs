@@ -16,7 +16,7 @@ use crate::api::issues::commands::{StateEvent, Target, Updates};
 use crate::api::projects::project_idx;
 use crate::api::reply::{ApiResult, ok};
 use crate::error::ApiError;
-use crate::model::Issue;
+use crate::model::{Issue, IssueState};
 use crate::params::Params;
 use crate::policy::Access;
 
@@ -175,13 +175,13 @@ impl IssueEdit {
             issue.labels = l;
         }
         match self.state_event {
-            Some(StateEvent::Close) if issue.state == "opened" && may_change_state => {
-                issue.state = "closed".to_owned();
+            Some(StateEvent::Close) if issue.state == IssueState::Opened && may_change_state => {
+                issue.state = IssueState::Closed;
                 issue.closed_at = Some(now);
                 issue.closed_by = Some(access.user_id());
             }
-            Some(StateEvent::Reopen) if issue.state == "closed" && may_change_state => {
-                issue.state = "opened".to_owned();
+            Some(StateEvent::Reopen) if issue.state == IssueState::Closed && may_change_state => {
+                issue.state = IssueState::Opened;
                 issue.closed_at = None;
                 issue.closed_by = None;
             }

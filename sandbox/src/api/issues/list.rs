@@ -140,7 +140,7 @@ impl IssueQuery {
     }
 
     fn keeps(&self, i: &Issue) -> bool {
-        (self.state == "all" || i.state == self.state)
+        (self.state == "all" || i.state.as_str() == self.state)
             && labels_match(i, self.labels.as_deref())
             && self.iids.as_ref().is_none_or(|ids| ids.contains(&i.iid))
             && self

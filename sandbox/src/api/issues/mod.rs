@@ -328,7 +328,7 @@ pub(super) async fn create_issue(
         iid,
         title,
         description,
-        state: "opened".to_owned(),
+        state: crate::model::IssueState::Opened,
         labels,
         assignee_ids,
         author_id: caller.0,
