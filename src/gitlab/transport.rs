@@ -79,6 +79,16 @@ impl Default for Policy {
 /// Users API limits answer 429 with no header at all. (`gitlab.default_retry_after_seconds`.)
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// How long a 429 asks to wait: its `Retry-After` in seconds, else `default` (GitLab's
+/// application limits send none, and some limits no header at all).
+fn retry_after(headers: &http::HeaderMap, default: Duration) -> Duration {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(default, Duration::from_secs)
+}
+
 /// The HTTP client the `gitlab` crate's endpoints run on.
 pub struct Client {
     http: reqwest::Client,
@@ -365,12 +375,7 @@ impl Client {
             .body(bytes)
             .map_err(|e| Failure::Transport(e.into(), false))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = response
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(self.policy.default_retry_after, Duration::from_secs);
+            let retry_after = retry_after(response.headers(), self.policy.default_retry_after);
             self.count_rate_limit_wait();
             return Err(Failure::Status(response, Some(retry_after)));
         }
@@ -497,5 +502,39 @@ impl api::AsyncClient for Client {
             Err(Failure::Status(response, _)) => Ok(response),
             Err(Failure::Transport(e, _) | Failure::Final(e)) => Err(ApiError::client(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 429 without `Retry-After` (GitLab's issue-creation limit) or with no header at
+    /// all (the Projects and Users API limits) waits the documented 60 s by default.
+    #[test]
+    fn a_429_without_retry_after_waits_the_default_of_60_seconds() {
+        assert_eq!(
+            Policy::default().default_retry_after,
+            Duration::from_secs(60)
+        );
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            retry_after(&headers, DEFAULT_RETRY_AFTER),
+            Duration::from_secs(60)
+        );
+        headers.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(
+            retry_after(&headers, DEFAULT_RETRY_AFTER),
+            Duration::from_secs(7)
+        );
+        // An HTTP date is not GitLab's form: the default, never a busy loop.
+        headers.insert(
+            http::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(
+            retry_after(&headers, DEFAULT_RETRY_AFTER),
+            Duration::from_secs(60)
+        );
     }
 }
