@@ -115,9 +115,9 @@ pub struct SyncArgs {
     #[arg(long, value_name = "GROUP/PROJECT!IID")]
     pub merge_request_note: Option<MergeRequestRef>,
     /// The GitLab the merge request is on, when it is not the tracker's `gitlab.url`
-    /// (the CI template sets it from `CI_API_V4_URL`). The tracker's token is sent there
-    /// only if both are the same GitLab; else the note's token comes from
-    /// `HANDBOOK_SYNC_NOTE_TOKEN`.
+    /// (the CI template sets it from `CI_API_V4_URL`; a trailing `/api/v4` is dropped).
+    /// On the tracker's own GitLab the note is posted with the tracker's token; on
+    /// another one with `HANDBOOK_SYNC_NOTE_TOKEN`, which must then be set.
     #[arg(long, value_name = "URL", env = "HANDBOOK_SYNC_NOTE_URL")]
     pub merge_request_url: Option<String>,
     /// Let a plan create more than `sync.max_close_fraction` of a page's items while the
@@ -243,6 +243,15 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         cache: None,
         metrics: None,
     };
+    // Before any request: a note that could not be posted must not cost a whole plan.
+    let note = match note_target(args, &config, &token) {
+        Ok(note) => note,
+        Err(e) => {
+            let mr = args.merge_request_note.as_ref().map(ToString::to_string);
+            eprintln!("error: posting on {}: {e}", mr.unwrap_or_default());
+            return Ok(ExitCode::from(1));
+        }
+    };
     runtime()?.block_on(async {
         let prepared = match sync_run::prepare(&config, token.clone(), &options).await {
             Ok(p) => p,
@@ -254,7 +263,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             let plan = &prepared.plan;
             print_plan(plan, args.format, &config, "plan")?;
             let code = plan_exit_code(plan);
-            return Ok(post_note(args, &config, token, plan, "plan", code).await);
+            return Ok(post_note(args, &config, note, plan, "plan", code).await);
         }
         if args.format == OutputFormat::Text {
             print_plan(&prepared.plan, args.format, &config, "plan")?;
@@ -294,7 +303,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             "sync finished"
         );
         let code = apply_exit_code(&plan);
-        Ok(post_note(args, &config, token, &plan, "apply", code).await)
+        Ok(post_note(args, &config, note, &plan, "apply", code).await)
     })
 }
 
@@ -329,12 +338,12 @@ fn apply_exit_code(plan: &Plan) -> u8 {
 async fn post_note(
     args: &SyncArgs,
     config: &Config,
-    token: secrecy::SecretString,
+    note: Option<(Config, secrecy::SecretString)>,
     plan: &Plan,
     command: &str,
     code: u8,
 ) -> ExitCode {
-    let Some(mr) = &args.merge_request_note else {
+    let (Some(mr), Some((note_config, note_token))) = (&args.merge_request_note, note) else {
         return ExitCode::from(code);
     };
     let body = plan.to_markdown(&MarkdownOptions {
@@ -343,13 +352,6 @@ async fn post_note(
         max_len: GITLAB_NOTE_LIMIT,
         applied: command == "apply",
     });
-    let (note_config, note_token) = match note_target(args, config, token) {
-        Ok(target) => target,
-        Err(e) => {
-            eprintln!("error: posting the {command} on {mr}: {e}");
-            return ExitCode::from(1);
-        }
-    };
     let posted = match sync_run::Connection::new(&note_config, note_token, None) {
         Ok(connection) => connection.gitlab.upsert_merge_request_note(mr, &body).await,
         Err(e) => Err(e),
@@ -371,46 +373,49 @@ async fn post_note(
     }
 }
 
-/// The configuration (its `gitlab.url` replaced) and the token to post the note with: the
-/// merge request's GitLab is `--merge-request-url` or the tracker's. The tracker's token
-/// goes only to the tracker's own GitLab (same scheme, host and port); for another one,
-/// `HANDBOOK_SYNC_NOTE_TOKEN` must hold a token of that GitLab.
+/// Where `--merge-request-note` posts, if given: the configuration with `gitlab.url`
+/// replaced by the merge request's GitLab (`--merge-request-url`, else the tracker's),
+/// and the token. The tracker's token goes only to the tracker's own GitLab (same
+/// scheme, host, port and path); another GitLab needs `HANDBOOK_SYNC_NOTE_TOKEN`, which
+/// is not used otherwise, so the note's author (who finds and edits it) stays the same.
 fn note_target(
     args: &SyncArgs,
     config: &Config,
-    token: secrecy::SecretString,
-) -> Result<(Config, secrecy::SecretString), String> {
+    token: &secrecy::SecretString,
+) -> Result<Option<(Config, secrecy::SecretString)>, String> {
+    if args.merge_request_note.is_none() {
+        return Ok(None);
+    }
     let Some(raw) = args
         .merge_request_url
         .as_deref()
-        .filter(|u| !u.trim().is_empty())
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
     else {
-        return Ok((config.clone(), token));
+        return Ok(Some((config.clone(), token.clone())));
     };
-    let url = &crate::config::parse_gitlab_url(
-        "--merge-request-url",
-        raw.trim(),
-        config.gitlab.allow_insecure,
-    )?;
-    let own = std::env::var("HANDBOOK_SYNC_NOTE_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
-    let note_token = match own {
-        Some(t) => secrecy::SecretString::from(t),
-        None if url.origin() == config.gitlab_url.origin() => token,
-        None => {
+    let url =
+        crate::config::parse_gitlab_url("--merge-request-url", raw, config.gitlab.allow_insecure)?;
+    let note_token = if crate::config::same_gitlab(&url, &config.gitlab_url) {
+        token.clone()
+    } else {
+        let own = std::env::var("HANDBOOK_SYNC_NOTE_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let Some(own) = own else {
             return Err(format!(
                 "the merge request is on {}, the tracker on {}: set HANDBOOK_SYNC_NOTE_TOKEN to a token of {} that may comment there (the tracker's token is never sent to another GitLab)",
-                crate::redact::url(url),
+                crate::redact::url(&url),
                 crate::redact::url(&config.gitlab_url),
-                crate::redact::url(url),
+                crate::redact::url(&url),
             ));
-        }
+        };
+        secrecy::SecretString::from(own)
     };
     let mut note_config = config.clone();
-    note_config.gitlab_url = url.clone();
-    Ok((note_config, note_token))
+    note_config.gitlab_url = url;
+    Ok(Some((note_config, note_token)))
 }
 
 fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {

@@ -758,9 +758,17 @@ impl Config {
 /// A GitLab URL as `key` gives it: parsed, without credentials (it is written into merge
 /// request notes' links, and the token travels in a header), https, or http to a loopback
 /// address or with `allow_insecure`. The message names `key` and the URL, redacted.
+///
+/// A URL ending in `/api/v4` (as `CI_API_V4_URL`) is taken for the GitLab it belongs to:
+/// the client adds `/api/v4` itself.
 pub(crate) fn parse_gitlab_url(key: &str, raw: &str, allow_insecure: bool) -> Result<Url, String> {
     let shown_url = crate::redact::text(raw).into_owned();
-    let url = Url::parse(raw).map_err(|e| format!("{key} `{shown_url}`: {e}"))?;
+    let mut url = Url::parse(raw).map_err(|e| format!("{key} `{shown_url}`: {e}"))?;
+    let path = url.path().trim_end_matches('/');
+    if let Some(base) = path.strip_suffix("/api/v4") {
+        let base = if base.is_empty() { "/" } else { base }.to_owned();
+        url.set_path(&base);
+    }
     if crate::redact::url(&url) != url.as_str() {
         return Err(format!(
             "{key} `{shown_url}`: holds credentials, and this URL is written into merge request notes: give the token in GITLAB_TOKEN or gitlab.token_file instead"
@@ -774,6 +782,13 @@ pub(crate) fn parse_gitlab_url(key: &str, raw: &str, allow_insecure: bool) -> Re
         )),
         other => Err(format!("{key} `{shown_url}`: unsupported scheme `{other}`")),
     }
+}
+
+/// Whether two GitLab URLs are the same GitLab: the same scheme, host and port, and the
+/// same path (`https://host/gitlab` is not `https://host`), trailing slashes aside. A
+/// token of one is sent to the other only then.
+pub(crate) fn same_gitlab(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin() && a.path().trim_end_matches('/') == b.path().trim_end_matches('/')
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -802,6 +817,37 @@ mod tests {
         let message = Config::load(Some(&path)).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
         message
+    }
+
+    #[test]
+    fn a_gitlab_url_is_its_gitlab_with_or_without_api_v4() {
+        let parse = |raw: &str| parse_gitlab_url("k", raw, false).unwrap().to_string();
+        assert_eq!(
+            parse("https://gitlab.example.com"),
+            "https://gitlab.example.com/"
+        );
+        assert_eq!(
+            parse("https://gitlab.example.com/api/v4"),
+            "https://gitlab.example.com/"
+        );
+        assert_eq!(parse("https://host/gitlab/api/v4/"), "https://host/gitlab");
+        assert_eq!(parse("https://host/gitlab/"), "https://host/gitlab/");
+    }
+
+    #[test]
+    fn only_the_same_scheme_host_port_and_path_are_the_same_gitlab() {
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        let same = |a: &str, b: &str| same_gitlab(&url(a), &url(b));
+        assert!(same("https://host/gitlab", "https://host/gitlab/"));
+        assert!(same("https://host", "https://host:443/"));
+        assert!(!same(
+            "https://host/gitlab-prod",
+            "https://host/gitlab-staging"
+        ));
+        assert!(!same("https://host/gitlab", "https://host"));
+        assert!(!same("https://host", "http://host"));
+        assert!(!same("https://host", "https://host:8443"));
+        assert!(!same("https://host", "https://other"));
     }
 
     /// A cache is used only under the configuration and version that wrote it.

@@ -588,21 +588,22 @@ async fn with_the_tracker_on_another_gitlab_the_note_needs_a_token_of_the_handbo
     ];
 
     world.reset_stats().await;
+    tracker.reset_stats().await;
     let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("set HANDBOOK_SYNC_NOTE_TOKEN"), "{out}");
     assert!(!out.contains(&tracker_token), "{out}");
-    assert_eq!(
-        world.stats().await["total"],
-        0,
-        "nothing is sent to the handbook's GitLab"
-    );
+    for (gitlab, name) in [(&world, "handbook's"), (&tracker, "tracker's")] {
+        assert_eq!(
+            gitlab.stats().await["total"],
+            0,
+            "the job fails before any request to the {name} GitLab"
+        );
+    }
 
     in_merge_request.push(("HANDBOOK_SYNC_NOTE_TOKEN", common::TOKEN.to_owned()));
     let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
     assert_eq!(code, 0, "{out}");
-    let stats = world.stats().await;
-    assert!(stats["by_status"].get("401").is_none(), "{stats}");
     let all = notes(&api).await;
     assert_eq!(all.len(), 1, "{all:#?}");
     let body = all[0]["body"].as_str().unwrap();
@@ -611,6 +612,24 @@ async fn with_the_tracker_on_another_gitlab_the_note_needs_a_token_of_the_handbo
         "the plan is of the tracker's GitLab: {body}"
     );
     assert!(tracker.issues("acme/roadmap").await.is_empty());
+
+    // The tracker on the pipeline's own GitLab: the note goes with the tracker's token,
+    // and a `HANDBOOK_SYNC_NOTE_TOKEN` (here one GitLab refuses) is not used, so the
+    // note keeps its author and is edited, not doubled.
+    let same = [
+        ("HANDBOOK_SYNC__GITLAB__URL", world.sandbox.url.clone()),
+        ("HANDBOOK_SYNC_PLAN_TOKEN", common::TOKEN.to_owned()),
+        ("HANDBOOK_SYNC_NOTE_TOKEN", "glpat-refused".to_owned()),
+    ];
+    let mut on_one_gitlab: Vec<_> = in_merge_request
+        .iter()
+        .filter(|(k, _)| !same.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    on_one_gitlab.extend(same);
+    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &on_one_gitlab).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(notes(&api).await.len(), 1);
 }
 
 /// A note only its author, a Maintainer or an admin may edit (`lib/api/helpers/
