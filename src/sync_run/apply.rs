@@ -153,6 +153,7 @@ impl Prepared {
             } else if not_started > 0 {
                 // Not a success: the daemon must neither count it as one nor mark the page
                 // synced, so the next sync (or the next process) applies what is left.
+                self.plan.summary.failed += failed;
                 self.plan.pages[index].outcome = PageOutcome::Skipped(format!(
                     "shutting down: {not_started} write(s) not started; the next sync applies them"
                 ));

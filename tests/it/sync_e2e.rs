@@ -793,4 +793,9 @@ async fn after_a_cancel_no_page_writes_anything_and_none_counts_as_applied() {
         applied.pages[0].outcome
     );
     assert_eq!(world.stats().await["writes"], 0, "nothing is written");
+    assert_eq!(
+        (applied.summary.create, applied.summary.failed),
+        (0, 0),
+        "writes that never ran are counted nowhere"
+    );
 }
