@@ -34,6 +34,11 @@ struct Kind {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Page {
+    page: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PageItems {
     page: String,
     status: String,
@@ -47,6 +52,7 @@ struct Metrics {
     ticks_skipped: Counter,
     last_success: Gauge,
     items: Family<PageItems, Gauge>,
+    drift: Family<Page, Gauge>,
     gitlab: Arc<GitlabMetrics>,
 }
 
@@ -62,7 +68,7 @@ impl Metrics {
         let actions = Family::<Kind, Counter>::default();
         registry.register(
             "actions",
-            "Issue actions applied, by kind (create, update, close, reopen, drift)",
+            "Issue writes done, by kind (create, update, close, reopen)",
             actions.clone(),
         );
         let ticks_skipped = Counter::default();
@@ -79,6 +85,12 @@ impl Metrics {
         );
         let items = Family::<PageItems, Gauge>::default();
         registry.register("items", "Handbook items per page and status", items.clone());
+        let drift = Family::<Page, Gauge>::default();
+        registry.register(
+            "drift",
+            "Issues a person changed against the handbook, per page, at the last sync",
+            drift.clone(),
+        );
         // The client's counters: one value for the daemon's life, handed to every run.
         let gitlab = Arc::new(GitlabMetrics::default());
         gitlab.register(&mut registry);
@@ -89,6 +101,7 @@ impl Metrics {
             ticks_skipped,
             last_success,
             items,
+            drift,
             gitlab,
         }
     }
@@ -120,6 +133,16 @@ impl Metrics {
                 .inc_by(n as u64);
         }
         for page in &plan.pages {
+            let drifted = plan
+                .actions
+                .iter()
+                .filter(|a| a.page == page.id && a.action == crate::sync::ActionKind::Drift)
+                .count();
+            self.drift
+                .get_or_create(&Page {
+                    page: page.id.clone(),
+                })
+                .set(drifted as i64);
             for (status, n) in &page.items {
                 self.items
                     .get_or_create(&PageItems {

@@ -108,6 +108,10 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         }),
         "drift is a report, not a write: not counted\n{text}"
     );
+    assert_eq!(
+        value("handbook_sync_drift", ("page", "product-manager")),
+        0.0
+    );
     assert_eq!(value("handbook_sync_items", ("status", "active")), 43.0);
     assert_eq!(value("handbook_sync_items", ("status", "handed_over")), 7.0);
     assert!(
