@@ -202,10 +202,19 @@ async fn a_cache_whose_last_full_read_is_over_a_day_old_is_read_in_full() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let mut cache: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
-    let day_ago = chrono::Utc::now() - chrono::TimeDelta::hours(25);
-    cache["full_read_at"] = Value::String(day_ago.to_rfc3339());
-    std::fs::write(&files[0], serde_json::to_vec(&cache).unwrap()).unwrap();
+    let mut last_full_read = |hours: i64| {
+        let at = chrono::Utc::now() - chrono::TimeDelta::hours(hours);
+        cache["full_read_at"] = Value::String(at.to_rfc3339());
+        std::fs::write(&files[0], serde_json::to_vec(&cache).unwrap()).unwrap();
+    };
+    last_full_read(23);
+    let (_, err) = plan_json(&world).await;
+    assert!(
+        err.contains("nothing to read or write"),
+        "23 hours: still used\n{err}"
+    );
 
+    last_full_read(25);
     let (plan, err) = plan_json(&world).await;
     assert!(err.contains("the last full read was 25 hours ago"), "{err}");
     assert_eq!(plan["summary"]["create"], 1, "{:#}", plan["summary"]);

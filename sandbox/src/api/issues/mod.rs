@@ -255,7 +255,13 @@ fn resolve_assignees(state: &Data, pi: usize, raw: &[String], tier: Tier) -> Opt
     let project = &state.projects[pi];
     let mut ids: Vec<u64> = Vec::new();
     for id in raw.iter().filter_map(|v| v.parse::<u64>().ok()) {
-        let readable = state.user(id).is_some() && Access::of(state, project, id).read_project();
+        // An assignee is checked outside any request's admin mode: an administrator's
+        // powers count only while the `admin_mode` setting is off.
+        let readable = state.user(id).is_some_and(|u| {
+            Access::of(state, project, id)
+                .as_admin(u.is_admin && !state.admin_mode)
+                .read_project()
+        });
         if readable && !ids.contains(&id) {
             ids.push(id);
         }
