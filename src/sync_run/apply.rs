@@ -123,12 +123,21 @@ impl Prepared {
             super::projects::refuse(&mut self.plan, project, why);
         }
         // The summary counts what was done: a write that failed, or never ran (its
-        // project blocked, a shutdown), is taken out again below.
+        // project blocked, a shutdown), is taken out again below. Only the writes of
+        // pages about to be applied: a refused page's are in no count but `refused`.
+        let applying: BTreeSet<&str> = self
+            .plan
+            .pages
+            .iter()
+            .filter(|p| p.outcome == PageOutcome::Ok)
+            .map(|p| p.id.as_str())
+            .collect();
         let planned: Vec<ActionKind> = self
             .plan
             .actions
             .iter()
             .filter(|a| a.write.is_some() && a.action != ActionKind::Drift)
+            .filter(|a| applying.contains(a.page.as_str()))
             .map(|a| a.action)
             .collect();
         let mut applied = Vec::new();
