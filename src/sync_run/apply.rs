@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
 use crate::sync::board::{self, BoardPlan};
 use crate::sync::plan::{AssigneeSwap, BlockWrite, IssueToCreate, conflict_note};
-use crate::sync::{Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write};
+use crate::sync::{
+    Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write, WriteResult,
+};
 
 use super::{Connection, Planned, ResolvedPeople};
 
@@ -122,25 +124,25 @@ impl Prepared {
             tracing::error!(project = %project, "{why}");
             super::projects::refuse(&mut self.plan, project, why);
         }
-        // The summary counts what was done: a write that failed, or never ran (its
-        // project blocked, a shutdown), is taken out again below. Only the writes of
-        // pages about to be applied: a refused page's are in no count but `refused`.
-        let applying: BTreeSet<&str> = self
+        // Every write of a page about to be applied starts as not run; what ran is
+        // marked below, and the summary then counts only what was done (a refused
+        // page's writes are in no count but `refused`, and get no result).
+        let applying: BTreeSet<String> = self
             .plan
             .pages
             .iter()
             .filter(|p| p.outcome == PageOutcome::Ok)
-            .map(|p| p.id.as_str())
+            .map(|p| p.id.clone())
             .collect();
-        let planned: Vec<ActionKind> = self
-            .plan
-            .actions
-            .iter()
-            .filter(|a| a.write.is_some() && a.action != ActionKind::Drift)
-            .filter(|a| applying.contains(a.page.as_str()))
-            .map(|a| a.action)
-            .collect();
-        let mut applied = Vec::new();
+        for action in &mut self.plan.actions {
+            if action.write.is_some()
+                && action.action != ActionKind::Drift
+                && applying.contains(&action.page)
+            {
+                action.result = Some(WriteResult::NotRun);
+            }
+        }
+        let mut results = Vec::new();
         let pages: Vec<PageReport> = self.plan.pages.clone();
         for (index, page) in pages.iter().enumerate() {
             if page.outcome != PageOutcome::Ok {
@@ -152,7 +154,7 @@ impl Prepared {
             let (failed, not_started) = match self.blocked_reason(project) {
                 Some(_) => (0, 0),
                 None => {
-                    self.apply_page(project, page, &progress, &mut applied)
+                    self.apply_page(project, page, &progress, &mut results)
                         .await
                 }
             };
@@ -173,13 +175,18 @@ impl Prepared {
             }
         }
         progress.finish_and_clear();
-        let summary = &mut self.plan.summary;
-        for kind in planned {
-            let count = summary.count_mut(kind);
-            *count = count.saturating_sub(1);
+        for (index, result) in results {
+            self.plan.actions[index].result = Some(result);
         }
-        for kind in applied {
-            *summary.count_mut(kind) += 1;
+        let summary = &mut self.plan.summary;
+        for action in &self.plan.actions {
+            match action.result {
+                Some(WriteResult::Applied) | None => {}
+                Some(WriteResult::Failed | WriteResult::NotRun) => {
+                    let count = summary.count_mut(action.action);
+                    *count = count.saturating_sub(1);
+                }
+            }
         }
         if let Some(cache) = self.cache.take() {
             cache.save(&self.plan, true).await;
@@ -190,21 +197,21 @@ impl Prepared {
     /// One page's labels, actions and board; returns the number of failed requests and
     /// of writes not started because of a cancel (none starts after it: labels and boards
     /// for issues that were never written would be writes nobody asked for yet), and
-    /// adds the kind of every action written to `applied`.
+    /// adds the index and result of every action sent to `results`.
     async fn apply_page(
         &mut self,
         project: u64,
         page: &PageReport,
         progress: &ProgressBar,
-        applied: &mut Vec<ActionKind>,
+        results: &mut Vec<(usize, WriteResult)>,
     ) -> (usize, usize) {
         if self.cancel.is_cancelled() {
             return (0, 1);
         }
         let mut failed = self.create_labels(project, page).await;
-        let (action_failures, not_started, written) =
+        let (action_failures, not_started, sent) =
             self.run_actions(project, &page.id, progress).await;
-        applied.extend(written);
+        results.extend(sent);
         failed += action_failures;
         if not_started > 0 || self.cancel.is_cancelled() {
             return (failed, not_started.max(1));
@@ -247,22 +254,23 @@ impl Prepared {
 
     /// The page's writes, `concurrency` at once: actions touch different issues (the
     /// client still paces every request). After a cancel no new one starts; returns the
-    /// failed and the not-started writes, and the kinds of those written.
+    /// failed and the not-started writes, and the index and result of each one sent.
     async fn run_actions(
         &self,
         project: u64,
         page_id: &str,
         progress: &ProgressBar,
-    ) -> (usize, usize, Vec<ActionKind>) {
+    ) -> (usize, usize, Vec<(usize, WriteResult)>) {
         // Borrowed, not cloned: a first sync's plan is mostly creates, rendered one by one.
         let actions = self
             .plan
             .actions
             .iter()
-            .filter(|a| a.page == page_id && a.action != ActionKind::Drift)
-            .filter(|a| a.write.is_some());
+            .enumerate()
+            .filter(|(_, a)| a.page == page_id && a.action != ActionKind::Drift)
+            .filter(|(_, a)| a.write.is_some());
         futures_util::stream::iter(actions)
-            .map(|action| async move {
+            .map(|(index, action)| async move {
                 let key = &action.key;
                 if self.cancel.is_cancelled() {
                     return (0, 1, None);
@@ -273,21 +281,21 @@ impl Prepared {
                 let result = self.execute(project, page_id, action).await;
                 progress.inc(1);
                 match result {
-                    Ok(()) => (0, 0, Some(action.action)),
+                    Ok(()) => (0, 0, Some((index, WriteResult::Applied))),
                     // Never sent: the client stopped waiting for its turn at a shutdown.
                     Err(e) if e.is_cancelled() => (0, 1, None),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
-                        (1, 0, None)
+                        (1, 0, Some((index, WriteResult::Failed)))
                     }
                 }
             })
             .buffer_unordered(self.concurrency)
             .fold(
                 (0, 0, Vec::new()),
-                |(failed, skipped, mut written), (f, s, kind)| async move {
-                    written.extend(kind);
-                    (failed + f, skipped + s, written)
+                |(failed, skipped, mut sent), (f, s, result)| async move {
+                    sent.extend(result);
+                    (failed + f, skipped + s, sent)
                 },
             )
             .await

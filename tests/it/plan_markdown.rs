@@ -28,6 +28,7 @@ fn action(
         reason: reason.into(),
         warnings: Vec::new(),
         write: None,
+        result: None,
     }
 }
 

@@ -555,6 +555,22 @@ async fn labels_dropped_by_a_create_stop_the_writes_to_that_project() {
         "no managed issue was created: the creates GitLab stripped failed, the rest never ran"
     );
     assert!(applied.summary.failed >= created, "{:?}", applied.summary);
+    use handbook_sync::sync::WriteResult;
+    let count = |r: WriteResult| {
+        applied
+            .actions
+            .iter()
+            .filter(|a| a.result == Some(r))
+            .count()
+    };
+    assert_eq!(
+        (
+            count(WriteResult::Applied),
+            count(WriteResult::Failed),
+            count(WriteResult::NotRun)
+        ),
+        (0, created, 50 - created)
+    );
 }
 
 /// `apply`'s summary counts what was written: a create GitLab refused (a description
@@ -578,6 +594,20 @@ async fn a_failed_create_is_counted_as_failed_not_as_created() {
         plan["summary"]
     );
     assert_eq!(world.issues(PROJECT).await.len(), 1);
+    let results: Vec<(&str, &str)> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["title"].as_str().unwrap(), a["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("Answer the phone", "applied"),
+            ("Read everything", "failed")
+        ],
+        "each action says what became of it"
+    );
 }
 
 /// A configured user whose lookup fails is left unassigned with a warning; the run goes

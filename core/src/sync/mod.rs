@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub use desired::{DesiredIssue, IssueState, PageSpec, People};
-pub use plan::{Action, ActionKind, ObservedIssue, PagePlan, PlanSettings, Write};
+pub use plan::{Action, ActionKind, ObservedIssue, PagePlan, PlanSettings, Write, WriteResult};
 
 /// How a page fared: one value, so that a reason goes with every outcome but `Ok`, and
 /// a refusal cannot be set apart from its skip.

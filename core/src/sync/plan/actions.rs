@@ -68,6 +68,7 @@ pub(super) fn create(spec: &PageSpec, d: DesiredIssue, settings: &PlanSettings) 
     let since = (d.status != ItemStatus::Active).then(|| settings.today.clone());
     let reason = since.as_deref().and_then(|s| reason_line(&d, s));
     Action {
+        result: None,
         action: ActionKind::Create,
         page: spec.id.clone(),
         iid: None,
@@ -106,6 +107,7 @@ pub(super) fn create(spec: &PageSpec, d: DesiredIssue, settings: &PlanSettings) 
 /// Closes an open issue whose key an older issue of the page already carries.
 pub(super) fn duplicate_close(spec: &PageSpec, dup: &Managed<'_>, winner: u64) -> Action {
     Action {
+        result: None,
         action: ActionKind::Close,
         page: spec.id.clone(),
         key: dup.marker.key.clone(),
@@ -144,6 +146,7 @@ pub(super) fn removed_close(spec: &PageSpec, m: &Managed<'_>, settings: &PlanSet
         ..m.marker.clone()
     };
     Action {
+        result: None,
         action: ActionKind::Close,
         page: spec.id.clone(),
         key: m.marker.key.clone(),
@@ -186,6 +189,7 @@ pub(super) fn reopened_removed(
     settings: &PlanSettings,
 ) -> Action {
     let mut action = Action {
+        result: None,
         action: ActionKind::Drift,
         page: spec.id.clone(),
         key: m.marker.key.clone(),

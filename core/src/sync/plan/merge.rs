@@ -283,6 +283,7 @@ fn edit_action(
         None => ActionKind::Update,
     };
     Action {
+        result: None,
         action: kind,
         page: spec.id.clone(),
         key: d.key.clone(),
@@ -324,6 +325,7 @@ fn edit_reason(kind: ActionKind, d: &DesiredIssue, last: &Marker, why: &[String]
 /// written, the person's kept in a note first.
 fn conflict_action(spec: &PageSpec, d: &DesiredIssue, iid: u64, fields: Vec<String>) -> Action {
     Action {
+        result: None,
         action: ActionKind::Conflict,
         page: spec.id.clone(),
         key: d.key.clone(),
@@ -342,6 +344,7 @@ fn conflict_action(spec: &PageSpec, d: &DesiredIssue, iid: u64, fields: Vec<Stri
 /// The report of fields a person changed and that are kept (`enforce = false`).
 fn drift_action(spec: &PageSpec, d: &DesiredIssue, iid: u64, drift: Vec<String>) -> Action {
     Action {
+        result: None,
         action: ActionKind::Drift,
         page: spec.id.clone(),
         key: d.key.clone(),

@@ -179,6 +179,21 @@ pub struct Action {
     /// The requests; `None` for drift reports.
     #[serde(skip)]
     pub write: Option<Write>,
+    /// What became of the write, once `apply` ran (absent in a plan, and for reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<WriteResult>,
+}
+
+/// What became of an action's write in `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteResult {
+    /// GitLab made the change.
+    Applied,
+    /// A request failed; the log says why, and the next run tries again.
+    Failed,
+    /// Never sent: the project was stopped (GitLab dropped labels) or the run shut down.
+    NotRun,
 }
 
 /// Settings the planner needs.
