@@ -455,9 +455,24 @@ pub async fn run(
         }
     }
     tracing::info!("stopping");
-    server.await??;
+    // A scraper's idle keep-alive connection (or half a request) can hold a graceful
+    // shutdown open indefinitely; the orchestrator would then kill the process.
+    let mut server = server;
+    match tokio::time::timeout(SERVER_SHUTDOWN_GRACE, &mut server).await {
+        Ok(served) => served??,
+        Err(_) => {
+            tracing::warn!(
+                "HTTP connections still open {} s after the signal: stopping anyway",
+                SERVER_SHUTDOWN_GRACE.as_secs()
+            );
+            server.abort();
+        }
+    }
     Ok(())
 }
+
+/// How long the health and metrics server may take to close its connections at shutdown.
+const SERVER_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One sync of `pages` (all when empty), recorded in the metrics and the source cache.
 async fn sync_once(

@@ -153,6 +153,9 @@ impl App {
     }
 }
 
+/// How long a stopping sandbox waits for open connections before it stops anyway.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A bound, not yet serving, sandbox.
 pub struct Sandbox {
     listener: tokio::net::TcpListener,
@@ -217,15 +220,33 @@ impl Sandbox {
         &self.app.base_url
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight, for at
+    /// most [`SHUTDOWN_GRACE`]: a client that keeps a connection open (an idle
+    /// keep-alive, half a request) must not keep the process alive.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = api::router(self.app.clone());
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        });
+        let grace = async move {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served?,
+            () = grace => tracing::warn!(
+                "connections still open {} s after the shutdown signal: stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+        }
         self.app.save();
         Ok(())
     }

@@ -123,9 +123,14 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         "{text}"
     );
 
+    // A client that sent half a request (or a scraper's idle keep-alive) holds a
+    // graceful shutdown open; the daemon stops anyway after a bounded wait.
+    let mut held = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(&mut held, b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
     let (code, took) = terminate(daemon);
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
