@@ -241,6 +241,32 @@ impl World {
         r.json().await.unwrap()
     }
 
+    /// As root: a new user (an administrator if `admin`), through `POST /users`;
+    /// returns its id.
+    pub async fn create_user(&self, username: &str, admin: bool) -> u64 {
+        let email = format!("{username}@example.com");
+        let mut form = vec![
+            ("email", email.as_str()),
+            ("name", username),
+            ("username", username),
+            ("password", "a-long-password-1"),
+        ];
+        if admin {
+            form.push(("admin", "true"));
+        }
+        let user = self.api(reqwest::Method::POST, "/users", &form).await;
+        user["id"].as_u64().unwrap()
+    }
+
+    /// As root: a personal access token of `user` with `scopes`.
+    pub async fn create_token(&self, user: u64, scopes: &[&str]) -> String {
+        let mut form = vec![("name", "handbook-sync")];
+        form.extend(scopes.iter().map(|s| ("scopes[]", *s)));
+        let path = format!("/users/{user}/personal_access_tokens");
+        let token = self.api(reqwest::Method::POST, &path, &form).await;
+        token["token"].as_str().unwrap().to_owned()
+    }
+
     /// `/-/sandbox/stats`.
     pub async fn stats(&self) -> serde_json::Value {
         self.http

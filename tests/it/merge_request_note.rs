@@ -409,15 +409,10 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
     assert!(!out.contains(common::TOKEN));
 }
 
-/// The template says the plan token may be a Guest on the roadmap project (it reads the
-/// tracker, and cannot set labels or assignees there): the plan job runs with such a
-/// token, shows what apply would do, says that apply would be refused with this token,
-/// and passes. Only `apply` enforces the role (`app/policies/project_policy.rb`:
-/// `planner_access` enables `set_issue_metadata`). The token is Reporter on the handbook
-/// project, as the template asks, to comment on its merge requests.
-#[tokio::test]
-async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
-    let world = World::new("", "").await;
+/// The handbook project with the PM page on `main`, and a checkout of it whose
+/// configuration points at an unreachable `gitlab.url` (the jobs reach GitLab only
+/// through the CI variables).
+async fn handbook_on_main(world: &World) -> (Rest, std::path::PathBuf) {
     let api = Rest::new(&world.sandbox.url);
     let checkout_dir = world.dir.join("checkout");
     std::fs::create_dir_all(&checkout_dir).unwrap();
@@ -430,36 +425,12 @@ async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
     )
     .unwrap();
     commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
-    let user = world
-        .api(
-            Method::POST,
-            "/users",
-            &[
-                ("email", "planner-bot@example.com"),
-                ("name", "plan bot"),
-                ("username", "plan-bot"),
-                ("password", "a-long-password-1"),
-            ],
-        )
-        .await;
-    let id = user["id"].as_u64().unwrap().to_string();
-    let pat = world
-        .api(
-            Method::POST,
-            &format!("/users/{id}/personal_access_tokens"),
-            &[("name", "plan"), ("scopes[]", "api")],
-        )
-        .await;
-    let guest_token = pat["token"].as_str().unwrap().to_owned();
-    for (project, level) in [("acme%2Froadmap", "10"), ("acme%2Fother", "20")] {
-        world
-            .api(
-                Method::POST,
-                &format!("/projects/{project}/members"),
-                &[("user_id", id.as_str()), ("access_level", level)],
-            )
-            .await;
-    }
+    (api, checkout_dir)
+}
+
+/// Branch `first` with the bullet struck and one added, merge request !1 from it into
+/// `main`, and the checkout on `first`, as a merge request pipeline has it.
+async fn open_merge_request(api: &Rest, checkout_dir: &Path) {
     let (status, _) = api
         .form(
             Method::POST,
@@ -468,7 +439,7 @@ async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    commit(&api, "first", "More", "update", BRANCH_PAGE).await;
+    commit(api, "first", "More", "update", BRANCH_PAGE).await;
     let (status, _) = api
         .form(
             Method::POST,
@@ -481,7 +452,32 @@ async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    checkout(&api, &checkout_dir, "first").await;
+    checkout(api, checkout_dir, "first").await;
+}
+
+/// The template says the plan token may be a Guest on the roadmap project (it reads the
+/// tracker, and cannot set labels or assignees there): the plan job runs with such a
+/// token, shows what apply would do, says that apply would be refused with this token,
+/// and passes. Only `apply` enforces the role (`app/policies/project_policy.rb`:
+/// `planner_access` enables `set_issue_metadata`). The token is Reporter on the handbook
+/// project, as the template asks, to comment on its merge requests.
+#[tokio::test]
+async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
+    let world = World::new("", "").await;
+    let (api, checkout_dir) = handbook_on_main(&world).await;
+    let id = world.create_user("plan-bot", false).await;
+    let guest_token = world.create_token(id, &["api"]).await;
+    let id = id.to_string();
+    for (project, level) in [("acme%2Froadmap", "10"), ("acme%2Fother", "20")] {
+        world
+            .api(
+                Method::POST,
+                &format!("/projects/{project}/members"),
+                &[("user_id", id.as_str()), ("access_level", level)],
+            )
+            .await;
+    }
+    open_merge_request(&api, &checkout_dir).await;
     let in_merge_request = [
         ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
         ("CI_MERGE_REQUEST_IID", "1".to_owned()),
@@ -521,63 +517,12 @@ async fn a_guest_plan_token_plans_and_says_apply_would_be_refused() {
 async fn with_the_tracker_on_another_gitlab_the_note_needs_a_token_of_the_handbooks() {
     let world = World::new("", "").await;
     let tracker = World::new("", "").await;
-    let api = Rest::new(&world.sandbox.url);
-    let checkout_dir = world.dir.join("checkout");
-    std::fs::create_dir_all(&checkout_dir).unwrap();
-    std::fs::write(
-        checkout_dir.join("handbook-sync.toml"),
-        format!(
-            "[gitlab]\nurl = \"https://gitlab.invalid\"\nretry_initial_delay_ms = 1\n\n{}",
-            page_toml("product-manager", PAGE, "acme/roadmap")
-        ),
-    )
-    .unwrap();
-    commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
-    let (status, _) = api
-        .form(
-            Method::POST,
-            &format!("{HANDBOOK}/repository/branches"),
-            &[("branch", "first"), ("ref", "main")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    commit(&api, "first", "More", "update", BRANCH_PAGE).await;
-    let (status, _) = api
-        .form(
-            Method::POST,
-            &format!("{HANDBOOK}/merge_requests"),
-            &[
-                ("source_branch", "first"),
-                ("target_branch", "main"),
-                ("title", "First"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    checkout(&api, &checkout_dir, "first").await;
+    let (api, checkout_dir) = handbook_on_main(&world).await;
+    open_merge_request(&api, &checkout_dir).await;
 
     // A token that exists only on the tracker's GitLab.
-    let user = tracker
-        .api(
-            Method::POST,
-            "/users",
-            &[
-                ("email", "tracker-bot@example.com"),
-                ("name", "tracker bot"),
-                ("username", "tracker-bot"),
-                ("password", "a-long-password-1"),
-            ],
-        )
-        .await;
-    let id = user["id"].as_u64().unwrap().to_string();
-    let pat = tracker
-        .api(
-            Method::POST,
-            &format!("/users/{id}/personal_access_tokens"),
-            &[("name", "plan"), ("scopes[]", "api")],
-        )
-        .await;
-    let tracker_token = pat["token"].as_str().unwrap().to_owned();
+    let id = tracker.create_user("tracker-bot", false).await;
+    let tracker_token = tracker.create_token(id, &["api"]).await;
     let mut in_merge_request = vec![
         ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
         ("CI_MERGE_REQUEST_IID", "1".to_owned()),

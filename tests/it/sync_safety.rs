@@ -24,28 +24,8 @@ async fn pm_world() -> World {
 
 /// Creates user `username` (as root) and returns its id and a personal access token.
 async fn new_user(world: &World, username: &str) -> (u64, String) {
-    let email = format!("{username}@example.com");
-    let user = world
-        .api(
-            Method::POST,
-            "/users",
-            &[
-                ("email", &email),
-                ("name", username),
-                ("username", username),
-                ("password", "a-long-password-1"),
-            ],
-        )
-        .await;
-    let id = user["id"].as_u64().unwrap();
-    let token = world
-        .api(
-            Method::POST,
-            &format!("/users/{id}/personal_access_tokens"),
-            &[("name", "handbook-sync"), ("scopes[]", "api")],
-        )
-        .await;
-    (id, token["token"].as_str().unwrap().to_owned())
+    let id = world.create_user(username, false).await;
+    (id, world.create_token(id, &["api"]).await)
 }
 
 async fn add_member(world: &World, project: &str, user: u64, level: u8) {
@@ -119,33 +99,11 @@ async fn a_guest_token_is_refused_with_its_role_and_nothing_is_written_run_after
 async fn an_administrators_token_without_admin_mode_is_checked_as_anyones() {
     let mut world = World::new(&page_toml("product-manager", "pm.md", PROJECT), "").await;
     world.write_page("pm.md", &pm_page());
-    let user = world
-        .api(
-            Method::POST,
-            "/users",
-            &[
-                ("email", "ops@example.com"),
-                ("name", "Ops"),
-                ("username", "ops"),
-                ("password", "a-long-password-1"),
-                ("admin", "true"),
-            ],
-        )
-        .await;
-    let id = user["id"].as_u64().unwrap();
-    let mut tokens = Vec::new();
-    for scopes in [&["api"][..], &["api", "admin_mode"][..]] {
-        let mut form = vec![("name", "handbook-sync")];
-        form.extend(scopes.iter().map(|s| ("scopes[]", *s)));
-        let token = world
-            .api(
-                Method::POST,
-                &format!("/users/{id}/personal_access_tokens"),
-                &form,
-            )
-            .await;
-        tokens.push(token["token"].as_str().unwrap().to_owned());
-    }
+    let id = world.create_user("ops", true).await;
+    let tokens = [
+        world.create_token(id, &["api"]).await,
+        world.create_token(id, &["api", "admin_mode"]).await,
+    ];
     world
         .api(
             Method::PUT,
