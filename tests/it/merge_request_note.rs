@@ -86,7 +86,16 @@ async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_mer
     commit(&api, "main", "The PM page", "create", MAIN_PAGE).await;
     checkout(&api, &world.dir, "main").await;
     world.apply_ok().await;
-    assert_eq!(world.issues("acme/roadmap").await.len(), 3);
+    let synced = world.issues("acme/roadmap").await;
+    assert_eq!(synced.len(), 3);
+    // The first apply creates concurrently, so which iid each bullet got depends on the
+    // order the requests arrived in: read it back rather than assume it.
+    let tile_iid = synced
+        .iter()
+        .find(|i| i["title"] == "Maintain CF Tile")
+        .expect("the CF Tile issue")["iid"]
+        .as_u64()
+        .unwrap();
 
     // A branch strikes a bullet and hands it to Drew, and adds one; a merge request.
     let (status, body) = api
@@ -138,7 +147,10 @@ async fn a_merge_request_gets_one_plan_note_updated_per_push_and_apply_after_mer
     let body = posted[0]["body"].as_str().unwrap();
     assert_eq!(body, out, "the note is what --format markdown prints");
     let close = row(body, "Maintain CF Tile");
-    assert!(close.starts_with("| **close** | [#2]("), "{close}");
+    assert!(
+        close.starts_with(&format!("| **close** | [#{tile_iid}](")),
+        "{close}"
+    );
     assert!(close.contains("`@sytses → @drew`"), "{close}");
     assert!(close.contains("`opened → closed`"), "{close}");
     assert!(row(body, "Do regular feature highlights").starts_with("| create | new |"));
