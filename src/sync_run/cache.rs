@@ -92,8 +92,9 @@ struct IssueEntry {
     assignees: Vec<String>,
     /// Sorted.
     labels: Vec<String>,
-    /// Hash of what the planner reads of the description: the managed block's hash and
-    /// the marker (people's text around the block is never compared, so not cached).
+    /// Hash of what the planner reads of the description: the managed block's hash, the
+    /// marker, and the markers of a pasted description (people's text around the block
+    /// is never compared, so not cached).
     block: String,
 }
 
@@ -111,7 +112,7 @@ impl IssueEntry {
             assignees: issue.assignees.clone(),
             labels,
             block: hash(
-                &serde_json::to_string(&(&issue.block_hash, &issue.marker))
+                &serde_json::to_string(&(&issue.block_hash, &issue.marker, &issue.pasted))
                     .expect("a marker serializes"),
             ),
         }

@@ -20,6 +20,10 @@ pub(super) struct Managed<'a> {
     pub marker: &'a Marker,
     /// The hash of the managed block as the issue holds it now.
     pub block_hash: &'a str,
+    /// One of the identities named by an issue with more than one marker: it holds its
+    /// item (no issue is created for it, none is paired with it) but is never written
+    /// ([`held_identities`]).
+    pub held: bool,
 }
 
 impl Managed<'_> {
@@ -51,9 +55,53 @@ pub(super) fn managed_issues<'a>(
                 issue,
                 marker,
                 block_hash,
+                held: false,
             })
         })
         .collect()
+}
+
+/// The issues with the managed label whose description holds more than one marker, one
+/// of them naming `page`: a person pasted another issue's description into it. Which
+/// marker is its own cannot be told, so none is taken.
+pub(super) fn pasted_issues<'a>(
+    page: &str,
+    managed_label: &str,
+    observed: &'a [ObservedIssue],
+) -> Vec<&'a ObservedIssue> {
+    let mut seen = BTreeSet::new();
+    observed
+        .iter()
+        .filter(|i| i.labels.iter().any(|l| l == managed_label))
+        .filter(|i| i.pasted.iter().any(|m| m.page == page))
+        .filter(|i| seen.insert(i.iid))
+        .collect()
+}
+
+/// The identities of `page` that `pasted` issues name and no issue of `managed` holds,
+/// each key once: while a person's paste is unresolved, their items stay with that issue
+/// (matched by key or by similarity like any issue) so that nothing is created for them,
+/// and nothing is closed either.
+pub(super) fn held_identities<'a>(
+    page: &str,
+    pasted: &[&'a ObservedIssue],
+    managed: &[Managed<'a>],
+) -> Vec<Managed<'a>> {
+    let mut keys: BTreeSet<&str> = managed.iter().map(|m| m.marker.key.as_str()).collect();
+    let mut held = Vec::new();
+    for issue in pasted {
+        for marker in issue.pasted.iter().filter(|m| m.page == page) {
+            if keys.insert(marker.key.as_str()) {
+                held.push(Managed {
+                    issue,
+                    marker,
+                    block_hash: issue.block_hash.as_deref().unwrap_or_default(),
+                    held: true,
+                });
+            }
+        }
+    }
+    held
 }
 
 /// One issue per key, and the open issues that repeat a key.
@@ -118,17 +166,19 @@ pub(super) fn match_items<'d, 'm, 'a>(
     desired: &'d [DesiredIssue],
     winners: &[&'m Managed<'a>],
 ) -> Matching<'d, 'm, 'a> {
-    let winner_by_key: BTreeMap<&str, &'m Managed<'a>> = winners
+    // By position: the identities an issue with several markers holds share its iid.
+    let winner_by_key: BTreeMap<&str, (usize, &'m Managed<'a>)> = winners
         .iter()
-        .map(|w| (w.marker.key.as_str(), *w))
+        .enumerate()
+        .map(|(at, w)| (w.marker.key.as_str(), (at, *w)))
         .collect();
     let mut pairs = Vec::new();
     let mut unkeyed = Vec::new();
     let mut taken = BTreeSet::new();
     for (index, d) in desired.iter().enumerate() {
         match winner_by_key.get(d.key.as_str()) {
-            Some(w) => {
-                taken.insert(w.issue.iid);
+            Some(&(at, w)) => {
+                taken.insert(at);
                 pairs.push(Pair {
                     index,
                     desired: d,
@@ -141,8 +191,9 @@ pub(super) fn match_items<'d, 'm, 'a>(
     }
     let free: Vec<&'m Managed<'a>> = winners
         .iter()
-        .copied()
-        .filter(|w| !taken.contains(&w.issue.iid))
+        .enumerate()
+        .filter(|(at, _)| !taken.contains(at))
+        .map(|(_, w)| *w)
         .collect();
     let by_similarity = match_by_similarity(&unkeyed, &free);
     pairs.extend(by_similarity.pairs);

@@ -44,8 +44,14 @@ pub struct ObservedIssue {
     /// [`marker::hash`] of the managed block's text as the issue holds it now (a person
     /// may have changed it); `None` when the description has no managed block.
     pub block_hash: Option<String>,
-    /// The marker of the managed block, when there is one and it is readable.
+    /// The marker of the managed block, when there is one and it is readable, and it is
+    /// the description's only one.
     pub marker: Option<Marker>,
+    /// Every marker of a description that holds more than one (a person pasted another
+    /// issue's description into it), in order; empty otherwise. No marker of such an
+    /// issue is its identity: it is reported and left alone, and the items it names get
+    /// no other issue while it holds them (see [`plan_page`]).
+    pub pasted: Vec<Marker>,
 }
 
 impl ObservedIssue {
@@ -60,6 +66,10 @@ impl ObservedIssue {
         assignees: Vec<String>,
     ) -> Self {
         let parsed = marker::parse(description);
+        let mut pasted = marker::markers(description);
+        if pasted.len() < 2 {
+            pasted.clear();
+        }
         ObservedIssue {
             iid,
             title,
@@ -67,7 +77,8 @@ impl ObservedIssue {
             labels,
             assignees,
             block_hash: parsed.as_ref().map(|p| marker::hash(&p.block)),
-            marker: parsed.and_then(|p| p.marker),
+            marker: parsed.and_then(|p| p.marker).filter(|_| pasted.is_empty()),
+            pasted,
         }
     }
 }
@@ -229,7 +240,9 @@ pub struct PagePlan {
 /// The actions come in page order (creates and updates, each item's drift report after
 /// its update), then the closes of duplicates, then the closes of items that left the
 /// handbook, then the reports (or, with `enforce`, closes) of removed items a person
-/// reopened. `observed` may hold issues without the managed label (those carrying the
+/// reopened, then the reports of issues with more than one marker (a pasted
+/// description): such an issue is never written, never closed, and the items its
+/// markers name are neither created nor paired with another issue while it holds them. `observed` may hold issues without the managed label (those carrying the
 /// page's label): they are never touched, only counted by the mass-create guard.
 ///
 /// `desired` is taken by value: the creates move their items' text into the plan
@@ -243,9 +256,12 @@ pub fn plan_page(
     let managed = matching::managed_issues(&spec.id, &settings.managed_label, observed);
     let open = managed.iter().filter(|m| m.is_open()).count();
     let deduplicated = matching::deduplicate(&managed);
+    let pasted = matching::pasted_issues(&spec.id, &settings.managed_label, observed);
+    let held = matching::held_identities(&spec.id, &pasted, &managed);
+    let mut winners = deduplicated.winners.clone();
+    winners.extend(&held);
     let items = desired.len();
-    let (mut actions, unchanged, orphans) =
-        item_actions(spec, desired, &deduplicated.winners, settings);
+    let (mut actions, unchanged, orphans) = item_actions(spec, desired, &winners, settings);
     actions.extend(
         deduplicated
             .duplicates
@@ -257,7 +273,7 @@ pub fn plan_page(
     // and count toward the guard on every run).
     let (reopened, removed): (Vec<&&matching::Managed<'_>>, Vec<_>) = orphans
         .iter()
-        .filter(|m| m.is_open())
+        .filter(|m| m.is_open() && !m.held)
         .partition(|m| m.marker.status == MarkerStatus::Removed);
     actions.extend(
         removed
@@ -268,6 +284,11 @@ pub fn plan_page(
         reopened
             .iter()
             .map(|m| actions::reopened_removed(spec, m, settings)),
+    );
+    actions.extend(
+        pasted
+            .iter()
+            .map(|issue| actions::pasted_report(spec, issue)),
     );
     let exempt: BTreeSet<u64> = deduplicated
         .duplicates
@@ -297,7 +318,7 @@ fn item_actions<'m, 'a>(
     // Each action with its item's position on the page.
     let mut found: Vec<(usize, Action)> = Vec::new();
     let matched = matching::match_items(&desired, winners);
-    for pair in &matched.pairs {
+    for pair in matched.pairs.iter().filter(|p| !p.managed.held) {
         let merged = merge::reconcile(spec, pair.desired, pair.managed, pair.reworded, settings);
         if merged.is_empty() {
             unchanged += 1;
@@ -616,6 +637,84 @@ mod tests {
             plan_page(&spec(), items.clone(), &known, &settings())
                 .refused
                 .is_none()
+        );
+    }
+
+    /// A person pasted issue #2's description into #1 (above, as when merging notes).
+    /// Neither marker is #1's identity: it is reported, and nothing is created, closed
+    /// or written, even when #2 is gone too; the item of #2 keeps #2.
+    #[test]
+    fn a_pasted_description_is_reported_and_moves_no_identity() {
+        let items = vec![desired("a", "Write docs"), desired("b", "Plan the roadmap")];
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let merged = format!(
+            "{}\n\n{}",
+            description_for(&items[1]),
+            description_for(&items[0])
+        );
+        let pasted = with_description(&issues[0], &merged);
+        assert_eq!(pasted.marker, None);
+        assert_eq!(pasted.pasted.len(), 2);
+        for observed in [
+            vec![pasted.clone(), issues[1].clone()],
+            vec![pasted.clone()],
+        ] {
+            let plan = plan_page(&spec(), items.clone(), &observed, &settings());
+            let kinds: Vec<(ActionKind, Option<u64>)> =
+                plan.actions.iter().map(|a| (a.action, a.iid)).collect();
+            assert_eq!(kinds, [(ActionKind::Drift, Some(1))], "{:?}", plan.actions);
+            assert!(plan.actions[0].reason.contains("`pm/b`, `pm/a`"));
+            assert!(plan.refused.is_none());
+        }
+        // A reworded item stays with the issue that holds it, too.
+        let mut reworded = items.clone();
+        reworded[0] = desired("a-2", "Write docs now");
+        let plan = plan_page(&spec(), reworded, &[pasted], &settings());
+        assert!(
+            plan.actions.iter().all(|a| a.write.is_none()),
+            "{:?}",
+            plan.actions
+        );
+    }
+
+    /// The managed label renamed on a page of three: every item would be created while
+    /// the project holds the page's issues under its page label. Refused whatever the
+    /// page's size; a page that only grows is not.
+    #[test]
+    fn every_item_created_beside_the_pages_lost_issues_is_refused_on_any_size() {
+        let items: Vec<DesiredIssue> = (0..3)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        let mut lost: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let known = lost.clone();
+        for issue in &mut lost {
+            issue.labels.retain(|l| l != "handbook-sync");
+        }
+        let refused = plan_page(&spec(), items.clone(), &lost, &settings()).refused;
+        assert!(
+            refused.as_deref().is_some_and(|r| r.contains("renamed")),
+            "{refused:?}"
+        );
+        let mut grown = items.clone();
+        grown.push(desired("new", "A new item"));
+        assert!(
+            plan_page(&spec(), grown, &known, &settings())
+                .refused
+                .is_none()
+        );
+        assert!(
+            plan_page(&spec(), items, &[], &settings())
+                .refused
+                .is_none(),
+            "a first sync"
         );
     }
 

@@ -68,10 +68,14 @@ pub fn removed_block(current: &str, today: &str) -> String {
 
 impl BlockWrite {
     /// The description to write onto `current` (the issue's description read right
-    /// before the write). `None` when `current` has no managed block any more: a person
-    /// took the issue over, and it is not written.
+    /// before the write). `None` when `current` has no managed block or marker any more
+    /// (a person took the issue over), or more than one marker (a person pasted another
+    /// issue's description into it): it is not written.
     pub fn apply_to(&self, current: &str) -> Option<Rewrite> {
         let parsed = marker::parse(current)?;
+        if parsed.marker.is_none() || marker::markers(current).len() > 1 {
+            return None;
+        }
         let removed;
         let mut new_marker = None;
         let block = match &self.block {
