@@ -14,6 +14,7 @@ use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
 pub mod notes;
+mod page_label;
 mod transport;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
@@ -636,17 +637,6 @@ impl Gitlab {
             ));
         }
         self.issues(project, query).await
-    }
-
-    /// Every issue of the project carrying `label` (any state), for the mass-create
-    /// guard: issues of a page that lost the managed label.
-    pub async fn issues_labeled(
-        &self,
-        project: u64,
-        label: &str,
-    ) -> Result<Vec<ObservedIssue>, GitlabError> {
-        self.issues(project, vec![("labels", label.to_owned())])
-            .await
     }
 
     /// [`Gitlab::managed_issues`], and GitLab's clock when it answered the listing's
