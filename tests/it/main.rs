@@ -8,6 +8,7 @@
 
 mod common;
 
+mod attacks;
 mod cache;
 mod cli_parse;
 mod corpus;
