@@ -10,6 +10,7 @@ mod common;
 
 mod attacks;
 mod cache;
+mod cli_docs;
 mod cli_parse;
 mod corpus;
 mod daemon;
