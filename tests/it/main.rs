@@ -31,6 +31,7 @@ mod sandbox_faults;
 mod sandbox_repository;
 mod sandbox_roles;
 mod secrets;
+mod simulation;
 mod sync_e2e;
 mod sync_props;
 mod sync_safety;
