@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Metadata, find_issue, resolve_assignees, run_quick_actions, validate_description,
+    Metadata, find_issue, resolve_assignees, run_quick_actions, stored_title, validate_description,
     validate_title,
 };
 use crate::api::access::Caller;
@@ -112,7 +112,7 @@ impl IssueEdit {
                 EDIT_PARAMS.join(", ")
             )));
         }
-        let title = p.get("title").map(str::to_owned);
+        let title = p.get("title").map(stored_title);
         if let Some(t) = &title {
             validate_title(t)?;
         }

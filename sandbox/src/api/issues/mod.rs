@@ -93,6 +93,16 @@ pub(super) async fn delete_issue(
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
+/// A title as GitLab stores it: `strip_attributes! :title` (`app/models/concerns/issuable.rb`,
+/// `app/models/concerns/strip_attribute.rb`) runs Ruby's `String#strip!` before
+/// validation, which removes leading and trailing ASCII whitespace and NUL (not a
+/// no-break space).
+fn stored_title(title: &str) -> String {
+    title
+        .trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\0'))
+        .to_owned()
+}
+
 fn validate_title(title: &str) -> Result<(), ApiError> {
     if title.trim().is_empty() {
         return Err(ApiError::invalid("title", "can't be blank"));
@@ -289,10 +299,7 @@ pub(super) async fn create_issue(
     let p = &req.params;
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    let title = p
-        .get("title")
-        .ok_or_else(|| ApiError::missing("title"))?
-        .to_owned();
+    let title = stored_title(p.get("title").ok_or_else(|| ApiError::missing("title"))?);
     validate_title(&title)?;
     let access = caller.access(&state, &state.projects[pi]);
     let mut meta = Metadata::parse(p);
