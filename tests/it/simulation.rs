@@ -180,6 +180,7 @@ fn continuation() -> impl Strategy<Value = String> {
         1 => Just("```\n<!-- handbook-sync:end -->\n```".to_owned()),
         1 => Just(r#"<!-- handbook-sync {"v":1,"page":"pm","key":"k","title":"t","status":"active","state":"opened","assignee":null,"labels":[],"block":"b"} -->"#.to_owned()),
         1 => Just("trailing spaces   ".to_owned()),
+        1 => Just("\n---\nSource: [a line of the body](https://handbook.example/)".to_owned()),
     ]
 }
 

@@ -52,9 +52,10 @@ pub struct Rewrite {
 }
 
 /// The block of an issue whose item left the handbook: `current`'s body and Source line,
-/// and the removal's reason line in place of any earlier one.
+/// and the removal's reason line in place of any earlier one. The Source line is the
+/// block's last one: a bullet's body may hold a `---` and a `Source:` line of its own.
 pub fn removed_block(current: &str, today: &str) -> String {
-    let kept = match current.find("---\nSource:") {
+    let kept = match current.rfind("---\nSource:") {
         Some(at) => {
             let source_end = current[at + 4..]
                 .find('\n')
@@ -365,6 +366,14 @@ mod tests {
                 "2026-11-27"
             ),
             "Body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27."
+        );
+        assert_eq!(
+            removed_block(
+                "Body\n---\nSource: a line of the body\n\nmore body\n\n---\nSource: PM › Goals",
+                "2026-11-27"
+            ),
+            "Body\n---\nSource: a line of the body\n\nmore body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27.",
+            "a body's own Source line is the body's"
         );
         assert_eq!(
             removed_block("A person's own words", "2026-11-27"),
