@@ -391,3 +391,87 @@ async fn sig_jwt_and_unlisted_parameters_of_a_source_url_are_never_printed() {
         }
     }
 }
+
+/// Real trackers hold markers of the format every version so far wrote, and issues
+/// earlier versions duplicated on every run for a bullet holding an end line. After the
+/// upgrade, an issue of an ordinary bullet is not written at all; the duplicates of the
+/// documenting bullet are recognised again: the oldest stays (rewritten once, escaped),
+/// the others are closed as duplicates, and the next apply writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_written_by_earlier_versions_are_recognised_and_their_duplicates_closed_once() {
+    use handbook_sync::sync::marker;
+    let world = premium(&page_toml("doc", "doc.md", PROJECT), "").await;
+    world.write_page(
+        "doc.md",
+        "# Docs\n\n## Duties\n\n- Keep the roadmap public\n- Explain that `<!-- handbook-sync:end -->` ends the block\n",
+    );
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    assert_eq!(issues.len(), 2);
+    // The documenting bullet's issue as versions before the escape wrote it: the end
+    // line raw in the body, the marker's hash of that block.
+    let written = description(&world, 2).await;
+    let parsed = marker::parse(&written).unwrap();
+    let raw_block = parsed
+        .block
+        .replace("<!--\u{200B} handbook-sync", "<!-- handbook-sync");
+    assert_ne!(raw_block, parsed.block, "the new block is escaped");
+    let old_marker = marker::Marker {
+        block: marker::hash(&raw_block),
+        ..parsed.marker.clone().unwrap()
+    };
+    let legacy = marker::render("", &raw_block, &old_marker, "");
+    assert!(
+        marker::parse(&legacy).is_some_and(|p| p.marker.is_some()),
+        "recognised again"
+    );
+    set_description(&world, 2, &legacy).await;
+    let labels = issues[1]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    // Two more runs of an earlier version: two more issues just like it.
+    for _ in 0..2 {
+        world
+            .api(
+                Method::POST,
+                "/projects/acme%2Froadmap/issues",
+                &[
+                    ("title", issues[1]["title"].as_str().unwrap()),
+                    ("description", &legacy),
+                    ("labels", &labels),
+                ],
+            )
+            .await;
+    }
+    let before = world.issues(PROJECT).await;
+    assert_eq!(before.len(), 4);
+
+    let (code, out, err) = world.run(&["apply", "--format", "json"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["summary"]["create"], 0, "{out}");
+    assert_eq!(json["summary"]["close"], 2, "{out}");
+    assert_eq!(json["summary"]["update"], 1, "{out}");
+    let after = world.issues(PROJECT).await;
+    assert_eq!(after.len(), 4);
+    assert_eq!(
+        after[0], before[0],
+        "the ordinary bullet's issue is not written"
+    );
+    assert_eq!(after[1]["state"], "opened");
+    assert_eq!(
+        description(&world, 2).await,
+        written,
+        "rewritten once, escaped"
+    );
+    assert_eq!(
+        count(&after[2..], "closed"),
+        2,
+        "the copies closed as duplicates"
+    );
+    second_apply_writes_nothing(&world).await;
+}
