@@ -63,6 +63,12 @@ pub enum Command {
     Apply(SyncArgs),
     /// Show progress per page and section (done / total), read from GitLab.
     Status(StatusArgs),
+    /// Write the public roadmap: a static site (index.html, one page per handbook page
+    /// with its responsibilities, their issues and a burn-up chart, roadmap.json) read
+    /// from GitLab. Pages of projects that are not public are left out unless
+    /// `roadmap.include_private` is set. Exit status: 0 written, 1 a page could not be
+    /// read (the others are written), 3 configuration error.
+    Roadmap(RoadmapArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
     /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
@@ -92,6 +98,20 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+/// Arguments of `roadmap`.
+#[derive(Debug, clap::Args)]
+pub struct RoadmapArgs {
+    /// The configuration file.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only this page (repeatable).
+    #[arg(long = "page", value_name = "ID")]
+    pub pages: Vec<String>,
+    /// The directory to write the site into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Arguments of `plan` and `apply`.
@@ -202,6 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => sync_command(&args, false),
         Command::Apply(args) => sync_command(&args, true),
         Command::Status(args) => status_command(&args),
+        Command::Roadmap(args) => roadmap_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Demo => {
             let today = chrono::Utc::now().date_naive().to_string();
@@ -457,6 +478,31 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Markdown => unreachable!("refused above"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn roadmap_command(args: &RoadmapArgs) -> anyhow::Result<ExitCode> {
+    let (config, token) = match load_config(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    runtime()?.block_on(async {
+        let connection = sync_run::Connection::new(&config, token, None)?;
+        let now = chrono::Utc::now();
+        let read = match crate::roadmap::publish(&config, &connection, &args.pages, &args.out, now)
+            .await
+        {
+            Ok(read) => read,
+            Err(crate::roadmap::PublishError::Run(
+                e @ (RunError::UnknownPage(_) | RunError::NoPages),
+            )) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        print!("{}", read.to_text(&args.out));
+        Ok(ExitCode::from(u8::from(!read.failed.is_empty())))
+    })
 }
 
 /// `handbook-sync plan`, and in a GitLab CI job the commit it planned

@@ -22,8 +22,9 @@ pub struct SiteFile {
 }
 
 const HTML: &str = "text/html; charset=utf-8";
-/// No script, no outside resource: styles are inline, the chart is inline SVG.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+/// No script, no outside resource: styles are inline, the chart is inline SVG. Every
+/// page carries it in a `<meta>`; a server may send it as a header too.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 /// The site's files: `index.html`, one page per roadmap page (at its `file`), and
 /// `roadmap.json`.
@@ -75,7 +76,7 @@ fn layout(title: &str, css: &str, crumbs: Markup, body: Markup, up: &str) -> Mar
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
                 meta name="referrer" content="no-referrer";
                 meta name="color-scheme" content="light dark";
                 meta name="generator" content="handbook-sync";
@@ -294,15 +295,18 @@ fn chart(title: &str, points: &[BurnUpPoint]) -> Markup {
             .map(|d| d.num_days_from_ce())
             .unwrap_or(0)
     };
+    // Each day is a slice of the width, drawn at its end-of-day value, so the last day
+    // (often the only one with issues, after a first sync) shows as much as any other.
     let (d0, d1) = (day(&first.date), day(&last.date));
-    let span = f64::from((d1 - d0).max(1));
-    let x = |p: &BurnUpPoint| f64::from(day(&p.date) - d0) / span * CHART_W;
+    let days = f64::from((d1 - d0 + 1).max(1));
+    let x = |p: &BurnUpPoint| f64::from(day(&p.date) - d0) / days * CHART_W;
     let y = |v: usize| 4.0 + (CHART_H - 8.0) * (1.0 - v as f64 / max as f64);
     let steps = |value: &dyn Fn(&BurnUpPoint) -> usize| {
         let mut d = format!("M0 {:.1}", y(value(first)));
         for p in &points[1..] {
             d.push_str(&format!(" H{:.1} V{:.1}", x(p), y(value(p))));
         }
+        d.push_str(&format!(" H{CHART_W}"));
         d
     };
     let closed_line = steps(&|p| p.closed);

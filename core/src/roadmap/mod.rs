@@ -21,7 +21,7 @@ mod html;
 mod style;
 
 pub use burnup::burn_up;
-pub use html::{SiteFile, render};
+pub use html::{CONTENT_SECURITY_POLICY, SiteFile, render};
 pub use style::{Palette, contrast_ratio};
 
 /// A GitLab user as an issue names it.
