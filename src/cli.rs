@@ -73,11 +73,13 @@ pub enum Command {
     /// Show progress per page and section (done / total), read from GitLab.
     #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Status(StatusArgs),
-    /// Write the public roadmap: a static site (index.html, one page per handbook page
-    /// with its responsibilities, their issues and a burn-up chart, roadmap.json) read
-    /// from GitLab. Pages of projects that are not public are left out unless
-    /// `roadmap.include_private` is set. Exit status: 0 written, 1 a page could not be
-    /// read (the others are written), 3 configuration error.
+    /// Write the public roadmap, a static site read from GitLab.
+    ///
+    /// `index.html`, one page per handbook page (its responsibilities, their issues, a
+    /// burn-up chart) and `roadmap.json`; nothing is written to GitLab. Pages of projects that are not public are left
+    /// out unless `roadmap.include_private` is set. A page that could not be read exits 1
+    /// (the others are written).
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Roadmap(RoadmapArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
@@ -524,12 +526,17 @@ fn roadmap_command(args: &RoadmapArgs) -> anyhow::Result<ExitCode> {
                 e @ (RunError::UnknownPage(_) | RunError::NoPages),
             )) => {
                 eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_CONFIG));
+                return Ok(Exit::Config.into());
             }
             Err(e) => return Err(e.into()),
         };
         print!("{}", read.to_text(&args.out));
-        Ok(ExitCode::from(u8::from(!read.failed.is_empty())))
+        Ok(if read.failed.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Failed
+        }
+        .into())
     })
 }
 
