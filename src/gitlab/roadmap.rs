@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Gitlab, GitlabError};
-use crate::roadmap::{Person, TrackedIssue};
 use crate::sync::IssueState;
+use handbook_sync_core::roadmap::{Person, TrackedIssue};
 
 /// An issue as `GET /projects/:id/issues` answers it (`lib/api/entities/issue_basic.rb`:
 /// `web_url`, `created_at`, `closed_at`; assignees as `UserBasic`, with `name`).
