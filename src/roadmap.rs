@@ -360,7 +360,14 @@ fn previous_files(dir: &Path) -> Vec<String> {
 /// view costs GitLab nothing.
 #[derive(Debug, Default)]
 pub struct Served {
-    site: RwLock<Option<Arc<BTreeMap<String, SiteFile>>>>,
+    site: RwLock<Option<Site>>,
+}
+
+/// A rendered site, and whether every page could be read for it.
+#[derive(Debug, Clone)]
+struct Site {
+    files: Arc<BTreeMap<String, SiteFile>>,
+    complete: bool,
 }
 
 impl Served {
@@ -370,10 +377,11 @@ impl Served {
     }
 
     /// Renders the roadmap again after a sync, when that sync can have changed it:
-    /// before the first site, and after a sync that wrote or found a person's change
-    /// (a sync of pages that did not change reads no issue, and neither does this).
-    /// Page titles come from the texts the sync read. A read that fails keeps the site
-    /// as it was.
+    /// while there is no site or one that lacks a page that failed to read, and after a
+    /// sync that wrote or found a person's change (a sync of pages that did not change
+    /// reads no issue, and neither does this). Page titles come from the texts the sync
+    /// read. A read that fails keeps the site as it was; one where some pages failed
+    /// replaces only a site that lacked pages too.
     pub async fn after_sync(
         &self,
         config: &Config,
@@ -381,12 +389,17 @@ impl Served {
         plan: &crate::sync::Plan,
         texts: &SourceCache,
     ) {
-        let have_site = self.site.read().expect("never poisoned").is_some();
-        if have_site && plan.actions.is_empty() {
+        let complete = self
+            .site
+            .read()
+            .expect("never poisoned")
+            .as_ref()
+            .map(|site| site.complete);
+        if complete == Some(true) && plan.actions.is_empty() {
             return;
         }
         match read(config, connection, &[], Some(texts), Utc::now()).await {
-            Ok(read) if read.failed.is_empty() || !have_site => {
+            Ok(read) if read.failed.is_empty() || complete != Some(true) => {
                 for left in &read.private {
                     tracing::info!(page = %left.page, project = %left.project, "roadmap: left out, {} (roadmap.include_private publishes it)", left.why);
                 }
@@ -397,7 +410,10 @@ impl Served {
                     .into_iter()
                     .map(|f| (f.path.clone(), f))
                     .collect();
-                *self.site.write().expect("never poisoned") = Some(Arc::new(files));
+                *self.site.write().expect("never poisoned") = Some(Site {
+                    files: Arc::new(files),
+                    complete: read.failed.is_empty(),
+                });
             }
             Ok(read) => {
                 for left in &read.failed {
@@ -424,7 +440,8 @@ impl Served {
     fn file(&self, path: &str) -> Result<SiteFile, axum::http::StatusCode> {
         let site = self.site.read().expect("never poisoned").clone();
         let site = site.ok_or(axum::http::StatusCode::SERVICE_UNAVAILABLE)?;
-        site.get(path)
+        site.files
+            .get(path)
             .cloned()
             .ok_or(axum::http::StatusCode::NOT_FOUND)
     }

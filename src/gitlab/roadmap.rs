@@ -23,6 +23,8 @@ struct RoadmapIssue {
     web_url: String,
     created_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    confidential: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +75,7 @@ impl Gitlab {
                     i.web_url,
                     i.created_at,
                     i.closed_at,
+                    i.confidential,
                 )
             })
             .collect();

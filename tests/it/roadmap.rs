@@ -164,6 +164,37 @@ async fn after_the_seed_sync_the_roadmap_links_every_responsibility_and_equals_s
     )));
 }
 
+/// A person makes an issue confidential in a public project: GitLab shows it to the
+/// token (a member), and `status` counts it, but the roadmap publishes nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_issue_is_counted_but_its_title_is_not_published() {
+    let world = seeded().await;
+    let issues = world.issues("acme/roadmap").await;
+    let issue = issues
+        .iter()
+        .find(|i| i["title"] == "Handle feature requests from sales")
+        .expect("the page's issue");
+    let path = format!("/projects/acme%2Froadmap/issues/{}", issue["iid"]);
+    world
+        .api(reqwest::Method::PUT, &path, &[("confidential", "true")])
+        .await;
+    let site = world.dir.join("site");
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    assert_counts_equal(&json["pages"][0], &status_json(&world).await["pages"][0]);
+    for file in ["index.html", "roadmap.json", "pages/product-manager.html"] {
+        let text = read(&site.join(file));
+        assert!(!text.contains("requests from sales"), "{file} shows the title");
+        assert!(!text.contains("requests-from-sales"), "{file} shows the key");
+    }
+    let page = read(&site.join("pages/product-manager.html"));
+    assert!(page.contains(&format!(
+        "<a href=\"{}\">Confidential issue</a>",
+        issue["web_url"].as_str().unwrap()
+    )));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_projects_page_is_left_out_unless_the_configuration_allows_it() {
     let pages = format!(

@@ -18,27 +18,27 @@ pub fn burn_up(
     issues: impl IntoIterator<Item = (DateTime<Utc>, Option<DateTime<Utc>>)>,
     generated_at: DateTime<Utc>,
 ) -> Vec<BurnUpPoint> {
-    let issues: Vec<(NaiveDate, Option<NaiveDate>)> = issues
-        .into_iter()
-        .map(|(created, closed)| (created.date_naive(), closed.map(|c| c.date_naive())))
-        .collect();
-    let Some(first) = issues.iter().map(|(c, _)| *c).min() else {
+    let mut created = Vec::new();
+    let mut closed = Vec::new();
+    for (c, x) in issues {
+        created.push(c.date_naive());
+        closed.extend(x.map(|x| x.date_naive()));
+    }
+    created.sort_unstable();
+    closed.sort_unstable();
+    let Some(&first) = created.first() else {
         return Vec::new();
     };
-    let mut days: BTreeSet<NaiveDate> = issues
-        .iter()
-        .flat_map(|(c, closed)| std::iter::once(*c).chain(*closed))
-        .collect();
+    let mut days: BTreeSet<NaiveDate> = created.iter().chain(&closed).copied().collect();
     days.insert(first.pred_opt().unwrap_or(first));
     days.insert(generated_at.date_naive());
+    // Sorted dates: how many are on or before a day is where that day ends in them.
+    let by = |dates: &[NaiveDate], day: NaiveDate| dates.partition_point(|d| *d <= day);
     days.into_iter()
         .map(|day| BurnUpPoint {
             date: day.format("%Y-%m-%d").to_string(),
-            total: issues.iter().filter(|(c, _)| *c <= day).count(),
-            closed: issues
-                .iter()
-                .filter(|(_, closed)| closed.is_some_and(|d| d <= day))
-                .count(),
+            total: by(&created, day),
+            closed: by(&closed, day),
         })
         .collect()
 }

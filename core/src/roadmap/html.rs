@@ -52,13 +52,13 @@ pub fn render(roadmap: &Roadmap) -> Vec<SiteFile> {
 
 /// `href` for a link out: only `http(s)` URLs (a `javascript:` URL from a hostile
 /// server or configuration is shown as text, never linked).
-fn safe_href(url: &str) -> Option<&str> {
+pub(super) fn safe_href(url: &str) -> Option<&str> {
     let parsed = url::Url::parse(url).ok()?;
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
 /// A path inside the site as a relative URL (ids may hold any letter).
-fn site_href(path: &str) -> String {
+pub(super) fn site_href(path: &str) -> String {
     path.split('/')
         .map(|segment| url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>())
         .collect::<Vec<_>>()
@@ -261,6 +261,10 @@ fn row(item: &RoadmapItem) -> Markup {
             " " span.iid { "#" (item.iid) }
             span class={ "state " (class) } { (word) }
             span.who {
+                @if item.confidential {
+                    "Only the project's members can see this issue"
+                    @if item.closed_at.is_some() { " · " }
+                }
                 @if let Some(to) = &item.handed_over_to {
                     "Handed over to " (to)
                     @if assigned.is_some() || item.closed_at.is_some() { " · " }
@@ -269,7 +273,7 @@ fn row(item: &RoadmapItem) -> Markup {
                     "Assigned to " (names)
                     @if item.closed_at.is_some() { " · " }
                 }
-                @if item.handed_over_to.is_none() && assigned.is_none() && item.closed_at.is_none() {
+                @if !item.confidential && item.handed_over_to.is_none() && assigned.is_none() && item.closed_at.is_none() {
                     "Not assigned"
                 }
                 @if let Some(closed) = item.closed_at {

@@ -49,6 +49,9 @@ pub struct TrackedIssue {
     /// For an item handed over to someone who is no GitLab user: the name the managed
     /// block's reason line gives (`Handed over to Forwarded to service engineers on …`).
     pub handed_over_name: Option<String>,
+    /// A person made the issue confidential: it is counted, but its title and people
+    /// are not published.
+    pub confidential: bool,
 }
 
 impl TrackedIssue {
@@ -65,6 +68,7 @@ impl TrackedIssue {
         web_url: String,
         created_at: DateTime<Utc>,
         closed_at: Option<DateTime<Utc>>,
+        confidential: bool,
     ) -> Self {
         let handed_over_name = marker::parse(description).and_then(|p| handed_over_name(&p.block));
         let usernames = assignees.iter().map(|p| p.username.clone()).collect();
@@ -75,6 +79,7 @@ impl TrackedIssue {
             closed_at,
             assignees,
             handed_over_name,
+            confidential,
         }
     }
 }
@@ -207,10 +212,14 @@ pub struct RoadmapSection {
 pub struct RoadmapItem {
     /// The issue's iid.
     pub iid: u64,
-    /// The item key (stable across rewordings).
+    /// The item key (stable across rewordings); empty for a confidential issue (a key is
+    /// its title's words).
     pub key: String,
-    /// The issue's title.
+    /// The issue's title; [`CONFIDENTIAL_TITLE`] for a confidential issue.
     pub title: String,
+    /// A person made the issue confidential: counted, but its title, key and people are
+    /// left out.
+    pub confidential: bool,
     /// The issue's web URL.
     pub url: String,
     /// `opened` or `closed`.
@@ -229,6 +238,9 @@ pub struct RoadmapItem {
     #[serde(serialize_with = "as_rfc3339_or_null")]
     pub closed_at: Option<DateTime<Utc>>,
 }
+
+/// What the roadmap shows for the title of a confidential issue.
+pub const CONFIDENTIAL_TITLE: &str = "Confidential issue";
 
 /// Where a responsibility stands, as the counters count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -322,16 +334,14 @@ fn build_page(
     // Page order: (section's place, item's place); what the page no longer has comes
     // after, in the order `status` lists it.
     let order = input.order.as_ref();
-    let section_place = |name: &str| {
-        order
-            .and_then(|o| o.items.iter().position(|(_, s)| s == name))
-            .unwrap_or(usize::MAX)
-    };
-    let item_place = |key: &str| {
-        order
-            .and_then(|o| o.items.iter().position(|(k, _)| k == key))
-            .unwrap_or(usize::MAX)
-    };
+    let mut section_places = std::collections::HashMap::new();
+    let mut item_places = std::collections::HashMap::new();
+    for (i, (key, section)) in order.iter().flat_map(|o| &o.items).enumerate() {
+        section_places.entry(section.as_str()).or_insert(i);
+        item_places.entry(key.as_str()).or_insert(i);
+    }
+    let section_place = |name: &str| section_places.get(name).copied().unwrap_or(usize::MAX);
+    let item_place = |key: &str| item_places.get(key).copied().unwrap_or(usize::MAX);
     let mut sections: Vec<(usize, RoadmapSection)> = counted_sections
         .into_iter()
         .enumerate()
@@ -405,7 +415,7 @@ fn item(t: &TrackedIssue, m: &marker::Marker) -> RoadmapItem {
     };
     // The person handbook-sync assigned at the handoff, by their GitLab name; else the
     // name the handbook wrote (no GitLab user).
-    let handed_over_to = (m.status == MarkerStatus::HandedOver)
+    let handed_over_to = (m.status == MarkerStatus::HandedOver && !t.confidential)
         .then(|| match &m.assignee {
             Some(user) => Some(
                 t.assignees
@@ -416,14 +426,30 @@ fn item(t: &TrackedIssue, m: &marker::Marker) -> RoadmapItem {
             None => t.handed_over_name.clone(),
         })
         .flatten();
+    let shown = |text: &str| {
+        if t.confidential {
+            String::new()
+        } else {
+            text.to_owned()
+        }
+    };
     RoadmapItem {
         iid: t.issue.iid,
-        key: m.key.clone(),
-        title: t.issue.title.clone(),
+        key: shown(&m.key),
+        title: if t.confidential {
+            CONFIDENTIAL_TITLE.to_owned()
+        } else {
+            t.issue.title.clone()
+        },
+        confidential: t.confidential,
         url: t.web_url.clone(),
         state: t.issue.state,
         status,
-        assignees: t.assignees.clone(),
+        assignees: if t.confidential {
+            Vec::new()
+        } else {
+            t.assignees.clone()
+        },
         handed_over_to,
         created_at: t.created_at,
         closed_at: t.closed_at.filter(|_| closed),

@@ -89,6 +89,7 @@ impl Fixture {
             ),
             self.created,
             self.closed,
+            false,
         )
     }
 }
@@ -399,6 +400,33 @@ fn hostile_titles_and_urls_are_inert_text() {
 }
 
 #[test]
+fn a_confidential_issue_is_counted_and_nothing_of_it_is_published() {
+    let mut issues = fixture("Acquire Initech quietly");
+    let open = roadmap_of(&issues);
+    // Issue #3, handed over to drew, made confidential too.
+    issues[0].confidential = true;
+    issues[2].confidential = true;
+    let roadmap = roadmap_of(&issues);
+    let (a, b) = (&open.pages[0], &roadmap.pages[0]);
+    assert_eq!(
+        (a.total, a.open, a.closed, a.handed_over),
+        (b.total, b.open, b.closed, b.handed_over)
+    );
+    for file in render(&roadmap) {
+        for secret in ["Initech", "Drew Example", "\"docs\"", "Maintain the docs"] {
+            assert!(!file.body.contains(secret), "{}: {secret}", file.path);
+        }
+    }
+    let item = &b.sections[2].items[1];
+    assert_eq!(
+        (item.iid, item.title.as_str(), item.key.as_str()),
+        (1, CONFIDENTIAL_TITLE, "")
+    );
+    assert!(item.confidential && item.assignees.is_empty());
+    assert_eq!(b.sections[1].items[0].handed_over_to, None);
+}
+
+#[test]
 fn every_page_forbids_scripts_and_outside_resources() {
     for file in render(&roadmap_of(&fixture("Plan the roadmap"))) {
         if !file.path.ends_with(".html") {
@@ -485,6 +513,28 @@ fn file_names_stay_in_pages_and_differ_without_case() {
             "pages/ドキュメント.html"
         ]
     );
+}
+
+#[test]
+fn links_to_pages_are_percent_encoded_and_outside_links_only_http() {
+    assert_eq!(
+        html::site_href("pages/ドキュメント.html"),
+        "pages/%E3%83%89%E3%82%AD%E3%83%A5%E3%83%A1%E3%83%B3%E3%83%88.html"
+    );
+    assert_eq!(
+        html::site_href("pages/pm_1.x-2.html"),
+        "pages/pm_1.x-2.html"
+    );
+    for (url, linked) in [
+        ("https://gitlab.example.com/a/b/-/issues/1", true),
+        ("http://127.0.0.1:8080/a/b/-/issues/1", true),
+        ("javascript:alert(1)", false),
+        ("data:text/html,<script>", false),
+        ("//evil.example.com/x", false),
+        ("not a url", false),
+    ] {
+        assert_eq!(html::safe_href(url).is_some(), linked, "{url}");
+    }
 }
 
 #[test]
