@@ -185,8 +185,14 @@ async fn a_confidential_issue_is_counted_but_its_title_is_not_published() {
     assert_counts_equal(&json["pages"][0], &status_json(&world).await["pages"][0]);
     for file in ["index.html", "roadmap.json", "pages/product-manager.html"] {
         let text = read(&site.join(file));
-        assert!(!text.contains("requests from sales"), "{file} shows the title");
-        assert!(!text.contains("requests-from-sales"), "{file} shows the key");
+        assert!(
+            !text.contains("requests from sales"),
+            "{file} shows the title"
+        );
+        assert!(
+            !text.contains("requests-from-sales"),
+            "{file} shows the key"
+        );
     }
     let page = read(&site.join("pages/product-manager.html"));
     assert!(page.contains(&format!(
