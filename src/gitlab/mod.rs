@@ -15,6 +15,7 @@ use crate::sync::{IssueState, ObservedIssue};
 pub mod boards;
 pub mod notes;
 mod page_label;
+mod roadmap;
 mod transport;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
