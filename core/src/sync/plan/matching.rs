@@ -161,7 +161,8 @@ pub(super) struct Matching<'d, 'm, 'a> {
     pub orphans: Vec<&'m Managed<'a>>,
 }
 
-/// Pairs items with issues: first by key, then the rest by similarity of titles.
+/// Pairs items with issues: first by key, then the rest by similarity of titles, with
+/// issues before the identities held by pasted descriptions.
 pub(super) fn match_items<'d, 'm, 'a>(
     desired: &'d [DesiredIssue],
     winners: &[&'m Managed<'a>],
@@ -189,18 +190,27 @@ pub(super) fn match_items<'d, 'm, 'a>(
             None => unkeyed.push((index, d)),
         }
     }
-    let free: Vec<&'m Managed<'a>> = winners
+    // Issues first, then the identities pasted descriptions hold: one of those must never
+    // take a reworded item from its own issue (which would then be closed as removed).
+    let (free_held, free): (Vec<&'m Managed<'a>>, Vec<&'m Managed<'a>>) = winners
         .iter()
         .enumerate()
         .filter(|(at, _)| !taken.contains(at))
         .map(|(_, w)| *w)
-        .collect();
-    let by_similarity = match_by_similarity(&unkeyed, &free);
-    pairs.extend(by_similarity.pairs);
+        .partition(|w| w.held);
+    let first = match_by_similarity(&unkeyed, &free);
+    let left: Vec<(usize, &'d DesiredIssue)> =
+        first.unmatched.iter().map(|&i| (i, &desired[i])).collect();
+    let second = match_by_similarity(&left, &free_held);
+    pairs.extend(first.pairs);
+    pairs.extend(second.pairs);
     pairs.sort_by_key(|p| p.desired.line);
+    let mut orphans = first.orphans;
+    orphans.extend(second.orphans);
     Matching {
         pairs,
-        ..by_similarity
+        unmatched: second.unmatched,
+        orphans,
     }
 }
 
