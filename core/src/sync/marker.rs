@@ -11,6 +11,13 @@
 //!
 //! The marker records what the tool last applied, so that a later run can tell a
 //! handbook change (desired ≠ last applied) from a person's change (actual ≠ last applied).
+//!
+//! Nothing a page holds can forge these lines: handbook text goes into a block through
+//! [`canonical`], which breaks every `<!-- handbook-sync` in it ([`escape`]), and
+//! [`parse`] ends a block only at an end line after a readable marker. A description
+//! with more than one marker ([`markers`]) was pasted together by a person: none of its
+//! markers is an identity. The lines themselves are written as every version wrote them,
+//! so markers already in GitLab keep parsing.
 
 use std::borrow::Cow;
 use std::ops::Range;

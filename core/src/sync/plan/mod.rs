@@ -242,8 +242,10 @@ pub struct PagePlan {
 /// handbook, then the reports (or, with `enforce`, closes) of removed items a person
 /// reopened, then the reports of issues with more than one marker (a pasted
 /// description): such an issue is never written, never closed, and the items its
-/// markers name are neither created nor paired with another issue while it holds them. `observed` may hold issues without the managed label (those carrying the
-/// page's label): they are never touched, only counted by the mass-create guard.
+/// markers name are neither created nor paired with another issue while it holds them
+/// (unless an issue of their own exists). `observed` may hold issues without the managed
+/// label (those carrying the page's label): they are never touched, only counted by the
+/// mass-create guard.
 ///
 /// `desired` is taken by value: the creates move their items' text into the plan
 /// instead of copying it.
