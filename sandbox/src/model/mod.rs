@@ -152,12 +152,21 @@ pub struct Hook {
     pub created_at: DateTime<Utc>,
 }
 
+/// A new project's `issues_access_level`, and that of states saved before it existed.
+fn issues_enabled() -> String {
+    "enabled".to_owned()
+}
+
 /// A project and everything in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: u64,
     pub path_with_namespace: String,
     pub visibility: String,
+    /// Who sees the project's issues: `enabled` (whoever sees the project), `private`
+    /// (members only) or `disabled` (`app/models/concerns/featurable.rb`).
+    #[serde(default = "issues_enabled")]
+    pub issues_access_level: String,
     pub created_at: DateTime<Utc>,
     pub issues: Vec<Issue>,
     pub labels: Vec<Label>,
@@ -297,6 +306,7 @@ impl State {
             id,
             path_with_namespace: path.to_owned(),
             visibility: visibility.to_owned(),
+            issues_access_level: issues_enabled(),
             created_at: now,
             issues: Vec::new(),
             labels: Vec::new(),
