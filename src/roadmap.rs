@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 pub use handbook_sync_core::roadmap::*;
 
 use crate::config::{Config, PageSettings};
-use crate::gitlab::ProjectInfo;
+use crate::gitlab::{GitlabError, ProjectInfo};
 use crate::source::SourceCache;
 use crate::sync_run::{self, Connection, PageRead, RunError};
 
@@ -29,6 +29,9 @@ pub struct LeftOut {
     pub project: String,
     /// Why: the project's visibility, or what failed.
     pub why: String,
+    /// GitLab refused the token (401, 403, 404): nothing says the page is still public,
+    /// so the daemon takes down what it showed of it.
+    pub denied: bool,
 }
 
 /// What reading the roadmap gave.
@@ -107,13 +110,10 @@ pub async fn read(
 ) -> Result<Read, RunError> {
     let selected = sync_run::select_pages(config, wanted)?;
     let gitlab = &connection.gitlab;
-    let mut projects: BTreeMap<&str, Result<ProjectInfo, String>> = BTreeMap::new();
+    let mut projects: BTreeMap<&str, Result<ProjectInfo, Failure>> = BTreeMap::new();
     for page in &selected {
         if !projects.contains_key(page.project.as_str()) {
-            let info = gitlab
-                .project(&page.project)
-                .await
-                .map_err(|e| e.to_string());
+            let info = gitlab.project(&page.project).await.map_err(Failure::of);
             projects.insert(&page.project, info);
         }
     }
@@ -121,22 +121,18 @@ pub async fn read(
     let mut failed = Vec::new();
     let mut shown: Vec<&PageSettings> = Vec::new();
     for page in &selected {
-        let left_out = |why: String| LeftOut {
+        let left_out = |why: String, denied: bool| LeftOut {
             page: page.id.clone(),
             project: page.project.clone(),
             why,
+            denied,
         };
         match &projects[page.project.as_str()] {
-            Err(e) => failed.push(left_out(e.clone())),
-            Ok(info) => match info.visibility.as_deref() {
-                Some("public") => shown.push(page),
-                _ if config.roadmap.include_private => shown.push(page),
-                // GitLab always sends `visibility` (`lib/api/entities/project.rb`);
-                // without it, nothing says the project is public.
-                visibility => private.push(left_out(format!(
-                    "the project is {}",
-                    visibility.unwrap_or("of unknown visibility")
-                ))),
+            Err(e) => failed.push(left_out(e.why.clone(), e.denied)),
+            Ok(info) => match not_public(info) {
+                None => shown.push(page),
+                Some(_) if config.roadmap.include_private => shown.push(page),
+                Some(why) => private.push(left_out(why, false)),
             },
         }
     }
@@ -160,7 +156,7 @@ pub async fn read(
                 }
                 list
             })
-            .map_err(|e| e.to_string());
+            .map_err(Failure::of);
         issues.insert(page.project.as_str(), listed);
     }
     shown.retain(|page| match &issues[page.project.as_str()] {
@@ -169,7 +165,8 @@ pub async fn read(
             failed.push(LeftOut {
                 page: page.id.clone(),
                 project: page.project.clone(),
-                why: e.clone(),
+                why: e.why.clone(),
+                denied: e.denied,
             });
             false
         }
@@ -201,6 +198,51 @@ pub async fn read(
         failed,
         warnings,
     })
+}
+
+/// A read that failed: what, and whether GitLab refused the token.
+#[derive(Debug, Clone)]
+struct Failure {
+    why: String,
+    denied: bool,
+}
+
+impl Failure {
+    fn of(e: GitlabError) -> Self {
+        Failure {
+            denied: matches!(
+                e,
+                GitlabError::Unauthorized { .. }
+                    | GitlabError::Forbidden { .. }
+                    | GitlabError::NotFound { .. }
+            ),
+            why: e.to_string(),
+        }
+    }
+}
+
+/// Why the issues of `project` are not public, if they are not: the project is not
+/// public, or its issues are for members only (or off). GitLab always sends both
+/// (`lib/api/entities/project.rb`); without them, nothing says the issues are public.
+fn not_public(project: &ProjectInfo) -> Option<String> {
+    match project.visibility.as_deref() {
+        Some("public") => {}
+        visibility => {
+            return Some(format!(
+                "the project is {}",
+                visibility.unwrap_or("of unknown visibility")
+            ));
+        }
+    }
+    // `app/models/concerns/featurable.rb`: `enabled` is "everyone with access" to the
+    // project; `public` is only allowed for Pages, but means the same or more.
+    match project.issues_access_level.as_deref() {
+        Some("enabled" | "public") => None,
+        Some("private") => Some("its issues are visible to project members only".into()),
+        Some("disabled") => Some("its issues are turned off".into()),
+        Some(other) => Some(format!("its issues' access level is `{other}`")),
+        None => Some("GitLab did not say who may see its issues".into()),
+    }
 }
 
 /// Each page's title and item order: parsed from the daemon's memory of its text, or

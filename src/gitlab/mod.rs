@@ -553,6 +553,10 @@ pub struct ProjectInfo {
     pub path_with_namespace: String,
     /// `public`, `internal` or `private`.
     pub visibility: Option<String>,
+    /// Who sees its issues: `enabled` (whoever sees the project), `private` (members
+    /// only) or `disabled` (`lib/api/entities/project.rb`).
+    #[serde(default)]
+    pub issues_access_level: Option<String>,
     /// Where people see it.
     pub web_url: String,
     /// What the token's user may do there (GitLab sends it to signed-in callers).

@@ -401,3 +401,53 @@ async fn the_daemon_serves_the_roadmap_of_its_last_sync_and_asks_gitlab_nothing_
         .unwrap();
     assert_eq!(code, 0);
 }
+
+/// A public project whose issues only its members see (Settings → Visibility → Issues:
+/// "Only Project Members", `issues_access_level: private` in `GET /projects/:id`,
+/// `lib/api/entities/project.rb`; `app/models/concerns/featurable.rb`): its issues are
+/// not public, so neither is its page, though `visibility` says `public`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_project_whose_issues_only_members_see_is_left_out() {
+    let world = seeded().await;
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "private")],
+        )
+        .await;
+    let site = world.dir.join("site");
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("left out product-manager (acme/roadmap): its issues are visible to project members only"),
+        "{out}"
+    );
+    assert!(!site.join("pages/product-manager.html").exists());
+    let json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    assert_eq!(json["pages"], serde_json::json!([]));
+
+    // Issues turned off: nothing to show either (and nothing public).
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "disabled")],
+        )
+        .await;
+    let (_, out, _) = roadmap(&world, &site).await;
+    assert!(out.contains("left out product-manager"), "{out}");
+    assert!(!site.join("pages/product-manager.html").exists());
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "enabled")],
+        )
+        .await;
+    let (code, out, _) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("left out"), "{out}");
+    assert!(site.join("pages/product-manager.html").exists());
+}
