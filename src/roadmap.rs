@@ -325,9 +325,14 @@ pub struct WriteError {
 }
 
 /// Writes `files` into `dir` (created if missing), each to a temporary file renamed
-/// over the old one, so a reader never sees half a file. Files of a roadmap written
+/// over the old one, so a reader never sees half a file; they are readable by all (mode
+/// 0644 less the umask), as a web server serving `dir` needs. Files of a roadmap written
 /// there before (as its `roadmap.json` lists them) that this one no longer has, such as
-/// a page that is now left out, are removed; nothing else in `dir` is touched.
+/// a page that is now left out, are removed.
+///
+/// `dir` may hold the user's own files: only files a roadmap wrote (HTML carrying its
+/// generator mark, a `roadmap.json` of its shape) are replaced or removed. When a file
+/// the site needs exists and is not one, nothing is written and that is the error.
 pub async fn write(dir: &Path, files: Vec<SiteFile>) -> Result<(), WriteError> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || write_blocking(&dir, &files))
@@ -338,12 +343,26 @@ pub async fn write(dir: &Path, files: Vec<SiteFile>) -> Result<(), WriteError> {
         })?
 }
 
+/// What every HTML file of the site carries in its `<head>` (`roadmap::render`).
+const GENERATOR_MARK: &str = "<meta name=\"generator\" content=\"handbook-sync\">";
+
 fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
     use std::io::Write as _;
     let fail = |path: &Path| {
         let path = path.to_owned();
         move |source| WriteError { path, source }
     };
+    for file in files {
+        let path = dir.join(&file.path);
+        if path.exists() && !written_by_roadmap(&path) {
+            return Err(WriteError {
+                path,
+                source: std::io::Error::other(
+                    "it exists and was not written by handbook-sync; the roadmap replaces only its own files (remove it, or choose another --out)",
+                ),
+            });
+        }
+    }
     let before = previous_files(dir);
     // Pages first, the index next, the JSON (which lists the files) last.
     let mut ordered: Vec<&SiteFile> = files.iter().collect();
@@ -356,14 +375,24 @@ fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
         let path = dir.join(&file.path);
         let parent = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(parent).map_err(fail(parent))?;
-        let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(fail(parent))?;
+        let mut builder = tempfile::Builder::new();
+        // A temporary file is 0600; the site is public.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut temp = builder.tempfile_in(parent).map_err(fail(parent))?;
         temp.write_all(file.body.as_bytes()).map_err(fail(&path))?;
         temp.as_file().sync_all().map_err(fail(&path))?;
         temp.persist(&path).map_err(|e| fail(&path)(e.error))?;
     }
-    let now: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    for stale in before.iter().filter(|f| !now.contains(f.as_str())) {
+    let now: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for stale in stale_files(&before, &now) {
         let path = dir.join(stale);
+        // Only a regular file the roadmap wrote (a symlink or the user's file stays).
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file())
+            && written_by_roadmap(&path);
+        if !ours {
+            continue;
+        }
         match std::fs::remove_file(&path) {
             Ok(()) => {
                 tracing::info!(file = %path.display(), "removed a page the roadmap no longer has")
@@ -375,13 +404,45 @@ fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// The page files the `roadmap.json` in `dir` lists, if any: only names directly in
-/// `pages/` ending in `.html`, whatever else the file may hold.
-fn previous_files(dir: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(dir.join("roadmap.json")) else {
-        return Vec::new();
+/// The files listed `before` that the site written `now` lacks. Names equal but for
+/// case are the same file where names ignore case (macOS, Windows): removing `PM.html`
+/// after writing `pm.html` there would remove the new page.
+fn stale_files<'a>(before: &'a [String], now: &[&str]) -> Vec<&'a str> {
+    let now: BTreeSet<String> = now.iter().map(|f| f.to_lowercase()).collect();
+    before
+        .iter()
+        .filter(|f| !now.contains(&f.to_lowercase()))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether the file at `path` is one a roadmap wrote: HTML with its generator mark, or
+/// a `roadmap.json` of its shape.
+fn written_by_roadmap(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
     };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+    if path.extension().is_some_and(|e| e == "json") {
+        roadmap_json(&text).is_some()
+    } else {
+        text.contains(GENERATOR_MARK)
+    }
+}
+
+/// `text` as a `roadmap.json` (`version` 1, `generated_at`, `pages`), if it is one.
+fn roadmap_json(text: &str) -> Option<serde_json::Value> {
+    let json = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    (json["version"] == 1 && json["generated_at"].is_string() && json["pages"].is_array())
+        .then_some(json)
+}
+
+/// The page files the `roadmap.json` in `dir` lists, if it is a roadmap's: only names
+/// directly in `pages/` ending in `.html`, whatever else the file may hold.
+fn previous_files(dir: &Path) -> Vec<String> {
+    let Some(json) = std::fs::read_to_string(dir.join("roadmap.json"))
+        .ok()
+        .and_then(|text| roadmap_json(&text))
+    else {
         return Vec::new();
     };
     json["pages"]
@@ -522,5 +583,19 @@ fn respond(file: Result<SiteFile, axum::http::StatusCode>) -> axum::response::Re
         )
             .into_response(),
         Err(status) => (status, "not found\n").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_files;
+
+    #[test]
+    fn a_page_renamed_only_in_case_is_not_removed_after_it_was_written() {
+        let before = vec!["pages/PM.html".to_owned(), "pages/gone.html".to_owned()];
+        assert_eq!(
+            stale_files(&before, &["index.html", "pages/pm.html", "roadmap.json"]),
+            ["pages/gone.html"]
+        );
     }
 }

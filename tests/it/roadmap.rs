@@ -451,3 +451,83 @@ async fn a_public_project_whose_issues_only_members_see_is_left_out() {
     assert!(!out.contains("left out"), "{out}");
     assert!(site.join("pages/product-manager.html").exists());
 }
+
+/// `--out` may name a directory with the user's own files (`public/` of a project that
+/// already has a site): the roadmap replaces only files a roadmap wrote, and deletes
+/// only such files, whatever a `roadmap.json` found there lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roadmap_never_overwrites_or_deletes_a_file_it_did_not_write() {
+    let world = seeded().await;
+    let site = world.dir.join("site");
+    std::fs::create_dir_all(site.join("pages")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>My own site</h1>").unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains(&site.join("index.html").display().to_string())
+            && err.contains("not written by handbook-sync"),
+        "{err}"
+    );
+    assert_eq!(read(&site.join("index.html")), "<h1>My own site</h1>");
+    assert!(
+        !site.join("pages/product-manager.html").exists(),
+        "nothing is written when one file is refused"
+    );
+
+    // A roadmap.json that is not the roadmap's (another tool's, or planted) is not
+    // replaced either, and the files it lists are not deleted.
+    std::fs::remove_file(site.join("index.html")).unwrap();
+    std::fs::write(site.join("pages/mine.html"), "mine").unwrap();
+    std::fs::write(
+        site.join("roadmap.json"),
+        r#"{"pages": [{"file": "pages/mine.html"}]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = roadmap(&world, &site).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("roadmap.json"), "{err}");
+    assert_eq!(read(&site.join("pages/mine.html")), "mine");
+
+    // The roadmap's own roadmap.json, edited to list a file of the user's: the file is
+    // not the roadmap's (no generator mark), so it stays.
+    std::fs::remove_file(site.join("roadmap.json")).unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    json["pages"][0]["file"] = "pages/mine.html".into();
+    std::fs::write(site.join("roadmap.json"), json.to_string()).unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(read(&site.join("pages/mine.html")), "mine");
+    // A second run over its own files is fine.
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// The site is public: a web server running as another user (nginx's `www-data`)
+/// serving `--out` must be able to read it. Files get the usual mode (0644 under
+/// umask 022), not a temporary file's 0600.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sites_files_are_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let world = seeded().await;
+    let site = world.dir.join("site");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" roadmap --config \"$1\" --out \"$2\" >/dev/null")
+        .arg(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg(world.dir.join("config.toml"))
+        .arg(&site)
+        .env("GITLAB_TOKEN", TOKEN)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for file in ["index.html", "roadmap.json", "pages/product-manager.html"] {
+        let mode = std::fs::metadata(site.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{file}: {mode:o}");
+    }
+}
