@@ -248,13 +248,31 @@ pub struct ServerSettings {
 }
 
 /// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoadmapSettings {
     /// Publish pages whose project is private or internal too (default: only public
     /// projects' pages; the others are left out, and the output says which).
     #[serde(default)]
     pub include_private: bool,
+    /// The daemon reads its `/roadmap/` again after a sync once it is this old, even
+    /// when the sync changed nothing: people change GitLab (close an issue, make one
+    /// confidential, make the project private) without touching the handbook.
+    #[serde(default = "default_roadmap_max_age")]
+    pub max_age_seconds: u64,
+}
+
+impl Default for RoadmapSettings {
+    fn default() -> Self {
+        RoadmapSettings {
+            include_private: false,
+            max_age_seconds: default_roadmap_max_age(),
+        }
+    }
+}
+
+fn default_roadmap_max_age() -> u64 {
+    300
 }
 
 fn default_listen() -> std::net::SocketAddr {

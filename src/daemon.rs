@@ -429,9 +429,9 @@ pub async fn run(
         if shutdown.is_cancelled() {
             break;
         }
-        if let Some(plan) = &plan {
-            roadmap.after_sync(&config, &connection, plan, &cache).await;
-        }
+        roadmap
+            .after_sync(&config, &connection, plan.as_ref(), &cache)
+            .await;
         let finished = Utc::now();
         let skipped = config.schedule.ticks_between(started, finished);
         if skipped > 0 {

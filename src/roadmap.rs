@@ -466,11 +466,13 @@ pub struct Served {
     site: RwLock<Option<Site>>,
 }
 
-/// A rendered site, and whether every page could be read for it.
+/// A rendered site, its data, whether every page could be read for it, and when.
 #[derive(Debug, Clone)]
 struct Site {
+    roadmap: Arc<Roadmap>,
     files: Arc<BTreeMap<String, SiteFile>>,
     complete: bool,
+    read_at: std::time::Instant,
 }
 
 impl Served {
@@ -479,52 +481,80 @@ impl Served {
         Arc::new(Served::default())
     }
 
-    /// Renders the roadmap again after a sync, when that sync can have changed it:
-    /// while there is no site or one that lacks a page that failed to read, and after a
-    /// sync that wrote or found a person's change (a sync of pages that did not change
-    /// reads no issue, and neither does this). Page titles come from the texts the sync
-    /// read. A read that fails keeps the site as it was; one where some pages failed
-    /// replaces only a site that lacked pages too.
+    /// Reads and renders the roadmap again after a sync (`plan`, `None` when the sync
+    /// failed) when it can have changed: while there is no site or one that lacks a page
+    /// that failed to read, after a sync that wrote or found a person's change, and once
+    /// the site is `roadmap.max_age_seconds` old, since people change GitLab (close an
+    /// issue, make one confidential, make the project private) without a sync seeing
+    /// it. Page titles come from the texts the sync read.
+    ///
+    /// What the read shows replaces the site. A page that failed to read keeps what the
+    /// site showed of it only when GitLab merely failed (5xx, timeout); when it refused
+    /// the token (401, 403, 404) nothing says the page is still public, and it goes.
     pub async fn after_sync(
         &self,
         config: &Config,
         connection: &Connection,
-        plan: &crate::sync::Plan,
+        plan: Option<&crate::sync::Plan>,
         texts: &SourceCache,
     ) {
-        let complete = self
-            .site
-            .read()
-            .expect("never poisoned")
-            .as_ref()
-            .map(|site| site.complete);
-        if complete == Some(true) && plan.actions.is_empty() {
+        let old = self.site.read().expect("never poisoned").clone();
+        let max_age = std::time::Duration::from_secs(config.roadmap.max_age_seconds);
+        if let Some(site) = &old
+            && site.complete
+            && site.read_at.elapsed() < max_age
+            && plan.is_none_or(|p| p.actions.is_empty())
+        {
             return;
         }
-        match read(config, connection, &[], Some(texts), Utc::now()).await {
-            Ok(read) if read.failed.is_empty() || complete != Some(true) => {
-                for left in &read.private {
-                    tracing::info!(page = %left.page, project = %left.project, "roadmap: left out, {} (roadmap.include_private publishes it)", left.why);
-                }
-                for left in &read.failed {
-                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: left out: {}", left.why);
-                }
-                let files = render(&read.roadmap)
-                    .into_iter()
-                    .map(|f| (f.path.clone(), f))
-                    .collect();
-                *self.site.write().expect("never poisoned") = Some(Site {
-                    files: Arc::new(files),
-                    complete: read.failed.is_empty(),
-                });
+        let read = match read(config, connection, &[], Some(texts), Utc::now()).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!("roadmap: kept as it was: {e}");
+                return;
             }
-            Ok(read) => {
-                for left in &read.failed {
-                    tracing::warn!(page = %left.page, "roadmap: kept as it was: {}", left.why);
-                }
-            }
-            Err(e) => tracing::warn!("roadmap: kept as it was: {e}"),
+        };
+        for left in &read.private {
+            tracing::info!(page = %left.page, project = %left.project, "roadmap: left out, {} (roadmap.include_private publishes it)", left.why);
         }
+        let mut roadmap = read.roadmap;
+        for left in &read.failed {
+            let kept = (!left.denied)
+                .then(|| {
+                    old.as_ref()?
+                        .roadmap
+                        .pages
+                        .iter()
+                        .find(|p| p.id == left.page)
+                })
+                .flatten();
+            match kept {
+                Some(page) => {
+                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: shown as last read: {}", left.why);
+                    roadmap.pages.push(page.clone());
+                    // Nothing the roadmap shows is newer than its time.
+                    let before = old
+                        .as_ref()
+                        .map_or(roadmap.generated_at, |s| s.roadmap.generated_at);
+                    roadmap.generated_at = roadmap.generated_at.min(before);
+                }
+                None => {
+                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: left out: {}", left.why)
+                }
+            }
+        }
+        let place = |id: &str| config.pages.iter().position(|p| p.id == id);
+        roadmap.pages.sort_by_key(|p| place(&p.id));
+        let files = render(&roadmap)
+            .into_iter()
+            .map(|f| (f.path.clone(), f))
+            .collect();
+        *self.site.write().expect("never poisoned") = Some(Site {
+            roadmap: Arc::new(roadmap),
+            files: Arc::new(files),
+            complete: read.failed.is_empty(),
+            read_at: std::time::Instant::now(),
+        });
     }
 
     /// `/roadmap/` (the index), `/roadmap/<file>`, and `/roadmap` sent on to `/roadmap/`.
