@@ -706,3 +706,36 @@ async fn the_daemons_roadmap_drops_a_page_whose_project_it_can_no_longer_see() {
         .unwrap();
     assert_eq!(code, 0);
 }
+
+/// The demo leaves its roadmap in the temporary directory for the reader. That
+/// directory is shared: a name derived from the process id can be guessed and made
+/// first by another user, with `pages` a link into the reader's files, which the
+/// roadmap would then write and prune through. It must be a new directory of a name
+/// no one can guess (made with `mkdir`, which fails on a name that exists).
+#[test]
+fn the_demos_roadmap_goes_into_a_new_directory_no_one_else_could_have_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let index = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with("index.html"))
+        .expect("the demo prints the roadmap's index");
+    let site = Path::new(index).parent().unwrap();
+    assert_eq!(site.parent(), Some(tmp.path()), "{index}");
+    assert_ne!(
+        site.file_name().unwrap().to_string_lossy(),
+        format!("handbook-sync-roadmap-{pid}"),
+        "a name anyone can guess from the process id"
+    );
+}
