@@ -142,7 +142,10 @@ async fn after_the_seed_sync_the_roadmap_links_every_responsibility_and_equals_s
     }
     assert_eq!(html.matches("class=\"state handed_over\"").count(), 7);
     for name in &handed {
-        assert!(html.contains(&format!("Handed over to {name}")), "{name}");
+        assert!(
+            html.contains(&format!("Handed over to <bdi>{name}</bdi>")),
+            "{name}"
+        );
     }
     assert!(html.contains("<svg class=\"chart\""));
     assert!(html.contains(
@@ -156,7 +159,7 @@ async fn after_the_seed_sync_the_roadmap_links_every_responsibility_and_equals_s
 
     let index = read(&site.join("index.html"));
     assert!(index.contains(
-        "<a href=\"pages/product-manager.html\">Product Manager Responsibilities and Tasks</a>"
+        "<a href=\"pages/product-manager.html\"><bdi>Product Manager Responsibilities and Tasks</bdi></a>"
     ));
     assert!(index.contains(&format!(
         "<span data-count=\"total\">{}</span>",
@@ -196,7 +199,7 @@ async fn a_confidential_issue_is_counted_but_its_title_is_not_published() {
     }
     let page = read(&site.join("pages/product-manager.html"));
     assert!(page.contains(&format!(
-        "<a href=\"{}\">Confidential issue</a>",
+        "<a href=\"{}\"><bdi>Confidential issue</bdi></a>",
         issue["web_url"].as_str().unwrap()
     )));
 }
@@ -285,7 +288,7 @@ async fn hostile_page_text_is_shown_as_text() {
         ),
         "{page}"
     );
-    assert!(page.contains("<h1>Plans &lt;script&gt;alert(0)&lt;/script&gt;</h1>"));
+    assert!(page.contains("<h1><bdi>Plans &lt;script&gt;alert(0)&lt;/script&gt;</bdi></h1>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
