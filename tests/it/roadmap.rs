@@ -768,3 +768,33 @@ fn the_demos_roadmap_goes_into_a_new_directory_no_one_else_could_have_made() {
         "a name anyone can guess from the process id"
     );
 }
+
+/// More issues than one page of GitLab's listing (100): every one is read, shown and
+/// counted as `status` counts it, and the burn-up ends at the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_more_issues_than_one_listing_page_is_shown_whole() {
+    let world = World::new(&page_toml("big", "big.md", "acme/roadmap"), "").await;
+    let mut text = String::from("# Big\n\n## Duties\n\n");
+    for i in 1..=130 {
+        text.push_str(&format!("- Duty number {i}\n"));
+    }
+    world.write_page("big.md", &text);
+    world.apply_ok().await;
+    let site = world.dir.join("site");
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    let page = &json["pages"][0];
+    assert_eq!(page["total"], 130);
+    assert_counts_equal(page, &status_json(&world).await["pages"][0]);
+    assert_eq!(page["sections"][0]["items"].as_array().unwrap().len(), 130);
+    assert_eq!(
+        page["burn_up"].as_array().unwrap().last().unwrap()["total"],
+        130
+    );
+    let html = read(&site.join("pages/big.html"));
+    assert_eq!(html.matches("<li data-iid=").count(), 130);
+    for i in [1, 100, 101, 130] {
+        assert!(html.contains(&format!("Duty number {i}<")), "{i}");
+    }
+}
