@@ -33,3 +33,4 @@ mod sync_e2e;
 mod sync_props;
 mod sync_safety;
 mod transport;
+mod write_after_read;
