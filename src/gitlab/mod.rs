@@ -13,6 +13,7 @@ use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
+pub mod lease;
 pub mod notes;
 mod transport;
 mod turn;

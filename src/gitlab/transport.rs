@@ -65,8 +65,11 @@ pub(super) enum Mode {
     /// also for the fence; tried again when that is safe.
     Queued,
     /// Sent at once and tried once: the read and the write of a [`Turn`], whose waits
-    /// came before the read.
+    /// came before the read, and a lease's release at a shutdown.
     AtOnce,
+    /// The lease's own requests: no slot (writers waiting at the fence hold them) and no
+    /// fence (they are what opens it); the pause, the throttles and retries as usual.
+    Lease,
 }
 
 /// How hard to push GitLab, and how to recover.
@@ -449,7 +452,7 @@ impl Client {
                 slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
                 () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
             }),
-            Mode::AtOnce => None,
+            Mode::AtOnce | Mode::Lease => None,
         };
         if mode != Mode::AtOnce {
             self.wait_turn(creates_issue).await?;

@@ -84,6 +84,11 @@ impl Prepared {
         self
     }
 
+    /// Whether the token may not write to `project` (its pages fail when applied).
+    pub fn refuses(&self, project: &str) -> bool {
+        self.refused.contains_key(project)
+    }
+
     /// Writes `cache` after a successful apply, or on [`Prepared::save_cache`].
     pub fn with_cache(mut self, cache: Option<super::cache::Session>) -> Self {
         self.cache = cache;

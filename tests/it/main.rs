@@ -14,6 +14,7 @@ mod corpus;
 mod daemon;
 mod demo_boards_status;
 mod fidelity;
+mod lease;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
