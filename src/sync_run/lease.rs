@@ -154,20 +154,21 @@ pub struct LeasePolicy {
 
 impl LeasePolicy {
     /// The policy of `config` for a run of `command` (`apply`, `run`). A lease holds five
-    /// minutes, or four times the longest a read and a write may take if that is more
-    /// (each request up to `gitlab.timeout_seconds`, and GitLab runs one up to a minute
-    /// after its client gave up): the fence always has room for the writes it admits. It
-    /// is renewed every fifth of that.
+    /// minutes, or twice the longest a read and its write may take if that is more (each
+    /// request up to `gitlab.timeout_seconds`, GitLab running one up to a minute after its
+    /// client gave up, and the margin): between two renewals, every fifth of that, the
+    /// fence always has room for what it admits.
     pub fn new(config: &Config, command: &str) -> LeasePolicy {
         let timeout = config.policy().timeout;
-        let ttl = Duration::from_secs(300).max((timeout * 2 + GITLAB_GRACE) * 4);
+        let margin = timeout + Duration::from_secs(2);
+        let ttl = Duration::from_secs(300).max((timeout * 2 + GITLAB_GRACE + margin) * 2);
         LeasePolicy {
             label: config.sync.lease_label.clone(),
             wait: Duration::from_secs(config.sync.lease_wait_seconds),
             ttl,
             renew_every: ttl / 5,
             poll: Duration::from_secs(5),
-            margin: timeout + Duration::from_secs(2),
+            margin,
             me: Identity::this_process(command),
         }
     }
@@ -648,14 +649,8 @@ impl Leases {
         let held = std::mem::take(&mut *self.shared.held.lock().await);
         let at_once = self.shared.gitlab.is_cancelled();
         for (project, lease) in held {
-            // GitLab's `Date` is rounded down to the second, and the label's last change
-            // happened within that second.
-            let since = lease.set_at.map(|d| d + chrono::TimeDelta::seconds(1));
-            let delete = self
-                .shared
-                .gitlab
-                .delete_lease_label(&project, lease.id, since, at_once);
-            match tokio::time::timeout(Duration::from_secs(70), delete).await {
+            let release = self.release_one(&project, &lease, at_once);
+            match tokio::time::timeout(Duration::from_secs(70), release).await {
                 Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
                 Ok(Ok(Deleted::Gone)) => {
                     tracing::warn!(project, "the project's lease was gone already")
@@ -671,6 +666,47 @@ impl Leases {
                     tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
                 }
             }
+        }
+    }
+
+    /// Deletes `lease` by id if it did not change since it was last set. A renewal whose
+    /// answer never came may have changed it all the same: then it is read again, and
+    /// deleted if it still names this run.
+    async fn release_one(
+        &self,
+        project: &str,
+        lease: &Held,
+        at_once: bool,
+    ) -> Result<Deleted, GitlabError> {
+        let gitlab = &self.shared.gitlab;
+        // GitLab's `Date` is rounded down to the second, and the label's last change
+        // happened within that second.
+        let second = chrono::TimeDelta::seconds(1);
+        let since = lease.set_at.map(|d| d + second);
+        let deleted = gitlab
+            .delete_lease_label(project, lease.id, since, at_once)
+            .await?;
+        if deleted != Deleted::Changed || at_once {
+            return Ok(deleted);
+        }
+        let read = gitlab
+            .lease_label(project, &self.shared.policy.label)
+            .await?;
+        let ours = read.value.filter(|l| {
+            l.id == lease.id
+                && l.description
+                    .as_deref()
+                    .and_then(Holder::parse)
+                    .map(|h| h.run)
+                    == Some(self.shared.policy.me.run.clone())
+        });
+        match ours {
+            Some(label) => {
+                gitlab
+                    .delete_lease_label(project, label.id, read.date.map(|d| d + second), false)
+                    .await
+            }
+            None => Ok(Deleted::Changed),
         }
     }
 

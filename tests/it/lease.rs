@@ -202,8 +202,8 @@ async fn a_label_is_deleted_by_id_only_if_unchanged_since_the_time_given() {
     assert_eq!(issues[0]["labels"], json!([]), "the label left its issue");
 }
 
-/// Two `apply` processes started within 50 ms of each other on a page of six new
-/// bullets: without a lease both planned six creates and made twelve issues. With it,
+/// Two `apply` processes started together (back to back, while GitLab answers slowly
+/// enough that both plan before either writes) on a page of six new bullets: without a lease both planned six creates and made twelve issues. With it,
 /// one writes, the other waits for the lease, plans again under it and finds nothing to
 /// do. Both succeed; no lease is left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,12 +220,17 @@ async fn two_applies_started_together_create_each_item_once() {
             .spawn()
             .unwrap()
     };
-    let started = Instant::now();
+    // 100 ms a request: each plans for half a second or more, so the two plans overlap
+    // however the processes are scheduled, as two schedulers' jobs starting together do.
+    world
+        .http
+        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+        .json(&json!({"latency_ms": 100}))
+        .send()
+        .await
+        .unwrap();
+    // Back to back: milliseconds apart.
     let (first, second) = (apply(), apply());
-    assert!(
-        started.elapsed() < Duration::from_millis(50),
-        "both started within 50 ms"
-    );
     let (first, second) = tokio::task::spawn_blocking(move || {
         (
             first.wait_with_output().unwrap(),
@@ -310,6 +315,57 @@ async fn an_expired_lease_is_taken_over() {
     );
     let (status, _) = request(&world, Method::GET, &format!("{LABELS}/{stale}"), &[], &[]).await;
     assert_eq!(status, 404, "the stale label was deleted");
+}
+
+/// SIGTERM while `apply` holds the lease (a CronJob's pod stopped, a CI job cancelled):
+/// no new write starts, the lease is released at once (the next run need not wait for
+/// it to expire), `apply` exits 1, and the next run finishes the job without duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_apply_releases_the_lease() {
+    let world = world("").await;
+    let faults = |value: Value| {
+        let world = &world;
+        async move {
+            world
+                .http
+                .put(format!("{}/-/sandbox/faults", world.sandbox.url))
+                .json(&value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    faults(json!({"latency_ms": 300})).await;
+    let apply = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["apply", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !label_names(&world).await.contains(&LEASE.to_owned()) {
+        assert!(Instant::now() < deadline, "apply never took the lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, _) = tokio::task::spawn_blocking(move || crate::common::terminate(apply))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "stopped before it was done");
+    faults(json!({})).await;
+    assert!(
+        !label_names(&world).await.contains(&LEASE.to_owned()),
+        "the lease was released"
+    );
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        !err.contains("waiting for"),
+        "no lease left to wait for: {err}"
+    );
+    assert_eq!(world.issues(PROJECT).await.len(), 6);
 }
 
 /// A label of the lease's name that is no lease (a person made it) is never taken over
