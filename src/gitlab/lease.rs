@@ -98,11 +98,10 @@ impl Gitlab {
                 &[],
             )
             .await?;
-        let value = match status {
-            StatusCode::NOT_FOUND => None,
-            _ => Some(label_from(&what, &body)?),
-        };
-        Ok(Dated { value, date })
+        Ok(Dated {
+            value: found_label(&what, status, &body)?,
+            date,
+        })
     }
 
     /// Creates the label `name` with `description`, unless a label of that title exists.
@@ -160,11 +159,10 @@ impl Gitlab {
                 &[],
             )
             .await?;
-        let value = match status {
-            StatusCode::NOT_FOUND => None,
-            _ => Some(label_from(&what, &body)?),
-        };
-        Ok(Dated { value, date })
+        Ok(Dated {
+            value: found_label(&what, status, &body)?,
+            date,
+        })
     }
 
     /// Deletes label `id` if it did not change after `unmodified_since`. `at_once`: no
@@ -280,6 +278,18 @@ impl Gitlab {
             header_date(response.headers()),
             response.body().clone(),
         ))
+    }
+}
+
+/// The label of a `GET` or `PUT` answer; `None` for its `404 Label Not Found`.
+fn found_label(
+    what: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<Option<LeaseLabel>, GitlabError> {
+    match status {
+        StatusCode::NOT_FOUND => Ok(None),
+        _ => label_from(what, body).map(Some),
     }
 }
 

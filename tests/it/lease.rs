@@ -3,7 +3,7 @@
 //! GitLab's source, cited per test), `apply` and `run` as processes, and the lease's
 //! renewal and fence through the library.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use handbook_sync::gitlab::{Client, Gitlab, Policy};
@@ -11,7 +11,7 @@ use handbook_sync::sync_run::lease::{Identity, LeasePolicy, Leases};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TOKEN, World, page_toml};
+use crate::common::{TOKEN, World, free_port, get_local, page_toml};
 
 const PROJECT: &str = "acme/roadmap";
 const LABELS: &str = "/projects/acme%2Froadmap/labels";
@@ -210,11 +210,8 @@ async fn a_label_is_deleted_by_id_only_if_unchanged_since_the_time_given() {
 async fn two_applies_started_together_create_each_item_once() {
     let world = world("").await;
     let apply = || {
-        Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
-            .args(["apply", "--config"])
-            .arg(world.dir.join("config.toml"))
-            .env("GITLAB_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
+        world
+            .command(&["apply"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -222,13 +219,7 @@ async fn two_applies_started_together_create_each_item_once() {
     };
     // 100 ms a request: each plans for half a second or more, so the two plans overlap
     // however the processes are scheduled, as two schedulers' jobs starting together do.
-    world
-        .http
-        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-        .json(&json!({"latency_ms": 100}))
-        .send()
-        .await
-        .unwrap();
+    world.set_faults(json!({"latency_ms": 100})).await;
     // Back to back: milliseconds apart.
     let (first, second) = (apply(), apply());
     let (first, second) = tokio::task::spawn_blocking(move || {
@@ -323,24 +314,9 @@ async fn an_expired_lease_is_taken_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_apply_releases_the_lease() {
     let world = world("").await;
-    let faults = |value: Value| {
-        let world = &world;
-        async move {
-            world
-                .http
-                .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-                .json(&value)
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    faults(json!({"latency_ms": 300})).await;
-    let apply = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
-        .args(["apply", "--config"])
-        .arg(world.dir.join("config.toml"))
-        .env("GITLAB_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
+    world.set_faults(json!({"latency_ms": 300})).await;
+    let apply = world
+        .command(&["apply"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -354,7 +330,7 @@ async fn sigterm_during_apply_releases_the_lease() {
         .await
         .unwrap();
     assert_eq!(code, 1, "stopped before it was done");
-    faults(json!({})).await;
+    world.set_faults(json!({})).await;
     assert!(
         !label_names(&world).await.contains(&LEASE.to_owned()),
         "the lease was released"
@@ -531,21 +507,6 @@ async fn a_held_lease_is_renewed_and_a_deleted_one_stops_every_write() {
     assert!(!label_names(&world).await.contains(&LEASE.to_owned()));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-        .await
-        .ok()?;
-    Some((r.status().as_u16(), r.text().await.unwrap()))
-}
-
 /// The daemon cannot get the lease: the sync is skipped and said so (log, `/readyz`,
 /// `syncs_total{outcome="lease_held"}`), not retried in a loop; once the other run's
 /// lease is gone, the next tick syncs.
@@ -558,10 +519,8 @@ async fn the_daemon_reports_a_held_lease_and_syncs_on_a_later_tick() {
     .await;
     let id = hold_lease(&world, chrono::Utc::now() + chrono::TimeDelta::hours(1)).await;
     let log = world.dir.join("daemon.log");
-    let daemon = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
-        .args(["run", "--config"])
-        .arg(world.dir.join("config.toml"))
-        .env("GITLAB_TOKEN", TOKEN)
+    let daemon = world
+        .command(&["run"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
@@ -569,7 +528,7 @@ async fn the_daemon_reports_a_held_lease_and_syncs_on_a_later_tick() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready = loop {
-        if let Some((503, text)) = get(port, "/readyz").await
+        if let Some((503, text)) = get_local(port, "/readyz").await
             && text.contains("another handbook-sync run holds its lease")
         {
             break text;
@@ -582,7 +541,7 @@ async fn the_daemon_reports_a_held_lease_and_syncs_on_a_later_tick() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(ready.contains("host ci-runner-7, pid 4242"), "{ready}");
-    let (_, metrics) = get(port, "/metrics").await.unwrap();
+    let (_, metrics) = get_local(port, "/metrics").await.unwrap();
     assert!(
         metrics.contains("handbook_sync_syncs_total{outcome=\"lease_held\"}"),
         "{metrics}"
@@ -593,7 +552,7 @@ async fn the_daemon_reports_a_held_lease_and_syncs_on_a_later_tick() {
         .api(Method::DELETE, &format!("{LABELS}/{id}"), &[])
         .await;
     loop {
-        if let Some((200, _)) = get(port, "/readyz").await {
+        if let Some((200, _)) = get_local(port, "/readyz").await {
             break;
         }
         assert!(

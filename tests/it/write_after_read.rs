@@ -38,17 +38,6 @@ async fn world() -> World {
     world
 }
 
-async fn set_faults(world: &World, faults: Value) {
-    let r = world
-        .http
-        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
 /// How many times the client read one issue (the read before an edit).
 async fn issue_reads(world: &World) -> u64 {
     world.stats().await["by_route"]["GET /projects/:id/issues/:iid"]
@@ -121,7 +110,7 @@ async fn apply_while_typing(
         .map(|i| i["iid"].as_u64().unwrap())
         .collect();
     assert_eq!(iids.len(), 6);
-    set_faults(world, before).await;
+    world.set_faults(before).await;
     world.reset_stats().await;
     let done = AtomicBool::new(false);
     let run = async {
@@ -136,7 +125,7 @@ async fn apply_while_typing(
                 assert!(Instant::now() < deadline, "apply never read an issue");
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            set_faults(world, faults).await;
+            world.set_faults(faults).await;
         }
         person(world, &iids, &done, may_type).await
     };
@@ -145,7 +134,7 @@ async fn apply_while_typing(
     })
     .await
     .expect("apply ends within 400 s");
-    set_faults(world, json!({})).await;
+    world.set_faults(json!({})).await;
     (code, format!("{out}\n{err}"), written)
 }
 
