@@ -20,7 +20,8 @@
 //!   (`app/policies/label_policy.rb`), which Planner and Reporter and up have: the rights
 //!   handbook-sync already needs to set labels on issues.
 //! - A label's description is sanitized (`Sanitize.clean`, then HTML entities decoded):
-//!   the lease's description holds no HTML.
+//!   the lease's description holds no HTML. It may be 512 KiB long
+//!   (`DESCRIPTION_LENGTH_MAX` in `app/models/label.rb`); the lease's is under 1 KiB.
 
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use super::{CurrentIssue, Gitlab, GitlabError, IssueEdit, TransportError};
 
+/// How many conflict notes one edit posts at most: a person who keeps changing the block
+/// between the note and the write gets each version kept, but not forever.
+const NOTES_PER_EDIT: usize = 3;
+
 /// What to write onto an issue as it was just read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Onto {
@@ -62,6 +66,14 @@ impl Gitlab {
                     let onto = decide(&current)?;
                     if let Some(note) = onto.note.filter(|n| !noted.contains(n)) {
                         drop(turn);
+                        if noted.len() >= NOTES_PER_EDIT {
+                            return Err(GitlabError::Other {
+                                what: what(),
+                                message: format!(
+                                    "its managed block changed {NOTES_PER_EDIT} times while it was being written (each version kept in a note); left for the next run"
+                                ),
+                            });
+                        }
                         tracing::warn!(
                             iid,
                             "the managed block was changed by a person and in the handbook; keeping their version in a note"

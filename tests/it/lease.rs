@@ -392,6 +392,27 @@ async fn a_lease_label_that_issues_could_carry_is_a_configuration_error() {
     }
 }
 
+/// Every write's answer lost on the way back (the write itself applied): the lease's
+/// create is sent again by the client and answered `409`, and the label read back names
+/// this run, so the lease is this run's, not another's to wait for. Its release, answered
+/// `404` the second time, is just as final.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_whose_create_answer_was_lost_is_still_this_runs() {
+    let world = World::new("", "").await;
+    world
+        .set_faults(json!({"lost_response_rate": 1.0, "seed": 1}))
+        .await;
+    let mut leases = Leases::new(gitlab(&world), short_lease());
+    leases
+        .acquire(PROJECT, &|_, holder| panic!("waited for itself: {holder}"))
+        .await
+        .unwrap();
+    assert_eq!(lease_holder(&world).await["run"], short_lease().me.run);
+    leases.release().await;
+    world.set_faults(json!({})).await;
+    assert!(!label_names(&world).await.contains(&LEASE.to_owned()));
+}
+
 /// A client of the sandbox, one request at a time.
 fn gitlab(world: &World) -> Gitlab {
     let url = url::Url::parse(&world.sandbox.url).unwrap();
