@@ -15,6 +15,7 @@ use crate::sync::{IssueState, ObservedIssue};
 pub mod boards;
 pub mod lease;
 pub mod notes;
+mod roadmap;
 mod transport;
 mod turn;
 
