@@ -89,7 +89,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/labels/{label_id}",
-            get(labels::get_label).put(labels::edit_label),
+            get(labels::get_label)
+                .put(labels::edit_label)
+                .delete(labels::delete_label),
         )
         .route(
             "/projects/{id}/boards",

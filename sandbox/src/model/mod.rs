@@ -60,6 +60,11 @@ pub struct Label {
     pub color: String,
     pub description: Option<String>,
     pub priority: Option<i64>,
+    /// When it was created or last changed; not shown by the API, but a delete with
+    /// `If-Unmodified-Since` compares it (`lib/api/helpers.rb`,
+    /// `check_unmodified_since!`). `None` in state files written before it was kept.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// An issue's state, as the API and the state file spell it.
