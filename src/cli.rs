@@ -147,9 +147,9 @@ pub struct SandboxArgs {
     /// again at start.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first) and
-    /// creates no board through the API; `premium` keeps several assignees, creates
-    /// boards and makes scoped labels (`key::value`) exclusive.
+    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first);
+    /// `premium` keeps several assignees and makes scoped labels (`key::value`)
+    /// exclusive. Boards are created on both, as on GitLab since 12.1.
     #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
     pub tier: String,
 }

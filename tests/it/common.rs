@@ -45,7 +45,7 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
     sandbox_with_tier(gitlab_sandbox::Tier::Free).await
 }
 
-/// [`sandbox`] as the given tier (on Free, GitLab's API creates no issue board).
+/// [`sandbox`] as the given tier (Premium keeps several assignees and exclusive scoped labels).
 pub async fn sandbox_with_tier(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
     let config = gitlab_sandbox::Config {
         token: TOKEN.into(),

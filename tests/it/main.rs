@@ -6,6 +6,7 @@
 //! state (environment variables, the current directory, a global tracing subscriber);
 //! environment goes to the child processes, and files go to per-test directories.
 
+mod as_user;
 mod common;
 
 mod cache;
@@ -21,6 +22,7 @@ mod plan_markdown;
 mod resilience;
 mod resilience_process;
 mod safe_edits;
+mod sandbox_abilities;
 mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;

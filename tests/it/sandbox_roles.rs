@@ -4,9 +4,10 @@
 //! gitlab-org/gitlab); everything is set up through GitLab's own API, as any client
 //! could.
 
+use crate::as_user::As;
 use crate::common::TOKEN;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// A sandbox with the public `acme/roadmap`, the private `acme/secret` and users
@@ -34,107 +35,6 @@ async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
 
 const ROADMAP: &str = "/projects/acme%2Froadmap";
 const SECRET: &str = "/projects/acme%2Fsecret";
-
-/// Requests to one sandbox with one token.
-#[derive(Clone)]
-struct As {
-    http: Client,
-    base: String,
-    token: String,
-}
-
-impl As {
-    fn root(url: &str) -> Self {
-        As {
-            http: Client::new(),
-            base: format!("{url}/api/v4"),
-            token: TOKEN.into(),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("PRIVATE-TOKEN", &self.token)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, &[]).await;
-        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-        body
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
-        let (status, body) = self.call(Method::POST, path, form).await;
-        assert_eq!(status, StatusCode::CREATED, "POST {path}: {body}");
-        body
-    }
-
-    async fn put(&self, path: &str, form: &[(&str, &str)]) -> Value {
-        let (status, body) = self.call(Method::PUT, path, form).await;
-        assert_eq!(status, StatusCode::OK, "PUT {path}: {body}");
-        body
-    }
-
-    /// As root: a new user and a token of theirs; returns (user id, their client).
-    async fn new_user(&self, username: &str) -> (u64, As) {
-        let user = self
-            .post(
-                "/users",
-                &[
-                    ("username", username),
-                    ("name", username),
-                    ("email", &format!("{username}@example.com")),
-                    ("password", "a-long-password-1"),
-                ],
-            )
-            .await;
-        let id = user["id"].as_u64().unwrap();
-        let token = self
-            .post(
-                &format!("/users/{id}/personal_access_tokens"),
-                &[("name", "tests"), ("scopes[]", "api")],
-            )
-            .await;
-        let token = token["token"].as_str().unwrap().to_owned();
-        (
-            id,
-            As {
-                token,
-                ..self.clone()
-            },
-        )
-    }
-
-    /// As root: adds `user` to `project` with `level`.
-    async fn add_member(&self, project: &str, user: u64, level: u8) {
-        self.post(
-            &format!("{project}/members"),
-            &[
-                ("user_id", &user.to_string()),
-                ("access_level", &level.to_string()),
-            ],
-        )
-        .await;
-    }
-
-    async fn user_id(&self, username: &str) -> u64 {
-        self.get(&format!("/users?username={username}")).await[0]["id"]
-            .as_u64()
-            .unwrap()
-    }
-}
 
 fn titles(labels: &Value) -> Vec<&str> {
     labels
@@ -210,10 +110,7 @@ async fn an_admin_makes_users_and_tokens_and_each_token_is_its_users() {
         )
     );
     // An unknown token is still 401.
-    let stranger = As {
-        token: "glpat-nope".into(),
-        ..root.clone()
-    };
+    let stranger = root.with_token("glpat-nope");
     assert_eq!(
         stranger.call(Method::GET, "/user", &[]).await.0,
         StatusCode::UNAUTHORIZED
@@ -252,10 +149,7 @@ async fn under_admin_mode_an_administrators_token_needs_the_admin_mode_scope() {
             let t = root
                 .post(&format!("/users/{id}/personal_access_tokens"), &form)
                 .await;
-            As {
-                token: t["token"].as_str().unwrap().to_owned(),
-                ..root.clone()
-            }
+            root.with_token(t["token"].as_str().unwrap())
         }
     };
     let plain = token(&["api"]).await;

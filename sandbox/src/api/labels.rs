@@ -248,11 +248,16 @@ pub(super) async fn edit_label_by_param(
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
+    // `optional :label_id`, `optional :name`, `exactly_one_of :label_id, :name`.
     let label = req
         .params
         .get("label_id")
         .or(req.params.get("name"))
-        .ok_or_else(|| ApiError::missing("label_id"))?
+        .ok_or_else(|| {
+            ApiError::bad_request_error(
+                "label_id, name are missing, exactly one parameter must be provided".into(),
+            )
+        })?
         .to_owned();
     edit_label(state, caller, Path((id, label)), req).await
 }

@@ -230,6 +230,10 @@ impl Gate<'_> {
         {
             return Some(application_limited());
         }
+        let call = format!("{method} {route}");
+        if faults.forbid.contains(&call) {
+            return Some(ApiError::forbidden().into_response());
+        }
         None
     }
 }

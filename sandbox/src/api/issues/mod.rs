@@ -76,8 +76,9 @@ pub(super) async fn get_issue(
 }
 
 /// `DELETE /projects/:id/issues/:iid` (`lib/api/issues.rb`): needs `destroy_issue`,
-/// which `app/policies/project_policy.rb` gives Planner and up (`planner_access`) and
-/// admins; answers `204 No Content`. The issue is gone from every list at once.
+/// which `app/policies/project_policy.rb` gives Planners (`planner_access`), Owners
+/// (`owner_access`) and admins, not Reporters, Developers or Maintainers; answers
+/// `204 No Content`. The issue is gone from every list at once.
 pub(super) async fn delete_issue(
     State(app): Shared,
     caller: Caller,
@@ -86,7 +87,7 @@ pub(super) async fn delete_issue(
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
     let ii = find_readable_issue(&state, pi, &iid, caller)?;
-    if !caller.access(&state, &state.projects[pi]).admin_issue() {
+    if !caller.access(&state, &state.projects[pi]).destroy_issue() {
         return Err(ApiError::forbidden());
     }
     state.projects[pi].issues.remove(ii);
