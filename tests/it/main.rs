@@ -10,6 +10,7 @@ mod as_user;
 mod common;
 
 mod cache;
+mod cli_docs;
 mod cli_parse;
 mod corpus;
 mod daemon;
