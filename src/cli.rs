@@ -166,6 +166,13 @@ pub struct SandboxArgs {
     /// exclusive. Boards are created on both, as on GitLab since 12.1.
     #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
     pub tier: String,
+    /// A GitLab feature flag to turn on, as an administrator would with `POST
+    /// /api/v4/features/:name`: `rate_limiting_headers_for_unthrottled_requests`
+    /// (`RateLimit-*` on answers that are not throttled) or
+    /// `api_kaminari_count_with_limit` (no totals above 10,000 records, as on
+    /// gitlab.com). Both are off by default, as on GitLab. Repeatable.
+    #[arg(long = "feature", value_name = "FLAG")]
+    pub features: Vec<String>,
 }
 
 /// Arguments of `parse`.
@@ -546,6 +553,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         members: Vec::new(),
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
+        features: args.features,
     };
     runtime()?.block_on(async move {
         let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;

@@ -113,6 +113,7 @@ impl Stage {
                 state_file: None,
                 // gitlab-org is on Ultimate (boards exist on every tier).
                 tier: gitlab_sandbox::Tier::Premium,
+                ..Default::default()
             },
         )
         .await

@@ -113,3 +113,18 @@ impl As {
             .unwrap()
     }
 }
+
+/// Turns a GitLab feature flag on in the sandbox at `url`, as root with `POST
+/// /api/v4/features/:name` (`lib/api/features.rb`); the request is an observer's, so it
+/// is neither counted nor throttled.
+pub async fn enable_feature(url: &str, name: &str) {
+    let r = Client::new()
+        .post(format!("{url}/api/v4/features/{name}"))
+        .header("PRIVATE-TOKEN", TOKEN)
+        .header("x-sandbox-observer", "1")
+        .form(&[("value", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "enabling {name}");
+}

@@ -120,6 +120,7 @@ impl World {
                 .collect(),
             state_file: None,
             tier,
+            ..Default::default()
         };
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await

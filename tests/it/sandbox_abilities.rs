@@ -40,9 +40,7 @@ async fn on_free_a_reporter_creates_two_boards_and_a_guest_is_refused() {
         .collect();
     assert_eq!(names, ["Handbook: PM", "Handbook: CEO"]);
 
-    let (status, body) = guest
-        .call(Method::POST, &boards, &[("name", "Mine")])
-        .await;
+    let (status, body) = guest.call(Method::POST, &boards, &[("name", "Mine")]).await;
     assert_eq!(
         (status, body),
         (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"}))
@@ -74,7 +72,11 @@ async fn on_free_a_reporter_creates_two_boards_and_a_guest_is_refused() {
         (Method::DELETE, &[][..]),
     ] {
         let (status, _) = guest.call(method.clone(), &list_path, form).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{method} of a list by a Guest");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{method} of a list by a Guest"
+        );
     }
     assert_eq!(guest.get(&lists).await.as_array().unwrap().len(), 1);
     let (status, _) = planner.call(Method::DELETE, &list_path, &[]).await;
@@ -155,7 +157,11 @@ async fn a_private_projects_merge_requests_are_read_by_planners_not_by_guests() 
     root.add_member(SECRET, pid, 15).await;
     root.post(
         &format!("{SECRET}/repository/files/a.md"),
-        &[("branch", "main"), ("content", "a"), ("commit_message", "a")],
+        &[
+            ("branch", "main"),
+            ("content", "a"),
+            ("commit_message", "a"),
+        ],
     )
     .await;
     root.post(

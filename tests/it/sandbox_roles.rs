@@ -26,6 +26,7 @@ async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
         members: Vec::new(),
         state_file: None,
         tier,
+        ..Default::default()
     };
     gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
         .await

@@ -7,12 +7,14 @@
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
 //! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
-//! `milestones.rs` for milestones; `settings.rs` for the application settings.
+//! `milestones.rs` for milestones; `settings.rs` for the application settings;
+//! `features.rs` for feature flags.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
 mod boards;
 mod extract;
+mod features;
 mod files;
 mod hooks;
 mod issues;
@@ -53,6 +55,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(
             "/application/settings",
             get(settings::get_settings).put(settings::put_settings),
+        )
+        .route("/features", get(features::list_features))
+        .route(
+            "/features/{name}",
+            post(features::set_feature).delete(features::delete_feature),
         )
         .route("/projects/{id}", get(projects::get_project))
         .route(

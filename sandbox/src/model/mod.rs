@@ -217,6 +217,10 @@ pub struct State {
     /// `lib/gitlab/auth/current_user_mode.rb`).
     #[serde(default)]
     pub admin_mode: bool,
+    /// Feature flags set through the API (`POST /features/:name`), by name; a flag not
+    /// here is at GitLab's default (`crate::flags`).
+    #[serde(default)]
+    pub features: BTreeMap<String, bool>,
 }
 
 impl State {
