@@ -28,6 +28,7 @@ mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_details;
 mod sandbox_faults;
 mod sandbox_flags;
 mod sandbox_repository;

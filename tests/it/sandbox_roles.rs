@@ -544,7 +544,7 @@ async fn quick_actions_on_a_new_issue_label_it_but_do_not_close_it() {
             ],
         )
         .await;
-    assert_eq!(titles(&issue["labels"]), ["qa", "multi word"]);
+    assert_eq!(titles(&issue["labels"]), ["multi word", "qa"]);
     assert_eq!(issue["description"], "Text");
     let labels = root.get(&format!("{ROADMAP}/labels")).await;
     assert_eq!(
@@ -746,7 +746,7 @@ async fn premium_scoped_labels_are_exclusive_per_scope() {
         .await;
     let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
     let edited = root.put(&path, &[("add_labels", "a::z")]).await;
-    assert_eq!(titles(&edited["labels"]), ["b", "a::z"]);
+    assert_eq!(titles(&edited["labels"]), ["a::z", "b"]);
 }
 
 // `handbook-sync sandbox --tier premium` is the same switch as `Config::tier`: the

@@ -60,3 +60,42 @@ async fn without_rate_limit_headers_a_429_and_its_retry_after_pace_the_sync() {
         ]
     );
 }
+
+/// A comment moves its issue's `updated_at` (`app/models/note.rb`: `after_save
+/// :touch_noteable`), so the cache's "updated since" check lists that issue; a comment
+/// changes nothing the planner compares, so the run stays a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_check_sees_an_issue_someone_commented_on() {
+    let world = World::new(
+        &page_toml("small", "small.md", PROJECT),
+        "[sync]\ncache_dir = \"cache\"\ncache_clock_margin_seconds = 1\n",
+    )
+    .await;
+    world.write_page("small.md", "## Duties\n\n- Keep the roadmap public\n");
+    // Each run past the one-second margin of the last, so that only issues updated
+    // after it come back.
+    let past_the_margin = || tokio::time::sleep(std::time::Duration::from_secs(2));
+    world.apply_ok().await;
+    past_the_margin().await;
+    world.apply_ok().await;
+    past_the_margin().await;
+    let (code, _, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("nothing to read or write") && err.contains("updated=0"),
+        "{err}"
+    );
+    world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/issues/1/notes",
+            &[("body", "Done for this quarter?")],
+        )
+        .await;
+    let (code, _, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("nothing to read or write") && err.contains("updated=1"),
+        "the commented issue is seen, and changes nothing:\n{err}"
+    );
+}

@@ -306,8 +306,9 @@ fn application_limited(retry_after: Option<u64>) -> Response {
     response
 }
 
-/// After the handler: a successful write is saved before anyone hears of it, then its
-/// answer may be lost on the way back (the write still happened).
+/// After the handler: a write is saved before anyone hears of it (a refused one too: an
+/// edit answered 400 may have closed the issue first, as GitLab's does), then a
+/// successful one's answer may be lost on the way back (the write still happened).
 fn after_handler(
     app: &App,
     response: Response,
@@ -315,9 +316,9 @@ fn after_handler(
     lose: Option<LostResponse>,
     body: ErrorBody,
 ) -> Response {
-    if is_write && response.status().is_success() {
+    if is_write {
         app.save();
-        if let Some(lost) = lose {
+        if let Some(lost) = lose.filter(|_| response.status().is_success()) {
             return lose_response(response, lost, body);
         }
     }

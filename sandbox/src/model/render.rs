@@ -111,7 +111,12 @@ impl Render<'_> {
             updated_at: ts(i.updated_at),
             closed_at: i.closed_at.map(ts),
             closed_by: i.closed_by.and_then(user),
-            labels: &i.labels,
+            labels: {
+                // `lib/api/entities/issue_basic.rb`: `issue.labels.map(&:title).sort`.
+                let mut labels: Vec<&str> = i.labels.iter().map(String::as_str).collect();
+                labels.sort_unstable();
+                labels
+            },
             milestone: None,
             assignee: assignees.first().cloned(),
             assignees,
@@ -307,7 +312,7 @@ pub struct IssueJson<'a> {
     updated_at: String,
     closed_at: Option<String>,
     closed_by: Option<UserJson<'a>>,
-    labels: &'a [String],
+    labels: Vec<&'a str>,
     milestone: Option<()>,
     assignees: Vec<UserJson<'a>>,
     assignee: Option<UserJson<'a>>,
