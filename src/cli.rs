@@ -173,6 +173,11 @@ pub struct SandboxArgs {
     /// gitlab.com). Both are off by default, as on GitLab. Repeatable.
     #[arg(long = "feature", value_name = "FLAG")]
     pub features: Vec<String>,
+    /// How label titles are stored: `verbatim` (as sent, stripped: GitLab today) or
+    /// `sanitized` (HTML tags removed and entities decoded, as GitLab did before
+    /// gitlab-org/gitlab!207594 in late 2025).
+    #[arg(long, default_value = "verbatim", value_parser = ["verbatim", "sanitized"])]
+    pub label_titles: String,
 }
 
 /// Arguments of `parse`.
@@ -554,6 +559,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
         features: args.features,
+        label_titles: args.label_titles.parse().map_err(anyhow::Error::msg)?,
     };
     runtime()?.block_on(async move {
         let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;

@@ -7,9 +7,11 @@
 //! request statistics and fault injection.
 
 mod api;
+mod color;
 mod error;
 mod faults;
 pub mod flags;
+mod label_title;
 mod model;
 mod params;
 mod policy;
@@ -24,6 +26,7 @@ use chrono::Utc;
 use parking_lot::Mutex;
 
 pub use faults::{ErrorBody, Faults, Stats};
+pub use label_title::LabelTitles;
 
 /// What the sandbox starts with.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +49,9 @@ pub struct Config {
     /// Feature flags to turn on at start (see [`flags::KNOWN`]), as an administrator
     /// would with `POST /api/v4/features/:name`.
     pub features: Vec<String>,
+    /// How label titles are stored: as sent (GitLab today, the default) or sanitized
+    /// (GitLab before gitlab-org/gitlab!207594).
+    pub label_titles: LabelTitles,
 }
 
 /// The GitLab subscription tier the sandbox behaves as.
@@ -122,6 +128,7 @@ pub(crate) struct App {
     /// copy saved), so a handler that holds `state` may ask for a flag. Whoever needs
     /// both locks takes `state` first.
     pub features: Mutex<std::collections::BTreeMap<String, bool>>,
+    pub label_titles: LabelTitles,
 }
 
 impl App {
@@ -258,6 +265,7 @@ impl Sandbox {
             windows: Mutex::new(faults::Windows::default()),
             tier: config.tier,
             features,
+            label_titles: config.label_titles,
         });
         app.save();
         Ok(Sandbox { listener, app })

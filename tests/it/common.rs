@@ -98,7 +98,17 @@ impl World {
         extra_toml: &str,
         tier: gitlab_sandbox::Tier,
     ) -> World {
-        let config = gitlab_sandbox::Config {
+        World::with_sandbox(pages_toml, extra_toml, |c| c.tier = tier).await
+    }
+
+    /// [`World::new`] with the sandbox's configuration changed by `adjust` (its tier,
+    /// how it stores label titles, …).
+    pub async fn with_sandbox(
+        pages_toml: &str,
+        extra_toml: &str,
+        adjust: impl FnOnce(&mut gitlab_sandbox::Config),
+    ) -> World {
+        let mut config = gitlab_sandbox::Config {
             token: TOKEN.into(),
             projects: vec![
                 ("acme/roadmap".into(), "public".into()),
@@ -119,9 +129,9 @@ impl World {
                 })
                 .collect(),
             state_file: None,
-            tier,
             ..Default::default()
         };
+        adjust(&mut config);
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap()

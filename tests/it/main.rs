@@ -16,6 +16,7 @@ mod corpus;
 mod daemon;
 mod demo_boards_status;
 mod fidelity;
+mod label_titles;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;

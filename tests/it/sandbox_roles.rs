@@ -465,31 +465,6 @@ async fn label_titles_match_exactly_case_included() {
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
-// `app/models/label.rb` `title=`: `CGI.unescapeHTML(Sanitize.clean(value))` strips tags
-// and decodes entities.
-#[tokio::test]
-async fn label_titles_are_sanitized() {
-    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
-    let root = As::root(&sb.url);
-    let label = root
-        .post(
-            &format!("{ROADMAP}/labels"),
-            &[("name", "<b>x</b>"), ("color", "#ff0000")],
-        )
-        .await;
-    assert_eq!(label["name"], "x");
-    let label = root
-        .post(
-            &format!("{ROADMAP}/labels"),
-            &[
-                ("name", "a &amp; b<script>alert(1)</script>"),
-                ("color", "#ff0000"),
-            ],
-        )
-        .await;
-    assert_eq!(label["name"], "a & b");
-}
-
 // `app/services/issuable_base_service.rb` `update` runs `handle_quick_actions` on the new
 // description; `lib/gitlab/quick_actions/issuable_actions.rb` `/close` is available on a
 // persisted open issue the caller may update, and `extractor.rb` removes the line.

@@ -370,11 +370,11 @@ async fn a_renamed_managed_label_is_refused_instead_of_fifty_creates() {
     assert_eq!(world.issues(PROJECT).await.len(), 100, "overridden once");
 }
 
-/// GitLab stores a label title sanitized (`app/models/label.rb`:
-/// `CGI.unescapeHTML(Sanitize.clean(value))`) and matches titles case-sensitively: the
-/// plan compares and creates the stored title, so a heading with `<b>` makes one label
-/// and the second run succeeds, and a label in another case is reported, not mistaken
-/// for the tool's.
+/// GitLab stored label titles sanitized before gitlab-org/gitlab!207594
+/// (`app/models/label.rb`: `CGI.unescapeHTML(Sanitize.clean(value))`) and matches titles
+/// case-sensitively: the plan creates a title both versions keep as it is, so a heading
+/// with `<b>` makes one label and the second run succeeds, and a label in another case
+/// is reported, not mistaken for the tool's (`label_titles` runs this under both rules).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_are_planned_as_gitlab_stores_them() {
     let world = World::new(&page_toml("product-manager", "pm.md", PROJECT), "").await;

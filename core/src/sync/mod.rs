@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod desired;
+pub mod label_title;
 pub mod markdown;
 pub mod marker;
 pub mod plan;

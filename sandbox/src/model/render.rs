@@ -169,7 +169,7 @@ impl Render<'_> {
             "id": l.id,
             "name": l.name,
             "color": l.color,
-            "text_color": text_color(&l.color),
+            "text_color": crate::color::contrast(&l.color),
             "description": l.description,
             "description_html": l.description,
             "open_issues_count": count(IssueState::Opened),
@@ -266,25 +266,6 @@ fn task_counts(description: &str) -> (usize, usize) {
         }
     }
     (count, done)
-}
-
-/// GitLab picks white text on dark labels and dark text on light ones.
-fn text_color(color: &str) -> &'static str {
-    let hex = color.trim_start_matches('#');
-    let channel = |i: usize| {
-        hex.get(i..i + 2)
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .unwrap_or(0) as f64
-    };
-    if hex.len() != 6 {
-        return "#FFFFFF";
-    }
-    let luminance = 0.299 * channel(0) + 0.587 * channel(2) + 0.114 * channel(4);
-    if luminance > 186.0 {
-        "#333333"
-    } else {
-        "#FFFFFF"
-    }
 }
 
 /// A user as embedded in issues.

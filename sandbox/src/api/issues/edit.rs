@@ -72,9 +72,14 @@ pub(in crate::api) async fn edit_issue(
         edit.confidential = None;
     }
     let existing = state.projects[pi].issues[ii].labels.clone();
-    let labels =
-        edit.metadata
-            .resolve_labels(&mut state, pi, &existing, access.admin_label(), app.tier);
+    let labels = edit.metadata.resolve_labels(
+        &mut state,
+        pi,
+        &existing,
+        access.admin_label(),
+        app.tier,
+        app.label_titles,
+    );
     let assignees = edit
         .metadata
         .assignees
