@@ -239,6 +239,7 @@ impl Sandbox {
         for (username, name) in &config.users {
             state.ensure_user(username, name, now);
         }
+        state.settle_namespaces(now);
         for (path, visibility) in &config.projects {
             state.ensure_project(path, visibility, now);
         }

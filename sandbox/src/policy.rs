@@ -40,12 +40,13 @@ pub struct Access {
 }
 
 impl Access {
-    /// The access of `user_id` to `project`.
+    /// The access of `user_id` to `project`: its membership there or, higher, in the
+    /// project's group or an ancestor group (`Project#team`).
     pub fn of(state: &State, project: &Project, user_id: u64) -> Access {
         Access {
             user_id,
             admin: state.user(user_id).is_some_and(|u| u.is_admin),
-            level: project.member(user_id).map(|m| m.access_level),
+            level: state.access_level(project, user_id),
             private: project.visibility == "private",
         }
     }
@@ -63,7 +64,8 @@ impl Access {
         self.user_id
     }
 
-    /// Whether the user is a direct member (`is_project_member` in the issue policy).
+    /// Whether the user is a member, directly or through a group (`is_project_member` in
+    /// the issue policy: `project.team.member?`).
     pub fn is_member(&self) -> bool {
         self.level.is_some()
     }

@@ -33,6 +33,7 @@ mod sandbox_clients;
 mod sandbox_details;
 mod sandbox_faults;
 mod sandbox_flags;
+mod sandbox_groups;
 mod sandbox_repository;
 mod sandbox_roles;
 mod secrets;

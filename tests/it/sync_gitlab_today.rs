@@ -99,3 +99,69 @@ async fn the_cache_check_sees_an_issue_someone_commented_on() {
         "the commented issue is seen, and changes nothing:\n{err}"
     );
 }
+
+/// In most organisations people are members of a group, not of the project. Such a
+/// member is listed by `/projects/:id/members/all` (inherited members at their highest
+/// role), so a page that names them assigns them; and a token of a Developer of the
+/// group passes the role check through `permissions.group_access` and syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_is_assigned_and_a_group_developers_token_syncs() {
+    let mut world = World::new(&page_toml("small", "small.md", PROJECT), "").await;
+    world.write_page(
+        "small.md",
+        "## Duties\n\n- Keep the roadmap public => gdev\n- Answer the phone\n",
+    );
+    let group = world.api(reqwest::Method::GET, "/groups/acme", &[]).await;
+    let members = format!("/groups/{}/members", group["id"]);
+    let gdev = world.create_user("gdev", false).await;
+    let bot = world.create_user("syncbot", false).await;
+    for user in [gdev, bot] {
+        world
+            .api(
+                reqwest::Method::POST,
+                &members,
+                &[("user_id", &user.to_string()), ("access_level", "30")],
+            )
+            .await;
+    }
+    let direct = world
+        .api(
+            reqwest::Method::GET,
+            "/projects/acme%2Froadmap/members",
+            &[],
+        )
+        .await;
+    assert!(
+        direct
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["username"] != "gdev"),
+        "gdev is no direct member: {direct}"
+    );
+    let token = world.create_token(bot, &["api"]).await;
+    world.env("GITLAB_TOKEN", &token);
+    let out = world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    let assignee = |title: &str| {
+        issues
+            .iter()
+            .find(|i| i["title"] == title)
+            .and_then(|i| i["assignee"]["username"].as_str())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        assignee("Keep the roadmap public").as_deref(),
+        Some("gdev"),
+        "{out}"
+    );
+    assert!(
+        issues
+            .iter()
+            .all(|i| i["author"]["username"] == "syncbot"
+                && !i["labels"].as_array().unwrap().is_empty()),
+        "created by the group Developer's token, labels kept"
+    );
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+}

@@ -47,11 +47,12 @@ fn titled<'a>(issues: &'a [Value], title: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no issue titled {title:?}"))
 }
 
-/// A Guest may create issues, but GitLab drops the labels of anyone below Planner
-/// (`app/policies/project_policy.rb`: `planner_access` enables `admin_issue` and
-/// `admin_label`; `app/services/issues/base_service.rb` `filter_params` removes labels
-/// and assignees without `set_issue_metadata`): each run would create every item again,
-/// unlabeled. The project is refused before any write, run after run; a project where
+/// A Guest *member* may create issues and keep their existing labels and assignees
+/// (`set_issue_metadata` on a new issue, gitlab-org/gitlab#300100), but creates no
+/// missing label (`admin_label` is Planner's and Reporter's, `app/policies/
+/// project_policy.rb`) and may not edit, close or reopen anyone else's issue
+/// (`admin_issue`): the sync could not keep the issues, and every run would create the
+/// items again. The project is refused before any write, run after run; a project where
 /// the same token is a Developer still syncs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_token_is_refused_with_its_role_and_nothing_is_written_run_after_run() {

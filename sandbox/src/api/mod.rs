@@ -8,7 +8,7 @@
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
 //! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
 //! `milestones.rs` for milestones; `settings.rs` for the application settings;
-//! `features.rs` for feature flags.
+//! `features.rs` for feature flags; `groups.rs` for groups and their members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
@@ -16,6 +16,7 @@ mod boards;
 mod extract;
 mod features;
 mod files;
+mod groups;
 mod hooks;
 mod issues;
 mod labels;
@@ -169,7 +170,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/members",
             get(members::list_members).post(members::add_member),
         )
-        .route("/projects/{id}/members/all", get(members::list_members))
+        .route("/projects/{id}/members/all", get(members::list_all_members))
+        .route("/projects", post(projects::create_project))
+        .route("/groups", post(groups::create_group))
+        .route("/groups/{group_id}", get(groups::get_group))
+        .route(
+            "/groups/{group_id}/members",
+            get(groups::list_group_members).post(groups::add_group_member),
+        )
         .fallback(|| async { ApiError::no_route() })
         // GitLab reads bodies far larger than axum's default 2 MB: a description of
         // 1 MiB (its limit, in bytes) is up to 3 MiB form-encoded, and must reach the

@@ -47,10 +47,30 @@ impl Render<'_> {
     /// `GET /projects/:id`.
     pub fn project(&self, p: &Project) -> Value {
         let web_url = format!("{}/{}", self.base, p.path_with_namespace);
-        let namespace = p
+        let namespace_path = p
             .path_with_namespace
             .rsplit_once('/')
             .map_or("", |(ns, _)| ns);
+        // `Entities::NamespaceBasic`: the group, or the user whose namespace it is.
+        let namespace = match p.namespace_id.and_then(|id| self.state.group(id)) {
+            Some(g) => json!({
+                "id": g.id, "name": g.name, "path": g.path, "kind": "group",
+                "full_path": g.full_path, "parent_id": g.parent_id,
+                "web_url": format!("{}/groups/{}", self.base, g.full_path),
+            }),
+            None => {
+                let user = self
+                    .state
+                    .users
+                    .iter()
+                    .find(|u| u.username == namespace_path);
+                json!({
+                    "id": user.map_or(0, |u| u.id), "name": user.map_or(namespace_path, |u| u.name.as_str()),
+                    "path": namespace_path, "kind": "user", "full_path": namespace_path,
+                    "parent_id": null, "web_url": format!("{}/{namespace_path}", self.base),
+                })
+            }
+        };
         let api = format!("{}/api/v4/projects/{}", self.base, p.id);
         json!({
             "id": p.id,
@@ -66,10 +86,7 @@ impl Render<'_> {
             "http_url_to_repo": format!("{web_url}.git"),
             "issues_enabled": true,
             "archived": false,
-            "namespace": {
-                "id": p.id, "name": namespace, "path": namespace, "kind": "group",
-                "full_path": namespace, "web_url": format!("{}/groups/{namespace}", self.base),
-            },
+            "namespace": namespace,
             "_links": {
                 "self": api, "issues": format!("{api}/issues"), "labels": format!("{api}/labels"),
                 "repo_branches": format!("{api}/repository/branches"),
