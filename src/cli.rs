@@ -183,11 +183,23 @@ pub struct SandboxArgs {
     /// again at start.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first) and
-    /// creates no board through the API; `premium` keeps several assignees, creates
-    /// boards and makes scoped labels (`key::value`) exclusive.
+    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first);
+    /// `premium` keeps several assignees and makes scoped labels (`key::value`)
+    /// exclusive. Boards are created on both, as on GitLab since 12.1.
     #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
     pub tier: String,
+    /// A GitLab feature flag to turn on, as an administrator would with `POST
+    /// /api/v4/features/:name`: `rate_limiting_headers_for_unthrottled_requests`
+    /// (`RateLimit-*` on answers that are not throttled) or
+    /// `api_kaminari_count_with_limit` (no totals above 10,000 records, as on
+    /// gitlab.com). Both are off by default, as on GitLab. Repeatable.
+    #[arg(long = "feature", value_name = "FLAG")]
+    pub features: Vec<String>,
+    /// How label titles are stored: `verbatim` (as sent, stripped: GitLab today) or
+    /// `sanitized` (HTML tags removed and entities decoded, as GitLab did before
+    /// gitlab-org/gitlab!207594 in late 2025).
+    #[arg(long, default_value = "verbatim", value_parser = ["verbatim", "sanitized"])]
+    pub label_titles: String,
 }
 
 /// Arguments of `parse`.
@@ -660,6 +672,8 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         members: Vec::new(),
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
+        features: args.features,
+        label_titles: args.label_titles.parse().map_err(anyhow::Error::msg)?,
     };
     runtime()?.block_on(async move {
         let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;

@@ -126,8 +126,9 @@ impl Stage {
                     .map(|u| (PROJECT.to_owned(), u.to_string(), 30))
                     .collect(),
                 state_file: None,
-                // gitlab-org is on Ultimate; on Free, GitLab's API creates no board.
+                // gitlab-org is on Ultimate (boards exist on every tier).
                 tier: gitlab_sandbox::Tier::Premium,
+                ..Default::default()
             },
         )
         .await

@@ -7,9 +7,11 @@
 //! - When a response says `RateLimit-Remaining` is nearly spent, requests pause until
 //!   `RateLimit-Reset`, however far away, before GitLab has to say 429. The pause belongs
 //!   to the client, so a daemon that keeps its client keeps it across syncs.
-//! - 429: wait `Retry-After`, or 60 s when it is missing (GitLab's application limits
-//!   and the Projects and Users API limits send none), then retry: the request was not
-//!   applied.
+//! - 429: wait `Retry-After`, or 60 s when it is missing (older GitLab versions'
+//!   application limits and the Projects and Users API limits send none), then retry:
+//!   the request was not applied. Most instances send `RateLimit-*` on 429s only (on
+//!   other answers only behind `rate_limiting_headers_for_unthrottled_requests`), so
+//!   the throttle and 429s alone must pace a sync.
 //! - 5xx (whatever the body), timeouts and connection errors: exponential backoff with
 //!   jitter (`backon`), bounded in attempts. Only for requests that are safe to repeat: a
 //!   `POST` whose outcome is unknown is handed back to the caller, which looks before it

@@ -317,22 +317,11 @@ impl Prepared {
         }
         let board_id = match board.board_id {
             Some(id) => id,
-            None => match self.gitlab.create_board(project, &board.board).await {
-                Ok(id) => id,
-                // The token may write issues (checked before any write), so a 403 here is
-                // GitLab Free, whose API creates no board at all: the issues are what
-                // matters, and failing every run over a board would hide real failures.
-                Err(GitlabError::Forbidden { .. }) => {
-                    tracing::warn!(
-                        page = %page.id,
-                        "GitLab refused to create the board “{}” in {} (403): GitLab Free creates no issue board through its API (several boards per project need Premium or Ultimate). The issues are synced all the same; set `board = false` on the page to stop trying",
-                        board.board,
-                        page.project
-                    );
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            },
+            None => self
+                .gitlab
+                .create_board(project, &board.board)
+                .await
+                .map_err(|e| board_refused(e, page))?,
         };
         let ids = self.label_ids.get(&page.project);
         // Labels known only from the issues that carry them have no id (0): a no-op
@@ -360,7 +349,8 @@ impl Prepared {
             };
             self.gitlab
                 .add_board_list(project, board_id, label_id, label, *position as u64)
-                .await?;
+                .await
+                .map_err(|e| board_refused(e, page))?;
         }
         Ok(())
     }
@@ -615,5 +605,23 @@ impl Prepared {
                 .collect()
         });
         Ok(onto)
+    }
+}
+
+/// A board write GitLab refused: boards exist on every tier (GitLab 12.1 and later), so a
+/// 403 is about rights, and says which (`admin_issue_board` and `admin_issue_board_list`
+/// in `app/policies/project_policy.rb`). The token's role was checked before any write,
+/// so this is a project whose boards or issues are turned off, or a GitLab older than
+/// 12.1 on its Free tier.
+fn board_refused(e: GitlabError, page: &PageReport) -> GitlabError {
+    match e {
+        GitlabError::Forbidden { what } => GitlabError::Other {
+            what,
+            message: format!(
+                "GitLab answered 403 Forbidden: the token's user may not change issue boards in {} (`admin_issue_board`: Planner, Reporter or higher, with the project's issues turned on). The issues are synced all the same; set `board = false` on page `{}` to stop trying",
+                page.project, page.id
+            ),
+        },
+        other => other,
     }
 }

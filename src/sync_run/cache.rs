@@ -233,6 +233,7 @@ impl Session {
             tracing::info!(
                 project = %project,
                 since = %since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                updated = updated.len(),
                 "no page and no issue changed since the last sync (cache): nothing to read or write"
             );
             for input in pages.iter_mut().filter(|p| p.settings.project == project) {

@@ -49,10 +49,11 @@ pub enum ProjectError {
     /// Reading it failed.
     #[error(transparent)]
     Read(#[from] GitlabError),
-    /// The token's user may not set labels and assignees there: GitLab would answer
-    /// `201` and drop them, and every run would create the issues again.
+    /// The token's user may not create labels or edit issues there: GitLab would answer
+    /// `201` to creates and drop what it may not set, refuse the edits, and every run
+    /// would create the issues again.
     #[error(
-        "project {project}: the token's user `{user}` {role} there, and handbook-sync needs at least Planner (15; Reporter on GitLab before 17.7) to set labels and assignees (without it GitLab silently drops them and every run would create the issues again); give the user that role or use another token"
+        "project {project}: the token's user `{user}` {role} there, and handbook-sync needs at least Planner (15; Reporter on GitLab before 17.7) to create labels and to edit, close and reopen issues (below it GitLab drops the labels it would have to create, or all labels and assignees of a user who is no member, and refuses the edits, so every run would create the issues again); give the user that role or use another token"
     )]
     NotAllowed {
         /// The project path.

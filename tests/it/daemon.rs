@@ -376,8 +376,9 @@ fn start_logging(world: &World, log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-/// The sandbox's Rack::Attack-style limit (`RateLimit-*` headers on every response, as
-/// GitLab's `lib/gitlab/rack_attack/request_throttle.rb` adds them) is set to one request
+/// The sandbox's Rack::Attack-style limit, with `RateLimit-*` headers on every response
+/// (GitLab's `rate_limiting_headers_for_unthrottled_requests` flag, turned on here;
+/// `lib/gitlab/middleware/rack_attack_headers.rb`), is set to one request
 /// more than a sync makes, so the start-up sync's last answer says `RateLimit-Remaining:
 /// 1` and the client pauses until `RateLimit-Reset`. The next sync, a second later, must
 /// still wait for that reset: the daemon keeps its client, and the sandbox sees no
@@ -410,6 +411,11 @@ async fn a_rate_limit_pause_from_one_sync_holds_in_the_next_and_sigterm_ends_it(
         .send()
         .await
         .unwrap();
+    crate::as_user::enable_feature(
+        &world.sandbox.url,
+        "rate_limiting_headers_for_unthrottled_requests",
+    )
+    .await;
     let log = world.dir.join("daemon.log");
     let daemon = start_logging(&world, &log);
     let deadline = Instant::now() + Duration::from_secs(20);

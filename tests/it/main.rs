@@ -6,6 +6,7 @@
 //! state (environment variables, the current directory, a global tracing subscriber);
 //! environment goes to the child processes, and files go to per-test directories.
 
+mod as_user;
 mod common;
 
 mod cache;
@@ -16,6 +17,7 @@ mod daemon;
 mod demo_boards_status;
 mod fidelity;
 mod lease;
+mod label_titles;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
@@ -24,15 +26,20 @@ mod resilience;
 mod resilience_process;
 mod roadmap;
 mod safe_edits;
+mod sandbox_abilities;
 mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_details;
 mod sandbox_faults;
+mod sandbox_flags;
+mod sandbox_groups;
 mod sandbox_repository;
 mod sandbox_roles;
 mod secrets;
 mod sync_e2e;
+mod sync_gitlab_today;
 mod sync_props;
 mod sync_safety;
 mod transport;

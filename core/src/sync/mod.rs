@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod desired;
+pub mod label_title;
 pub mod markdown;
 pub mod marker;
 pub mod plan;
@@ -187,11 +188,21 @@ impl Plan {
         self.pages.push(report);
     }
 
-    /// True when applying would write something.
+    /// True when applying would write something: an issue, a label, or a board or board
+    /// list of a page that is not refused (`plan`'s exit status 2 says so).
     pub fn has_changes(&self) -> bool {
         let s = &self.summary;
+        let refused = |page: &str| {
+            self.pages
+                .iter()
+                .any(|p| p.id == page && p.outcome.is_refused())
+        };
         s.create + s.update + s.close + s.reopen > 0
             || self.pages.iter().any(|p| !p.create_labels.is_empty())
+            || self
+                .boards
+                .iter()
+                .any(|b| b.has_changes() && !refused(&b.page))
     }
 
     /// True when a page was skipped for a reason other than the guard, or failed.

@@ -7,13 +7,16 @@
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
 //! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
-//! `milestones.rs` for milestones; `settings.rs` for the application settings.
+//! `milestones.rs` for milestones; `settings.rs` for the application settings;
+//! `features.rs` for feature flags; `groups.rs` for groups and their members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
 mod boards;
 mod extract;
+mod features;
 mod files;
+mod groups;
 mod hooks;
 mod issues;
 mod labels;
@@ -54,6 +57,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(
             "/application/settings",
             get(settings::get_settings).put(settings::put_settings),
+        )
+        .route("/features", get(features::list_features))
+        .route(
+            "/features/{name}",
+            post(features::set_feature).delete(features::delete_feature),
         )
         .route(
             "/projects/{id}",
@@ -168,7 +176,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/members",
             get(members::list_members).post(members::add_member),
         )
-        .route("/projects/{id}/members/all", get(members::list_members))
+        .route("/projects/{id}/members/all", get(members::list_all_members))
+        .route("/projects", post(projects::create_project))
+        .route("/groups", post(groups::create_group))
+        .route("/groups/{group_id}", get(groups::get_group))
+        .route(
+            "/groups/{group_id}/members",
+            get(groups::list_group_members).post(groups::add_group_member),
+        )
         .fallback(|| async { ApiError::no_route() })
         // GitLab reads bodies far larger than axum's default 2 MB: a description of
         // 1 MiB (its limit, in bytes) is up to 3 MiB form-encoded, and must reach the
