@@ -14,6 +14,7 @@ mod access;
 mod boards;
 mod extract;
 mod files;
+mod git_push;
 mod hooks;
 mod issues;
 mod labels;
@@ -180,7 +181,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let own = Router::new()
         .route("/stats", get(sandbox::get_stats))
         .route("/stats/reset", post(sandbox::reset_stats))
-        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults));
+        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults))
+        .route("/projects/{id}/push", post(git_push::push));
     Router::new()
         .nest("/api/v4", api)
         .nest("/-/sandbox", own)

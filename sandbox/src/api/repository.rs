@@ -249,7 +249,7 @@ fn record_commit(
 }
 
 /// Points `branch` at `head` with `tree`.
-fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
+pub(super) fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
     if branch == DEFAULT_BRANCH {
         project.files = tree;
         project.main_head = Some(head.to_owned());
