@@ -245,6 +245,14 @@ pub struct ServerSettings {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// HTTP connections open at once; past it a new one replaces the oldest idle one.
+    /// Lowered at start to what the file descriptor limit leaves.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -255,6 +263,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: default_listen(),
+            max_connections: default_max_connections(),
         }
     }
 }
