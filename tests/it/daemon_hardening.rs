@@ -449,3 +449,46 @@ async fn large_signed_pushes_sync_their_page_and_are_logged() {
         "{text}"
     );
 }
+
+/// The deploy files set what the daemon's limits rely on: the systemd unit a descriptor
+/// limit with room for the default connection cap and the daemon's own 64, the
+/// Deployment a memory limit and probe timeouts, the ConfigMap the cap itself.
+#[test]
+fn the_deploy_files_set_the_daemon_s_limits() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let cap = handbook_sync::config::ServerSettings::default().max_connections;
+    let unit = read("deploy/systemd/handbook-sync-daemon.service");
+    let nofile: usize = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .expect("the daemon's unit sets LimitNOFILE")
+        .parse()
+        .unwrap();
+    assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
+    let deployment =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
+    let container = &deployment[0]["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["resources"]["limits"]["memory"]
+            .as_str()
+            .is_some()
+    );
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert!(
+            container[probe]["timeoutSeconds"].as_i64().is_some(),
+            "{probe}"
+        );
+    }
+    let configmap =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/configmap.yaml")).unwrap();
+    let config: toml::Table = configmap[0]["data"]["config.toml"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        config["server"]["max_connections"].as_integer(),
+        Some(cap as i64)
+    );
+}
