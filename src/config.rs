@@ -566,6 +566,9 @@ impl Config {
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
         }
+        if raw.server.max_connections == 0 {
+            return Err("server.max_connections must be at least 1".into());
+        }
         if raw.sync.cache_clock_margin_seconds > 86_400 {
             return Err(format!(
                 "sync.cache_clock_margin_seconds must be at most 86400 (a day), not {}",

@@ -492,3 +492,21 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         Some(cap as i64)
     );
 }
+
+/// A connection cap of 0 would serve nothing, `/healthz` included: refused as a
+/// configuration error that names the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cap_of_zero_is_a_configuration_error() {
+    let world = World::new(
+        &page_toml("pm", "pm.md", "acme/roadmap"),
+        "[server]\nmax_connections = 0\n",
+    )
+    .await;
+    world.write_page("pm.md", "## Duties\n\n- Keep the roadmap public\n");
+    let (code, _, err) = world.run(&["run"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("server.max_connections must be at least 1"),
+        "{err}"
+    );
+}
