@@ -106,10 +106,7 @@ fn page_verdict(health: &PageHealth, schedule: &Schedule, now: DateTime<Utc>) ->
     );
     match (&health.last, health.last_success) {
         (None, _) => (false, "not synced yet".to_owned()),
-        (Some(Err(why)), _) => (
-            false,
-            format!("the last sync failed ({last_success}): {why}"),
-        ),
+        (Some(Err(why)), _) => (false, format!("not synced ({last_success}): {why}")),
         (Some(Ok(())), Some(at)) => match schedule.due_by(at, health.took) {
             Some(due) if now > due => (
                 false,
@@ -188,7 +185,7 @@ mod tests {
         assert_eq!(
             verdict.to_text(),
             "not ready: 2 of 3 pages\n\
-             page `b`: the last sync failed (last success 2026-11-27T10:00:20Z): cannot read page `b.md`: No such file or directory\n\
+             page `b`: not synced (last success 2026-11-27T10:00:20Z): cannot read page `b.md`: No such file or directory\n\
              page `c`: not synced yet\n\
              page `a`: last success 2026-11-27T10:00:20Z, due again by 2026-11-27T10:31:20Z\n"
         );

@@ -120,8 +120,7 @@ async fn a_push_for_page_a_while_page_b_fails_keeps_readyz_at_503_naming_b() {
     let (status, text) = readyz(port).await;
     assert_eq!(status, 503, "{text}");
     assert!(
-        text.contains("page `b`: the last sync failed (never succeeded)")
-            && text.contains("handbook/b.md"),
+        text.contains("page `b`: not synced (never succeeded)") && text.contains("handbook/b.md"),
         "{text}"
     );
     add_hook(&world, port).await;
@@ -147,7 +146,7 @@ async fn a_push_for_page_a_while_page_b_fails_keeps_readyz_at_503_naming_b() {
     let (status, text) = readyz(port).await;
     assert_eq!(status, 503, "{text}");
     assert!(
-        text.starts_with("not ready: 1 of 2 pages\npage `b`: the last sync failed"),
+        text.starts_with("not ready: 1 of 2 pages\npage `b`: not synced"),
         "{text}"
     );
     let ok = |page: &'static str| async move {
@@ -467,7 +466,7 @@ async fn gitlab_stopped_makes_readyz_503_within_a_tick() {
     .await;
     let (_, text) = readyz(port).await;
     assert!(
-        text.contains("page `pm`: the last sync failed (last success "),
+        text.contains("page `pm`: not synced (last success "),
         "{text}"
     );
     stop(daemon).await;
@@ -505,10 +504,7 @@ async fn a_daemon_with_a_wrong_token_logs_the_401_and_readyz_names_it() {
     let wrong = "glpat-not-the-sandbox-token";
     let daemon = spawn_daemon(&world.dir.join("config.toml"), wrong, &log);
     until(Duration::from_secs(20), "the first sync", || async {
-        readyz(port)
-            .await
-            .1
-            .contains("page `pm`: the last sync failed")
+        readyz(port).await.1.contains("page `pm`: not synced")
     })
     .await;
     let (status, text) = readyz(port).await;
