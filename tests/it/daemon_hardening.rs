@@ -12,8 +12,11 @@ use tokio::net::TcpStream;
 use crate::common::{self, TOKEN, World, page_toml, terminate};
 use crate::daemon::{commit_actions, free_port, get, main_head, start_logging};
 
-/// `HEADER_TIMEOUT` and `BODY_READ_TIMEOUT` of the daemon, with room for a loaded machine.
-const CUT_OFF_WITHIN: Duration = Duration::from_secs(10 + 10);
+/// The daemon's header and body read timeouts, with room for a loaded machine.
+const CUT_OFF_WITHIN: Duration = Duration::from_secs(
+    handbook_sync::daemon::HEADER_TIMEOUT.as_secs()
+        + handbook_sync::daemon::BODY_READ_TIMEOUT.as_secs(),
+);
 
 /// A daemon on a local page with the webhook on (secret `s3cret`), a yearly schedule,
 /// started under `ulimit -n nofile`; ready.
@@ -445,8 +448,9 @@ async fn large_signed_pushes_sync_their_page_and_are_logged() {
         2,
         "{text}"
     );
+    let cap = handbook_sync::daemon::MAX_EVENT_BYTES;
     assert!(
-        text.contains("the event is larger than 4194304 bytes"),
+        text.contains(&format!("the event is larger than {cap} bytes")),
         "{text}"
     );
 }
