@@ -61,7 +61,8 @@ pub async fn run(
     let connection =
         sync_run::Connection::with_cancel(&config, token, Some(gitlab_metrics), shutdown.clone())?;
     let hooks = Arc::new(Hooks::new(&config, trigger, connection.gitlab.clone()).await?);
-    let router = router(health.clone(), hooks);
+    let roadmap = crate::roadmap::Served::new();
+    let router = router(health.clone(), hooks).merge(roadmap.router());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -88,11 +89,16 @@ pub async fn run(
     let mut pages: Vec<String> = Vec::new();
     loop {
         let started = Utc::now();
-        sync_once(&config, &connection, &health, &memory, &shutdown, pages).await;
-        let finished = Utc::now();
+        let plan = sync_once(&config, &connection, &health, &memory, &shutdown, pages).await;
         if shutdown.is_cancelled() {
             break;
         }
+        if let Some(plan) = &plan {
+            roadmap
+                .after_sync(&config, &connection, plan, memory.sources())
+                .await;
+        }
+        let finished = Utc::now();
         let skipped = config.schedule.ticks_between(started, finished);
         if skipped > 0 {
             tracing::warn!(
@@ -123,8 +129,9 @@ pub async fn run(
     Ok(())
 }
 
-/// One sync of `pages` (all when empty), recorded in `health`. A sync cut short by the
-/// signal records nothing: the process is ending, and the next one starts afresh.
+/// One sync of `pages` (all when empty), recorded in `health`; its plan, unless it failed
+/// before planning. A sync cut short by the signal records nothing: the process is
+/// ending, and the next one starts afresh.
 async fn sync_once(
     config: &Config,
     connection: &sync_run::Connection,
@@ -132,7 +139,7 @@ async fn sync_once(
     memory: &Arc<sync_run::cache::Memory>,
     shutdown: &CancellationToken,
     pages: Vec<String>,
-) {
+) -> Option<crate::sync::Plan> {
     let started = Utc::now();
     let options = RunOptions {
         today: started.date_naive().to_string(),
@@ -145,7 +152,7 @@ async fn sync_once(
             let plan = prepared.with_cancel(shutdown.clone()).apply().await;
             if shutdown.is_cancelled() {
                 tracing::info!("sync interrupted by the signal; the next run does the rest");
-                return;
+                return None;
             }
             health.record(&plan, started, Utc::now());
             let s = &plan.summary;
@@ -166,6 +173,7 @@ async fn sync_once(
                 ok = failed_pages == 0 && s.failed == 0,
                 "sync finished"
             );
+            Some(plan)
         }
         Err(e) => {
             let covered = if pages.is_empty() {
@@ -174,6 +182,7 @@ async fn sync_once(
                 pages
             };
             health.record_failure(&covered, &e.to_string());
+            None
         }
     }
 }

@@ -124,10 +124,20 @@ impl IssueEntry {
 }
 
 /// The cache in memory, for a process that syncs again and again (the daemon): what
-/// the last successful sync of each project saw. Clones of the `Arc` share it.
+/// the last successful sync of each project saw, and the text of every page as last
+/// read. Clones of the `Arc` share it.
 #[derive(Debug, Default)]
 pub struct Memory {
     projects: std::sync::Mutex<BTreeMap<String, ProjectCache>>,
+    sources: Arc<SourceCache>,
+}
+
+impl Memory {
+    /// Each page's source as the last sync read it (text, version): what the roadmap
+    /// takes its titles and order from.
+    pub fn sources(&self) -> &SourceCache {
+        &self.sources
+    }
 }
 
 /// Where a [`Session`] loads and saves.
@@ -224,7 +234,11 @@ impl Session {
         let fingerprint = config.plan_fingerprint();
         let started = Utc::now();
         let mut loaded = BTreeMap::new();
-        let sources = Arc::new(SourceCache::default());
+        let sources = match &store {
+            // Kept from tick to tick: an `http(s)` page's last `ETag` goes out again.
+            Store::Memory(memory) => memory.sources.clone(),
+            Store::Dir(_) => Arc::new(SourceCache::default()),
+        };
         for settings in pages {
             let project = &settings.project;
             if !loaded.contains_key(project) {

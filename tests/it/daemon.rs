@@ -360,6 +360,11 @@ async fn an_http_page_answering_304_costs_one_issue_list_per_warm_tick() {
         assert!(Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The roadmap is read once after the first sync, then served from memory.
+    while get(port, "/roadmap/").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "no roadmap");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Ticks run one after the other: once the second has asked for the page, the first
     // (the full read after the daemon's own write) is over.
     let before = not_modified.load(Ordering::SeqCst);
