@@ -83,9 +83,10 @@ pub enum Command {
     Roadmap(RoadmapArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
-    /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
-    /// periods old) and `/metrics` (Prometheus) on `server.listen`. On SIGTERM or SIGINT
-    /// it stops scheduling, lets the action in flight finish, and exits 0.
+    /// Serves `/healthz`, `/readyz` (every page's last sync succeeded, and the schedule's
+    /// second tick since has not passed), `/metrics` (Prometheus) and the push webhook on
+    /// `server.listen`. On SIGTERM or SIGINT it stops scheduling and page reads, lets a
+    /// write in flight finish, and exits 0.
     #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Run(RunArgs),
     /// See it work in seconds: a local GitLab sandbox, the bundled product-manager page,
@@ -556,7 +557,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let on_signal = shutdown.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("signal received: finishing the action in flight");
+            tracing::info!("signal received: stopping (page reads and waits end now; a write in flight finishes)");
             on_signal.cancel();
         });
         crate::daemon::run(config, token, shutdown).await

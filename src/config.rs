@@ -261,6 +261,14 @@ pub struct ServerSettings {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// HTTP connections open at once; past it a new one replaces the oldest idle one.
+    /// Lowered at start to what the file descriptor limit leaves.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
 }
 
 /// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
@@ -299,6 +307,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: default_listen(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -607,6 +616,9 @@ impl Config {
             || raw.gitlab.concurrency == 0
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
+        }
+        if raw.server.max_connections == 0 {
+            return Err("server.max_connections must be at least 1".into());
         }
         if raw.sync.cache_clock_margin_seconds > 86_400 {
             return Err(format!(

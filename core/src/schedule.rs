@@ -91,6 +91,16 @@ impl Schedule {
             .count() as u64
     }
 
+    /// When a page whose last sync succeeded at `last` (a sync that took `took`) must
+    /// have succeeded again, one missed tick allowed: the second tick after `last`, plus
+    /// `took` (the next sync takes about as long) and [`READY_SLACK`]. It follows the
+    /// schedule's actual gaps, so a weekday schedule's Friday success is good until
+    /// Tuesday's sync. `None` when no second tick comes.
+    pub fn due_by(&self, last: DateTime<Utc>, took: chrono::TimeDelta) -> Option<DateTime<Utc>> {
+        let second = self.cron.after(&last.with_timezone(&self.tz)).nth(1)?;
+        Some(second.with_timezone(&Utc) + took.max(chrono::TimeDelta::zero()) + READY_SLACK)
+    }
+
     /// The time between the next two ticks after `now`.
     pub fn period(&self, now: DateTime<Utc>) -> chrono::TimeDelta {
         let mut ticks = self.cron.after(&now.with_timezone(&self.tz));
@@ -100,6 +110,10 @@ impl Schedule {
         }
     }
 }
+
+/// What [`Schedule::due_by`] allows beyond the ticks: a sync starts a moment after its
+/// tick, and GitLab's answers take time.
+pub const READY_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A standard cron weekday field (0-7, Sunday = 0 or 7) in the cron crate's numbering
 /// (1-7, Sunday = 1). The error is the reason only; [`Schedule::parse`] adds the

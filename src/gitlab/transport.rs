@@ -20,7 +20,8 @@
 //!   naming where it points. A URL on another origin than `gitlab.url` (a `Link` header
 //!   could name one) is never requested.
 //! - Every wait (throttle, pause, backoff) ends at once when the client's cancellation
-//!   token is cancelled; a request already sent is left to finish.
+//!   token is cancelled, and so does a read in flight; a write already sent is left to
+//!   finish, so that its outcome is known.
 //! - A write that replaces what a person may have typed follows its read with nothing in
 //!   between: a [`Turn`] waits for everything (slot, pause, throttles for both requests,
 //!   the fence) before the read, then sends the read and the write at once, each tried
@@ -610,7 +611,7 @@ impl Client {
             .with_max_times(self.policy.max_retries)
             .with_jitter();
         let cancel = self.cancel.clone();
-        let result = (|| self.attempt(&method, &url, &headers, &body, mode))
+        let attempts = (|| self.attempt(&method, &url, &headers, &body, mode))
             .retry(backoff)
             // A shutdown ends the wait; the next attempt then stops before sending.
             .sleep(move |delay| {
@@ -633,8 +634,17 @@ impl Client {
                     Failure::Transport(e, _) | Failure::Final(e) => e.to_string(),
                 };
                 tracing::warn!(%method, path = %parts.uri.path(), retry_in_ms = delay.as_millis() as u64, "GitLab request failed ({what}); retrying");
-            })
-            .await;
+            });
+        // A read is abandoned at once on a cancel; a write already sent is left to finish,
+        // so that its outcome is known.
+        let result = if matches!(method, Method::GET | Method::HEAD) {
+            tokio::select! {
+                result = attempts => result,
+                () = self.cancel.cancelled() => Err(Failure::Final(TransportError::Cancelled)),
+            }
+        } else {
+            attempts.await
+        };
         match result {
             Ok(response) => Ok(response),
             // Out of retries, or not safe to retry: the crate turns the status into an error.

@@ -16,6 +16,7 @@ mod boards;
 mod extract;
 mod features;
 mod files;
+mod git_push;
 mod groups;
 mod hooks;
 mod issues;
@@ -201,7 +202,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let own = Router::new()
         .route("/stats", get(sandbox::get_stats))
         .route("/stats/reset", post(sandbox::reset_stats))
-        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults));
+        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults))
+        .route("/projects/{id}/push", post(git_push::push));
     Router::new()
         .nest("/api/v4", api)
         .nest("/-/sandbox", own)
