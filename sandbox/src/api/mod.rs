@@ -6,7 +6,7 @@
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
-//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
+//! `access.rs` (who is asking, unreadable projects); `scopes.rs` (a token's scopes); `members.rs` for project members;
 //! `milestones.rs` for milestones; `settings.rs` for the application settings.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
@@ -27,6 +27,7 @@ mod projects;
 mod reply;
 mod repository;
 mod sandbox;
+mod scopes;
 mod settings;
 mod users;
 
@@ -172,6 +173,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             access::project_visibility,
+        ))
+        // A token's scopes are checked on authentication, before any project is looked up.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            scopes::require_scope,
         ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
