@@ -90,8 +90,8 @@ pub enum Command {
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -99,8 +99,8 @@ pub struct RunArgs {
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
@@ -111,8 +111,8 @@ pub struct StatusArgs {
 /// Arguments of `plan` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -298,9 +298,6 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             let code = plan_exit_code(plan);
             return Ok(post_note(args, &config, note, plan, "plan", code).await);
         }
-        if args.format == OutputFormat::Text {
-            print_plan(&prepared.plan, args.format, &config, "plan")?;
-        }
         // A bar only for people: never in JSON output or when stderr is not a terminal.
         let progress = if args.format == OutputFormat::Text
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -313,18 +310,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             indicatif::ProgressBar::hidden()
         };
         let plan = prepared.apply_with_progress(progress).await;
-        match args.format {
-            OutputFormat::Json | OutputFormat::Markdown => {
-                print_plan(&plan, args.format, &config, "apply")?
-            }
-            OutputFormat::Text if plan.summary.failed > 0 => {
-                println!(
-                    "{} action(s) failed; everything else was applied",
-                    plan.summary.failed
-                );
-            }
-            OutputFormat::Text => {}
-        }
+        // Printed once, after: a page the token may not write to, or whose writes failed,
+        // must not first read `[ok]` and "1 to create".
+        print_plan(&plan, args.format, &config, "apply")?;
         tracing::info!(
             create = plan.summary.create,
             update = plan.summary.update,
@@ -332,7 +320,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             reopen = plan.summary.reopen,
             drift = plan.summary.drift,
             unchanged = plan.summary.unchanged,
-            failed = plan.summary.failed,
+            failed = plan.failures(),
+            failed_pages = plan.failed_pages(),
+            not_run = plan.not_run(),
             "sync finished"
         );
         let code = apply_exit_code(&plan);

@@ -8,10 +8,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-/// Where the configuration is looked for when `--config` is not given.
+pub mod placeholders;
+
+/// Where the configuration is looked for when `--config` is not given: the working
+/// directory's first (where the quick start puts it), then the system's.
 pub const DEFAULT_PATHS: [&str; 2] = [
-    "/etc/handbook-sync/config.toml",
     "config/handbook-sync.toml",
+    "/etc/handbook-sync/config.toml",
 ];
 
 /// A configuration that cannot be used. The CLI exits 3 on these.
@@ -535,7 +538,10 @@ impl Config {
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| invalid(describe(&e)))?;
-        Self::validate(path.clone(), raw).map_err(invalid)
+        // Absolute, so that a page source or cache directory relative to the file is
+        // shown in messages as the path actually tried.
+        let resolved = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        Self::validate(resolved, raw).map_err(invalid)
     }
 
     /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
@@ -596,6 +602,7 @@ impl Config {
         for (i, page) in raw.pages.iter().enumerate() {
             Self::validate_page(i, page, base_dir, &mut ids)?;
         }
+        placeholders::check(&raw.people, &raw.pages)?;
         Ok(Config {
             path,
             gitlab_url,

@@ -88,7 +88,7 @@ pub enum GitlabError {
     },
     /// 403: the token's rights.
     #[error(
-        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues)"
+        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues), or the token lacks the `api` scope (a `read_api` token only reads)"
     )]
     Forbidden {
         /// The request.

@@ -188,6 +188,7 @@ impl Prepared {
                 }
             }
         }
+        self.plan.applied = true;
         if let Some(cache) = self.cache.take() {
             cache.save(&self.plan, true).await;
         }
@@ -231,6 +232,9 @@ impl Prepared {
     async fn create_labels(&mut self, project: u64, page: &PageReport) -> usize {
         let mut failed = 0;
         for label in &page.create_labels {
+            if self.blocked_reason(project).is_some() {
+                break;
+            }
             let (color, description) = self.label_colors.get(label).cloned().unwrap_or_default();
             match self
                 .gitlab
@@ -245,6 +249,7 @@ impl Prepared {
                 }
                 Err(e) => {
                     tracing::error!(page = %page.id, "{e}");
+                    self.stop_if_forbidden(project, &e);
                     failed += 1;
                 }
             }
@@ -286,6 +291,7 @@ impl Prepared {
                     Err(e) if e.is_cancelled() => (0, 1, None),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
+                        self.stop_if_forbidden(project, &e);
                         (1, 0, Some((index, WriteResult::Failed)))
                     }
                 }
@@ -380,6 +386,20 @@ impl Prepared {
             .expect("never poisoned: no panic while held")
             .entry(project)
             .or_insert(why);
+    }
+
+    /// Stops writing to `project` after GitLab refused a write with 403: the token's
+    /// role was checked before any write, so what is left is the token itself (a
+    /// `read_api` token) or a rule of the instance, and every further write would be
+    /// refused the same way.
+    fn stop_if_forbidden(&self, project: u64, error: &GitlabError) {
+        if let GitlabError::Forbidden { .. } = error {
+            self.blocked
+                .lock()
+                .expect("never poisoned: no panic while held")
+                .entry(project)
+                .or_insert_with(|| format!("{error}; nothing more is written to this project"));
+        }
     }
 
     fn user_id(&self, username: &Option<String>) -> Option<u64> {

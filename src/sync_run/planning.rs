@@ -138,7 +138,7 @@ impl Planner<'_> {
         // What the rest needs of the items, taken before the planner consumes them.
         let wanted = wanted_labels(&desired);
         let sections = s.board.then(|| self.section_labels(&desired));
-        let page_plan = core_plan::plan_page(&spec, desired, &observed, &self.settings);
+        let mut page_plan = core_plan::plan_page(&spec, desired, &observed, &self.settings);
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.
@@ -148,6 +148,9 @@ impl Planner<'_> {
             self.labels_to_create(&s.project, project, &wanted)
         };
         report.warnings = case_twins(project, &wanted);
+        report
+            .warnings
+            .extend(crate::sync::warnings::once_per_page(&mut page_plan.actions));
         if let Some(sections) = sections {
             let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);
             self.planned.plan.boards.push(board);

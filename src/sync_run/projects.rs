@@ -189,7 +189,8 @@ fn labels_known_from(
 }
 
 /// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
-/// writes are neither done nor counted.
+/// writes stay listed as never run (`apply` takes them out of the counts with the
+/// others that did not run), so the output shows what was not done.
 pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
     let mut pages = Vec::new();
     for page in plan.pages.iter_mut().filter(|p| p.project == project) {
@@ -201,15 +202,11 @@ pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
             pages.push(page.id.clone());
         }
     }
-    let summary = &mut plan.summary;
-    plan.actions.retain(|a| {
-        if !pages.contains(&a.page) {
-            return true;
+    for action in plan.actions.iter_mut().filter(|a| pages.contains(&a.page)) {
+        if action.write.is_some() && action.action != crate::sync::ActionKind::Drift {
+            action.result = Some(crate::sync::WriteResult::NotRun);
         }
-        let count = summary.count_mut(a.action);
-        *count = count.saturating_sub(1);
-        false
-    });
+    }
     plan.boards.retain(|b| !pages.contains(&b.page));
 }
 

@@ -15,6 +15,7 @@ mod corpus;
 mod daemon;
 mod demo_boards_status;
 mod fidelity;
+mod first_hour;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;

@@ -192,7 +192,8 @@ pub enum WriteResult {
     Applied,
     /// A request failed; the log says why, and the next run tries again.
     Failed,
-    /// Never sent: the project was stopped (GitLab dropped labels) or the run shut down.
+    /// Never sent: the token may not write to the project, the project was stopped
+    /// (GitLab dropped labels), or the run shut down.
     NotRun,
 }
 
