@@ -596,7 +596,10 @@ impl Config {
             return Err("sync.managed_label must be a non-empty label name without commas".into());
         }
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
-            .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
+            .map_err(|e| match e {
+                crate::schedule::ScheduleError::TimeZone { .. } => format!("sync.timezone: {e}"),
+                _ => format!("sync.schedule: {e}"),
+            })?;
         let mut ids = std::collections::HashSet::new();
         let base_dir = path.parent().unwrap_or(Path::new("."));
         for (i, page) in raw.pages.iter().enumerate() {

@@ -362,3 +362,30 @@ async fn three_items_owned_by_an_unknown_name_warn_once() {
             .all(|a| a.get("warnings").is_none())
     );
 }
+
+/// `sync.schedule` in the user's terms: standard cron's macros are accepted, and a value
+/// out of range is named with its field in the form written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_takes_macros_and_names_the_field_out_of_range() {
+    let page = page_toml("pm", "pm.md", PROJECT);
+    let world = World::new(&page, "[sync]\nschedule = \"@hourly\"\n").await;
+    world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 2, "@hourly is accepted:\n{out}\n{err}");
+    for (schedule, said) in [
+        (
+            "61 * * * *",
+            "sync.schedule: `61 * * * *`: minute 61 is out of range 0–59",
+        ),
+        (
+            "0 24 * * *",
+            "sync.schedule: `0 24 * * *`: hour 24 is out of range 0–23",
+        ),
+        ("@sometimes", "is not one of @hourly"),
+    ] {
+        world.write_config(&page, &format!("[sync]\nschedule = \"{schedule}\"\n"));
+        let (code, _, err) = world.run(&["plan"]).await;
+        assert_eq!(code, 3, "{schedule}: {err}");
+        assert!(err.contains(said), "{schedule}: {err}");
+    }
+}
