@@ -51,6 +51,18 @@ pub enum TransportError {
     /// Shutting down: the request was not sent.
     #[error("not sent: shutting down")]
     Cancelled,
+    /// No connection to `gitlab.url` (refused, unknown host) before any answer from it in
+    /// this client's life: a wrong URL, said at once rather than after a minute of
+    /// retries.
+    #[error(
+        "cannot reach GitLab at {url} (gitlab.url): {reason}; nothing was sent. Check the URL, or whether GitLab is up"
+    )]
+    Unreachable {
+        /// `gitlab.url`, redacted.
+        url: String,
+        /// Why, as the system said it (connection refused, name not known).
+        reason: String,
+    },
 }
 
 impl TransportError {

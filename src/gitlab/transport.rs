@@ -19,9 +19,13 @@
 //!   could name one) is never requested.
 //! - Every wait (throttle, pause, backoff) ends at once when the client's cancellation
 //!   token is cancelled; a request already sent is left to finish.
+//! - Until GitLab has answered once, a connection that cannot be made (refused, unknown
+//!   host, no connection within the connect timeout) is not retried: the URL is wrong or GitLab is down, and a minute of silent
+//!   retries would only hide it. Once it has answered, such failures are retried.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -108,6 +112,9 @@ pub struct Client {
     metrics: Option<Arc<GitlabMetrics>>,
     /// When cancelled, no further request is sent and every wait ends.
     cancel: CancellationToken,
+    /// Whether GitLab has answered anything yet: before, a connection that cannot be made
+    /// fails at once ([`TransportError::Unreachable`]).
+    reached: AtomicBool,
 }
 
 /// A rate-limit pause: until `until` (monotonic), which is `wall` on the clock.
@@ -203,6 +210,7 @@ impl Client {
             paused_until: Mutex::new(None),
             policy,
             metrics: None,
+            reached: AtomicBool::new(false),
         })
     }
 
@@ -346,11 +354,20 @@ impl Client {
         let response = match request.send().await {
             Ok(r) => {
                 self.count_request(Some(r.status().as_u16()));
+                self.reached.store(true, Ordering::Relaxed);
                 r
             }
             Err(e) => {
                 self.count_request(None);
                 let not_sent = e.is_connect();
+                if not_sent && !self.reached.load(Ordering::Relaxed) {
+                    return Err(Failure::Final(TransportError::Unreachable {
+                        url: crate::redact::url(&self.base)
+                            .trim_end_matches('/')
+                            .to_owned(),
+                        reason: root_cause(&e),
+                    }));
+                }
                 return Err(Failure::Transport(e.into(), not_sent));
             }
         };
@@ -416,6 +433,16 @@ impl Client {
             ),
         })
     }
+}
+
+/// The innermost cause of `e` (`Connection refused (os error 111)`, `failed to lookup
+/// address information: …`), without the URL reqwest puts in front.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    crate::redact::text(&cause.to_string()).into_owned()
 }
 
 /// Why an attempt did not give a usable answer.

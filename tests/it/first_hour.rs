@@ -389,3 +389,37 @@ async fn the_schedule_takes_macros_and_names_the_field_out_of_range() {
         assert!(err.contains(said), "{schedule}: {err}");
     }
 }
+
+/// A `gitlab.url` where nothing listens: the first request fails at once, naming the URL,
+/// instead of a minute of silent retries. (5 s is a generous bound, not a speed claim.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_url_on_a_closed_port_fails_within_seconds_naming_it() {
+    let world = World::new(&page_toml("pm", "pm.md", PROJECT), "").await;
+    world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    // Bound but not listening: connections are refused, and no other test can take the
+    // port while it is held.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    let text = std::fs::read_to_string(world.dir.join("config.toml")).unwrap();
+    // Retries as the defaults would do them: a minute of backoff if they ran.
+    let text = text
+        .replace(&world.sandbox.url, &url)
+        .replace("retry_initial_delay_ms = 1", "retry_initial_delay_ms = 500");
+    std::fs::write(world.dir.join("config.toml"), text).unwrap();
+    let started = std::time::Instant::now();
+    let (code, out, err) = world.run(&["apply"]).await;
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    assert!(
+        out.contains(&format!("cannot reach GitLab at {url} (gitlab.url)"))
+            && out.contains("onnection refused"),
+        "{out}"
+    );
+    assert!(
+        !err.contains("retrying"),
+        "no retries before GitLab answered once:\n{err}"
+    );
+    drop(closed);
+}
