@@ -138,6 +138,11 @@ pub struct SyncArgs {
     /// project holds issues of the page that handbook-sync no longer recognises.
     #[arg(long)]
     pub allow_mass_create: bool,
+    /// Take over open issues people made whose title is exactly an item's, instead of
+    /// creating a second one: the managed block goes below their description (every page;
+    /// one page: `adopt = true` in its `[[pages]]`).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -272,6 +277,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
         allow_mass_create: args.allow_mass_create,
+        adopt: args.adopt,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,

@@ -332,6 +332,10 @@ pub struct PageSettings {
     /// Keep a board `Handbook: <page title>` with one list per section.
     #[serde(default = "default_true")]
     pub board: bool,
+    /// Take over open hand-made issues whose title is an item's instead of creating
+    /// (as `--adopt` does for every page).
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 fn default_true() -> bool {
@@ -349,6 +353,7 @@ impl std::fmt::Debug for PageSettings {
             .field("include_sections", &self.include_sections)
             .field("exclude_sections", &self.exclude_sections)
             .field("board", &self.board)
+            .field("adopt", &self.adopt)
             .finish()
     }
 }

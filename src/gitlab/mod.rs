@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
+mod adopt;
 pub mod boards;
 pub mod notes;
 mod transport;

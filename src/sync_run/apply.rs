@@ -18,6 +18,8 @@ use crate::sync::{
 
 use super::{Connection, Planned, ResolvedPeople};
 
+mod adopt;
+
 /// A planned run, ready to print and to apply.
 #[derive(Debug)]
 pub struct Prepared {
@@ -495,6 +497,7 @@ impl Prepared {
             return Ok(());
         };
         match write {
+            Write::Adopt(adoption) => self.adopt_issue(project, action, adoption).await,
             Write::Create(_) => {
                 // Rendered now, not held in the plan: a first sync of a large page would
                 // hold every description until the last write.
@@ -607,8 +610,18 @@ impl Prepared {
                 Some(rewrite.description)
             }
         };
+        Ok((description, self.swapped_assignees(swap, &current)))
+    }
+
+    /// The user ids of `current`'s assignees after `swap`, or `None` when it changes
+    /// nothing there.
+    fn swapped_assignees(
+        &self,
+        swap: Option<&AssigneeSwap>,
+        current: &crate::gitlab::CurrentIssue,
+    ) -> Option<Vec<u64>> {
         let now = &current.issue.assignees;
-        let assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
+        swap.filter(|s| !s.is_noop(now)).map(|s| {
             s.apply_to(now)
                 .iter()
                 .filter_map(|u| {
@@ -616,7 +629,6 @@ impl Prepared {
                     id.or_else(|| self.user_ids.get(u).copied())
                 })
                 .collect()
-        });
-        Ok((description, assignees))
+        })
     }
 }

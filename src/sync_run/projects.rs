@@ -41,6 +41,9 @@ pub struct ProjectState {
     /// GitLab's clock when it answered the first page of the managed issues (`None`
     /// when it sent no `Date`): what changed after it may be missing from `issues`.
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Open issues without a handbook-sync marker, that an adopting page may take over
+    /// (read only when one would create: see `adopt::read_candidates`).
+    pub candidates: Vec<ObservedIssue>,
 }
 
 /// Why nothing is written to a project.
@@ -274,6 +277,7 @@ async fn read_project(
         members: members.into_iter().map(|m| (m.username, m.id)).collect(),
         boards,
         read_at,
+        candidates: Vec::new(),
     })
 }
 

@@ -423,3 +423,142 @@ async fn a_gitlab_url_on_a_closed_port_fails_within_seconds_naming_it() {
     );
     drop(closed);
 }
+
+/// A team that already tracks three of its five responsibilities in hand-made issues:
+/// `--adopt` takes those three over (their text kept above the managed block, the
+/// managed labels added) and creates the other two; the next run writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
+    // Premium: GitLab Free's API creates no board, and its refused request would count
+    // as a write of every run.
+    let world = World::with_tier(
+        &page_toml("pm", "pm.md", PROJECT),
+        "",
+        gitlab_sandbox::Tier::Premium,
+    )
+    .await;
+    world.write_page(
+        "pm.md",
+        "## Duties\n\n- Answer the phone\n- Keep the roadmap\n- Plan the year\n- Review the docs\n- Hire people\n",
+    );
+    let mut hand_made = Vec::new();
+    for (title, description) in [
+        (
+            "Answer the phone",
+            "We do this daily.\n\n- [ ] find a headset",
+        ),
+        ("Plan the year ", ""),
+        ("Hire people", "Budget: two."),
+    ] {
+        let issue = world
+            .api(
+                reqwest::Method::POST,
+                "/projects/acme%2Froadmap/issues",
+                &[
+                    ("title", title),
+                    ("description", description),
+                    ("labels", "team"),
+                ],
+            )
+            .await;
+        hand_made.push((issue["iid"].as_u64().unwrap(), description));
+    }
+    // Not candidates: closed, or already another page's.
+    let closed = world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/issues",
+            &[("title", "Review the docs")],
+        )
+        .await["iid"]
+        .as_u64()
+        .unwrap();
+    world
+        .api(
+            reqwest::Method::PUT,
+            &format!("/projects/acme%2Froadmap/issues/{closed}"),
+            &[("state_event", "close")],
+        )
+        .await;
+
+    let (code, out, err) = world.run(&["plan", "--adopt"]).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    for (iid, _) in &hand_made {
+        assert!(out.contains(&format!("& adopt  #{iid}")), "{out}");
+    }
+    assert!(
+        out.contains("2 to create") && out.contains("3 to adopt"),
+        "{out}"
+    );
+    let (code, plain, _) = world.run(&["plan"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        plain.contains("5 to create") && !plain.contains("adopt"),
+        "{plain}"
+    );
+
+    let (code, out, err) = world.run(&["apply", "--adopt"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("2 created") && out.contains("3 adopted"),
+        "{out}"
+    );
+    let issues = world.issues(PROJECT).await;
+    assert_eq!(issues.len(), 6, "two created beside the four there");
+    for (iid, description) in &hand_made {
+        let issue = issues.iter().find(|i| i["iid"] == *iid).unwrap();
+        let labels = issue["labels"].as_array().unwrap();
+        for label in ["handbook-sync", "handbook::pm", "section::Duties", "team"] {
+            assert!(
+                labels.iter().any(|l| l == label),
+                "#{iid}: {label} in {labels:?}"
+            );
+        }
+        let text = issue["description"].as_str().unwrap();
+        assert!(
+            text.starts_with(description) && text.contains("<!-- handbook-sync:begin -->"),
+            "#{iid}: the person's text stays above the block:\n{text}"
+        );
+        assert_eq!(issue["assignee"]["username"], "sytses");
+    }
+    assert_eq!(
+        issues.iter().find(|i| i["iid"] == closed).unwrap()["labels"],
+        serde_json::json!([]),
+        "a closed issue is not adopted"
+    );
+
+    world.reset_stats().await;
+    let (code, out, err) = world.run(&["apply", "--adopt"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        world.stats().await["writes"],
+        0,
+        "the second run writes nothing:\n{out}"
+    );
+    let (code, out, _) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "adopted issues are managed like any other:\n{out}");
+}
+
+/// `adopt = true` on a page adopts for that page without the flag; and GitLab stores a
+/// title stripped of surrounding whitespace (`strip_attributes! :title`,
+/// `app/models/concerns/issuable.rb`), which the sandbox does too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_can_ask_for_adoption_itself() {
+    let page = format!("{}adopt = true\n", page_toml("pm", "pm.md", PROJECT));
+    let world = World::new(&page, "").await;
+    world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    let issue = world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/issues",
+            &[("title", "\t Answer the phone \n")],
+        )
+        .await;
+    assert_eq!(issue["title"], "Answer the phone", "stored stripped");
+    let (code, out, _) = world.run(&["plan"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        out.contains(&format!("& adopt  #{}", issue["iid"])),
+        "{out}"
+    );
+}

@@ -123,6 +123,9 @@ pub struct Summary {
     /// none, as before conflicts were reported).
     #[serde(skip_serializing_if = "is_zero")]
     pub conflict: usize,
+    /// Issues people made that are taken over (`--adopt`; left out of JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
     /// Items whose issue needs nothing.
     pub unchanged: usize,
     /// Actions that failed (apply only).
@@ -142,6 +145,7 @@ impl Summary {
             ActionKind::Reopen => &mut self.reopen,
             ActionKind::Drift => &mut self.drift,
             ActionKind::Conflict => &mut self.conflict,
+            ActionKind::Adopt => &mut self.adopt,
         }
     }
 }
@@ -179,14 +183,7 @@ impl Plan {
             return;
         }
         for action in &page_plan.actions {
-            match action.action {
-                ActionKind::Create => self.summary.create += 1,
-                ActionKind::Update => self.summary.update += 1,
-                ActionKind::Close => self.summary.close += 1,
-                ActionKind::Reopen => self.summary.reopen += 1,
-                ActionKind::Drift => self.summary.drift += 1,
-                ActionKind::Conflict => self.summary.conflict += 1,
-            }
+            *self.summary.count_mut(action.action) += 1;
         }
         self.actions.extend(page_plan.actions);
         self.pages.push(report);
@@ -195,7 +192,7 @@ impl Plan {
     /// True when applying would write something.
     pub fn has_changes(&self) -> bool {
         let s = &self.summary;
-        s.create + s.update + s.close + s.reopen > 0
+        s.create + s.update + s.close + s.reopen + s.adopt > 0
             || self.pages.iter().any(|p| !p.create_labels.is_empty())
     }
 
@@ -312,8 +309,16 @@ impl Plan {
             s.reopen,
             w[3],
             s.drift,
-            if s.conflict > 0 {
-                format!("{} in conflict, ", s.conflict)
+            if s.conflict > 0 || s.adopt > 0 {
+                let mut more = String::new();
+                if s.conflict > 0 {
+                    let _ = write!(more, "{} in conflict, ", s.conflict);
+                }
+                if s.adopt > 0 {
+                    let adopted = if self.applied { "adopted" } else { "to adopt" };
+                    let _ = write!(more, "{} {adopted}, ", s.adopt);
+                }
+                more
             } else {
                 String::new()
             },
@@ -357,6 +362,7 @@ fn action_line(a: &Action) -> String {
         ActionKind::Reopen => ("^", "reopen"),
         ActionKind::Drift => ("!", "drift"),
         ActionKind::Conflict => ("!", "conflict"),
+        ActionKind::Adopt => ("&", "adopt"),
     };
     let issue = a
         .iid

@@ -112,7 +112,7 @@ impl IssueEdit {
                 EDIT_PARAMS.join(", ")
             )));
         }
-        let title = p.get("title").map(str::to_owned);
+        let title = p.get("title").map(super::stripped_title);
         if let Some(t) = &title {
             validate_title(t)?;
         }

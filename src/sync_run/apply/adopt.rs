@@ -1,0 +1,42 @@
+//! Applying an adoption: the issue is read again right before the write, and taken over
+//! only if it still is what the plan saw (open, same title, no handbook-sync block).
+
+use crate::gitlab::{GitlabError, IssueEdit};
+use crate::sync::Action;
+use crate::sync::plan::Adoption;
+
+use super::Prepared;
+
+impl Prepared {
+    /// Writes the managed block below the person's description, adds the managed labels
+    /// and puts the handbook's assignee in handbook-sync's place.
+    pub(super) async fn adopt_issue(
+        &self,
+        project: u64,
+        action: &Action,
+        adoption: &Adoption,
+    ) -> Result<(), GitlabError> {
+        let iid = adoption.iid;
+        let current = self.gitlab.issue(project, iid).await?;
+        let description = action
+            .adoption_onto(
+                &current.issue.title,
+                current.issue.state,
+                &current.description,
+            )
+            .map_err(|message| GitlabError::Other {
+                what: format!("adopting issue #{iid}"),
+                message,
+            })?;
+        let assignees = self.swapped_assignees(Some(&adoption.assignee), &current);
+        let edit = IssueEdit {
+            title: None,
+            description: Some(&description),
+            add_labels: &action.changes.add_labels,
+            remove_labels: &[],
+            assignees,
+            state: None,
+        };
+        self.gitlab.edit_issue(project, iid, &edit).await
+    }
+}
