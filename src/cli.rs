@@ -91,7 +91,9 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The configuration file [default: config/handbook-sync.toml under the current
-    /// directory, else /etc/handbook-sync/config.toml].
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -100,7 +102,9 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The configuration file [default: config/handbook-sync.toml under the current
-    /// directory, else /etc/handbook-sync/config.toml].
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
@@ -112,7 +116,9 @@ pub struct StatusArgs {
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
     /// The configuration file [default: config/handbook-sync.toml under the current
-    /// directory, else /etc/handbook-sync/config.toml].
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -149,7 +155,7 @@ pub struct SyncArgs {
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,
     /// The token clients must send (`PRIVATE-TOKEN` or `Authorization: Bearer`); it
     /// belongs to the user `root`.

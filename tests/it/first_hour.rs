@@ -562,3 +562,106 @@ async fn a_page_can_ask_for_adoption_itself() {
         "{out}"
     );
 }
+
+/// README's "Use it on your GitLab", followed as written in a copy of the checkout's
+/// `examples/` (the binary under test stands in for `cargo install`), against the
+/// sandbox with a Planner's tokens: `read_api` for `plan`, as it says, `api` for `apply`.
+/// Only the placeholders it tells to replace are replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_quick_start_works_as_written() {
+    let world = World::new("", "").await;
+    let planner = world.create_user("planner", false).await;
+    world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Froadmap/members",
+            &[("user_id", &planner.to_string()), ("access_level", "15")],
+        )
+        .await;
+    let read_api = world.create_token(planner, &["read_api"]).await;
+    let api = world.create_token(planner, &["api"]).await;
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let section = readme
+        .split("\n## Use it on your GitLab\n")
+        .nth(1)
+        .expect("README has the quick start")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let page = "examples/handbook/product-manager.md";
+    std::fs::create_dir_all(root.path().join("examples/handbook")).unwrap();
+    std::fs::copy(repo_file(page), root.path().join(page)).unwrap();
+    // The fenced blocks in order, with their language.
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in section.lines().map(str::trim) {
+        match (line.strip_prefix("```"), open.take()) {
+            (Some(lang), None) => open = Some((lang.to_owned(), String::new())),
+            (Some(_), Some(block)) => blocks.push(block),
+            (None, Some((lang, mut text))) => {
+                text.push_str(line);
+                text.push('\n');
+                open = Some((lang, text));
+            }
+            (None, None) => {}
+        }
+    }
+    let mut steps = Vec::new();
+    for (lang, text) in &blocks {
+        match lang.as_str() {
+            "toml" => {
+                let path = root.path().join("config/handbook-sync.toml");
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, text).unwrap();
+                let refused = common::run(&["plan", "--config", path.to_str().unwrap()]);
+                assert_eq!(
+                    refused.status.code(),
+                    Some(3),
+                    "placeholders left in are refused"
+                );
+                let filled = text
+                    .replace("https://gitlab.com", &world.sandbox.url)
+                    .replace("example-group/roadmap", PROJECT)
+                    .replace("your-username", "sytses");
+                std::fs::write(&path, filled).unwrap();
+                steps.push("config".to_owned());
+            }
+            "sh" => {
+                for command in text.lines().filter(|l| !l.is_empty()) {
+                    let words: Vec<&str> = command.split_whitespace().collect();
+                    match words.as_slice() {
+                        ["cargo", "install", "--locked", "--path", "."] => {}
+                        ["export", assignment] => {
+                            assert!(assignment.starts_with("GITLAB_TOKEN="), "{command}");
+                        }
+                        ["handbook-sync", args @ ..] => {
+                            let token = if args == ["plan"] { &read_api } else { &api };
+                            let output =
+                                std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+                                    .args(args)
+                                    .current_dir(root.path())
+                                    .env("GITLAB_TOKEN", token)
+                                    .env_remove("RUST_LOG")
+                                    .output()
+                                    .unwrap();
+                            let expected = if args == ["plan"] { 2 } else { 0 };
+                            assert_eq!(
+                                output.status.code(),
+                                Some(expected),
+                                "{command}:\n{}\n{}",
+                                common::stdout(&output),
+                                common::stderr(&output)
+                            );
+                            steps.push(args.join(" "));
+                        }
+                        _ => panic!("a step this test does not know how to follow: {command}"),
+                    }
+                }
+            }
+            other => panic!("a block in {other:?}: teach this test to follow it"),
+        }
+    }
+    assert_eq!(steps, ["config", "plan", "apply"]);
+    assert_eq!(world.issues(PROJECT).await.len(), 50);
+}
