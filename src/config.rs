@@ -20,9 +20,9 @@ pub const DEFAULT_PATHS: [&str; 2] = [
 /// A configuration that cannot be used. The CLI exits 3 on these.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// No file given and none at the default paths.
-    #[error("no configuration file: pass --config FILE or create one of {}", DEFAULT_PATHS.join(", "))]
-    NotFound,
+    /// No file given and none at the default paths (shown resolved).
+    #[error("no configuration file: pass --config FILE or create one of {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound(Vec<PathBuf>),
     /// The file (or an override) could not be read or has a bad key or value.
     #[error("configuration `{path}`: {message}")]
     Invalid {
@@ -523,7 +523,14 @@ impl Config {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
-                .ok_or(ConfigError::NotFound)?,
+                .ok_or_else(|| {
+                    ConfigError::NotFound(
+                        DEFAULT_PATHS
+                            .iter()
+                            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.into()))
+                            .collect(),
+                    )
+                })?,
         };
         let invalid = |message: String| ConfigError::Invalid {
             path: path.clone(),

@@ -665,3 +665,20 @@ async fn the_readmes_quick_start_works_as_written() {
     assert_eq!(steps, ["config", "plan", "apply"]);
     assert_eq!(world.issues(PROJECT).await.len(), 50);
 }
+
+/// Without `--config` and without a file where it looks, the message names where it
+/// looked, resolved.
+#[test]
+fn a_missing_configuration_names_where_it_was_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg("plan")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let err = common::stderr(&output);
+    let looked = std::path::absolute(dir.path().join("config/handbook-sync.toml")).unwrap();
+    assert!(err.contains(&looked.display().to_string()), "{err}");
+}
