@@ -78,6 +78,16 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 
+    // Kept after the demo, for the reader to open.
+    let site = std::env::temp_dir().join(format!("handbook-sync-roadmap-{}", std::process::id()));
+    let connection = sync_run::Connection::new(&config, token(), None)?;
+    crate::roadmap::publish(&config, &connection, &[], &site, chrono::Utc::now()).await?;
+    let _ = writeln!(
+        out,
+        "\n6. `roadmap`: the public roadmap, a static site (no JavaScript, nothing from outside) with every responsibility, its issue and a burn-up chart (its issue links lead into the sandbox, which stops with the demo). Open it:\n\n   {}",
+        site.join("index.html").display()
+    );
+
     out.push_str(YOUR_TURN);
     sandbox.stop().await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -177,14 +187,15 @@ fn introduction() -> String {
     out
 }
 
-/// Step 6, the demo's last words: how to do the same against one's own GitLab, from the root of
-/// the checkout the demo was built in (a test follows them literally).
-pub const YOUR_TURN: &str = "\n6. Your turn, against your GitLab, from this checkout's root directory:\n\n\
+/// Step 7, the demo's last words: how to do the same against one's own GitLab, from the
+/// root of the checkout the demo was built in (a test follows them literally).
+pub const YOUR_TURN: &str = "\n7. Your turn, against your GitLab, from this checkout's root directory:\n\n\
      \x20  cargo install --locked --path .                                  # puts handbook-sync on your PATH\n\
      \x20  cp config/handbook-sync.example.toml config/handbook-sync.toml   # then set url, project and owner in it\n\
      \x20  export GITLAB_TOKEN=…                                            # read_api is enough to plan; apply needs api\n\
      \x20  handbook-sync plan                                               # reads config/handbook-sync.toml; writes nothing\n\
-     \x20  handbook-sync apply                                              # then make it so\n\n\
+     \x20  handbook-sync apply                                              # then make it so\n\
+     \x20  handbook-sync roadmap --out public                               # and publish the roadmap\n\n\
      Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted.\n";
 
 /// The board's lists with their open issues, and how many are closed.

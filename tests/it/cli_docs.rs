@@ -260,7 +260,7 @@ fn every_subcommands_flags_are_the_readmes() {
 /// What a first run needs to know is in the help of the commands that talk to GitLab.
 #[test]
 fn the_help_says_where_the_token_and_the_configuration_come_from() {
-    for command in ["plan", "apply", "status", "run"] {
+    for command in ["plan", "apply", "status", "run", "roadmap"] {
         let help = common::stdout(&common::run(&[command, "--help"]));
         for words in [
             "GITLAB_TOKEN",

@@ -309,9 +309,10 @@ async fn the_demos_your_turn_works_as_printed_from_the_checkout_root() {
     }
     assert_eq!(
         codes,
-        [Some(2), Some(0)],
-        "plan found changes, apply made them"
+        [Some(2), Some(0), Some(0)],
+        "plan found changes, apply made them, roadmap wrote the site"
     );
+    assert!(root.path().join("public/index.html").is_file());
     assert_eq!(world.issues(PROJECT).await.len(), 50);
 }
 
