@@ -1,16 +1,34 @@
-//! The listing adoption reads: a project's open issues without a handbook-sync block.
+//! The listing adoption reads: a project's open issues without a handbook-sync block,
+//! with who opened them.
 
-use super::{Gitlab, GitlabError, GlIssue};
+use serde::Deserialize;
+
+use super::{Gitlab, GitlabError, GlIssue, GlUser};
 use crate::sync::ObservedIssue;
+
+/// An open issue without a handbook-sync block, as adoption weighs it.
+#[derive(Debug, Clone)]
+pub struct Unmanaged {
+    /// The issue.
+    pub issue: ObservedIssue,
+    /// The username of who opened it, when GitLab says.
+    pub author: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    #[serde(flatten)]
+    issue: GlIssue,
+    #[serde(default)]
+    author: Option<GlUser>,
+}
 
 impl Gitlab {
     /// Every open issue of the project that carries no handbook-sync block (so no
-    /// marker), oldest first, each once: what `--adopt` may take over. One paged listing;
-    /// the block is looked for in the descriptions, as GitLab has no filter for it.
-    pub async fn open_unmanaged_issues(
-        &self,
-        project: u64,
-    ) -> Result<Vec<ObservedIssue>, GitlabError> {
+    /// marker), oldest first, each once, with its author: what `--adopt` may take over.
+    /// One paged listing; the block is looked for in the descriptions, as GitLab has no
+    /// filter for it.
+    pub async fn open_unmanaged_issues(&self, project: u64) -> Result<Vec<Unmanaged>, GitlabError> {
         let query = [
             ("state", "opened".to_owned()),
             ("order_by", "created_at".to_owned()),
@@ -18,13 +36,16 @@ impl Gitlab {
         ];
         let what = format!("listing the open issues of project {project}");
         let path = format!("projects/{project}/issues");
-        let issues: Vec<GlIssue> = self
-            .list_stable(&what, &path, &query, |i: &GlIssue| i.iid)
+        let issues: Vec<Listed> = self
+            .list_stable(&what, &path, &query, |i: &Listed| i.issue.iid)
             .await?;
         Ok(issues
             .into_iter()
-            .map(GlIssue::observed)
-            .filter(|i| i.block_hash.is_none())
+            .map(|l| Unmanaged {
+                author: l.author.map(|a| a.username),
+                issue: l.issue.observed(),
+            })
+            .filter(|u| u.issue.block_hash.is_none())
             .collect())
     }
 }

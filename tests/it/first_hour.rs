@@ -442,6 +442,15 @@ async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
         "pm.md",
         "## Duties\n\n- Answer the phone\n- Keep the roadmap\n- Plan the year\n- Review the docs\n- Hire people\n",
     );
+    // Made by a member of the project (its issues are the team's).
+    let users = world
+        .api(reqwest::Method::GET, "/users?username=sytses", &[])
+        .await;
+    let member = world
+        .create_token(users[0]["id"].as_u64().unwrap(), &["api"])
+        .await;
+    let stranger = world.create_user("stranger", false).await;
+    let stranger = world.create_token(stranger, &["api"]).await;
     let mut hand_made = Vec::new();
     for (title, description) in [
         (
@@ -451,29 +460,11 @@ async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
         ("Plan the year ", ""),
         ("Hire people", "Budget: two."),
     ] {
-        let issue = world
-            .api(
-                reqwest::Method::POST,
-                "/projects/acme%2Froadmap/issues",
-                &[
-                    ("title", title),
-                    ("description", description),
-                    ("labels", "team"),
-                ],
-            )
-            .await;
-        hand_made.push((issue["iid"].as_u64().unwrap(), description));
+        let iid = post_issue(&world, &member, title, description, "team").await;
+        hand_made.push((iid, description));
     }
-    // Not candidates: closed, or already another page's.
-    let closed = world
-        .api(
-            reqwest::Method::POST,
-            "/projects/acme%2Froadmap/issues",
-            &[("title", "Review the docs")],
-        )
-        .await["iid"]
-        .as_u64()
-        .unwrap();
+    // Not candidates: a closed one, and one a non-member opened on the public project.
+    let closed = post_issue(&world, &member, "Review the docs", "", "").await;
     world
         .api(
             reqwest::Method::PUT,
@@ -481,12 +472,19 @@ async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
             &[("state_event", "close")],
         )
         .await;
+    let strangers = post_issue(&world, &stranger, "Keep the roadmap", "Mine now", "").await;
 
     let (code, out, err) = world.run(&["plan", "--adopt"]).await;
     assert_eq!(code, 2, "{out}\n{err}");
     for (iid, _) in &hand_made {
         assert!(out.contains(&format!("& adopt  #{iid}")), "{out}");
     }
+    assert!(
+        out.contains(&format!(
+            "issue #{strangers} has this title but was opened by `stranger`, who is not a member of acme/roadmap: not adopted"
+        )),
+        "{out}"
+    );
     assert!(
         out.contains("2 to create") && out.contains("3 to adopt"),
         "{out}"
@@ -505,7 +503,12 @@ async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
         "{out}"
     );
     let issues = world.issues(PROJECT).await;
-    assert_eq!(issues.len(), 6, "two created beside the four there");
+    assert_eq!(issues.len(), 7, "two created beside the five there");
+    assert_eq!(
+        issues.iter().find(|i| i["iid"] == strangers).unwrap()["labels"],
+        serde_json::json!([]),
+        "a stranger's issue is not adopted"
+    );
     for (iid, description) in &hand_made {
         let issue = issues.iter().find(|i| i["iid"] == *iid).unwrap();
         let labels = issue["labels"].as_array().unwrap();
@@ -548,14 +551,20 @@ async fn a_page_can_ask_for_adoption_itself() {
     let page = format!("{}adopt = true\n", page_toml("pm", "pm.md", PROJECT));
     let world = World::new(&page, "").await;
     world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    let users = world
+        .api(reqwest::Method::GET, "/users?username=drew", &[])
+        .await;
+    let member = world
+        .create_token(users[0]["id"].as_u64().unwrap(), &["api"])
+        .await;
+    let iid = post_issue(&world, &member, "\t Answer the phone \n", "", "").await;
     let issue = world
         .api(
-            reqwest::Method::POST,
-            "/projects/acme%2Froadmap/issues",
-            &[("title", "\t Answer the phone \n")],
+            reqwest::Method::GET,
+            &format!("/projects/acme%2Froadmap/issues/{iid}"),
+            &[],
         )
         .await;
-    assert_eq!(issue["title"], "Answer the phone", "stored stripped");
     let (code, out, _) = world.run(&["plan"]).await;
     assert_eq!(code, 2);
     assert!(
@@ -682,4 +691,32 @@ fn a_missing_configuration_names_where_it_was_looked_for() {
     let err = common::stderr(&output);
     let looked = std::path::absolute(dir.path().join("config/handbook-sync.toml")).unwrap();
     assert!(err.contains(&looked.display().to_string()), "{err}");
+}
+
+/// `POST /projects/acme%2Froadmap/issues` with `token`; the new issue's iid.
+async fn post_issue(
+    world: &World,
+    token: &str,
+    title: &str,
+    description: &str,
+    labels: &str,
+) -> u64 {
+    let response = world
+        .http
+        .post(format!(
+            "{}/api/v4/projects/acme%2Froadmap/issues",
+            world.sandbox.url
+        ))
+        .header("PRIVATE-TOKEN", token)
+        .form(&[
+            ("title", title),
+            ("description", description),
+            ("labels", labels),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let issue: Value = response.json().await.unwrap();
+    issue["iid"].as_u64().unwrap()
 }
