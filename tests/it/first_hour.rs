@@ -443,12 +443,7 @@ async fn adopt_takes_over_three_hand_made_issues_and_creates_two() {
         "## Duties\n\n- Answer the phone\n- Keep the roadmap\n- Plan the year\n- Review the docs\n- Hire people\n",
     );
     // Made by a member of the project (its issues are the team's).
-    let users = world
-        .api(reqwest::Method::GET, "/users?username=sytses", &[])
-        .await;
-    let member = world
-        .create_token(users[0]["id"].as_u64().unwrap(), &["api"])
-        .await;
+    let member = member_token(&world, "sytses").await;
     let stranger = world.create_user("stranger", false).await;
     let stranger = world.create_token(stranger, &["api"]).await;
     let mut hand_made = Vec::new();
@@ -551,12 +546,7 @@ async fn a_page_can_ask_for_adoption_itself() {
     let page = format!("{}adopt = true\n", page_toml("pm", "pm.md", PROJECT));
     let world = World::new(&page, "").await;
     world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
-    let users = world
-        .api(reqwest::Method::GET, "/users?username=drew", &[])
-        .await;
-    let member = world
-        .create_token(users[0]["id"].as_u64().unwrap(), &["api"])
-        .await;
+    let member = member_token(&world, "drew").await;
     let iid = post_issue(&world, &member, "\t Answer the phone \n", "", "").await;
     let issue = world
         .api(
@@ -719,4 +709,13 @@ async fn post_issue(
     assert!(response.status().is_success(), "{}", response.status());
     let issue: Value = response.json().await.unwrap();
     issue["iid"].as_u64().unwrap()
+}
+
+/// An `api` token of `username`, one of the sandbox's project members.
+async fn member_token(world: &World, username: &str) -> String {
+    let path = format!("/users?username={username}");
+    let users = world.api(reqwest::Method::GET, &path, &[]).await;
+    world
+        .create_token(users[0]["id"].as_u64().unwrap(), &["api"])
+        .await
 }
