@@ -300,6 +300,7 @@ fn parse_and_plan(n: usize) -> (f64, isize) {
         allow_mass_close: false,
         allow_mass_create: false,
         today: "2026-11-27".into(),
+        adopt: false,
     };
     let planned = plan::plan_page(&spec, desired, &[], &plan_settings);
     std::hint::black_box(&planned);

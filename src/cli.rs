@@ -99,8 +99,10 @@ pub enum Command {
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -108,8 +110,10 @@ pub struct RunArgs {
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
@@ -120,7 +124,10 @@ pub struct StatusArgs {
 /// Arguments of `roadmap`.
 #[derive(Debug, clap::Args)]
 pub struct RoadmapArgs {
-    /// The configuration file.
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -134,8 +141,10 @@ pub struct RoadmapArgs {
 /// Arguments of `plan` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -161,13 +170,18 @@ pub struct SyncArgs {
     /// project holds issues of the page that handbook-sync no longer recognises.
     #[arg(long)]
     pub allow_mass_create: bool,
+    /// Take over open issues people made whose title is exactly an item's, instead of
+    /// creating a second one: the managed block goes below their description (every page;
+    /// one page: `adopt = true` in its `[[pages]]`).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,
     /// The token clients must send (`PRIVATE-TOKEN` or `Authorization: Bearer`); it
     /// belongs to the user `root`.
@@ -308,6 +322,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
         allow_mass_create: args.allow_mass_create,
+        adopt: args.adopt,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,
@@ -353,9 +368,6 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             let code = plan_exit_code(plan);
             return Ok(post_note(args, &config, note, plan, "plan", code).await);
         }
-        if args.format == OutputFormat::Text {
-            print_plan(&prepared.plan, args.format, &config, "plan")?;
-        }
         // A bar only for people: never in JSON output or when stderr is not a terminal.
         let progress = if args.format == OutputFormat::Text
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -371,18 +383,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         if let Some(leases) = leases {
             leases.release().await;
         }
-        match args.format {
-            OutputFormat::Json | OutputFormat::Markdown => {
-                print_plan(&plan, args.format, &config, "apply")?
-            }
-            OutputFormat::Text if plan.summary.failed > 0 => {
-                println!(
-                    "{} action(s) failed; everything else was applied",
-                    plan.summary.failed
-                );
-            }
-            OutputFormat::Text => {}
-        }
+        // Printed once, after: a page the token may not write to, or whose writes failed,
+        // must not first read `[ok]` and "1 to create".
+        print_plan(&plan, args.format, &config, "apply")?;
         tracing::info!(
             create = plan.summary.create,
             update = plan.summary.update,
@@ -390,7 +393,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             reopen = plan.summary.reopen,
             drift = plan.summary.drift,
             unchanged = plan.summary.unchanged,
-            failed = plan.summary.failed,
+            failed = plan.failures(),
+            failed_pages = plan.failed_pages(),
+            not_run = plan.not_run(),
             "sync finished"
         );
         let code = apply_exit_code(&plan);

@@ -174,6 +174,17 @@ impl App {
         }
     }
 
+    /// The scopes of a token made through the API; `None` for root's configured token,
+    /// which has them all, and for unknown tokens (refused elsewhere).
+    pub(crate) fn token_scopes(&self, token: &str) -> Option<Vec<String>> {
+        if !self.token.is_empty() && token == self.token {
+            return None;
+        }
+        let state = self.state.lock();
+        let t = state.tokens.iter().find(|t| t.token == token)?;
+        Some(t.scopes.clone())
+    }
+
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }

@@ -28,9 +28,14 @@
 //!   once; the caller reads again before trying the write again (`Gitlab::edit_after_read`).
 //! - With a [`Fence`] set (the projects' leases), no write goes out unless the fence
 //!   admits it, after every other wait.
+//! - Until GitLab has answered once, a connection that cannot be made (refused, unknown
+//!   host, no connection within the connect timeout) is not retried: the URL is wrong or
+//!   GitLab is down, and a minute of silent retries would only hide it. Once it has
+//!   answered, such failures are retried.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -147,6 +152,9 @@ pub struct Client {
     cancel: CancellationToken,
     /// What every write must pass (the leases of a run), if any.
     fence: std::sync::Mutex<Option<Arc<dyn Fence>>>,
+    /// Whether GitLab has answered anything yet: before, a connection that cannot be made
+    /// fails at once ([`TransportError::Unreachable`]).
+    reached: AtomicBool,
 }
 
 /// A rate-limit pause: until `until` (monotonic), which is `wall` on the clock.
@@ -243,6 +251,7 @@ impl Client {
             policy,
             metrics: None,
             fence: std::sync::Mutex::new(None),
+            reached: AtomicBool::new(false),
         })
     }
 
@@ -477,11 +486,20 @@ impl Client {
         let response = match request.send().await {
             Ok(r) => {
                 self.count_request(Some(r.status().as_u16()));
+                self.reached.store(true, Ordering::Relaxed);
                 r
             }
             Err(e) => {
                 self.count_request(None);
                 let not_sent = e.is_connect();
+                if not_sent && !self.reached.load(Ordering::Relaxed) {
+                    return Err(Failure::Final(TransportError::Unreachable {
+                        url: crate::redact::url(&self.base)
+                            .trim_end_matches('/')
+                            .to_owned(),
+                        reason: root_cause(&e),
+                    }));
+                }
                 return Err(Failure::Transport(e.into(), not_sent));
             }
         };
@@ -547,6 +565,16 @@ impl Client {
             ),
         })
     }
+}
+
+/// The innermost cause of `e` (`Connection refused (os error 111)`, `failed to lookup
+/// address information: …`), without the URL reqwest puts in front.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    crate::redact::text(&cause.to_string()).into_owned()
 }
 
 /// Why an attempt did not give a usable answer.

@@ -24,6 +24,7 @@ use crate::gitlab::{Client, Gitlab, GitlabError};
 use crate::metrics::GitlabMetrics;
 use crate::sync::ObservedIssue;
 
+mod adopt;
 mod apply;
 pub mod cache;
 pub mod lease;
@@ -54,6 +55,9 @@ pub struct RunOptions {
     /// project where GitLab lists no changed issue is not read further. `None`: the
     /// files of `sync.cache_dir`, if set.
     pub cache: Option<Arc<cache::Memory>>,
+    /// Take over open hand-made issues whose title is an item's, on every page
+    /// (`--adopt`; a page can ask for it with `adopt = true`).
+    pub adopt: bool,
     /// Where the GitLab client counts requests and rate-limit waits; `None` counts
     /// nothing. Used by [`prepare`], which builds the client; [`prepare_on`] takes one
     /// that already counts where it should.
@@ -168,12 +172,25 @@ pub async fn prepare_on(
     if let Some(cache) = &mut cache {
         cache.skip_unchanged(&connection.gitlab, &mut pages).await;
     }
-    let projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let mut projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
     if let Some(cache) = &mut cache {
         cache.record_reads(config, &pages, &projects);
     }
     let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
+    // Only when an adopting page would create: a run with nothing to create reads no more.
+    if let Some(strangers) = adopt::read_candidates(
+        &connection.gitlab,
+        config,
+        options,
+        &planned.plan,
+        &mut projects,
+    )
+    .await
+    {
+        planned = plan(config, options, &pages, &projects, &people);
+        adopt::warn_strangers(&mut planned.plan, config, &strangers);
+    }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;
     for page in &mut planned.plan.pages {

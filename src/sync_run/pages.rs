@@ -19,6 +19,24 @@ pub enum PageError {
         /// The page id.
         page: String,
     },
+    /// Its source, a path relative to the configuration file, could not be read: the
+    /// message says so, since a path that works from the shell's directory may not work
+    /// from the file's.
+    #[error(
+        "page `{page}`: source `{written}` is relative to the configuration file `{}`",
+        config.display()
+    )]
+    RelativeSource {
+        /// The page id.
+        page: String,
+        /// `pages[].source` as written.
+        written: String,
+        /// The configuration file.
+        config: std::path::PathBuf,
+        /// Why it could not be read (naming the path as resolved).
+        #[source]
+        source: SourceError,
+    },
     /// It parsed to no items: most likely a broken page, so nothing of it is closed.
     #[error("page `{page}` ({location}) has no items: skipped, nothing of it is closed")]
     NoItems {
@@ -109,7 +127,20 @@ async fn read_page(
         version,
     } = match fetched {
         Ok(f) => f,
-        Err(e) => return PageRead::Failed(e.into()),
+        Err(source) => {
+            let relative = matches!(spec, source::SourceSpec::Local(_))
+                && std::path::Path::new(&settings.source).is_relative();
+            return PageRead::Failed(if relative {
+                PageError::RelativeSource {
+                    page: settings.id.clone(),
+                    written: settings.source.clone(),
+                    config: config.path.clone(),
+                    source,
+                }
+            } else {
+                source.into()
+            });
+        }
     };
     // An unchanged page whose last sync succeeded needs no work (unless enforce asks to
     // look for manual changes every time).

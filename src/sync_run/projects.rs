@@ -41,6 +41,9 @@ pub struct ProjectState {
     /// GitLab's clock when it answered the first page of the managed issues (`None`
     /// when it sent no `Date`): what changed after it may be missing from `issues`.
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Open issues without a handbook-sync marker, that an adopting page may take over
+    /// (read only when one would create: see `adopt::read_candidates`).
+    pub candidates: Vec<ObservedIssue>,
 }
 
 /// Why nothing is written to a project.
@@ -190,7 +193,8 @@ fn labels_known_from(
 }
 
 /// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
-/// writes are neither done nor counted.
+/// writes stay listed as never run (`apply` takes them out of the counts with the
+/// others that did not run), so the output shows what was not done.
 pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
     let mut pages = Vec::new();
     for page in plan.pages.iter_mut().filter(|p| p.project == project) {
@@ -202,15 +206,11 @@ pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
             pages.push(page.id.clone());
         }
     }
-    let summary = &mut plan.summary;
-    plan.actions.retain(|a| {
-        if !pages.contains(&a.page) {
-            return true;
+    for action in plan.actions.iter_mut().filter(|a| pages.contains(&a.page)) {
+        if action.write.is_some() && action.action != crate::sync::ActionKind::Drift {
+            action.result = Some(crate::sync::WriteResult::NotRun);
         }
-        let count = summary.count_mut(a.action);
-        *count = count.saturating_sub(1);
-        false
-    });
+    }
     plan.boards.retain(|b| !pages.contains(&b.page));
 }
 
@@ -278,6 +278,7 @@ async fn read_project(
         members: members.into_iter().map(|m| (m.username, m.id)).collect(),
         boards,
         read_at,
+        candidates: Vec::new(),
     })
 }
 

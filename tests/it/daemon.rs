@@ -193,7 +193,16 @@ fn the_kubernetes_configmap_holds_a_valid_configuration() {
     for (name, value) in data.as_hash().unwrap() {
         std::fs::write(dir.join(name.as_str().unwrap()), value.as_str().unwrap()).unwrap();
     }
-    let config = handbook_sync::config::Config::load(Some(&dir.join("config.toml")))
+    // It names nobody real: its placeholders are refused until replaced.
+    let path = dir.join("config.toml");
+    let error = handbook_sync::config::Config::load(Some(&path)).unwrap_err();
+    assert!(error.to_string().contains("placeholder"), "{error}");
+    let filled = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("example-group/roadmap", "acme/roadmap")
+        .replace("your-username", "sytses");
+    std::fs::write(&path, filled).unwrap();
+    let config = handbook_sync::config::Config::load(Some(&path))
         .expect("the ConfigMap's config.toml loads");
     assert_eq!(
         config.server.listen.to_string(),

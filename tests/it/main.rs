@@ -18,6 +18,7 @@ mod daemon_hardening;
 mod daemon_truth;
 mod demo_boards_status;
 mod fidelity;
+mod first_hour;
 mod label_titles;
 mod lease;
 mod merge_request_note;

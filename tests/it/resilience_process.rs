@@ -153,6 +153,12 @@ async fn a_sandbox_killed_mid_apply_fails_the_run_and_the_next_run_converges() {
         err.contains("request failed") || err.contains("error"),
         "{err}"
     );
+    // GitLab had answered this run: a refused connection is retried, not taken for a
+    // wrong gitlab.url.
+    assert!(
+        err.contains("retrying") && !err.contains("cannot reach GitLab"),
+        "{err}"
+    );
 
     let (mut sandbox, url) = start_sandbox(&state);
     config(&dir, &url);

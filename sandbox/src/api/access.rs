@@ -21,7 +21,7 @@ use crate::model::State as Data;
 use crate::policy::Access;
 
 /// The token a request carries, as `PRIVATE-TOKEN` or `Authorization: Bearer`.
-fn request_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn request_token(headers: &HeaderMap) -> Option<&str> {
     let private = headers.get("private-token").and_then(|v| v.to_str().ok());
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)

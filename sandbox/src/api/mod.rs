@@ -6,9 +6,10 @@
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
-//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
-//! `milestones.rs` for milestones; `settings.rs` for the application settings;
-//! `features.rs` for feature flags; `groups.rs` for groups and their members.
+//! `access.rs` (who is asking, unreadable projects); `scopes.rs` (a token's scopes);
+//! `members.rs` for project members; `milestones.rs` for milestones; `settings.rs` for
+//! the application settings; `features.rs` for feature flags; `groups.rs` for groups and
+//! their members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
@@ -32,6 +33,7 @@ mod projects;
 mod reply;
 mod repository;
 mod sandbox;
+mod scopes;
 mod settings;
 mod users;
 
@@ -194,6 +196,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             access::project_visibility,
+        ))
+        // A token's scopes are checked on authentication, before any project is looked up.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            scopes::require_scope,
         ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

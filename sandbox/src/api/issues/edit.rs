@@ -121,7 +121,7 @@ impl IssueEdit {
                 EDIT_PARAMS.join(", ")
             )));
         }
-        let title = p.get("title").map(str::to_owned);
+        let title = p.get("title").map(super::stripped_title);
         let state_event = p
             .get("state_event")
             .map(|e| {

@@ -94,6 +94,15 @@ pub(super) async fn delete_issue(
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
+/// A title as GitLab stores it: `strip_attributes! :title` in
+/// `app/models/concerns/issuable.rb` strips leading and trailing whitespace before
+/// validation, as Ruby's `String#strip` does (space, `\t`, `\n`, `\v`, `\f`, `\r`, NUL).
+pub(super) fn stripped_title(title: &str) -> String {
+    title
+        .trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\0'))
+        .to_owned()
+}
+
 fn validate_title(title: &str) -> Result<(), ApiError> {
     if title.trim().is_empty() {
         return Err(ApiError::invalid("title", "can't be blank"));
@@ -291,10 +300,7 @@ pub(super) async fn create_issue(
     let p = &req.params;
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    let title = p
-        .get("title")
-        .ok_or_else(|| ApiError::missing("title"))?
-        .to_owned();
+    let title = stripped_title(p.get("title").ok_or_else(|| ApiError::missing("title"))?);
     validate_title(&title)?;
     let access = caller.access(&state, &state.projects[pi]);
     let mut meta = Metadata::parse(p);
