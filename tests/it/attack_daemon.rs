@@ -1,0 +1,152 @@
+//! `handbook-sync run` attacked from the internet, after its hardening: what a client with
+//! and without the webhook's secret can still make the daemon do. Each test runs the
+//! daemon as a process and talks to it over real sockets.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::common::{TOKEN, World, free_port, get_local as get, page_toml, terminate};
+
+/// A daemon on a local page with the webhook on (secret `s3cret`), a yearly schedule and
+/// `server_toml` in its `[server]`; ready. Its log (info) goes to `daemon.log`.
+async fn daemon(server_toml: &str) -> (World, u16, Child) {
+    let port = free_port();
+    let world = World::new(
+        &page_toml("pm", "pm.md", "acme/roadmap"),
+        &format!(
+            "[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_toml}\n\n[webhook]\nsecret = \"s3cret\"\n"
+        ),
+    )
+    .await;
+    world.write_page("pm.md", "## Duties\n\n- Keep the roadmap public\n");
+    let daemon = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(world.dir.join("daemon.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (world, port, daemon)
+}
+
+async fn stop(daemon: Child) {
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+/// `GET path` over a fresh connection: the status line's code, or `None` when the
+/// connection was closed without an answer (or none came within 5 s).
+async fn raw_get(port: u16, path: &str) -> Option<u16> {
+    let attempt = async {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer).await;
+        std::str::from_utf8(answer.get(9..12)?).ok()?.parse().ok()
+    };
+    tokio::time::timeout(Duration::from_secs(5), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Whoever holds the webhook's secret (GitLab, or anyone it leaked to) can put every
+/// connection in a request: a push whose body trickles in is read for up to 10 s, and
+/// waits that long for one of the two body-read slots. With every connection so held, a
+/// new connection was closed at once, the kubelet's `/healthz` probe included, and the
+/// sender could keep it so by reconnecting after each 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_bodies_that_trickle_on_every_connection_leave_healthz_answering() {
+    const CAP: usize = 16;
+    let (_world, port, daemon) = daemon(&format!("max_connections = {CAP}")).await;
+    let mut held = Vec::new();
+    for _ in 0..CAP {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(b"POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Token: s3cret\r\nContent-Length: 1000\r\n\r\n{")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    // Every head has been read once the last connection is in its request.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answered = raw_get(port, "/healthz").await;
+    assert_eq!(
+        answered,
+        Some(200),
+        "/healthz with every connection in a signed push"
+    );
+    drop(held);
+    stop(daemon).await;
+}
+
+/// Anyone can open connections as fast as the daemon accepts them, each taking the
+/// place of the oldest idle one. A probe's (or GitLab's) connection counts as idle from
+/// its accept until its head is read, so a flood that turned the table over within that
+/// gap closed it unanswered: with 16 places, about one probe in twenty. The place a new
+/// connection takes is the oldest idle one of the address holding the most, so a flood
+/// from one address (here 127.0.0.2) closes only its own connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_connections_from_one_address_never_closes_another_s() {
+    let (_world, port, daemon) = daemon("max_connections = 16").await;
+    let flooding = tokio_util::sync::CancellationToken::new();
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let flooding = flooding.clone();
+        flood.spawn(async move {
+            let mut open = std::collections::VecDeque::new();
+            let mut opened = 0usize;
+            while !flooding.is_cancelled() {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                if let Ok(s) = socket.connect(([127, 0, 0, 1], port).into()).await {
+                    open.push_back(s);
+                    opened += 1;
+                }
+                if open.len() > 100 {
+                    open.pop_front();
+                }
+            }
+            opened
+        });
+    }
+    let mut unanswered = 0;
+    let probes = 100;
+    for _ in 0..probes {
+        if raw_get(port, "/healthz").await != Some(200) {
+            unanswered += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flooding.cancel();
+    let mut opened = 0;
+    while let Some(n) = flood.join_next().await {
+        opened += n.unwrap();
+    }
+    assert!(
+        opened > 16 * 10,
+        "the flood turned the table over: {opened}"
+    );
+    assert_eq!(
+        unanswered, 0,
+        "{unanswered} of {probes} probes unanswered while 127.0.0.2 opened {opened} connections"
+    );
+    stop(daemon).await;
+}
