@@ -150,3 +150,109 @@ async fn a_flood_of_connections_from_one_address_never_closes_another_s() {
     );
     stop(daemon).await;
 }
+
+/// Whether the project's lease label exists.
+async fn leased(world: &World, project: &str) -> bool {
+    let labels = world
+        .api(
+            reqwest::Method::GET,
+            &format!(
+                "/projects/{}/labels?per_page=100",
+                project.replace('/', "%2F")
+            ),
+            &[],
+        )
+        .await;
+    labels
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["name"] == "handbook-sync-lease")
+}
+
+/// SIGTERM while a sync holds the leases of two projects and GitLab has stopped
+/// answering: the write in flight finishes, and each lease is released with one delete,
+/// which GitLab does not answer either. The releases were sent one after the other,
+/// each waiting its `gitlab.timeout_seconds`: with the default 30 s, the write in flight
+/// and two projects took 90 s, past the 60 s Kubernetes and systemd give the process,
+/// which was killed. They are sent together, within one timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_two_leases_held_and_gitlab_silent_releases_them_together() {
+    const TIMEOUT: u64 = 4;
+    let port = free_port();
+    let bullets = "## Duties\n\n- One\n- Two\n- Three\n- Four\n- Five\n- Six\n";
+    let world = World::new(
+        &format!(
+            "{}{}",
+            page_toml("a", "a.md", "acme/roadmap"),
+            page_toml("b", "b.md", "acme/other")
+        ),
+        &format!("[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .await;
+    // A short request timeout, in the World's own `[gitlab]` table.
+    let config = std::fs::read_to_string(world.dir.join("config.toml")).unwrap();
+    std::fs::write(
+        world.dir.join("config.toml"),
+        config.replacen(
+            "[gitlab]\n",
+            &format!("[gitlab]\ntimeout_seconds = {TIMEOUT}\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    world.write_page("a.md", bullets);
+    world.write_page("b.md", bullets);
+    world
+        .set_faults(serde_json::json!({"slow_write_ms": 300}))
+        .await;
+    let daemon = world
+        .command(&["run"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(world.dir.join("daemon.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(leased(&world, "acme/roadmap").await && leased(&world, "acme/other").await) {
+        assert!(Instant::now() < deadline, "the sync never held both leases");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // GitLab stops answering anything sent from now on.
+    world
+        .set_faults(serde_json::json!({"latency_ms": 120_000}))
+        .await;
+    let (code, took) =
+        tokio::task::spawn_blocking(move || terminate_within(daemon, Duration::from_secs(60)))
+            .await
+            .unwrap();
+    let log = std::fs::read_to_string(world.dir.join("daemon.log")).unwrap();
+    assert_eq!(code, 0, "{log}");
+    // The write in flight (0.3 s), then one timeout for both releases; not two.
+    let bound = Duration::from_secs(TIMEOUT) + Duration::from_millis(TIMEOUT * 1000 * 3 / 4);
+    assert!(took < bound, "exit took {took:?}\n{log}");
+    world.set_faults(serde_json::json!({})).await;
+}
+
+/// Sends SIGTERM and waits at most `wait` for the exit (then kills it): the exit code
+/// (-1 when killed) and how long it took.
+fn terminate_within(mut child: Child, wait: Duration) -> (i32, Duration) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let sent = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), sent.elapsed());
+        }
+        if sent.elapsed() > wait {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (-1, sent.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

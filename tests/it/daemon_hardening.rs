@@ -457,8 +457,9 @@ async fn large_signed_pushes_sync_their_page_and_are_logged() {
 }
 
 /// The deploy files set what the daemon's limits rely on: the systemd unit a descriptor
-/// limit with room for the default connection cap and the daemon's own 64, the
-/// Deployment a memory limit and probe timeouts, the ConfigMap the cap itself.
+/// limit with room for the default connection cap and the daemon's own 64, the unit and
+/// the Deployment a stop timeout that SIGTERM's worst case fits in, the Deployment a
+/// memory limit and probe timeouts, the ConfigMap the cap itself.
 #[test]
 fn the_deploy_files_set_the_daemon_s_limits() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -472,9 +473,30 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         .parse()
         .unwrap();
     assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
+    // SIGTERM's worst case: a write in flight, then the leases' release, each up to the
+    // client timeout when GitLab does not answer, and a margin.
+    let timeout = handbook_sync::config::GitlabSettings::default().timeout_seconds;
+    let stop_within = (2.0 * timeout) as u64 + 5;
+    let stop: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .and_then(|v| v.strip_suffix('s'))
+        .expect("the daemon's unit sets TimeoutStopSec in seconds")
+        .parse()
+        .unwrap();
+    assert!(
+        stop >= stop_within,
+        "TimeoutStopSec={stop}s < {stop_within}s"
+    );
     let deployment =
         yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
-    let container = &deployment[0]["spec"]["template"]["spec"]["containers"][0];
+    let pod = &deployment[0]["spec"]["template"]["spec"];
+    let grace = pod["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+    assert!(
+        grace >= stop_within as i64,
+        "terminationGracePeriodSeconds: {grace} < {stop_within}"
+    );
+    let container = &pod["containers"][0];
     assert!(
         container["resources"]["limits"]["memory"]
             .as_str()
