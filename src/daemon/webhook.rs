@@ -22,6 +22,13 @@
 //! deleted branch: `before` or `after` all zeros), fails, is cut short, or takes longer
 //! than [`COMPARE_DEADLINE`], every `gitlab://` page of the project on that branch is
 //! synced: never none.
+//!
+//! A compare is a request on the daemon's token, within its request budget, and pushes
+//! come as fast as their sender likes (GitLab retrying deliveries, or whoever has the
+//! secret). So a push asks nothing when every page on its branch already waits for a
+//! sync (that sync starts after the push, and reads what it pushed), and while a compare
+//! of the project is in flight another push syncs every page on its branch instead of
+//! asking too: a burst of pushes costs about one compare, and its syncs coalesce.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,6 +40,7 @@ use http_body_util::BodyExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
+use super::asked::Asked;
 use crate::config::Config;
 use crate::gitlab::Gitlab;
 use crate::source::SourceSpec;
@@ -71,11 +79,13 @@ impl Source {
     }
 }
 
-/// The webhook's view: the secret, the `gitlab://` pages, where to ask for a sync.
+/// The webhook's view: the secret, the `gitlab://` pages, the pages pushes asked a sync
+/// of.
 pub struct Hooks {
     secret: Option<SecretString>,
     sources: Vec<Source>,
-    trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    /// Pages asked for, and compares in flight.
+    asked: Asked,
     /// Asks GitLab which files a push changed.
     gitlab: Gitlab,
     /// Bounds the authenticated bodies read at once.
@@ -84,11 +94,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
-    pub async fn new(
-        config: &Config,
-        trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
-        gitlab: Gitlab,
-    ) -> Result<Self, crate::config::ConfigError> {
+    pub async fn new(config: &Config, gitlab: Gitlab) -> Result<Self, crate::config::ConfigError> {
         Ok(Hooks {
             gitlab,
             secret: config.webhook_secret().await?,
@@ -109,9 +115,15 @@ impl Hooks {
                     _ => None,
                 })
                 .collect(),
-            trigger,
+            asked: Asked::default(),
             reading: tokio::sync::Semaphore::new(CONCURRENT_READS),
         })
+    }
+
+    /// The pages pushes asked a sync of since the last call, as soon as there is one;
+    /// cancel-safe.
+    pub async fn asked(&self) -> Vec<String> {
+        self.asked.take().await
     }
 }
 
@@ -163,7 +175,7 @@ pub async fn push_hook(
     let pages = pages_touched(&hooks, &fields).await;
     if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
-        let _ = hooks.trigger.send(pages.clone());
+        hooks.asked.ask(pages.iter().cloned());
     }
     let status = if read.error.is_some() {
         StatusCode::REQUEST_TIMEOUT
@@ -312,9 +324,26 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
     if on_branch.is_empty() {
         return Vec::new();
     }
+    // Checked under the lock the daemon's loop takes the pages under: they are still
+    // waiting, so their sync starts after this push and reads what it pushed.
+    if hooks
+        .asked
+        .waiting(on_branch.iter().map(|s| s.page.as_str()))
+    {
+        return on_branch.into_iter().map(|s| s.page.clone()).collect();
+    }
     let changed = match (&fields.project, &fields.before, &fields.after) {
         (Some(project), Some(before), Some(after)) if !no_commit(before) && !no_commit(after) => {
-            changed_files(&hooks.gitlab, project, before, after).await
+            match hooks.asked.compare(project) {
+                Some(_comparing) => changed_files(&hooks.gitlab, project, before, after).await,
+                None => {
+                    tracing::info!(
+                        project,
+                        "push hook: another push's compare is in flight: syncing every page on the branch"
+                    );
+                    None
+                }
+            }
         }
         _ => {
             tracing::info!(

@@ -256,3 +256,82 @@ fn terminate_within(mut child: Child, wait: Duration) -> (i32, Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whoever holds the webhook's secret (or GitLab, retrying deliveries) can send pushes
+/// as fast as it likes. Each one asked GitLab's compare API which files it changed, on
+/// the daemon's token and within its request budget: 50 pushes at once queued 50
+/// compares (20 went out here before the 5 s deadline gave up on the rest), and a steady
+/// stream used the whole `gitlab.requests_per_minute` and starved the syncs.
+/// A push whose pages are already waiting for a sync needs no compare, and while one
+/// compare of the project is in flight, another push syncs every page on its branch
+/// instead of asking too: the pushes still sync their page, at the cost of about one
+/// compare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_signed_pushes_costs_about_one_compare() {
+    let port = free_port();
+    let world = World::new(
+        "[[pages]]\nid = \"pm\"\nsource = \"gitlab://acme/roadmap/handbook/pm.md?ref=main\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n",
+        &format!("[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[webhook]\nsecret = \"s3cret\"\n"),
+    )
+    .await;
+    let api = crate::common::Rest::new(&world.sandbox.url);
+    crate::daemon::commit_actions(
+        &api,
+        "Add the page",
+        serde_json::json!([{"action": "create", "file_path": "handbook/pm.md", "content": "## Duties\n\n- Keep the roadmap public\n"}]),
+    )
+    .await;
+    let daemon = world
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world.reset_stats().await;
+    // Every GitLab answer takes a second: the pushes all arrive while the first compare
+    // is in flight.
+    world
+        .set_faults(serde_json::json!({"latency_ms": 1000}))
+        .await;
+    let client = reqwest::Client::new();
+    let mut pushes = tokio::task::JoinSet::new();
+    for n in 0..50u32 {
+        let client = client.clone();
+        pushes.spawn(async move {
+            let event = format!(
+                r#"{{"object_kind":"push","before":"{:040x}","after":"{:040x}","ref":"refs/heads/main","project":{{"path_with_namespace":"acme/roadmap"}},"commits":[],"total_commits_count":0}}"#,
+                2 * n + 1,
+                2 * n + 2
+            );
+            let r = client
+                .post(format!("http://127.0.0.1:{port}/hooks/gitlab"))
+                .header("X-Gitlab-Token", "s3cret")
+                .header("X-Gitlab-Event", "Push Hook")
+                .body(event)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        });
+    }
+    while let Some(answer) = pushes.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!((status, body.as_str()), (202, r#"{"pages":["pm"]}"#));
+    }
+    world.set_faults(serde_json::json!({})).await;
+    let stats = world.stats().await;
+    let compares = stats["by_route"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(route, _)| route.contains("/repository/compare"))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert!(compares <= 2, "50 pushes made {compares} compares: {stats}");
+    stop(daemon).await;
+}
