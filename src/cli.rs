@@ -21,7 +21,7 @@ use crate::sync_run::{self, RunError, RunOptions};
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
 /// created, reworded, reassigned, closed and reopened as the page is edited.
 #[derive(Debug, Parser)]
-#[command(name = "handbook-sync", version, propagate_version = true)]
+#[command(name = "handbook-sync", version = crate::build_info::LONG_VERSION, propagate_version = true)]
 pub struct Cli {
     /// Log line format (logs go to stderr; `RUST_LOG` sets the level).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]

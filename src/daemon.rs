@@ -91,6 +91,14 @@ impl Metrics {
             "Issues a person changed against the handbook, per page, at the last sync",
             drift.clone(),
         );
+        registry.register(
+            "build",
+            "The version and commit of this handbook-sync",
+            prometheus_client::metrics::info::Info::new(vec![
+                ("version", crate::build_info::VERSION),
+                ("commit", crate::build_info::COMMIT),
+            ]),
+        );
         // The client's counters: one value for the daemon's life, handed to every run.
         let gitlab = Arc::new(GitlabMetrics::default());
         gitlab.register(&mut registry);
@@ -191,23 +199,19 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, &shared.metrics.registry).is_err() {
-        return (
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    match crate::exposition::render(&shared.metrics.registry, accept) {
+        Ok((kind, text)) => (StatusCode::OK, [(header::CONTENT_TYPE, kind)], text),
+        Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain")],
             String::new(),
-        );
+        ),
     }
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
 }
 
 /// The webhook's view: which pages a push touches.
@@ -410,7 +414,7 @@ pub async fn run(
                 config.server.listen
             )
         })?;
-    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, "handbook-sync daemon started");
+    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, version = crate::build_info::LONG_VERSION, "handbook-sync daemon started");
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)

@@ -122,6 +122,13 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         text.contains("handbook_sync_rate_limit_waits_total 0"),
         "{text}"
     );
+    assert_eq!(
+        value(
+            "handbook_sync_build_info",
+            ("version", env!("CARGO_PKG_VERSION"))
+        ),
+        1.0
+    );
 
     // A client that sent half a request (or a scraper's idle keep-alive) holds a
     // graceful shutdown open; the daemon stops anyway after a bounded wait.

@@ -18,6 +18,7 @@ mod merge_request_note;
 mod page_limits;
 mod parse_props;
 mod plan_markdown;
+mod release;
 mod resilience;
 mod resilience_process;
 mod safe_edits;
