@@ -65,6 +65,13 @@ impl Metrics {
             "Syncs by outcome (ok, failed, refused)",
             syncs.clone(),
         );
+        // Every outcome from the start, at 0: a rate or increase over a series that is
+        // born at 1 misses the first failure (deploy/prometheus/ alerts on them).
+        for outcome in ["ok", "failed", "refused"] {
+            let _ = syncs.get_or_create(&Outcome {
+                outcome: outcome.into(),
+            });
+        }
         let actions = Family::<Kind, Counter>::default();
         registry.register(
             "actions",
