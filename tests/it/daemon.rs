@@ -207,7 +207,7 @@ async fn sigterm_during_a_sync_exits_0_and_leaves_nothing_half_done() {
 #[test]
 fn the_kubernetes_configmap_holds_a_valid_configuration() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes/base/configmap.yaml")).unwrap();
     let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
     let data = &docs[0]["data"];
     let dir = std::env::temp_dir().join(format!("hs-configmap-{}", std::process::id()));

@@ -67,3 +67,61 @@ fn the_changelog_has_a_section_for_this_version() {
         "CHANGELOG.md has no '{heading}' section"
     );
 }
+
+/// The published image and the CI/CD component, as every deploy file and the README name
+/// them: at this version, so that a release that bumps `Cargo.toml` cannot leave one
+/// pointing at the last.
+#[test]
+fn every_deploy_file_names_the_published_image_and_component_at_this_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = env!("CARGO_PKG_VERSION");
+    let image = "registry.gitlab.com/handbook-sync/handbook-sync";
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    let named = [
+        "deploy/kubernetes/cronjob.yaml",
+        "deploy/kubernetes/daemon/deployment.yaml",
+        "deploy/gitlab-ci/handbook-sync.gitlab-ci.yml",
+        "templates/handbook-sync.yml",
+        "README.md",
+    ];
+    for file in named {
+        let text = read(file);
+        assert!(
+            text.contains(&format!("{image}:{version}")),
+            "{file} does not name {image}:{version}"
+        );
+    }
+    for file in [
+        "deploy/kubernetes/kustomization.yaml",
+        "deploy/kubernetes/daemon/kustomization.yaml",
+    ] {
+        let text = read(file);
+        assert!(
+            text.contains(&format!("newName: {image}\n"))
+                && text.contains(&format!("newTag: \"{version}\"\n")),
+            "{file}: images: does not set {image} at {version}"
+        );
+    }
+    // No other version of the image or the component anywhere.
+    for file in named {
+        let text = read(file);
+        for (prefix, what) in [
+            (format!("{image}:"), "image"),
+            ("/handbook-sync/handbook-sync@".to_owned(), "component"),
+        ] {
+            for (at, _) in text.match_indices(&prefix) {
+                let rest = &text[at + prefix.len()..];
+                let tag: String = rest
+                    .chars()
+                    .take_while(|c| {
+                        c.is_ascii_alphanumeric() || *c == '.' || *c == '<' || *c == '>'
+                    })
+                    .collect();
+                assert!(
+                    tag == version || tag.starts_with('<'),
+                    "{file} names the {what} at {tag:?}, not {version}"
+                );
+            }
+        }
+    }
+}
