@@ -33,7 +33,7 @@ mod planning;
 mod projects;
 
 pub use apply::{Prepared, apply};
-pub use pages::{PageError, PageInput, PageRead, read_pages};
+pub use pages::{PageError, PageInput, PageRead, parse_options, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
 pub use projects::{ProjectError, ProjectState, Projects, read_projects, writers_refused};

@@ -22,6 +22,7 @@ mod plan_markdown;
 mod release;
 mod resilience;
 mod resilience_process;
+mod roadmap;
 mod safe_edits;
 mod sandbox_answers;
 mod sandbox_api;
