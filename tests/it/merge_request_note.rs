@@ -248,6 +248,8 @@ pub(crate) struct Ci {
     /// The CI/CD variables that hold the plan and the apply token.
     plan_token: String,
     apply_token: String,
+    /// The job that writes the roadmap for GitLab Pages.
+    pages_job: &'static str,
 }
 
 impl Ci {
@@ -260,6 +262,8 @@ impl Ci {
             shell: "bash",
             plan_token: "HANDBOOK_SYNC_PLAN_TOKEN".into(),
             apply_token: "HANDBOOK_SYNC_APPLY_TOKEN".into(),
+            // Hidden: a project turns it on with a job `pages` that extends it.
+            pages_job: ".handbook-sync:pages",
         }
     }
 
@@ -303,6 +307,7 @@ impl Ci {
             shell: "sh",
             plan_token: values["plan_token_variable"].clone(),
             apply_token: values["apply_token_variable"].clone(),
+            pages_job: "handbook-sync:pages",
         }
     }
 
@@ -511,6 +516,13 @@ async fn plans_on_a_merge_request_and_applies_on_main(ci: &Ci) {
         ),
         (Some("closed"), Some("drew"))
     );
+
+    // The Pages job writes the public roadmap from the tracker as apply left it.
+    let (code, out) = ci.run(ci.pages_job, &checkout_dir, &on_main).await;
+    assert_eq!(code, 0, "{out}");
+    let roadmap = std::fs::read_to_string(checkout_dir.join("public/roadmap.json")).unwrap();
+    assert!(roadmap.contains("\"product-manager\""), "{roadmap}");
+    assert!(checkout_dir.join("public/index.html").is_file());
 
     // A token the instance refuses fails the plan job: no silent stale note.
     let mut bad = in_merge_request.to_vec();
