@@ -309,10 +309,29 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         }
     };
     runtime()?.block_on(async {
-        let prepared = match sync_run::prepare(&config, token.clone(), &options).await {
-            Ok(p) => p,
-            Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
-            Err(e) => return Err(e.into()),
+        // `apply` holds each project's lease while it writes there; `plan` writes nothing.
+        let mut leases = None;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let prepared = if apply {
+            prepare_apply(&config, &token, &options, args.format, &cancel, &mut leases).await
+        } else {
+            sync_run::prepare(&config, token.clone(), &options).await
+        };
+        let prepared = match prepared {
+            Ok(p) => p.with_cancel(cancel),
+            Err(e) => {
+                if let Some(leases) = leases {
+                    leases.release().await;
+                }
+                return match e {
+                    RunError::UnknownPage(_) | RunError::NoPages => config_error(&e),
+                    RunError::Lease(e) if e.is_held() => {
+                        eprintln!("error: {e}");
+                        Ok(ExitCode::from(Exit::LeaseHeld))
+                    }
+                    e => Err(e.into()),
+                };
+            }
         };
         if !apply {
             prepared.save_cache().await;
@@ -336,6 +355,9 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             indicatif::ProgressBar::hidden()
         };
         let plan = prepared.apply_with_progress(progress).await;
+        if let Some(leases) = leases {
+            leases.release().await;
+        }
         match args.format {
             OutputFormat::Json | OutputFormat::Markdown => {
                 print_plan(&plan, args.format, &config, "apply")?
@@ -361,6 +383,45 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         let code = apply_exit_code(&plan);
         Ok(post_note(args, &config, note, &plan, "apply", code).await)
     })
+}
+
+/// `apply`'s reading and planning, under the lease of every project it writes to: on a
+/// connection that SIGTERM or SIGINT cancels (the writes in flight finish, no new one
+/// starts, the leases are released; a second signal exits at once), telling a person
+/// (text output) when it waits for another run.
+async fn prepare_apply(
+    config: &Config,
+    token: &secrecy::SecretString,
+    options: &RunOptions,
+    format: OutputFormat,
+    cancel: &tokio_util::sync::CancellationToken,
+    leases: &mut Option<sync_run::lease::Leases>,
+) -> Result<sync_run::Prepared, RunError> {
+    sync_run::select_pages(config, &options.pages)?;
+    let connection =
+        sync_run::Connection::with_cancel(config, token.clone(), None, cancel.clone())?;
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::warn!("stopping: the writes in flight finish, the leases are released");
+        on_signal.cancel();
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    let policy = sync_run::lease::LeasePolicy::new(config, "apply");
+    let wait = policy.wait.as_secs();
+    let leases = leases.insert(sync_run::lease::Leases::new(
+        connection.gitlab.clone(),
+        policy,
+    ));
+    let waiting = |project: &str, holder: &sync_run::lease::Holder| {
+        if format == OutputFormat::Text {
+            eprintln!(
+                "waiting for {project}: another handbook-sync run holds its lease ({holder}); waiting up to {wait} s (sync.lease_wait_seconds)"
+            );
+        }
+    };
+    sync_run::lease::prepare_leased(config, &connection, options, leases, &waiting).await
 }
 
 /// `plan`: a failure first, then a refusal, then changes to make, else success.

@@ -197,6 +197,22 @@ pub struct SyncSettings {
     /// skew between GitLab's clocks and writes that commit late.
     #[serde(default = "default_cache_clock_margin_seconds")]
     pub cache_clock_margin_seconds: u64,
+    /// How long `apply` and the daemon wait for another run's lease on a project before
+    /// giving up (exit 75; the daemon tries again on its next tick).
+    #[serde(default = "default_lease_wait_seconds")]
+    pub lease_wait_seconds: u64,
+    /// The project label that is the lease: while it exists, one run writes there.
+    #[serde(default = "default_lease_label")]
+    pub lease_label: String,
+}
+
+/// Ten minutes: longer than a typical sync, and than an expired lease's lifetime.
+fn default_lease_wait_seconds() -> u64 {
+    600
+}
+
+fn default_lease_label() -> String {
+    "handbook-sync-lease".to_owned()
 }
 
 /// Five minutes: GitLab's servers keep time by NTP (milliseconds apart), and a request
@@ -248,13 +264,31 @@ pub struct ServerSettings {
 }
 
 /// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoadmapSettings {
     /// Publish pages whose project is private or internal too (default: only public
     /// projects' pages; the others are left out, and the output says which).
     #[serde(default)]
     pub include_private: bool,
+    /// The daemon reads its `/roadmap/` again after a sync once it is this old, even
+    /// when the sync changed nothing: people change GitLab (close an issue, make one
+    /// confidential, make the project private) without touching the handbook.
+    #[serde(default = "default_roadmap_max_age")]
+    pub max_age_seconds: u64,
+}
+
+impl Default for RoadmapSettings {
+    fn default() -> Self {
+        RoadmapSettings {
+            include_private: false,
+            max_age_seconds: default_roadmap_max_age(),
+        }
+    }
+}
+
+fn default_roadmap_max_age() -> u64 {
+    300
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -311,6 +345,8 @@ impl Default for SyncSettings {
             max_page_bytes: default_max_page_bytes(),
             cache_dir: None,
             cache_clock_margin_seconds: default_cache_clock_margin_seconds(),
+            lease_wait_seconds: default_lease_wait_seconds(),
+            lease_label: default_lease_label(),
         }
     }
 }
@@ -604,6 +640,7 @@ impl Config {
         if raw.sync.managed_label.trim().is_empty() || raw.sync.managed_label.contains(',') {
             return Err("sync.managed_label must be a non-empty label name without commas".into());
         }
+        Self::validate_lease_label(&raw.sync)?;
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
             .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
         let mut ids = std::collections::HashSet::new();
@@ -623,6 +660,38 @@ impl Config {
             people: raw.people,
             pages: raw.pages,
         })
+    }
+
+    /// `sync.lease_label` is a label name no issue ever carries: none of handbook-sync's
+    /// own labels, nor one its prefixes could make.
+    fn validate_lease_label(sync: &SyncSettings) -> Result<(), String> {
+        let lease = sync.lease_label.trim();
+        if lease.is_empty() || lease.contains(',') || lease != sync.lease_label {
+            return Err(
+                "sync.lease_label must be a label name without commas or surrounding spaces".into(),
+            );
+        }
+        for (key, label) in [
+            ("sync.managed_label", &sync.managed_label),
+            ("sync.handed_over_label", &sync.handed_over_label),
+        ] {
+            if lease == label {
+                return Err(format!(
+                    "sync.lease_label `{lease}` is {key}: the lease must be a label of its own"
+                ));
+            }
+        }
+        for (key, prefix) in [
+            ("sync.page_label_prefix", &sync.page_label_prefix),
+            ("sync.section_label_prefix", &sync.section_label_prefix),
+        ] {
+            if !prefix.is_empty() && lease.starts_with(prefix.as_str()) {
+                return Err(format!(
+                    "sync.lease_label `{lease}` starts with {key} `{prefix}`: a page or section could be given that label"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks `pages[i]`; `ids` collects the ids seen so far, which must be unique.

@@ -62,12 +62,12 @@ impl Metrics {
         let syncs = Family::<Outcome, Counter>::default();
         registry.register(
             "syncs",
-            "Syncs by outcome (ok, failed, refused)",
+            "Syncs by outcome (ok, failed, refused, lease_held)",
             syncs.clone(),
         );
         // Every outcome from the start, at 0: a rate or increase over a series that is
         // born at 1 misses the first failure (deploy/prometheus/ alerts on them).
-        for outcome in ["ok", "failed", "refused"] {
+        for outcome in ["ok", "failed", "refused", "lease_held"] {
             let _ = syncs.get_or_create(&Outcome {
                 outcome: outcome.into(),
             });
@@ -178,6 +178,8 @@ struct Shared {
     last_ok: AtomicU64,
     /// Seconds: ready while the last success is at most this old.
     stale_after: i64,
+    /// Why the last sync did not run, when that is worth saying (another run's lease).
+    reason: std::sync::Mutex<Option<String>>,
 }
 
 async fn healthz() -> &'static str {
@@ -192,6 +194,11 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         (
             StatusCode::OK,
             format!("ready: last sync succeeded {age} s ago\n"),
+        )
+    } else if let Some(why) = shared.reason.lock().expect("never poisoned").clone() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the last sync did not run: {why}\n"),
         )
     } else if last == 0 || !ok {
         (
@@ -401,6 +408,7 @@ pub async fn run(
         last_success: AtomicI64::new(0),
         last_ok: AtomicU64::new(0),
         stale_after: 2 * config.schedule.period(now).num_seconds().max(60),
+        reason: std::sync::Mutex::new(None),
     });
     let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
     // One client for the daemon's life: its throttle and a `RateLimit-Reset` pause carry
@@ -440,9 +448,9 @@ pub async fn run(
         if shutdown.is_cancelled() {
             break;
         }
-        if let Some(plan) = &plan {
-            roadmap.after_sync(&config, &connection, plan, &cache).await;
-        }
+        roadmap
+            .after_sync(&config, &connection, plan.as_ref(), &cache)
+            .await;
         let finished = Utc::now();
         let skipped = config.schedule.ticks_between(started, finished);
         if skipped > 0 {
@@ -505,9 +513,36 @@ async fn sync_once(
         pages,
         ..Default::default()
     };
-    match sync_run::prepare_on(config, connection, &options).await {
-        Ok(prepared) => {
-            let plan = prepared.with_cancel(shutdown.clone()).apply().await;
+    // Each sync holds the lease of the projects it writes to, and gives it back after.
+    let mut leases = sync_run::lease::Leases::new(
+        connection.gitlab.clone(),
+        sync_run::lease::LeasePolicy::new(config, "run"),
+    );
+    let prepared =
+        sync_run::lease::prepare_leased(config, connection, &options, &mut leases, &|_, _| {})
+            .await;
+    let applied = match prepared {
+        Ok(prepared) => Ok(prepared.with_cancel(shutdown.clone()).apply().await),
+        Err(e) => Err(e),
+    };
+    leases.release().await;
+    match applied {
+        Err(sync_run::RunError::Lease(e)) if e.is_held() => {
+            // Not an error loop: the next tick tries again.
+            tracing::warn!("sync skipped: {e}; trying again on the next tick");
+            shared.last_ok.store(0, Ordering::SeqCst);
+            *shared.reason.lock().expect("never poisoned") = Some(e.to_string());
+            shared
+                .metrics
+                .syncs
+                .get_or_create(&Outcome {
+                    outcome: "lease_held".into(),
+                })
+                .inc();
+            None
+        }
+        Ok(plan) => {
+            *shared.reason.lock().expect("never poisoned") = None;
             shared.metrics.record(&plan);
             for page in &plan.pages {
                 cache.mark(&page.id, page.outcome == crate::sync::PageOutcome::Ok);
@@ -536,6 +571,7 @@ async fn sync_once(
         }
         Err(e) => {
             shared.last_ok.store(0, Ordering::SeqCst);
+            *shared.reason.lock().expect("never poisoned") = None;
             shared
                 .metrics
                 .syncs

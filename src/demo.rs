@@ -78,8 +78,13 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 
-    // Kept after the demo, for the reader to open.
-    let site = std::env::temp_dir().join(format!("handbook-sync-roadmap-{}", std::process::id()));
+    // Kept after the demo, for the reader to open. A new directory of a random name
+    // (a name another user of /tmp could guess, and create first with a `pages` link
+    // into the reader's files, would be written and pruned through).
+    let site = tempfile::Builder::new()
+        .prefix("handbook-sync-roadmap-")
+        .tempdir()?
+        .keep();
     let connection = sync_run::Connection::new(&config, token(), None)?;
     crate::roadmap::publish(&config, &connection, &[], &site, chrono::Utc::now()).await?;
     let _ = writeln!(

@@ -80,6 +80,15 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, json!({"message": message}))
     }
 
+    /// `412 {"message":"412 Precondition Failed"}`: `check_unmodified_since!`
+    /// (`lib/api/helpers.rb`).
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            json!({"message": "412 Precondition Failed"}),
+        )
+    }
+
     /// `403 {"message":"403 Forbidden"}`: GitLab's `forbidden!` after `authorize!`.
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"}))

@@ -130,6 +130,17 @@ impl Access {
         author_id == self.user_id || self.admin_project_member()
     }
 
+    /// `admin_project` (`PUT /projects/:id`): Maintainers and Owners
+    /// (`project_policy.rb`: `maintainer_access` enables it).
+    pub fn admin_project(&self) -> bool {
+        self.admin_project_member()
+    }
+
+    /// `change_visibility_level`: Owners only (`project_policy.rb`: `owner_access`).
+    pub fn change_visibility_level(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= OWNER)
+    }
+
     /// `admin_project_member`: Maintainers and Owners add members.
     pub fn admin_project_member(&self) -> bool {
         self.admin || self.level.is_some_and(|l| l >= MAINTAINER)

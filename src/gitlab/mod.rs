@@ -13,9 +13,11 @@ use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
+pub mod lease;
 pub mod notes;
 mod roadmap;
 mod transport;
+mod turn;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
 /// refused to send or to follow.
@@ -52,6 +54,9 @@ pub enum TransportError {
     /// Shutting down: the request was not sent.
     #[error("not sent: shutting down")]
     Cancelled,
+    /// A write the fence did not let out: the run's lease is lost or lapsed.
+    #[error("not sent: {0}")]
+    Fenced(String),
 }
 
 impl TransportError {
@@ -358,7 +363,8 @@ impl GitlabError {
     }
 }
 
-pub use transport::{Client, DEFAULT_RETRY_AFTER, Policy, http_client};
+pub use transport::{Client, DEFAULT_RETRY_AFTER, Fence, GITLAB_GRACE, Policy, Turn, http_client};
+pub use turn::Onto;
 
 #[derive(Debug, Deserialize)]
 struct GlUser {
@@ -553,6 +559,10 @@ pub struct ProjectInfo {
     pub path_with_namespace: String,
     /// `public`, `internal` or `private`.
     pub visibility: Option<String>,
+    /// Who sees its issues: `enabled` (whoever sees the project), `private` (members
+    /// only) or `disabled` (`lib/api/entities/project.rb`).
+    #[serde(default)]
+    pub issues_access_level: Option<String>,
     /// Where people see it.
     pub web_url: String,
     /// What the token's user may do there (GitLab sends it to signed-in callers).
@@ -878,13 +888,21 @@ impl Gitlab {
     /// One issue as it is now, with its assignees' user ids: read right before a write,
     /// so that the write goes onto what people wrote meanwhile.
     pub async fn issue(&self, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError> {
+        Self::issue_on(&*self.client, project, iid).await
+    }
+
+    /// [`Gitlab::issue`] through `client` (a [`Turn`]'s read).
+    async fn issue_on<C>(client: &C, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError>
+    where
+        C: api::AsyncClient<Error = TransportError> + Sync,
+    {
         let ep = api::projects::issues::Issue::builder()
             .project(project)
             .issue(iid)
             .build()
             .expect("an issue query builds");
         let issue: GlIssue = ep
-            .query_async(&*self.client)
+            .query_async(client)
             .await
             .map_err(|e| GitlabError::from_api(format!("reading issue #{iid}"), e))?;
         let assignee_ids = issue
@@ -1222,6 +1240,19 @@ impl Gitlab {
         iid: u64,
         edit: &IssueEdit<'_>,
     ) -> Result<(), GitlabError> {
+        Self::edit_issue_on(&*self.client, project, iid, edit).await
+    }
+
+    /// [`Gitlab::edit_issue`] through `client` (a [`Turn`]'s write).
+    async fn edit_issue_on<C>(
+        client: &C,
+        project: u64,
+        iid: u64,
+        edit: &IssueEdit<'_>,
+    ) -> Result<(), GitlabError>
+    where
+        C: api::AsyncClient<Error = TransportError> + Sync,
+    {
         let mut ep = api::projects::issues::EditIssue::builder();
         ep.project(project).issue(iid);
         if let Some(t) = edit.title {
@@ -1256,7 +1287,7 @@ impl Gitlab {
         }
         let ep = ep.build().expect("an issue edit builds");
         api::ignore(ep)
-            .query_async(&*self.client)
+            .query_async(client)
             .await
             .map_err(|e| GitlabError::from_api(format!("editing issue #{iid}"), e))
     }

@@ -9,9 +9,9 @@ use indicatif::ProgressBar;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
+use crate::gitlab::{CreatedIssue, CurrentIssue, Gitlab, GitlabError, IssueEdit, Onto};
 use crate::sync::board::{self, BoardPlan};
-use crate::sync::plan::{AssigneeSwap, BlockWrite, IssueToCreate, conflict_note};
+use crate::sync::plan::{AssigneeSwap, BlockText, BlockWrite, IssueToCreate, conflict_note};
 use crate::sync::{
     Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write, WriteResult,
 };
@@ -82,6 +82,11 @@ impl Prepared {
     pub fn with_refusals(mut self, refused: BTreeMap<String, super::ProjectError>) -> Self {
         self.refused = refused;
         self
+    }
+
+    /// Whether the token may not write to `project` (its pages fail when applied).
+    pub fn refuses(&self, project: &str) -> bool {
+        self.refused.contains_key(project)
     }
 
     /// Writes `cache` after a successful apply, or on [`Prepared::save_cache`].
@@ -489,12 +494,7 @@ impl Prepared {
                     });
                 }
                 if let Some(closing) = &new.close_description {
-                    let close = IssueEdit {
-                        description: Some(closing),
-                        state: Some(IssueState::Closed),
-                        ..IssueEdit::default()
-                    };
-                    self.gitlab.edit_issue(project, iid, &close).await?;
+                    self.close_created(project, page, iid, closing).await?;
                 }
                 Ok(())
             }
@@ -507,45 +507,72 @@ impl Prepared {
                 assignee,
                 state,
             } => {
-                let (description, assignees) = self
-                    .onto_current(
-                        project,
-                        page,
-                        *iid,
-                        description.as_deref(),
-                        assignee.as_ref(),
-                    )
-                    .await?;
                 let edit = IssueEdit {
                     title: title.as_deref(),
-                    description: description.as_deref(),
                     add_labels,
                     remove_labels,
-                    assignees,
                     state: *state,
+                    ..IssueEdit::default()
                 };
-                self.gitlab.edit_issue(project, *iid, &edit).await
+                self.gitlab
+                    .edit_after_read(project, *iid, &edit, |current| {
+                        self.onto(
+                            page,
+                            *iid,
+                            current,
+                            description.as_deref(),
+                            assignee.as_ref(),
+                        )
+                    })
+                    .await
             }
         }
     }
 
-    /// The description and assignees to write, worked out on the issue as it is now
-    /// rather than on the plan's snapshot, which can be minutes old: what a person wrote
-    /// around the managed block, and the assignees they added, stay. A managed block a
-    /// person changed since the last sync is kept in a note before it is replaced.
-    ///
-    /// Every edit reads the issue first, even one that sets only labels or the state: an
-    /// issue a person took out of handbook-sync since the plan (the managed label
-    /// removed, or the marker now naming another page) is not written.
-    async fn onto_current(
+    /// Closes an issue just created for an item that is done or handed over, with its
+    /// closing block and marker put onto the issue as it is right before the write, like
+    /// every other edit: a person may have written in it since the create.
+    async fn close_created(
         &self,
         project: u64,
         page: &str,
         iid: u64,
+        closing: &str,
+    ) -> Result<(), GitlabError> {
+        let parsed = crate::sync::marker::parse(closing).expect("a rendered block parses");
+        let block = BlockWrite {
+            last_block: crate::sync::marker::hash(&parsed.block),
+            block: BlockText::Handbook(parsed.block),
+            marker: parsed.marker.expect("a rendered block has its marker"),
+        };
+        let close = IssueEdit {
+            state: Some(IssueState::Closed),
+            ..IssueEdit::default()
+        };
+        self.gitlab
+            .edit_after_read(project, iid, &close, |current| {
+                self.onto(page, iid, current, Some(&block), None)
+            })
+            .await
+    }
+
+    /// The description and assignees to write, worked out on the issue as it is now
+    /// (read right before the write) rather than on the plan's snapshot, which can be
+    /// minutes old: what a person wrote around the managed block, and the assignees they
+    /// added, stay. A managed block a person changed since the last sync is kept in a
+    /// note before it is replaced.
+    ///
+    /// Every edit reads the issue first, even one that sets only labels or the state: an
+    /// issue a person took out of handbook-sync since the plan (the managed label
+    /// removed, or the marker now naming another page) is not written.
+    fn onto(
+        &self,
+        page: &str,
+        iid: u64,
+        current: &CurrentIssue,
         block: Option<&BlockWrite>,
         swap: Option<&AssigneeSwap>,
-    ) -> Result<(Option<String>, Option<Vec<u64>>), GitlabError> {
-        let current = self.gitlab.issue(project, iid).await?;
+    ) -> Result<Onto, GitlabError> {
         let unmanaged = if !current.issue.labels.contains(&self.managed_label) {
             Some(format!(
                 "the label `{}` was removed since the plan was made",
@@ -566,29 +593,19 @@ impl Prepared {
                 message: format!("{why}; the issue is left as people wrote it"),
             });
         }
-        let description = match block {
-            None => None,
-            Some(block) => {
-                let Some(rewrite) = block.apply_to(&current.description) else {
-                    return Err(GitlabError::Other {
-                        what: format!("editing issue #{iid}"),
-                        message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),
-                    });
-                };
-                if let Some(theirs) = &rewrite.displaced {
-                    tracing::warn!(
-                        iid,
-                        "the managed block was changed by a person and in the handbook; keeping their version in a note"
-                    );
-                    self.gitlab
-                        .create_note(project, iid, &conflict_note(theirs))
-                        .await?;
-                }
-                Some(rewrite.description)
-            }
-        };
+        let mut onto = Onto::default();
+        if let Some(block) = block {
+            let Some(rewrite) = block.apply_to(&current.description) else {
+                return Err(GitlabError::Other {
+                    what: format!("editing issue #{iid}"),
+                    message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),
+                });
+            };
+            onto.note = rewrite.displaced.as_deref().map(conflict_note);
+            onto.description = Some(rewrite.description);
+        }
         let now = &current.issue.assignees;
-        let assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
+        onto.assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
             s.apply_to(now)
                 .iter()
                 .filter_map(|u| {
@@ -597,6 +614,6 @@ impl Prepared {
                 })
                 .collect()
         });
-        Ok((description, assignees))
+        Ok(onto)
     }
 }

@@ -27,6 +27,7 @@ use crate::sync::ObservedIssue;
 
 mod apply;
 pub mod cache;
+pub mod lease;
 mod pages;
 mod people;
 mod planning;
@@ -70,6 +71,9 @@ pub enum RunError {
     /// The client could not be built.
     #[error(transparent)]
     Gitlab(#[from] GitlabError),
+    /// A project's lease could not be taken (`lease::prepare_leased`).
+    #[error(transparent)]
+    Lease(Box<lease::LeaseError>),
 }
 
 /// What a run talks through: GitLab, and plain HTTP for `http(s)` page sources. Clones

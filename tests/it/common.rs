@@ -161,8 +161,8 @@ impl World {
         std::fs::write(self.dir.join(name), text).unwrap();
     }
 
-    /// Runs `handbook-sync ARGS --config <config>`; returns (exit code, stdout, stderr).
-    pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
+    /// `handbook-sync ARGS --config <config>` with the token, ready to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_handbook-sync"));
         command
             .args(args)
@@ -173,6 +173,12 @@ impl World {
         for (k, v) in &self.extra_env {
             command.env(k, v);
         }
+        command
+    }
+
+    /// Runs `handbook-sync ARGS --config <config>`; returns (exit code, stdout, stderr).
+    pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut command = self.command(args);
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();
@@ -281,6 +287,18 @@ impl World {
             .unwrap()
     }
 
+    /// Sets the sandbox's injected faults (`PUT /-/sandbox/faults`; `{}` turns them off).
+    pub async fn set_faults(&self, faults: serde_json::Value) {
+        let r = self
+            .http
+            .put(format!("{}/-/sandbox/faults", self.sandbox.url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     /// Resets the request counts.
     pub async fn reset_stats(&self) {
         self.http
@@ -295,6 +313,23 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A loopback port nothing listens on (for a daemon's `server.listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET http://127.0.0.1:PORT/PATH`: status and body, or `None` when nothing answers.
+pub async fn get_local(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    Some((r.status().as_u16(), r.text().await.unwrap()))
 }
 
 /// One `[[pages]]` entry.

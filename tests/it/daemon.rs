@@ -5,16 +5,8 @@ use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TOKEN, World, page_toml, pm_page, terminate};
+use common::{TOKEN, World, free_port, get_local as get, page_toml, pm_page, terminate};
 use serde_json::json;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn daemon_world(extra: &str) -> (World, u16) {
     let port = free_port();
@@ -39,13 +31,6 @@ fn start(world: &World) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-        .await
-        .ok()?;
-    Some((r.status().as_u16(), r.text().await.unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,7 +126,14 @@ async fn on_gitlab_free_the_issues_sync_and_the_refused_board_is_a_warning() {
     let (code, _, err) = world.run(&["apply"]).await;
     assert_eq!(code, 0, "{err}");
     let stats = world.stats().await;
-    assert_eq!(stats["writes"], 1, "only the board is tried again: {stats}");
+    // Beside the board, the lease it is written under: its label created and deleted.
+    assert_eq!(stats["writes"], 3, "only the board is tried again: {stats}");
+    assert_eq!(stats["by_route"]["POST /projects/:id/boards"], 1, "{stats}");
+    assert_eq!(stats["by_route"]["POST /projects/:id/labels"], 1, "{stats}");
+    assert_eq!(
+        stats["by_route"]["DELETE /projects/:id/labels/:label_id"], 1,
+        "{stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,7 +203,7 @@ async fn issues_created_during_the_listing_are_no_duplicates_and_cause_no_create
     world.write_page("many.md", &format!("# Many\n\n## Duties\n\n{bullets}"));
     world.apply_ok().await;
     world.reset_stats().await;
-    faults(&world, json!({"latency_ms": 400})).await;
+    world.set_faults(json!({"latency_ms": 400})).await;
     let create_during_listing = async {
         // Once the first page of issues has been answered, 100 people's issues with the
         // managed label appear at once (observer requests: no latency, not counted).
@@ -226,7 +226,7 @@ async fn issues_created_during_the_listing_are_no_duplicates_and_cause_no_create
         futures_util::future::join_all(creates).await;
     };
     let ((code, out, err), ()) = tokio::join!(world.run(&["plan"]), create_during_listing);
-    faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     assert!(!out.contains("duplicate of"), "{out}\n{err}");
     assert!(!out.contains("+ create"), "{out}\n{err}");
     assert_eq!(code, 0, "nothing to do:\n{out}\n{err}");
@@ -244,7 +244,7 @@ async fn issues_deleted_during_the_listing_hide_no_other_issue() {
     let issues = world.issues(PROJECT).await;
     let (oldest, newest) = (&issues[0], &issues[issues.len() - 1]);
     world.reset_stats().await;
-    faults(&world, json!({"latency_ms": 400})).await;
+    world.set_faults(json!({"latency_ms": 400})).await;
     let delete_during_listing = async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while world.stats().await["by_route"]["GET /projects/:id/issues"].as_u64() < Some(1) {
@@ -268,7 +268,7 @@ async fn issues_deleted_during_the_listing_hide_no_other_issue() {
         }
     };
     let ((code, out, err), ()) = tokio::join!(world.run(&["plan"]), delete_during_listing);
-    faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     assert_eq!(code, 2, "{out}\n{err}");
     let mut created: Vec<&str> = out
         .lines()
@@ -282,16 +282,6 @@ async fn issues_deleted_during_the_listing_hide_no_other_issue() {
     ];
     deleted.sort_unstable();
     assert_eq!(created, deleted, "{out}");
-}
-
-async fn faults(world: &World, settings: Value) {
-    world
-        .http
-        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
 }
 
 /// A person reopens the issue of a removed item: drift like any other field, kept and
@@ -585,9 +575,9 @@ async fn a_failed_user_lookup_leaves_the_user_unassigned_and_the_run_goes_on() {
     let root = Connection::new(&config, crate::common::TOKEN.to_owned().into(), None).unwrap();
     let pages = sync_run::read_pages(&config, &root, &selected, None).await;
     let projects = sync_run::read_projects(&root.gitlab, &pages, &config.sync).await;
-    faults(&world, json!({"error_rate": 1.0})).await;
+    world.set_faults(json!({"error_rate": 1.0})).await;
     let people = sync_run::resolve_people(&config, &root.gitlab, &pages, &projects).await;
-    faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     let options = sync_run::RunOptions {
         today: "2026-11-27".into(),
         ..Default::default()

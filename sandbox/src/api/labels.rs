@@ -12,6 +12,7 @@ use super::reply::{ApiResult, created, ok};
 use crate::error::ApiError;
 use crate::model::{Label, Project, State as Data};
 use crate::params::Params;
+use axum::response::IntoResponse as _;
 
 /// The colour of a label created because an issue named it.
 const DEFAULT_LABEL_COLOR: &str = "#6699cc";
@@ -116,6 +117,7 @@ pub(super) fn ensure_labels(
                 color: DEFAULT_LABEL_COLOR.to_owned(),
                 description: None,
                 priority: None,
+                updated_at: Some(chrono::Utc::now()),
             });
         }
         if !out.contains(&name) {
@@ -221,6 +223,12 @@ pub(super) async fn create_label(
     if !valid_color(&color) {
         return Err(ApiError::invalid("color", "must be a valid color code"));
     }
+    // The check and the insert happen under the state's lock, so of two creates of one
+    // title exactly one gets `201` and the other this `409`, as when GitLab's
+    // `find_by_title` sees the first (`lib/api/helpers/label_helpers.rb`). (Two creates
+    // overlapping inside GitLab's database can also end in a 500 from the unique index
+    // `index_labels_on_project_id_and_title_varchar_unique`, migration
+    // `IndexLabelsUsingVarcharPatternOps`; the sandbox never answers that.)
     if state.projects[pi].label(&name).is_some() {
         return Err(ApiError::conflict("Label already exists"));
     }
@@ -231,6 +239,7 @@ pub(super) async fn create_label(
         color,
         description: p.get("description").map(str::to_owned),
         priority: p.int("priority")?,
+        updated_at: Some(chrono::Utc::now()),
     };
     state.projects[pi].labels.push(label);
     let project = &state.projects[pi];
@@ -286,10 +295,23 @@ pub(super) async fn edit_label(
         return Err(ApiError::invalid("color", "must be a valid color code"));
     }
     let project = &mut state.projects[pi];
+    let fields = |l: &Label| {
+        (
+            l.name.clone(),
+            l.color.clone(),
+            l.description.clone(),
+            l.priority,
+        )
+    };
+    let before = fields(&project.labels[li]);
     if let Some(new_name) = p.get("new_name") {
         rename_label(project, li, &sanitize_title(new_name))?;
     }
     update_label(&mut project.labels[li], p)?;
+    // Rails moves `updated_at` only when an attribute changed.
+    if fields(&project.labels[li]) != before {
+        project.labels[li].updated_at = Some(chrono::Utc::now());
+    }
     let project = &state.projects[pi];
     ok(app.render(&state).label(project, &project.labels[li]))
 }
@@ -313,6 +335,44 @@ fn rename_label(project: &mut Project, li: usize, new_name: &str) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `DELETE /projects/:id/labels/:label_id` (by id, or else by title, as
+/// `find_label` in `lib/api/helpers/label_helpers.rb` looks it up): `admin_label`
+/// (`app/policies/label_policy.rb`), then `412` when `If-Unmodified-Since` is older than
+/// the label's last change (`destroy_conditionally!`, `check_unmodified_since!` in
+/// `lib/api/helpers.rb`), else `204`. The label goes from every issue and board list
+/// (`app/models/label.rb`: `label_links` and `lists` are `dependent: :destroy`).
+pub(super) async fn delete_label(
+    State(app): Shared,
+    caller: Caller,
+    Path((id, label_id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let li = find_label(&state.projects[pi], &label_id)?;
+    if !caller.access(&state, &state.projects[pi]).admin_label() {
+        return Err(ApiError::forbidden());
+    }
+    let since = headers
+        .get("if-unmodified-since")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+    let project = &mut state.projects[pi];
+    if let (Some(since), Some(updated)) = (since, project.labels[li].updated_at)
+        && updated > since
+    {
+        return Err(ApiError::precondition_failed());
+    }
+    let label = project.labels.remove(li);
+    for issue in &mut project.issues {
+        issue.labels.retain(|l| *l != label.name);
+    }
+    for board in &mut project.boards {
+        board.lists.retain(|l| l.label_id != label.id);
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// The colour, description and priority an edit gives (colour already checked).

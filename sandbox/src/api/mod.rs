@@ -23,6 +23,7 @@ mod middleware;
 mod milestones;
 mod notes;
 mod pagination;
+mod project_settings;
 mod projects;
 mod reply;
 mod repository;
@@ -54,7 +55,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/application/settings",
             get(settings::get_settings).put(settings::put_settings),
         )
-        .route("/projects/{id}", get(projects::get_project))
+        .route(
+            "/projects/{id}",
+            get(projects::get_project).put(project_settings::put_project),
+        )
         .route(
             "/projects/{id}/issues",
             get(issues::list_issues).post(issues::create_issue),
@@ -85,7 +89,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/labels/{label_id}",
-            get(labels::get_label).put(labels::edit_label),
+            get(labels::get_label)
+                .put(labels::edit_label)
+                .delete(labels::delete_label),
         )
         .route(
             "/projects/{id}/boards",

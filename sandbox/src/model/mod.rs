@@ -60,6 +60,11 @@ pub struct Label {
     pub color: String,
     pub description: Option<String>,
     pub priority: Option<i64>,
+    /// When it was created or last changed; not shown by the API, but a delete with
+    /// `If-Unmodified-Since` compares it (`lib/api/helpers.rb`,
+    /// `check_unmodified_since!`). `None` in state files written before it was kept.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// An issue's state, as the API and the state file spell it.
@@ -152,12 +157,21 @@ pub struct Hook {
     pub created_at: DateTime<Utc>,
 }
 
+/// A new project's `issues_access_level`, and that of states saved before it existed.
+fn issues_enabled() -> String {
+    "enabled".to_owned()
+}
+
 /// A project and everything in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: u64,
     pub path_with_namespace: String,
     pub visibility: String,
+    /// Who sees the project's issues: `enabled` (whoever sees the project), `private`
+    /// (members only) or `disabled` (`app/models/concerns/featurable.rb`).
+    #[serde(default = "issues_enabled")]
+    pub issues_access_level: String,
     pub created_at: DateTime<Utc>,
     pub issues: Vec<Issue>,
     pub labels: Vec<Label>,
@@ -297,6 +311,7 @@ impl State {
             id,
             path_with_namespace: path.to_owned(),
             visibility: visibility.to_owned(),
+            issues_access_level: issues_enabled(),
             created_at: now,
             issues: Vec::new(),
             labels: Vec::new(),

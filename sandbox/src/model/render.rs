@@ -64,7 +64,8 @@ impl Render<'_> {
             "visibility": p.visibility,
             "web_url": web_url,
             "http_url_to_repo": format!("{web_url}.git"),
-            "issues_enabled": true,
+            "issues_enabled": p.issues_access_level != "disabled",
+            "issues_access_level": p.issues_access_level,
             "archived": false,
             "namespace": {
                 "id": p.id, "name": namespace, "path": namespace, "kind": "group",
