@@ -49,6 +49,11 @@ pub struct Faults {
     /// Share of requests answered with a 429 that has no rate-limit headers at all, as
     /// the Projects and Users API limits answer.
     pub headerless_429_rate: f64,
+    /// Routes answered `403 Forbidden` whatever the caller's role, as `"POST
+    /// /projects/:id/boards"` (method, space, the route as GitLab's docs write it): what a
+    /// GitLab answers where a project setting forbids the endpoint (its issues turned
+    /// off, an archived project), which the sandbox does not model otherwise.
+    pub forbid: Vec<String>,
     /// Seed of every random decision.
     pub seed: u64,
 }
