@@ -86,6 +86,11 @@ impl Prepared {
         self
     }
 
+    /// Refuses to write to `project` as well, for `why`.
+    pub fn refuse(&mut self, project: String, why: super::ProjectError) {
+        self.refused.insert(project, why);
+    }
+
     /// Whether the token may not write to `project` (its pages fail when applied).
     pub fn refuses(&self, project: &str) -> bool {
         self.refused.contains_key(project)

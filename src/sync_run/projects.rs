@@ -66,6 +66,10 @@ pub enum ProjectError {
         /// The role, in words (`is Guest (10)`, `is not a member`).
         role: String,
     },
+    /// Its lease could not be taken for another reason than another run holding it
+    /// (GitLab refused or failed the label's create): nothing is written there without it.
+    #[error("{0}")]
+    NoLease(String),
 }
 
 /// Per project path: its state, or why nothing is written to it.
