@@ -16,6 +16,7 @@ mod daemon;
 mod demo_boards_status;
 mod fidelity;
 mod lease;
+mod lease_attacks;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
