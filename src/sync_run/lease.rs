@@ -203,6 +203,19 @@ pub enum LeaseError {
         /// What it is instead.
         what: String,
     },
+    /// The label changed under every look for longer than the run waits: created or
+    /// deleted between each read and the create that followed it.
+    #[error(
+        "project {project}: the lease label `{label}` kept changing while this run tried to take it, for {waited} s (sync.lease_wait_seconds): other runs taking and giving it back, or a person; nothing was written"
+    )]
+    Unsettled {
+        /// The project path.
+        project: String,
+        /// The lease label.
+        label: String,
+        /// How long this run tried, in seconds.
+        waited: u64,
+    },
     /// Reading, creating or deleting the label failed.
     #[error("project {project}: taking the lease: {source}")]
     Gitlab {
@@ -229,7 +242,10 @@ impl LeaseError {
     /// True when another run holds the lease, or a label of its name blocks it: a
     /// person or time resolves it, not a retry now (exit 75).
     pub fn is_held(&self) -> bool {
-        matches!(self, LeaseError::Held { .. } | LeaseError::Foreign { .. })
+        matches!(
+            self,
+            LeaseError::Held { .. } | LeaseError::Foreign { .. } | LeaseError::Unsettled { .. }
+        )
     }
 }
 
@@ -525,7 +541,17 @@ impl Leases {
                     agains += 1;
                     continue;
                 }
-                Attempt::Again => policy.poll,
+                Attempt::Again => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(LeaseError::Unsettled {
+                            project: project.to_owned(),
+                            label: policy.label.clone(),
+                            waited: (now - started).as_secs(),
+                        });
+                    }
+                    policy.poll.min(deadline - now)
+                }
                 Attempt::HeldBy(holder) => {
                     let now = Instant::now();
                     if now >= deadline {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use handbook_sync::gitlab::{Client, Fence, Gitlab, IssueEdit, Onto, Policy};
+use handbook_sync::sync_run::lease::{Identity, LeasePolicy, Leases};
 use reqwest::Method;
 use serde_json::json;
 
@@ -108,4 +109,143 @@ async fn a_pause_after_the_fence_said_yes_makes_the_turn_ask_it_again() {
         )
         .await;
     assert_eq!(issue["description"], "As typed.");
+}
+
+/// A lease policy for `run` on `host`: no waiting, renewed every 300 ms.
+fn policy(run: &str, host: &str) -> LeasePolicy {
+    LeasePolicy {
+        label: "handbook-sync-lease".into(),
+        wait: Duration::ZERO,
+        ttl: Duration::from_secs(90),
+        renew_every: Duration::from_millis(300),
+        poll: Duration::from_millis(100),
+        margin: Duration::from_millis(500),
+        me: Identity {
+            run: run.into(),
+            host: host.into(),
+            pid: 1,
+            command: "handbook-sync apply".into(),
+        },
+    }
+}
+
+/// Two runs on two machines find no lease and create it at the same instant (writes
+/// slowed so that both creates are in GitLab before either is done). GitLab answers the
+/// create that lost the race `409` when its first check sees the winner's label, but
+/// `400 {"message":{"title":["has already been taken"]}}` when only the model's
+/// uniqueness validation does (`app/models/label.rb`; the check in
+/// `lib/api/helpers/label_helpers.rb` ran a moment before the winner's insert committed).
+/// Either way the loser holds no lease and another run does: it must say so (exit 75,
+/// or the daemon's `lease_held`) and write nothing, not fail as if GitLab were broken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_loses_the_race_to_the_validation_finds_the_lease_held() {
+    let world = World::new("", "").await;
+    world
+        .set_faults(json!({"slow_write_ms": 1500, "label_create_race": "validation"}))
+        .await;
+    let mut first = Leases::new(gitlab(&world), policy("00000000000000a1", "ci-runner-1"));
+    let mut second = Leases::new(gitlab(&world), policy("00000000000000b2", "cron-pod-2"));
+    let (a, b) = tokio::join!(
+        first.acquire(PROJECT, &|_, _| {}),
+        second.acquire(PROJECT, &|_, _| {})
+    );
+    let (won, lost, loser) = match (a, b) {
+        (Ok(()), Err(e)) => ("ci-runner-1", e, "second"),
+        (Err(e), Ok(())) => ("cron-pod-2", e, "first"),
+        other => panic!("exactly one run holds the lease: {other:?}"),
+    };
+    assert!(
+        lost.is_held(),
+        "the {loser} run must find the lease held, not fail: {lost}"
+    );
+    assert!(lost.to_string().contains(&format!("host {won}")), "{lost}");
+    world.set_faults(json!({})).await;
+    first.release().await;
+    second.release().await;
+}
+
+/// The lease is found again by its title. One GitLab stores otherwise (`app/models/
+/// label.rb`: `CGI.unescapeHTML(Sanitize.clean(title))`) is never found: every run then
+/// creates it anew, the losers are refused for a title they cannot read, and the holder's
+/// renewal reads back another name and stops its writes. A number is looked up as a
+/// label's id first (`find_label`, `lib/api/helpers/label_helpers.rb`). Both are
+/// configuration errors, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_label_gitlab_would_not_keep_as_written_is_a_configuration_error() {
+    for (lease, says) in [
+        ("lock &amp; key", "it would store `lock & key`"),
+        ("<b>lock</b>", "it would store `lock`"),
+        ("lock  key", "it would store `lock key`"),
+        ("2024", "is a number"),
+    ] {
+        let world = World::new(
+            &crate::common::page_toml("pm", "pm.md", PROJECT),
+            &format!("[sync]\nlease_label = \"{lease}\"\n"),
+        )
+        .await;
+        world.write_page("pm.md", "# Duties\n\n- Weekly numbers\n");
+        let (code, _, err) = world.run(&["plan"]).await;
+        assert_eq!(code, 3, "{lease}: {err}");
+        assert!(
+            err.contains("sync.lease_label") && err.contains(says),
+            "{err}"
+        );
+    }
+}
+
+/// The sandbox's `label_create_race`: a create of a taken title answered as GitLab
+/// answers one that met the create taking the title inside it: `409` from the check in
+/// `create_label` (`lib/api/helpers/label_helpers.rb`), `400` from the model's
+/// uniqueness validation (`app/models/label.rb`, `render_validation_error!`), `500` from
+/// the database's unique index (`ActiveRecord::RecordNotUnique`, unhandled). The label
+/// that took the title stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_a_racing_label_create_as_each_of_gitlabs_checks_does() {
+    let world = World::new("", "").await;
+    let labels = "/projects/acme%2Froadmap/labels";
+    world
+        .api(
+            Method::POST,
+            labels,
+            &[
+                ("name", "taken"),
+                ("color", "#000000"),
+                ("description", "first"),
+            ],
+        )
+        .await;
+    for (race, status, body) in [
+        ("check", 409, json!({"message": "Label already exists"})),
+        (
+            "validation",
+            400,
+            json!({"message": {"title": ["has already been taken"]}}),
+        ),
+        (
+            "index",
+            500,
+            json!({"message": "500 Internal Server Error"}),
+        ),
+    ] {
+        world.set_faults(json!({"label_create_race": race})).await;
+        let r = world
+            .http
+            .post(format!("{}/api/v4{labels}", world.sandbox.url))
+            .header("PRIVATE-TOKEN", TOKEN)
+            .form(&[
+                ("name", "taken"),
+                ("color", "#ffffff"),
+                ("description", "second"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{race}");
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap(), body, "{race}");
+    }
+    world.set_faults(json!({})).await;
+    let kept = world
+        .api(Method::GET, &format!("{labels}/taken"), &[])
+        .await;
+    assert_eq!(kept["description"], "first");
 }
