@@ -249,3 +249,29 @@ async fn the_sandbox_answers_a_racing_label_create_as_each_of_gitlabs_checks_doe
         .await;
     assert_eq!(kept["description"], "first");
 }
+
+/// A run with nothing to change takes no lease and sends no write: not the label's
+/// create, renewal or delete, nor a second reading of the project. (On GitLab Free a page
+/// with `board = true` is not such a run: its board is planned, and refused, every time,
+/// so every run takes the lease; README says so and advises `board = false` there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_nothing_to_change_takes_no_lease() {
+    let pages = format!(
+        "{}board = false\n",
+        crate::common::page_toml("pm", "pm.md", PROJECT)
+    );
+    let world = World::new(&pages, "").await;
+    world.write_page("pm.md", "# Duties\n\n## Weekly\n\n- Weekly numbers\n");
+    world.apply_ok().await;
+    world.reset_stats().await;
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let stats = world.stats().await;
+    assert_eq!(stats["writes"], 0, "{stats}");
+    let routes = stats["by_route"].as_object().unwrap();
+    assert!(
+        routes.keys().all(|r| !r.contains("/labels/")),
+        "the lease was looked at: {stats}"
+    );
+    assert_eq!(routes["GET /projects/:id"], 1, "read once: {stats}");
+}
