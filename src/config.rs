@@ -8,18 +8,21 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-/// Where the configuration is looked for when `--config` is not given.
+pub mod placeholders;
+
+/// Where the configuration is looked for when `--config` is not given: the working
+/// directory's first (where the quick start puts it), then the system's.
 pub const DEFAULT_PATHS: [&str; 2] = [
-    "/etc/handbook-sync/config.toml",
     "config/handbook-sync.toml",
+    "/etc/handbook-sync/config.toml",
 ];
 
 /// A configuration that cannot be used. The CLI exits 3 on these.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// No file given and none at the default paths.
-    #[error("no configuration file: pass --config FILE or create one of {}", DEFAULT_PATHS.join(", "))]
-    NotFound,
+    /// No file given and none at the default paths (shown resolved).
+    #[error("no configuration file: pass --config FILE or create one of {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound(Vec<PathBuf>),
     /// The file (or an override) could not be read or has a bad key or value.
     #[error("configuration `{path}`: {message}")]
     Invalid {
@@ -261,6 +264,14 @@ pub struct ServerSettings {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// HTTP connections open at once; past it a new one replaces the oldest idle one.
+    /// Lowered at start to what the file descriptor limit leaves.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
 }
 
 /// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
@@ -299,6 +310,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: default_listen(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -375,6 +387,10 @@ pub struct PageSettings {
     /// Keep a board `Handbook: <page title>` with one list per section.
     #[serde(default = "default_true")]
     pub board: bool,
+    /// Take over open hand-made issues whose title is an item's instead of creating
+    /// (as `--adopt` does for every page).
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 fn default_true() -> bool {
@@ -392,6 +408,7 @@ impl std::fmt::Debug for PageSettings {
             .field("include_sections", &self.include_sections)
             .field("exclude_sections", &self.exclude_sections)
             .field("board", &self.board)
+            .field("adopt", &self.adopt)
             .finish()
     }
 }
@@ -566,7 +583,14 @@ impl Config {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
-                .ok_or(ConfigError::NotFound)?,
+                .ok_or_else(|| {
+                    ConfigError::NotFound(
+                        DEFAULT_PATHS
+                            .iter()
+                            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.into()))
+                            .collect(),
+                    )
+                })?,
         };
         let invalid = |message: String| ConfigError::Invalid {
             path: path.clone(),
@@ -586,7 +610,10 @@ impl Config {
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| invalid(describe(&e)))?;
-        Self::validate(path.clone(), raw).map_err(invalid)
+        // Absolute, so that a page source or cache directory relative to the file is
+        // shown in messages as the path actually tried.
+        let resolved = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        Self::validate(resolved, raw).map_err(invalid)
     }
 
     /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
@@ -607,6 +634,9 @@ impl Config {
             || raw.gitlab.concurrency == 0
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
+        }
+        if raw.server.max_connections == 0 {
+            return Err("server.max_connections must be at least 1".into());
         }
         if raw.sync.cache_clock_margin_seconds > 86_400 {
             return Err(format!(
@@ -642,12 +672,16 @@ impl Config {
         }
         Self::validate_lease_label(&raw.sync)?;
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
-            .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
+            .map_err(|e| match e {
+                crate::schedule::ScheduleError::TimeZone { .. } => format!("sync.timezone: {e}"),
+                _ => format!("sync.schedule: {e}"),
+            })?;
         let mut ids = std::collections::HashSet::new();
         let base_dir = path.parent().unwrap_or(Path::new("."));
         for (i, page) in raw.pages.iter().enumerate() {
             Self::validate_page(i, page, base_dir, &mut ids)?;
         }
+        placeholders::check(&raw.people, &raw.pages)?;
         Ok(Config {
             path,
             gitlab_url,

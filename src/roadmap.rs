@@ -39,7 +39,8 @@ pub struct LeftOut {
 pub struct Read {
     /// The pages that may be published.
     pub roadmap: Roadmap,
-    /// Pages whose project is not public (and `roadmap.include_private` is off).
+    /// Pages whose project is not public (and `roadmap.include_private` is off), or
+    /// that GitLab hides from the token (403, 404: `denied`): not public to it.
     pub private: Vec<LeftOut>,
     /// Pages whose project or issues could not be read.
     pub failed: Vec<LeftOut>,
@@ -73,11 +74,19 @@ impl Read {
             );
         }
         for left in &self.private {
-            let _ = writeln!(
-                out,
-                "left out {} ({}): {}; set roadmap.include_private = true to publish it",
-                left.page, left.project, left.why
-            );
+            if left.denied {
+                let _ = writeln!(
+                    out,
+                    "left out {} ({}): GitLab does not show the project to this token, so it is not public: {}",
+                    left.page, left.project, left.why
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "left out {} ({}): {}; set roadmap.include_private = true to publish it",
+                    left.page, left.project, left.why
+                );
+            }
         }
         for left in &self.failed {
             let _ = writeln!(
@@ -128,6 +137,13 @@ pub async fn read(
             denied,
         };
         match &projects[page.project.as_str()] {
+            // A project GitLab hides from the token (403, 404) is not public to it: a
+            // project made private since the last run. Left out like a private one, so
+            // that the run succeeds and a Pages job deploys the site without it rather
+            // than failing and leaving the last deployed site, with its issues, online.
+            Err(e) if e.hidden && !config.roadmap.include_private => {
+                private.push(left_out(e.why.clone(), true))
+            }
             Err(e) => failed.push(left_out(e.why.clone(), e.denied)),
             Ok(info) => match not_public(info) {
                 None => shown.push(page),
@@ -200,16 +216,22 @@ pub async fn read(
     })
 }
 
-/// A read that failed: what, and whether GitLab refused the token.
+/// A read that failed: what, whether GitLab refused the token, and whether it hid the
+/// project from it (403, 404: not public, to this token).
 #[derive(Debug, Clone)]
 struct Failure {
     why: String,
     denied: bool,
+    hidden: bool,
 }
 
 impl Failure {
     fn of(e: GitlabError) -> Self {
         Failure {
+            hidden: matches!(
+                e,
+                GitlabError::Forbidden { .. } | GitlabError::NotFound { .. }
+            ),
             denied: matches!(
                 e,
                 GitlabError::Unauthorized { .. }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod parse;
+pub mod readiness;
 pub mod roadmap;
 pub mod schedule;
 pub mod status;

@@ -52,6 +52,11 @@ pub struct Faults {
     /// How a label create whose title is taken is answered: as when it met the create
     /// that took the title inside GitLab (see [`LabelCreateRace`]).
     pub label_create_race: LabelCreateRace,
+    /// Routes answered `403 Forbidden` whatever the caller's role, as `"POST
+    /// /projects/:id/boards"` (method, space, the route as GitLab's docs write it): what a
+    /// GitLab answers where a project setting forbids the endpoint (its issues turned
+    /// off, an archived project), which the sandbox does not model otherwise.
+    pub forbid: Vec<String>,
     /// Seed of every random decision.
     pub seed: u64,
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
+mod adopt;
 pub mod boards;
 pub mod lease;
 pub mod notes;
@@ -57,6 +58,18 @@ pub enum TransportError {
     /// A write the fence did not let out: the run's lease is lost or lapsed.
     #[error("not sent: {0}")]
     Fenced(String),
+    /// No connection to `gitlab.url` (refused, unknown host) before any answer from it in
+    /// this client's life: a wrong URL, said at once rather than after a minute of
+    /// retries.
+    #[error(
+        "cannot reach GitLab at {url} (gitlab.url): {reason}; nothing was sent. Check the URL, or whether GitLab is up"
+    )]
+    Unreachable {
+        /// `gitlab.url`, redacted.
+        url: String,
+        /// Why, as the system said it (connection refused, name not known).
+        reason: String,
+    },
 }
 
 impl TransportError {
@@ -94,7 +107,7 @@ pub enum GitlabError {
     },
     /// 403: the token's rights.
     #[error(
-        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues)"
+        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues), or the token lacks the `api` scope (a `read_api` token only reads)"
     )]
     Forbidden {
         /// The request.

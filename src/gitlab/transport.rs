@@ -7,9 +7,11 @@
 //! - When a response says `RateLimit-Remaining` is nearly spent, requests pause until
 //!   `RateLimit-Reset`, however far away, before GitLab has to say 429. The pause belongs
 //!   to the client, so a daemon that keeps its client keeps it across syncs.
-//! - 429: wait `Retry-After`, or 60 s when it is missing (GitLab's application limits
-//!   and the Projects and Users API limits send none), then retry: the request was not
-//!   applied.
+//! - 429: wait `Retry-After`, or 60 s when it is missing (older GitLab versions'
+//!   application limits and the Projects and Users API limits send none), then retry:
+//!   the request was not applied. Most instances send `RateLimit-*` on 429s only (on
+//!   other answers only behind `rate_limiting_headers_for_unthrottled_requests`), so
+//!   the throttle and 429s alone must pace a sync.
 //! - 5xx (whatever the body), timeouts and connection errors: exponential backoff with
 //!   jitter (`backon`), bounded in attempts. Only for requests that are safe to repeat: a
 //!   `POST` whose outcome is unknown is handed back to the caller, which looks before it
@@ -18,16 +20,22 @@
 //!   naming where it points. A URL on another origin than `gitlab.url` (a `Link` header
 //!   could name one) is never requested.
 //! - Every wait (throttle, pause, backoff) ends at once when the client's cancellation
-//!   token is cancelled; a request already sent is left to finish.
+//!   token is cancelled, and so does a read in flight; a write already sent is left to
+//!   finish, so that its outcome is known.
 //! - A write that replaces what a person may have typed follows its read with nothing in
 //!   between: a [`Turn`] waits for everything (slot, pause, throttles for both requests,
 //!   the fence) before the read, then sends the read and the write at once, each tried
 //!   once; the caller reads again before trying the write again (`Gitlab::edit_after_read`).
 //! - With a [`Fence`] set (the projects' leases), no write goes out unless the fence
 //!   admits it, after every other wait.
+//! - Until GitLab has answered once, a connection that cannot be made (refused, unknown
+//!   host, no connection within the connect timeout) is not retried: the URL is wrong or
+//!   GitLab is down, and a minute of silent retries would only hide it. Once it has
+//!   answered, such failures are retried.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -144,6 +152,9 @@ pub struct Client {
     cancel: CancellationToken,
     /// What every write must pass (the leases of a run), if any.
     fence: std::sync::Mutex<Option<Arc<dyn Fence>>>,
+    /// Whether GitLab has answered anything yet: before, a connection that cannot be made
+    /// fails at once ([`TransportError::Unreachable`]).
+    reached: AtomicBool,
 }
 
 /// A rate-limit pause: until `until` (monotonic), which is `wall` on the clock.
@@ -240,6 +251,7 @@ impl Client {
             policy,
             metrics: None,
             fence: std::sync::Mutex::new(None),
+            reached: AtomicBool::new(false),
         })
     }
 
@@ -484,11 +496,20 @@ impl Client {
         let response = match request.send().await {
             Ok(r) => {
                 self.count_request(Some(r.status().as_u16()));
+                self.reached.store(true, Ordering::Relaxed);
                 r
             }
             Err(e) => {
                 self.count_request(None);
                 let not_sent = e.is_connect();
+                if not_sent && !self.reached.load(Ordering::Relaxed) {
+                    return Err(Failure::Final(TransportError::Unreachable {
+                        url: crate::redact::url(&self.base)
+                            .trim_end_matches('/')
+                            .to_owned(),
+                        reason: root_cause(&e),
+                    }));
+                }
                 return Err(Failure::Transport(e.into(), not_sent));
             }
         };
@@ -556,6 +577,16 @@ impl Client {
     }
 }
 
+/// The innermost cause of `e` (`Connection refused (os error 111)`, `failed to lookup
+/// address information: …`), without the URL reqwest puts in front.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    crate::redact::text(&cause.to_string()).into_owned()
+}
+
 /// Why an attempt did not give a usable answer.
 #[derive(Debug)]
 enum Failure {
@@ -618,7 +649,7 @@ impl Client {
             .with_max_times(self.policy.max_retries)
             .with_jitter();
         let cancel = self.cancel.clone();
-        let result = (|| self.attempt(&method, &url, &headers, &body, mode))
+        let attempts = (|| self.attempt(&method, &url, &headers, &body, mode))
             .retry(backoff)
             // A shutdown ends the wait; the next attempt then stops before sending.
             .sleep(move |delay| {
@@ -641,8 +672,17 @@ impl Client {
                     Failure::Transport(e, _) | Failure::Final(e) => e.to_string(),
                 };
                 tracing::warn!(%method, path = %parts.uri.path(), retry_in_ms = delay.as_millis() as u64, "GitLab request failed ({what}); retrying");
-            })
-            .await;
+            });
+        // A read is abandoned at once on a cancel; a write already sent is left to finish,
+        // so that its outcome is known.
+        let result = if matches!(method, Method::GET | Method::HEAD) {
+            tokio::select! {
+                result = attempts => result,
+                () = self.cancel.cancelled() => Err(Failure::Final(TransportError::Cancelled)),
+            }
+        } else {
+            attempts.await
+        };
         match result {
             Ok(response) => Ok(response),
             // Out of retries, or not safe to retry: the crate turns the status into an error.

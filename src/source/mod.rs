@@ -186,8 +186,9 @@ impl std::fmt::Debug for SourceSpec {
     }
 }
 
-/// What the daemon remembers of each page's source between ticks, so that an unchanged
-/// page costs a `304` (http) or a compared `blob_id` (gitlab), and no planning.
+/// Each page's source as last read: its text and version (`ETag`, `blob_id`, file length
+/// and time), so that an unchanged `http(s)` page costs a `304`. Kept by the cache's
+/// `Session` (`sync_run::cache`), for one run or, in the daemon, for its life.
 #[derive(Debug, Default)]
 pub struct SourceCache {
     entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,

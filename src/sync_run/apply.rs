@@ -18,6 +18,8 @@ use crate::sync::{
 
 use super::{Connection, Planned, ResolvedPeople};
 
+mod adopt;
+
 /// A planned run, ready to print and to apply.
 #[derive(Debug)]
 pub struct Prepared {
@@ -82,6 +84,11 @@ impl Prepared {
     pub fn with_refusals(mut self, refused: BTreeMap<String, super::ProjectError>) -> Self {
         self.refused = refused;
         self
+    }
+
+    /// Refuses to write to `project` as well, for `why`.
+    pub fn refuse(&mut self, project: String, why: super::ProjectError) {
+        self.refused.insert(project, why);
     }
 
     /// Whether the token may not write to `project` (its pages fail when applied).
@@ -193,6 +200,7 @@ impl Prepared {
                 }
             }
         }
+        self.plan.applied = true;
         if let Some(cache) = self.cache.take() {
             cache.save(&self.plan, true).await;
         }
@@ -236,6 +244,9 @@ impl Prepared {
     async fn create_labels(&mut self, project: u64, page: &PageReport) -> usize {
         let mut failed = 0;
         for label in &page.create_labels {
+            if self.blocked_reason(project).is_some() {
+                break;
+            }
             let (color, description) = self.label_colors.get(label).cloned().unwrap_or_default();
             match self
                 .gitlab
@@ -250,6 +261,7 @@ impl Prepared {
                 }
                 Err(e) => {
                     tracing::error!(page = %page.id, "{e}");
+                    self.stop_if_forbidden(project, &e);
                     failed += 1;
                 }
             }
@@ -291,6 +303,7 @@ impl Prepared {
                     Err(e) if e.is_cancelled() => (0, 1, None),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
+                        self.stop_if_forbidden(project, &e);
                         (1, 0, Some((index, WriteResult::Failed)))
                     }
                 }
@@ -317,22 +330,11 @@ impl Prepared {
         }
         let board_id = match board.board_id {
             Some(id) => id,
-            None => match self.gitlab.create_board(project, &board.board).await {
-                Ok(id) => id,
-                // The token may write issues (checked before any write), so a 403 here is
-                // GitLab Free, whose API creates no board at all: the issues are what
-                // matters, and failing every run over a board would hide real failures.
-                Err(GitlabError::Forbidden { .. }) => {
-                    tracing::warn!(
-                        page = %page.id,
-                        "GitLab refused to create the board “{}” in {} (403): GitLab Free creates no issue board through its API (several boards per project need Premium or Ultimate). The issues are synced all the same; set `board = false` on the page to stop trying",
-                        board.board,
-                        page.project
-                    );
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            },
+            None => self
+                .gitlab
+                .create_board(project, &board.board)
+                .await
+                .map_err(|e| board_refused(e, page))?,
         };
         let ids = self.label_ids.get(&page.project);
         // Labels known only from the issues that carry them have no id (0): a no-op
@@ -360,7 +362,8 @@ impl Prepared {
             };
             self.gitlab
                 .add_board_list(project, board_id, label_id, label, *position as u64)
-                .await?;
+                .await
+                .map_err(|e| board_refused(e, page))?;
         }
         Ok(())
     }
@@ -385,6 +388,20 @@ impl Prepared {
             .expect("never poisoned: no panic while held")
             .entry(project)
             .or_insert(why);
+    }
+
+    /// Stops writing to `project` after GitLab refused a write with 403: the token's
+    /// role was checked before any write, so what is left is the token itself (a
+    /// `read_api` token) or a rule of the instance, and every further write would be
+    /// refused the same way.
+    fn stop_if_forbidden(&self, project: u64, error: &GitlabError) {
+        if let GitlabError::Forbidden { .. } = error {
+            self.blocked
+                .lock()
+                .expect("never poisoned: no panic while held")
+                .entry(project)
+                .or_insert_with(|| format!("{error}; nothing more is written to this project"));
+        }
     }
 
     fn user_id(&self, username: &Option<String>) -> Option<u64> {
@@ -480,6 +497,7 @@ impl Prepared {
             return Ok(());
         };
         match write {
+            Write::Adopt(adoption) => self.adopt_issue(project, action, adoption).await,
             Write::Create(_) => {
                 // Rendered now, not held in the plan: a first sync of a large page would
                 // hold every description until the last write.
@@ -604,8 +622,19 @@ impl Prepared {
             onto.note = rewrite.displaced.as_deref().map(conflict_note);
             onto.description = Some(rewrite.description);
         }
+        onto.assignees = self.swapped_assignees(swap, current);
+        Ok(onto)
+    }
+
+    /// The user ids of `current`'s assignees after `swap`, or `None` when it changes
+    /// nothing there.
+    fn swapped_assignees(
+        &self,
+        swap: Option<&AssigneeSwap>,
+        current: &crate::gitlab::CurrentIssue,
+    ) -> Option<Vec<u64>> {
         let now = &current.issue.assignees;
-        onto.assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
+        swap.filter(|s| !s.is_noop(now)).map(|s| {
             s.apply_to(now)
                 .iter()
                 .filter_map(|u| {
@@ -613,7 +642,24 @@ impl Prepared {
                     id.or_else(|| self.user_ids.get(u).copied())
                 })
                 .collect()
-        });
-        Ok(onto)
+        })
+    }
+}
+
+/// A board write GitLab refused: boards exist on every tier (GitLab 12.1 and later), so a
+/// 403 is about rights, and says which (`admin_issue_board` and `admin_issue_board_list`
+/// in `app/policies/project_policy.rb`). The token's role was checked before any write,
+/// so this is a project whose boards or issues are turned off, or a GitLab older than
+/// 12.1 on its Free tier.
+fn board_refused(e: GitlabError, page: &PageReport) -> GitlabError {
+    match e {
+        GitlabError::Forbidden { what } => GitlabError::Other {
+            what,
+            message: format!(
+                "GitLab answered 403 Forbidden: the token's user may not change issue boards in {} (`admin_issue_board`: Planner, Reporter or higher, with the project's issues turned on). The issues are synced all the same; set `board = false` on page `{}` to stop trying",
+                page.project, page.id
+            ),
+        },
+        other => other,
     }
 }

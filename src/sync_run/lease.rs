@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::time::Instant;
 
-use super::{Connection, Prepared, RunError, RunOptions};
+use super::{Connection, Prepared, ProjectError, RunError, RunOptions};
 use crate::config::Config;
 use crate::gitlab::lease::{Created, Dated, Deleted};
 use crate::gitlab::{Fence, GITLAB_GRACE, Gitlab, GitlabError};
@@ -873,8 +873,14 @@ pub async fn prepare_leased(
     leases: &mut Leases,
     waiting: &(dyn Fn(&str, &Holder) + Sync),
 ) -> Result<Prepared, RunError> {
+    // Projects whose lease GitLab refused or failed (not held by another run): their
+    // pages fail with the reason, the other projects are written.
+    let mut refused: BTreeMap<String, String> = BTreeMap::new();
     loop {
-        let prepared = super::prepare_on(config, connection, options).await?;
+        let mut prepared = super::prepare_on(config, connection, options).await?;
+        for (project, why) in &refused {
+            prepared.refuse(project.clone(), ProjectError::NoLease(why.clone()));
+        }
         let held = leases.projects().await;
         let missing: Vec<String> = projects_written(&prepared)
             .into_iter()
@@ -884,7 +890,15 @@ pub async fn prepare_leased(
             return Ok(prepared);
         }
         for project in &missing {
-            leases.acquire(project, waiting).await?;
+            match leases.acquire(project, waiting).await {
+                Ok(()) => {}
+                Err(e @ LeaseError::Gitlab { .. }) => {
+                    tracing::warn!("{e}; nothing is written to {project}");
+                    refused.insert(project.clone(), e.to_string());
+                }
+                // Another run holds it (exit 75), or the run is stopping.
+                Err(e) => return Err(e.into()),
+            }
         }
         tracing::info!(projects = ?missing, "planned before holding the lease: reading again under it");
     }

@@ -22,9 +22,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, PageSettings};
 use crate::gitlab::{Client, Gitlab, GitlabError};
 use crate::metrics::GitlabMetrics;
-use crate::source::SourceCache;
 use crate::sync::ObservedIssue;
 
+mod adopt;
 mod apply;
 pub mod cache;
 pub mod lease;
@@ -51,8 +51,13 @@ pub struct RunOptions {
     pub allow_mass_create: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
-    /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
-    pub cache: Option<Arc<SourceCache>>,
+    /// The daemon's cache, in memory: like `sync.cache_dir`'s, an unchanged page of a
+    /// project where GitLab lists no changed issue is not read further. `None`: the
+    /// files of `sync.cache_dir`, if set.
+    pub cache: Option<Arc<cache::Memory>>,
+    /// Take over open hand-made issues whose title is an item's, on every page
+    /// (`--adopt`; a page can ask for it with `adopt = true`).
+    pub adopt: bool,
     /// Where the GitLab client counts requests and rate-limit waits; `None` counts
     /// nothing. Used by [`prepare`], which builds the client; [`prepare_on`] takes one
     /// that already counts where it should.
@@ -84,6 +89,9 @@ pub struct Connection {
     pub gitlab: Gitlab,
     /// For `http(s)` pages (same timeouts and user agent as the GitLab client).
     pub http: reqwest::Client,
+    /// Once cancelled, no page is read and a read in progress is abandoned (the GitLab
+    /// client stops on the same token).
+    pub cancel: CancellationToken,
 }
 
 impl Connection {
@@ -106,10 +114,11 @@ impl Connection {
     ) -> Result<Self, GitlabError> {
         let client = Client::new(&config.gitlab_url, token, config.policy())?
             .with_metrics(metrics)
-            .with_cancel(cancel);
+            .with_cancel(cancel.clone());
         Ok(Connection {
             gitlab: Gitlab::new(client),
             http: crate::gitlab::http_client(config.policy().timeout)?,
+            cancel,
         })
     }
 }
@@ -153,25 +162,35 @@ pub async fn prepare_on(
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
     let selected = select_pages(config, &options.pages)?;
-    // The daemon remembers sources in memory; a run in a new process may use the cache.
-    let mut cache = match options.cache {
-        Some(_) => None,
+    // The daemon keeps the cache in memory; a run in a new process may keep it in files.
+    let mut cache = match &options.cache {
+        Some(memory) => Some(cache::Session::in_memory(memory, config, &selected).await),
         None => cache::Session::open(config, &selected).await,
     };
-    let sources = options
-        .cache
-        .as_deref()
-        .or(cache.as_ref().map(cache::Session::sources));
+    let sources = cache.as_ref().map(cache::Session::sources);
     let mut pages = read_pages(config, connection, &selected, sources).await;
     if let Some(cache) = &mut cache {
         cache.skip_unchanged(&connection.gitlab, &mut pages).await;
     }
-    let projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let mut projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
     if let Some(cache) = &mut cache {
         cache.record_reads(config, &pages, &projects);
     }
     let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
+    // Only when an adopting page would create: a run with nothing to create reads no more.
+    if let Some(strangers) = adopt::read_candidates(
+        &connection.gitlab,
+        config,
+        options,
+        &planned.plan,
+        &mut projects,
+    )
+    .await
+    {
+        planned = plan(config, options, &pages, &projects, &people);
+        adopt::warn_strangers(&mut planned.plan, config, &strangers);
+    }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;
     for page in &mut planned.plan.pages {

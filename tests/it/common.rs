@@ -45,7 +45,7 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
     sandbox_with_tier(gitlab_sandbox::Tier::Free).await
 }
 
-/// [`sandbox`] as the given tier (on Free, GitLab's API creates no issue board).
+/// [`sandbox`] as the given tier (Premium keeps several assignees and exclusive scoped labels).
 pub async fn sandbox_with_tier(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
     let config = gitlab_sandbox::Config {
         token: TOKEN.into(),
@@ -99,7 +99,17 @@ impl World {
         extra_toml: &str,
         tier: gitlab_sandbox::Tier,
     ) -> World {
-        let config = gitlab_sandbox::Config {
+        World::with_sandbox(pages_toml, extra_toml, |c| c.tier = tier).await
+    }
+
+    /// [`World::new`] with the sandbox's configuration changed by `adjust` (its tier,
+    /// how it stores label titles, …).
+    pub async fn with_sandbox(
+        pages_toml: &str,
+        extra_toml: &str,
+        adjust: impl FnOnce(&mut gitlab_sandbox::Config),
+    ) -> World {
+        let mut config = gitlab_sandbox::Config {
             token: TOKEN.into(),
             projects: vec![
                 ("acme/roadmap".into(), "public".into()),
@@ -121,8 +131,9 @@ impl World {
                 })
                 .collect(),
             state_file: None,
-            tier,
+            ..Default::default()
         };
+        adjust(&mut config);
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap()

@@ -78,8 +78,14 @@ async fn a_pause_after_the_fence_said_yes_makes_the_turn_ask_it_again() {
         iid,
         asked: AtomicUsize::new(0),
     })));
-    // Two requests per two-second window: the fence's read is the window's first, and
-    // its answer (one left) pauses the client until the window ends.
+    // Two requests per two-second window, said on every answer (GitLab's flag
+    // `rate_limiting_headers_for_unthrottled_requests`): the fence's read is the window's
+    // first, and its answer (one left) pauses the client until the window ends.
+    crate::as_user::enable_feature(
+        &world.sandbox.url,
+        "rate_limiting_headers_for_unthrottled_requests",
+    )
+    .await;
     world
         .set_faults(json!({"rate_limit_per_minute": 2, "rate_limit_period_seconds": 2}))
         .await;
@@ -100,7 +106,8 @@ async fn a_pause_after_the_fence_said_yes_makes_the_turn_ask_it_again() {
             .contains("lapsed during the rate-limit pause"),
         "{err}"
     );
-    assert_eq!(world.stats().await["writes"], 0, "nothing was sent");
+    let stats = world.stats().await;
+    assert_eq!(stats["writes"], 0, "nothing was sent: {stats}");
     let issue = world
         .api(
             Method::GET,
@@ -251,15 +258,11 @@ async fn the_sandbox_answers_a_racing_label_create_as_each_of_gitlabs_checks_doe
 }
 
 /// A run with nothing to change takes no lease and sends no write: not the label's
-/// create, renewal or delete, nor a second reading of the project. (On GitLab Free a page
-/// with `board = true` is not such a run: its board is planned, and refused, every time,
-/// so every run takes the lease; README says so and advises `board = false` there.)
+/// create, renewal or delete, nor a second reading of the project (GitLab Free, the page's
+/// board made by the first run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_with_nothing_to_change_takes_no_lease() {
-    let pages = format!(
-        "{}board = false\n",
-        crate::common::page_toml("pm", "pm.md", PROJECT)
-    );
+    let pages = crate::common::page_toml("pm", "pm.md", PROJECT);
     let world = World::new(&pages, "").await;
     world.write_page("pm.md", "# Duties\n\n## Weekly\n\n- Weekly numbers\n");
     world.apply_ok().await;

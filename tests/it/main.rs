@@ -6,6 +6,7 @@
 //! state (environment variables, the current directory, a global tracing subscriber);
 //! environment goes to the child processes, and files go to per-test directories.
 
+mod as_user;
 mod common;
 
 mod cache;
@@ -13,8 +14,12 @@ mod cli_docs;
 mod cli_parse;
 mod corpus;
 mod daemon;
+mod daemon_hardening;
+mod daemon_truth;
 mod demo_boards_status;
 mod fidelity;
+mod first_hour;
+mod label_titles;
 mod lease;
 mod lease_attacks;
 mod merge_request_note;
@@ -25,15 +30,21 @@ mod resilience;
 mod resilience_process;
 mod roadmap;
 mod safe_edits;
+mod sandbox_abilities;
 mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_details;
 mod sandbox_faults;
+mod sandbox_flags;
+mod sandbox_git_push;
+mod sandbox_groups;
 mod sandbox_repository;
 mod sandbox_roles;
 mod secrets;
 mod sync_e2e;
+mod sync_gitlab_today;
 mod sync_props;
 mod sync_safety;
 mod transport;

@@ -798,3 +798,48 @@ async fn a_page_with_more_issues_than_one_listing_page_is_shown_whole() {
         assert!(html.contains(&format!("Duty number {i}<")), "{i}");
     }
 }
+
+/// The GitLab Pages job's token loses sight of a project made private (its user is no
+/// member: GitLab answers 404). The run must still succeed and take the page down: a
+/// failed job deploys nothing, and GitLab Pages would keep serving the last site, with
+/// the now private project's issues, for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_made_private_is_taken_down_by_a_run_that_no_longer_sees_it() {
+    let world = seeded().await;
+    let reader = world.create_user("pages-reader", false).await;
+    let token = world.create_token(reader, &["read_api"]).await;
+    let site = world.dir.join("site");
+    let run_as_reader = |world: &World| {
+        let mut command = world.command(&["roadmap", "--out", site.to_str().unwrap()]);
+        command.env("GITLAB_TOKEN", &token);
+        command.output().unwrap()
+    };
+    let output = run_as_reader(&world);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(site.join("pages/product-manager.html").exists());
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("visibility", "private")],
+        )
+        .await;
+    let output = run_as_reader(&world);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a failing run leaves the deployed site as it was: {out}"
+    );
+    assert!(
+        out.contains("left out product-manager (acme/roadmap): GitLab does not show the project to this token"),
+        "{out}"
+    );
+    assert!(
+        !site.join("pages/product-manager.html").exists(),
+        "the page of a project made private is still in the site"
+    );
+    let json = read(&site.join("roadmap.json"));
+    assert!(!json.contains("acme/roadmap"), "{json}");
+}
