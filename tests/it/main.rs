@@ -21,6 +21,7 @@ mod fidelity;
 mod first_hour;
 mod label_titles;
 mod lease;
+mod lease_attacks;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
