@@ -13,6 +13,8 @@ pub struct Unmanaged {
     pub issue: ObservedIssue,
     /// The username of who opened it, when GitLab says.
     pub author: Option<String>,
+    /// A person made it confidential.
+    pub confidential: bool,
 }
 
 #[derive(Deserialize)]
@@ -21,6 +23,8 @@ struct Listed {
     issue: GlIssue,
     #[serde(default)]
     author: Option<GlUser>,
+    #[serde(default)]
+    confidential: bool,
 }
 
 impl Gitlab {
@@ -43,6 +47,7 @@ impl Gitlab {
             .into_iter()
             .map(|l| Unmanaged {
                 author: l.author.map(|a| a.username),
+                confidential: l.confidential,
                 issue: l.issue.observed(),
             })
             .filter(|u| u.issue.block_hash.is_none())

@@ -7,6 +7,7 @@
 //! environment goes to the child processes, and files go to per-test directories.
 
 mod as_user;
+mod attack_adopt;
 mod common;
 
 mod cache;
