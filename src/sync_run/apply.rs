@@ -86,6 +86,12 @@ impl Prepared {
         self
     }
 
+    /// Refuses to write to `project` too, for `why` (its lease could not be taken).
+    pub fn refusing(mut self, project: &str, why: super::ProjectError) -> Self {
+        self.refused.entry(project.to_owned()).or_insert(why);
+        self
+    }
+
     /// Whether the token may not write to `project` (its pages fail when applied).
     pub fn refuses(&self, project: &str) -> bool {
         self.refused.contains_key(project)

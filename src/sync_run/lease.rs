@@ -749,7 +749,10 @@ fn projects_written(prepared: &Prepared) -> BTreeSet<String> {
 /// [`super::prepare_on`] under the lease of every project the plan writes to: plans
 /// without a lease (a run with nothing to write takes none), takes the leases the plan
 /// needs (waiting for other runs), and plans again under them, until the plan needs no
-/// lease it does not hold.
+/// lease it does not hold. A lease another run holds, or a shutdown, ends the run; a
+/// lease GitLab refused or failed (a `read_api` token, a 5xx) fails that project's pages
+/// only, as a project the token may not write to: the others are still synced, and the
+/// output says which failed and why.
 pub async fn prepare_leased(
     config: &Config,
     connection: &Connection,
@@ -757,8 +760,12 @@ pub async fn prepare_leased(
     leases: &mut Leases,
     waiting: &(dyn Fn(&str, &Holder) + Sync),
 ) -> Result<Prepared, RunError> {
+    let mut failed: BTreeMap<String, Arc<LeaseError>> = BTreeMap::new();
     loop {
-        let prepared = super::prepare_on(config, connection, options).await?;
+        let mut prepared = super::prepare_on(config, connection, options).await?;
+        for (project, e) in &failed {
+            prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+        }
         let held = leases.projects().await;
         let missing: Vec<String> = projects_written(&prepared)
             .into_iter()
@@ -767,8 +774,22 @@ pub async fn prepare_leased(
         if missing.is_empty() {
             return Ok(prepared);
         }
+        let mut taken = false;
         for project in &missing {
-            leases.acquire(project, waiting).await?;
+            match leases.acquire(project, waiting).await {
+                Ok(()) => taken = true,
+                Err(e @ LeaseError::Gitlab { .. }) => {
+                    tracing::error!(project, "{e}");
+                    let e = Arc::new(e);
+                    prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+                    failed.insert(project.clone(), e);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Every lease it lacked failed: nothing it plans to write is written unleased.
+        if !taken {
+            return Ok(prepared);
         }
         tracing::info!(projects = ?missing, "planned before holding the lease: reading again under it");
     }

@@ -8,6 +8,7 @@
 
 mod as_user;
 mod attack_adopt;
+mod attack_apply;
 mod common;
 
 mod cache;
