@@ -56,3 +56,27 @@ async fn a_lease_gitlab_refuses_fails_its_project_in_the_output_not_the_run() {
     assert_eq!(closing["failed_pages"], 1, "{closing}");
     assert_eq!(world.issues("acme/other").await.len(), 1, "nothing written");
 }
+
+/// One refused request (the page's board) is one failure: the closing line's `failed`
+/// counts it once, not once as a request and again as its page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_board_is_counted_once_in_the_closing_line() {
+    let world = World::new(&page_toml("pm", "pm.md", "acme/roadmap"), "").await;
+    world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+    world
+        .set_faults(serde_json::json!({"forbid": ["POST /projects/:id/boards"]}))
+        .await;
+    let (code, out, err) = world.run(&["--log-format", "json", "apply"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    let closing = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "sync finished")
+        .unwrap_or_else(|| panic!("no closing line in\n{err}"));
+    assert_eq!(closing["failed"], 1, "{closing}\n{out}");
+    assert_eq!(closing["failed_pages"], 1, "{closing}");
+    assert!(
+        out.contains("1 created") && out.ends_with("; 1 page not synced\n"),
+        "{out}"
+    );
+}
