@@ -131,8 +131,21 @@ async fn an_issue_two_pages_want_is_adopted_by_neither() {
         out.contains(&format!("adopt  #{roadmap}")),
         "the other title is still adopted:\n{out}"
     );
-    let (code, out, err) = world.run(&["apply", "--adopt"]).await;
+    let (code, out, err) = world
+        .run(&["--log-format", "json", "apply", "--adopt"])
+        .await;
     assert_eq!(code, 0, "{out}\n{err}");
+    // The closing line says what was taken over, beside what was created.
+    let closing = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "sync finished")
+        .unwrap_or_else(|| panic!("no closing line in\n{err}"));
+    assert_eq!(
+        (&closing["create"], &closing["adopt"]),
+        (&Value::from(2), &Value::from(1)),
+        "{closing}"
+    );
     let (code, out, _) = world.run(&["plan", "--adopt"]).await;
     assert_eq!(code, 0, "{out}");
 }
