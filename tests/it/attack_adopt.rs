@@ -175,3 +175,63 @@ async fn a_confidential_issue_is_not_adopted() {
         "{out}"
     );
 }
+
+/// With `enforce = true` (every drift restored), an adopted issue whose person kept
+/// their own label and assignee is left alone by the next run: the person's label is
+/// theirs, and their assignee stays beside the handbook's where GitLab keeps several
+/// (Premium); on Free, which keeps one, the handbook's takes its place, as the plan said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_issue_under_enforce_is_written_once() {
+    for (tier, assignees) in [
+        (gitlab_sandbox::Tier::Premium, vec!["sytses", "andriy"]),
+        (gitlab_sandbox::Tier::Free, vec!["sytses"]),
+    ] {
+        let world = World::with_tier(
+            &page_toml("pm", "pm.md", PROJECT),
+            "[sync]\nenforce = true\n",
+            tier,
+        )
+        .await;
+        world.write_page("pm.md", "## Duties\n\n- Answer the phone\n");
+        let andriy = world
+            .api(reqwest::Method::GET, "/users?username=andriy", &[])
+            .await[0]["id"]
+            .to_string();
+        let member = token_of(&world, "drew").await;
+        let iid = open_issue(
+            &world,
+            &member,
+            "Answer the phone",
+            &[("labels", "team"), ("assignee_ids[]", &andriy)],
+        )
+        .await;
+        let (code, out, err) = world.run(&["plan", "--adopt"]).await;
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            out.contains(&format!("& adopt  #{iid}")) && out.contains("assignee @andriy → @sytses"),
+            "{tier:?}: {out}"
+        );
+        let (code, out, err) = world.run(&["apply", "--adopt"]).await;
+        assert_eq!(code, 0, "{out}\n{err}");
+        let issue = world.issues(PROJECT).await.remove(0);
+        let names: Vec<&str> = issue["assignees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, assignees, "{tier:?}");
+        assert!(
+            issue["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "team"),
+            "{issue}"
+        );
+        world.reset_stats().await;
+        let (code, out, err) = world.run(&["apply", "--adopt"]).await;
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert_eq!(world.stats().await["writes"], 0, "{tier:?}: {out}");
+    }
+}
