@@ -9,7 +9,8 @@
 //! otherwise have their text, and their issue, made part of the team's tracker. Never a
 //! confidential issue: a person restricted who may see it, and the plan (posted on merge
 //! requests, printed in CI logs) would name it and its assignee, and the roadmap count
-//! and link it. Never an issue that items of two adopting pages of the project want: one
+//! and link it. Never a task or an incident, which the project's issue list returns
+//! too: a task with a common title is part of another issue's work. Never an issue that items of two adopting pages of the project want: one
 //! issue never takes two items, and each page's plan sees only its own.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,8 @@ enum Why {
     Stranger(String),
     /// A person made it confidential.
     Confidential,
+    /// Not an issue but this work item type (a task of another issue, an incident).
+    NotAnIssue(String),
     /// Items of these adopting pages of the project (two or more) have its title.
     Shared(Vec<String>),
 }
@@ -101,6 +104,9 @@ pub(super) async fn read_candidates(
                         }
                         None => Some(Why::Stranger("someone unknown".into())),
                         Some(_) if unmanaged.confidential => Some(Why::Confidential),
+                        Some(_) if unmanaged.issue_type != "issue" => {
+                            Some(Why::NotAnIssue(unmanaged.issue_type))
+                        }
                         Some(_) if pages.len() > 1 => {
                             Some(Why::Shared(pages.iter().map(|&p| p.to_owned()).collect()))
                         }
@@ -150,6 +156,9 @@ pub(super) fn warn_left(plan: &mut Plan, config: &Config, options: &RunOptions, 
                 ),
                 Why::Confidential => format!(
                     "issue #{iid} has this title but is confidential: not adopted (a confidential issue is never taken over; make it public and plan again to adopt it)"
+                ),
+                Why::NotAnIssue(kind) => format!(
+                    "issue #{iid} has this title but is a {kind}, not an issue: not adopted (a task belongs to another issue's work)"
                 ),
                 Why::Shared(pages) => format!(
                     "issue #{iid} has this title, as do items of pages {}: not adopted, as one issue never takes two items",

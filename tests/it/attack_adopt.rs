@@ -235,3 +235,29 @@ async fn an_adopted_issue_under_enforce_is_written_once() {
         assert_eq!(world.stats().await["writes"], 0, "{tier:?}: {out}");
     }
 }
+
+/// GitLab lists a project's tasks (work items under another issue) and incidents among
+/// its issues. A member's task titled like an item ("Review the docs", under some
+/// release) is part of that issue's work: it is not adopted, and the plan says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_an_items_title_is_not_adopted() {
+    let world = World::new(&page_toml("pm", "pm.md", PROJECT), "").await;
+    world.write_page("pm.md", "## Duties\n\n- Review the docs\n");
+    let member = token_of(&world, "drew").await;
+    let iid = open_issue(
+        &world,
+        &member,
+        "Review the docs",
+        &[("issue_type", "task")],
+    )
+    .await;
+    let (code, out, err) = world.run(&["plan", "--adopt"]).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(!out.contains("adopt  #"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "issue #{iid} has this title but is a task, not an issue"
+        )),
+        "{out}"
+    );
+}
