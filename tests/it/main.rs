@@ -9,6 +9,7 @@
 mod as_user;
 mod attack_adopt;
 mod attack_apply;
+mod attack_config;
 mod common;
 
 mod cache;
