@@ -391,6 +391,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             update = plan.summary.update,
             close = plan.summary.close,
             reopen = plan.summary.reopen,
+            adopt = plan.summary.adopt,
             drift = plan.summary.drift,
             unchanged = plan.summary.unchanged,
             failed = plan.failures(),

@@ -583,6 +583,9 @@ impl Config {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
+                // Said, as the working directory's file wins over /etc's: a stray copy
+                // where a cron job starts must not be used unseen.
+                .inspect(|p| tracing::info!(config = %std::path::absolute(p).unwrap_or_else(|_| p.clone()).display(), "no --config given: using the configuration file found there"))
                 .ok_or_else(|| {
                     ConfigError::NotFound(
                         DEFAULT_PATHS

@@ -189,6 +189,7 @@ async fn sync_once(
                 update = s.update,
                 close = s.close,
                 reopen = s.reopen,
+                adopt = s.adopt,
                 drift = s.drift,
                 unchanged = s.unchanged,
                 failed = s.failed,

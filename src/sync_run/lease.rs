@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::time::Instant;
 
-use super::{Connection, Prepared, ProjectError, RunError, RunOptions};
+use super::{Connection, Prepared, RunError, RunOptions};
 use crate::config::Config;
 use crate::gitlab::lease::{Created, Dated, Deleted};
 use crate::gitlab::{Fence, GITLAB_GRACE, Gitlab, GitlabError};
@@ -865,7 +865,10 @@ fn projects_written(prepared: &Prepared) -> BTreeSet<String> {
 /// [`super::prepare_on`] under the lease of every project the plan writes to: plans
 /// without a lease (a run with nothing to write takes none), takes the leases the plan
 /// needs (waiting for other runs), and plans again under them, until the plan needs no
-/// lease it does not hold.
+/// lease it does not hold. A lease another run holds, or a shutdown, ends the run; a
+/// lease GitLab refused or failed (a `read_api` token, a 5xx) fails that project's pages
+/// only, as a project the token may not write to: the others are still synced, and the
+/// output says which failed and why.
 pub async fn prepare_leased(
     config: &Config,
     connection: &Connection,
@@ -873,13 +876,11 @@ pub async fn prepare_leased(
     leases: &mut Leases,
     waiting: &(dyn Fn(&str, &Holder) + Sync),
 ) -> Result<Prepared, RunError> {
-    // Projects whose lease GitLab refused or failed (not held by another run): their
-    // pages fail with the reason, the other projects are written.
-    let mut refused: BTreeMap<String, String> = BTreeMap::new();
+    let mut failed: BTreeMap<String, Arc<LeaseError>> = BTreeMap::new();
     loop {
         let mut prepared = super::prepare_on(config, connection, options).await?;
-        for (project, why) in &refused {
-            prepared.refuse(project.clone(), ProjectError::NoLease(why.clone()));
+        for (project, e) in &failed {
+            prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
         }
         let held = leases.projects().await;
         let missing: Vec<String> = projects_written(&prepared)
@@ -889,16 +890,22 @@ pub async fn prepare_leased(
         if missing.is_empty() {
             return Ok(prepared);
         }
+        let mut taken = false;
         for project in &missing {
             match leases.acquire(project, waiting).await {
-                Ok(()) => {}
+                Ok(()) => taken = true,
                 Err(e @ LeaseError::Gitlab { .. }) => {
-                    tracing::warn!("{e}; nothing is written to {project}");
-                    refused.insert(project.clone(), e.to_string());
+                    tracing::error!(project, "{e}");
+                    let e = Arc::new(e);
+                    prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+                    failed.insert(project.clone(), e);
                 }
-                // Another run holds it (exit 75), or the run is stopping.
                 Err(e) => return Err(e.into()),
             }
+        }
+        // Every lease it lacked failed: nothing it plans to write is written unleased.
+        if !taken {
+            return Ok(prepared);
         }
         tracing::info!(projects = ?missing, "planned before holding the lease: reading again under it");
     }

@@ -179,7 +179,7 @@ pub async fn prepare_on(
     let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
     // Only when an adopting page would create: a run with nothing to create reads no more.
-    if let Some(strangers) = adopt::read_candidates(
+    if let Some(left) = adopt::read_candidates(
         &connection.gitlab,
         config,
         options,
@@ -189,7 +189,7 @@ pub async fn prepare_on(
     .await
     {
         planned = plan(config, options, &pages, &projects, &people);
-        adopt::warn_strangers(&mut planned.plan, config, &strangers);
+        adopt::warn_left(&mut planned.plan, config, options, &left);
     }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;

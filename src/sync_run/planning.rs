@@ -144,7 +144,15 @@ impl Planner<'_> {
             adopt: s.adopt || self.settings.adopt,
             ..self.settings.clone()
         };
-        let mut page_plan = core_plan::plan_page(&spec, desired, &observed, &settings);
+        // Only the candidates `adopt::read_candidates` vetted (members', not
+        // confidential): an issue read for its labels may be anyone's.
+        let mut page_plan = core_plan::plan_page_adopting(
+            &spec,
+            desired,
+            &observed,
+            &project.candidates,
+            &settings,
+        );
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.

@@ -66,10 +66,11 @@ pub enum ProjectError {
         /// The role, in words (`is Guest (10)`, `is not a member`).
         role: String,
     },
-    /// Its lease could not be taken for another reason than another run holding it
-    /// (GitLab refused or failed the label's create): nothing is written there without it.
-    #[error("{0}")]
-    NoLease(String),
+    /// Its lease could not be taken for a reason a wait does not resolve (GitLab refused
+    /// or failed the lease label's request): nothing is written there this run, and the
+    /// other projects are synced.
+    #[error(transparent)]
+    Lease(std::sync::Arc<super::lease::LeaseError>),
 }
 
 /// Per project path: its state, or why nothing is written to it.

@@ -7,6 +7,9 @@
 //! environment goes to the child processes, and files go to per-test directories.
 
 mod as_user;
+mod attack_adopt;
+mod attack_apply;
+mod attack_config;
 mod common;
 
 mod cache;

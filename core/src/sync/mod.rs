@@ -225,10 +225,10 @@ impl Plan {
             .count()
     }
 
-    /// Everything that failed, each once: every failed request (`summary.failed`), and
-    /// every page that failed as a whole without a failed write of its own (unreadable,
-    /// GitLab not reachable, the project may not be written). The closing log line's
-    /// `failed`: 0 exactly when nothing failed.
+    /// Everything that failed, each once: every action whose write failed
+    /// (`summary.failed`), and every page that failed without a failed action of its own
+    /// (unreadable, GitLab not reachable, the project may not be written, a label or its
+    /// board refused). The closing log line's `failed`: 0 exactly when nothing failed.
     pub fn failures(&self) -> usize {
         let whole_pages = self
             .pages
