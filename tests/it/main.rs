@@ -28,6 +28,7 @@ mod sandbox_clients;
 mod sandbox_faults;
 mod sandbox_repository;
 mod sandbox_roles;
+mod sandbox_tree;
 mod secrets;
 mod sync_e2e;
 mod sync_props;

@@ -28,6 +28,7 @@ mod reply;
 mod repository;
 mod sandbox;
 mod settings;
+mod tree;
 mod users;
 
 use std::sync::Arc;
@@ -55,6 +56,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             get(settings::get_settings).put(settings::put_settings),
         )
         .route("/projects/{id}", get(projects::get_project))
+        .route("/issues", get(issues::list_all_issues))
+        .route("/issues_statistics", get(issues::issues_statistics))
+        .route("/projects/{id}/repository/tree", get(tree::list_tree))
         .route(
             "/projects/{id}/issues",
             get(issues::list_issues).post(issues::create_issue),
