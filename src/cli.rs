@@ -59,7 +59,8 @@ pub enum Command {
     /// Sync: print the plan, then execute it.
     ///
     /// Exit status: 0 done, 1 something failed (the rest was still applied), 3
-    /// configuration error, 4 a page was refused by the mass-close guard.
+    /// configuration error, 4 a page was refused by a guard (mass close, mass create, a
+    /// page that left the handbook).
     Apply(SyncArgs),
     /// Show progress per page and section (done / total), read from GitLab.
     Status(StatusArgs),
@@ -124,6 +125,11 @@ pub struct SyncArgs {
     /// project holds issues of the page that handbook-sync no longer recognises.
     #[arg(long)]
     pub allow_mass_create: bool,
+    /// Let a plan close the open issues of pages that left a `[[discover]]` block
+    /// (deleted, renamed to another id, no longer qualifying); without it such a page is
+    /// refused (exit 4) and nothing of it is closed.
+    #[arg(long)]
+    pub allow_removed_pages: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -239,6 +245,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
         allow_mass_create: args.allow_mass_create,
+        allow_removed_pages: args.allow_removed_pages,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,

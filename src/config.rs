@@ -349,6 +349,9 @@ pub struct Discovered {
     pub path: String,
     /// The block's project template, for messages about the project.
     pub project_template: String,
+    /// The file's blob id, for a page in a GitLab repository: the same blob is the
+    /// same text, so a page whose blob is remembered is not read again.
+    pub blob: Option<String>,
 }
 
 impl PageSettings {
@@ -892,6 +895,16 @@ impl Config {
     pub fn source(&self, page: &PageSettings) -> crate::source::SourceSpec {
         crate::source::SourceSpec::parse(&page.source, self.path.parent().unwrap_or(Path::new(".")))
             .expect("sources are validated when the configuration loads")
+    }
+
+    /// Where a `[[discover]]` block lists its files; a directory relative to the
+    /// configuration file.
+    pub fn source_of(&self, block: &DiscoverSettings) -> crate::source::SourceSpec {
+        crate::source::SourceSpec::parse(
+            &block.source,
+            self.path.parent().unwrap_or(Path::new(".")),
+        )
+        .expect("discover sources are validated when the configuration loads")
     }
 
     /// `sync.cache_dir`, relative paths resolved against the configuration file's

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod discover;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;

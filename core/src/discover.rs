@@ -338,7 +338,7 @@ pub struct Rules {
 }
 
 /// The page a file becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DiscoveredPage {
     /// Page id.
     pub id: String,
@@ -353,7 +353,8 @@ pub struct DiscoveredPage {
 }
 
 /// What becomes of one listed file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Its path is not matched: it is not looked at.
     NotMatched,

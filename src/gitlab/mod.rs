@@ -15,6 +15,7 @@ use crate::sync::{IssueState, ObservedIssue};
 pub mod boards;
 pub mod notes;
 mod transport;
+mod tree;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
 /// refused to send or to follow.
@@ -358,6 +359,7 @@ impl GitlabError {
 }
 
 pub use transport::{Client, DEFAULT_RETRY_AFTER, Policy, http_client};
+pub use tree::{IssueElsewhere, TreeFile};
 
 #[derive(Debug, Deserialize)]
 struct GlUser {

@@ -31,12 +31,15 @@ mod pages;
 mod people;
 mod planning;
 mod projects;
+mod vanished;
 
 pub use apply::{Prepared, apply};
 pub use pages::{PageError, PageInput, PageRead, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
-pub use projects::{ProjectError, ProjectState, Projects, read_projects, writers_refused};
+pub use projects::{
+    ProjectError, ProjectState, Projects, read_projects, read_projects_at, writers_refused,
+};
 
 /// What to do.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +51,8 @@ pub struct RunOptions {
     /// Let plans create many issues while the project holds unrecognised issues of the
     /// page.
     pub allow_mass_create: bool,
+    /// Let plans close the issues of pages that left a `[[discover]]` block.
+    pub allow_removed_pages: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
     /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
@@ -113,7 +118,8 @@ impl Connection {
 /// Stage 1: the pages of `config` that `wanted` names (all when empty), in configuration
 /// order. Fails when there are no pages or `wanted` names one that is not configured.
 pub fn select_pages(config: &Config, wanted: &[String]) -> Result<Vec<PageSettings>, RunError> {
-    if config.pages.is_empty() {
+    // Discovery may find no page (an emptied directory): its vanished pages are the plan.
+    if config.pages.is_empty() && config.discover.is_empty() {
         return Err(RunError::NoPages);
     }
     if let Some(id) = wanted
@@ -137,7 +143,10 @@ pub async fn prepare(
     token: SecretString,
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
-    select_pages(config, &options.pages)?;
+    // Before any request, unless `--page` may name a page discovery has yet to find.
+    if config.discover.is_empty() {
+        select_pages(config, &options.pages)?;
+    }
     let connection = Connection::new(config, token, options.metrics.clone())?;
     prepare_on(config, &connection, options).await
 }
@@ -148,21 +157,46 @@ pub async fn prepare_on(
     connection: &Connection,
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
+    // What the daemon remembers, or this run's own memory (with `sync.cache_dir`,
+    // discovery's memory of repository files comes from there).
+    let sources = options.cache.clone().unwrap_or_default();
+    let persisted = options.cache.is_none();
+    if persisted {
+        cache::load_discovery(config, &sources).await;
+    }
+    let expansion = crate::discover::expand(config, &connection.gitlab, &sources).await;
+    if persisted {
+        cache::save_discovery(config, &sources).await;
+    }
+    let config = &expansion.config;
     let selected = select_pages(config, &options.pages)?;
+    let whole = options.pages.is_empty();
     // The daemon remembers sources in memory; a run in a new process may use the cache.
     let mut cache = match options.cache {
         Some(_) => None,
-        None => cache::Session::open(config, &selected).await,
+        None => cache::Session::open(config, &selected, sources.clone()).await,
     };
-    let sources = options
-        .cache
-        .as_deref()
-        .or(cache.as_ref().map(cache::Session::sources));
-    let mut pages = read_pages(config, connection, &selected, sources).await;
+    let mut pages = read_pages(config, connection, &selected, Some(&sources)).await;
+    if whole {
+        pages.extend(expansion.problems.iter().map(PageInput::discovery_problem));
+    }
     if let Some(cache) = &mut cache {
         cache.skip_unchanged(&connection.gitlab, &mut pages).await;
     }
-    let projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let concurrency = config.gitlab.concurrency;
+    let mut projects =
+        read_projects_at(&connection.gitlab, &pages, &config.sync, concurrency).await;
+    if whole && !config.discover.is_empty() {
+        vanished::add_vanished(
+            config,
+            &expansion.blocks,
+            &connection.gitlab,
+            &mut pages,
+            &mut projects,
+            &sources,
+        )
+        .await;
+    }
     if let Some(cache) = &mut cache {
         cache.record_reads(config, &pages, &projects);
     }

@@ -13,6 +13,9 @@ pub enum PageError {
     /// Its source could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Discovery could not make a page of a file, or list a block's files.
+    #[error("{0}")]
+    Discovery(crate::discover::Problem),
     /// It parsed to no items: most likely a broken page, so nothing of it is closed.
     #[error("page `{page}` ({location}) has no items: skipped, nothing of it is closed")]
     NoItems {
@@ -35,6 +38,10 @@ pub enum PageRead {
     },
     /// Skipped: nothing of it is closed.
     Failed(PageError),
+    /// A page of a `[[discover]]` block that is no longer in the handbook (deleted,
+    /// renamed, no longer qualifying) and still has open issues: closing them is refused
+    /// unless allowed (`--allow-removed-pages`).
+    Vanished,
 }
 
 /// One selected page and what reading it gave.
@@ -46,7 +53,29 @@ pub struct PageInput {
     pub read: PageRead,
 }
 
-/// Stage 2: reads and parses every page of `pages`, in order, through `connection` (an
+impl PageInput {
+    /// A file or block discovery could not make a page of: a skipped page named after it.
+    pub fn discovery_problem(problem: &crate::discover::Problem) -> Self {
+        PageInput {
+            settings: PageSettings {
+                id: problem.page_name(),
+                source: problem.source.clone(),
+                url: None,
+                project: String::new(),
+                owner: String::new(),
+                include_sections: Vec::new(),
+                exclude_sections: Vec::new(),
+                board: false,
+                page_label: None,
+                discovered: None,
+            },
+            read: PageRead::Failed(PageError::Discovery(problem.clone())),
+        }
+    }
+}
+
+/// Stage 2: reads and parses every page of `pages` (`gitlab.concurrency` at once; the
+/// result in their order) through `connection` (an
 /// `http(s)` page through its HTTP client, a `gitlab://` one through GitLab). With a
 /// `cache`, a page whose source is the version last synced successfully is
 /// [`PageRead::Unchanged`] (unless `sync.enforce`), and every parsed page's source is
@@ -57,15 +86,18 @@ pub async fn read_pages(
     pages: &[PageSettings],
     cache: Option<&SourceCache>,
 ) -> Vec<PageInput> {
-    let mut inputs = Vec::with_capacity(pages.len());
-    for settings in pages {
-        let read = read_page(config, connection, settings, cache).await;
-        inputs.push(PageInput {
-            settings: settings.clone(),
-            read,
-        });
-    }
-    inputs
+    use futures_util::StreamExt as _;
+    // `gitlab.concurrency` at once (the client still paces every request), in order.
+    futures_util::stream::iter(pages)
+        .map(|settings| async move {
+            PageInput {
+                settings: settings.clone(),
+                read: read_page(config, connection, settings, cache).await,
+            }
+        })
+        .buffered(config.gitlab.concurrency.max(1))
+        .collect()
+        .await
 }
 
 async fn read_page(
@@ -76,14 +108,25 @@ async fn read_page(
 ) -> PageRead {
     let cached = cache.and_then(|c| c.get(&settings.id));
     let spec = config.source(settings);
-    let fetched = source::fetch(
-        &spec,
-        &connection.http,
-        &connection.gitlab,
-        cached.as_ref(),
-        config.sync.max_page_bytes,
-    )
-    .await;
+    // A discovered repository file whose blob is remembered is that text: not read again.
+    let blob = settings.discovered.as_ref().and_then(|d| d.blob.as_ref());
+    let fetched = match cached.as_ref().filter(|c| Some(&c.version) == blob) {
+        Some(known) => Ok(Fetched {
+            text: known.text.clone(),
+            unchanged: known.synced,
+            version: known.version.clone(),
+        }),
+        None => {
+            source::fetch(
+                &spec,
+                &connection.http,
+                &connection.gitlab,
+                cached.as_ref(),
+                config.sync.max_page_bytes,
+            )
+            .await
+        }
+    };
     let Fetched {
         text,
         unchanged,

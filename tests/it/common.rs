@@ -121,6 +121,11 @@ impl World {
             state_file: None,
             tier,
         };
+        World::on(config, pages_toml, extra_toml).await
+    }
+
+    /// A world on a sandbox made from `config` (other projects, users, members).
+    pub async fn on(config: gitlab_sandbox::Config, pages_toml: &str, extra_toml: &str) -> World {
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap()

@@ -13,6 +13,7 @@ mod cli_parse;
 mod corpus;
 mod daemon;
 mod demo_boards_status;
+mod discover;
 mod fidelity;
 mod merge_request_note;
 mod page_limits;

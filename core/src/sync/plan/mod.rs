@@ -9,6 +9,7 @@ mod actions;
 mod guard;
 mod matching;
 mod merge;
+mod vanished;
 mod write;
 
 use std::collections::BTreeSet;
@@ -19,6 +20,7 @@ use super::desired::{DesiredIssue, IssueState, PageSpec};
 use super::marker::{self, Marker, MarkerStatus};
 
 pub use matching::similarity;
+pub use vanished::plan_vanished_page;
 pub use write::{
     AssigneeSwap, BlockText, BlockWrite, IssueToCreate, NewIssue, Rewrite, conflict_note,
     removed_block,
