@@ -215,6 +215,9 @@ struct Hooks {
     secret: Option<SecretString>,
     /// (project path lower-cased, file path, ref) → page id, for `gitlab://` sources.
     sources: Vec<(String, String, String, String)>,
+    /// `[[discover]]` blocks in GitLab repositories: a push touching a file one matches
+    /// (added, changed or removed) syncs the whole handbook, new pages included.
+    discovered: Vec<crate::discover::PushWatch>,
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     /// Asks GitLab which files a push changed when its event lists only some commits.
     gitlab: crate::gitlab::Gitlab,
@@ -242,6 +245,7 @@ impl Hooks {
                     _ => None,
                 })
                 .collect(),
+            discovered: crate::discover::PushWatch::of(config),
             trigger,
         })
     }
@@ -300,7 +304,12 @@ async fn push_hook(
     let on_branch = |(p, _, r, _): &&(String, String, String, String)| {
         *p == project && (git_ref == format!("refs/heads/{r}") || git_ref == r)
     };
-    let touched = if hooks.sources.iter().any(|s| on_branch(&s)) {
+    let discovering: Vec<&crate::discover::PushWatch> = hooks
+        .discovered
+        .iter()
+        .filter(|w| w.on_branch(&project, git_ref))
+        .collect();
+    let touched = if hooks.sources.iter().any(|s| on_branch(&s)) || !discovering.is_empty() {
         // GitLab gives a webhook 10 s (`webhook_timeout`, `config/gitlab.yml.example`)
         // and disables one that keeps failing; the compare shares the client with the
         // syncs and may wait behind a throttle. Past the deadline, every page on the
@@ -323,13 +332,27 @@ async fn push_hook(
         .filter(|(_, path, _, _)| touched.as_ref().is_none_or(|t| t.contains(path)))
         .map(|(_, _, _, id)| id.clone())
         .collect();
-    if !pages.is_empty() {
+    let blocks: Vec<&str> = discovering
+        .iter()
+        .filter(|w| touched.as_ref().is_none_or(|t| w.touches(t)))
+        .map(|w| w.block.as_str())
+        .collect();
+    if !blocks.is_empty() {
+        // A new file's page is known only once discovery judged it, and a removed one
+        // must meet the vanished-page guard: the whole handbook (unchanged blobs cost no
+        // read, unchanged pages no issue request).
+        tracing::info!(
+            ?blocks,
+            "push hook: files of discovered pages changed; syncing the handbook"
+        );
+        let _ = hooks.trigger.send(Vec::new());
+    } else if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
         let _ = hooks.trigger.send(pages.clone());
     }
     (
         StatusCode::ACCEPTED,
-        serde_json::json!({"pages": pages}).to_string(),
+        serde_json::json!({"pages": pages, "discover": blocks}).to_string(),
     )
 }
 
@@ -444,12 +467,15 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
             Some(mut asked) = triggered.recv() => {
+                // An empty list asks for every page, and wins over any other.
+                let mut all = asked.is_empty();
                 while let Ok(more) = triggered.try_recv() {
+                    all |= more.is_empty();
                     asked.extend(more);
                 }
                 asked.sort();
                 asked.dedup();
-                pages = asked;
+                pages = if all { Vec::new() } else { asked };
             }
             _ = shutdown.cancelled() => break,
         }

@@ -18,7 +18,7 @@ mod repository;
 
 use std::collections::BTreeSet;
 
-use handbook_sync_core::discover::{DiscoveredPage, Verdict};
+use handbook_sync_core::discover::{DiscoveredPage, Rules, Verdict};
 
 use crate::config::{Config, DiscoverSettings, Discovered, PageSettings};
 use crate::gitlab::Gitlab;
@@ -91,6 +91,64 @@ pub struct Expansion {
     pub problems: Vec<Problem>,
     /// Per block, how listing it went.
     pub blocks: Vec<BlockListing>,
+}
+
+/// A `[[discover]]` block in a GitLab repository, as the daemon's push hook sees it.
+#[derive(Debug, Clone)]
+pub struct PushWatch {
+    /// The block's name.
+    pub block: String,
+    /// The project, lower case (GitLab's paths ignore case).
+    project: String,
+    /// The block's directory, with a trailing `/` (empty: the whole repository).
+    dir: String,
+    /// The branch.
+    git_ref: String,
+    rules: Rules,
+}
+
+impl PushWatch {
+    /// The blocks of `config` that list a GitLab repository.
+    pub fn of(config: &Config) -> Vec<PushWatch> {
+        config
+            .discover
+            .iter()
+            .filter_map(|block| match config.source_of(block) {
+                SourceSpec::Gitlab {
+                    project,
+                    path,
+                    git_ref,
+                } => Some(PushWatch {
+                    block: block.name.clone(),
+                    project: project.to_lowercase(),
+                    dir: match path.trim_matches('/') {
+                        "" => String::new(),
+                        dir => format!("{dir}/"),
+                    },
+                    git_ref,
+                    rules: block
+                        .rules()
+                        .expect("validated when the configuration loads"),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True when a push to `git_ref` (`refs/heads/BRANCH`) of `project` (lower case)
+    /// is to this block's branch.
+    pub fn on_branch(&self, project: &str, git_ref: &str) -> bool {
+        self.project == project
+            && (git_ref == format!("refs/heads/{}", self.git_ref) || git_ref == self.git_ref)
+    }
+
+    /// True when one of `paths` (repository paths) is a file the block matches.
+    pub fn touches(&self, paths: &BTreeSet<String>) -> bool {
+        paths.iter().any(|p| {
+            p.strip_prefix(&self.dir)
+                .is_some_and(|below| self.rules.paths.matches(below))
+        })
+    }
 }
 
 /// One listed file.

@@ -103,7 +103,14 @@ impl Planner<'_> {
         }
         let failed = match projects.get(&s.project) {
             Some(Ok(project)) => return self.add_page(s, page, project, report),
-            Some(Err(e)) => format!("{}; nothing is written to this project", with_causes(e)),
+            Some(Err(e)) => format!(
+                "{}{}; nothing is written to this project",
+                with_causes(e),
+                s.discovered.as_ref().map_or(String::new(), |d| format!(
+                    " (the project of [[discover]] `{}`'s template `{}` for `{}`)",
+                    d.block, d.project_template, d.path
+                ))
+            ),
             // `prepare` reads every parsed page's project; a caller of the stages may not.
             None => format!("project {} was not read", s.project),
         };
