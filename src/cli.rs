@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use url::Url;
 
 use crate::config::Config;
+use crate::exit::Exit;
 use crate::gitlab::notes::{MergeRequestRef, NoteOutcome};
 use crate::logging::{self, LogFormat};
 use crate::parse::{self, ItemStatus, Page, ParseOptions};
@@ -20,8 +21,12 @@ use crate::sync_run::{self, RunError, RunOptions};
 
 /// Keeps GitLab issues equal to a Markdown handbook: one labeled issue per responsibility,
 /// created, reworded, reassigned, closed and reopened as the page is edited.
+///
+/// The token comes from `GITLAB_TOKEN`, else the file in `gitlab.token_file`, else
+/// systemd's `$CREDENTIALS_DIRECTORY/gitlab-token`; it is never printed.
 #[derive(Debug, Parser)]
 #[command(name = "handbook-sync", version, propagate_version = true)]
+#[command(after_help = Exit::help_text(&Exit::ALL))]
 pub struct Cli {
     /// Log line format (logs go to stderr; `RUST_LOG` sets the level).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -40,6 +45,7 @@ pub enum Command {
     /// Every top-level list item becomes an item with a section (the headings above it),
     /// a title, a status (active, done, handed_over) and an optional owner named after
     /// `=>`, `->` or `→`. Nothing is sent anywhere.
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Parse(ParseArgs),
     /// Run a local GitLab-compatible server (the sandbox) for tests, benchmarks and trials.
     ///
@@ -48,38 +54,44 @@ pub enum Command {
     /// stdout is `listening on http://127.0.0.1:PORT`; it serves until SIGTERM or SIGINT.
     /// `/-/sandbox/stats` counts requests and `PUT /-/sandbox/faults` injects latency,
     /// errors, lost responses and rate limits.
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Sandbox(SandboxArgs),
     /// Show what a sync would change in GitLab, without changing anything.
     ///
     /// Reads every configured page and the project's managed issues, and prints one line
     /// per action (create, update, close, reopen) and per manual change found (drift).
-    /// Exit status: 0 nothing to do, 2 changes to make, 1 a page could not be read or
-    /// synced, 3 configuration error.
+    /// Only reads: a token with the `read_api` scope and any role that sees the project
+    /// is enough.
+    #[command(after_help = Exit::help_text(&Exit::PLAN))]
     Plan(SyncArgs),
     /// Sync: print the plan, then execute it.
     ///
-    /// Exit status: 0 done, 1 something failed (the rest was still applied), 3
-    /// configuration error, 4 a page was refused by a guard (mass close, mass create, a
-    /// page that left the handbook).
+    /// Needs a token with the `api` scope whose user is at least Planner (Reporter
+    /// before GitLab 17.7) in each page's project.
+    #[command(after_help = Exit::help_text(&Exit::APPLY))]
     Apply(SyncArgs),
     /// Show progress per page and section (done / total), read from GitLab.
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Status(StatusArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
     /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
     /// periods old) and `/metrics` (Prometheus) on `server.listen`. On SIGTERM or SIGINT
     /// it stops scheduling, lets the action in flight finish, and exits 0.
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Run(RunArgs),
     /// See it work in seconds: a local GitLab sandbox, the bundled product-manager page,
     /// a sync, the board and the progress, then one handbook edit and what it changed.
     /// Needs no configuration, network or token.
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Demo,
 }
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The configuration file.
+    /// The configuration file [default: /etc/handbook-sync/config.toml, else
+    /// config/handbook-sync.toml under the current directory].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -87,19 +99,20 @@ pub struct RunArgs {
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The configuration file.
+    /// The configuration file [default: /etc/handbook-sync/config.toml, else
+    /// config/handbook-sync.toml under the current directory].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// Arguments of `plan` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
-    /// The configuration file (default: /etc/handbook-sync/config.toml, then
-    /// config/handbook-sync.toml).
+    /// The configuration file [default: /etc/handbook-sync/config.toml, else
+    /// config/handbook-sync.toml under the current directory].
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -144,8 +157,8 @@ pub struct SandboxArgs {
     pub token: String,
     /// A project to create if missing, `GROUP/NAME`, public unless `:private` or
     /// `:internal` follows. Repeatable.
-    #[arg(long = "project", value_name = "GROUP/NAME[:VISIBILITY]")]
-    pub projects: Vec<String>,
+    #[arg(long = "project", value_name = "GROUP/NAME[:VISIBILITY]", value_parser = project_spec)]
+    pub projects: Vec<(String, String)>,
     /// A user to create if missing, `USERNAME` or `USERNAME:Full Name`. Repeatable.
     #[arg(long = "user", value_name = "USERNAME[:Full Name]")]
     pub users: Vec<String>,
@@ -173,30 +186,52 @@ pub struct ParseArgs {
     #[arg(long, value_name = "ID")]
     pub page_id: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
-/// How a command prints its result on stdout.
+/// How `parse` and `status` print their result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people.
+    Text,
+    /// For programs: one JSON document.
+    Json,
+}
+
+/// How `plan` and `apply` print their result on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// For people.
     Text,
     /// For programs: one JSON document.
     Json,
-    /// For a merge request: GitLab-Flavoured Markdown tables (`plan` and `apply` only).
+    /// For a merge request: GitLab-Flavoured Markdown tables.
     Markdown,
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code ([`Exit`]).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` come this way too, on stdout; anything else is a
+            // usage error, which must not exit with clap's 2: that is plan's "changes".
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
     logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            Exit::Failed.into()
         }
     }
 }
@@ -218,14 +253,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Exit status of a configuration error.
-const EXIT_CONFIG: u8 = 3;
-
 /// The configuration and the token, or the configuration error already reported (exit 3).
 fn load_config(path: Option<&Path>) -> Result<(Config, secrecy::SecretString), ExitCode> {
     let report = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
-        ExitCode::from(EXIT_CONFIG)
+        ExitCode::from(Exit::Config)
     };
     let config = Config::load(path).map_err(|e| report(&e))?;
     let token = config.token().map_err(|e| report(&e))?;
@@ -235,7 +267,7 @@ fn load_config(path: Option<&Path>) -> Result<(Config, secrecy::SecretString), E
 fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     let config_error = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
-        Ok(ExitCode::from(EXIT_CONFIG))
+        Ok(ExitCode::from(Exit::Config))
     };
     let (config, token) = match load_config(args.config.as_deref()) {
         Ok(loaded) => loaded,
@@ -256,7 +288,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         Err(e) => {
             let mr = args.merge_request_note.as_ref().map(ToString::to_string);
             eprintln!("error: posting on {}: {e}", mr.unwrap_or_default());
-            return Ok(ExitCode::from(1));
+            return Ok(Exit::Failed.into());
         }
     };
     runtime()?.block_on(async {
@@ -314,44 +346,43 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `plan`: 1 a page could not be read or synced, 4 a guard refused a page, 2 changes to
-/// make, 0 nothing to do.
-fn plan_exit_code(plan: &Plan) -> u8 {
+/// `plan`: a failure first, then a refusal, then changes to make, else success.
+fn plan_exit_code(plan: &Plan) -> Exit {
     if plan.has_failures() {
-        1
+        Exit::Failed
     } else if plan.has_refusals() {
-        4
+        Exit::Refused
     } else if plan.has_changes() {
-        2
+        Exit::Changes
     } else {
-        0
+        Exit::Success
     }
 }
 
-/// `apply`: 1 something failed, 4 a page was refused, 0 done.
-fn apply_exit_code(plan: &Plan) -> u8 {
+/// `apply`: a failure first, then a refusal, else success.
+fn apply_exit_code(plan: &Plan) -> Exit {
     if plan.has_failures() {
-        1
+        Exit::Failed
     } else if plan.has_refusals() {
-        4
+        Exit::Refused
     } else {
-        0
+        Exit::Success
     }
 }
 
 /// Posts `plan` on the merge request of `--merge-request-note`, if given, and returns the
-/// exit status: `code` unchanged, or 1 when posting failed (a pipeline must not pass
-/// while its reviewers see a stale plan).
+/// exit status: `code` unchanged, or [`Exit::Failed`] when posting failed (a pipeline
+/// must not pass while its reviewers see a stale plan).
 async fn post_note(
     args: &SyncArgs,
     config: &Config,
     note: Option<(Config, secrecy::SecretString)>,
     plan: &Plan,
     command: &str,
-    code: u8,
+    code: Exit,
 ) -> ExitCode {
     let (Some(mr), Some((note_config, note_token))) = (&args.merge_request_note, note) else {
-        return ExitCode::from(code);
+        return code.into();
     };
     let body = plan.to_markdown(&MarkdownOptions {
         heading: &markdown_heading(command),
@@ -371,11 +402,11 @@ async fn post_note(
                 NoteOutcome::Unchanged(id) => ("already up to date", id),
             };
             tracing::info!(merge_request = %mr, note = id, "merge request note {what}");
-            ExitCode::from(code)
+            code.into()
         }
         Err(e) => {
             eprintln!("error: posting the {command} on {mr}: {e}");
-            ExitCode::from(1)
+            Exit::Failed.into()
         }
     }
 }
@@ -444,24 +475,20 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    if args.format == OutputFormat::Markdown {
-        anyhow::bail!("--format markdown is for plan and apply");
-    }
     let (config, token) = match load_config(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     let status = runtime()?.block_on(sync_run::status(&config, token))?;
     match args.format {
-        OutputFormat::Json => println!(
+        ReportFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&status).context("encoding the status")?
         ),
-        OutputFormat::Text => print!(
+        ReportFormat::Text => print!(
             "{}",
             status.to_text(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         ),
-        OutputFormat::Markdown => unreachable!("refused above"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -510,20 +537,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let projects = args
-        .projects
-        .iter()
-        .map(|spec| {
-            let (path, visibility) = spec.rsplit_once(':').unwrap_or((spec, "public"));
-            if !matches!(visibility, "public" | "private" | "internal") {
-                anyhow::bail!("--project {spec}: visibility must be public, private or internal");
-            }
-            if !path.contains('/') || path.starts_with('/') || path.ends_with('/') {
-                anyhow::bail!("--project {spec}: expected GROUP/NAME");
-            }
-            Ok((path.to_owned(), visibility.to_owned()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let users = args
         .users
         .iter()
@@ -534,7 +547,7 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let config = gitlab_sandbox::Config {
         token: args.token,
-        projects,
+        projects: args.projects,
         users,
         members: Vec::new(),
         state_file: args.state,
@@ -552,6 +565,20 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("sandbox stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--project GROUP/NAME[:VISIBILITY]` → (path, visibility); a bad one is a usage error.
+fn project_spec(spec: &str) -> Result<(String, String), String> {
+    let (path, visibility) = spec.rsplit_once(':').unwrap_or((spec, "public"));
+    if !matches!(visibility, "public" | "private" | "internal") {
+        return Err(format!(
+            "visibility `{visibility}` must be public, private or internal"
+        ));
+    }
+    if !path.contains('/') || path.starts_with('/') || path.ends_with('/') {
+        return Err("expected GROUP/NAME".into());
+    }
+    Ok((path.to_owned(), visibility.to_owned()))
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -585,11 +612,10 @@ fn parse_command(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(page = %args.page.display(), "{warning}");
     }
     let out = match args.format {
-        OutputFormat::Json => {
+        ReportFormat::Json => {
             serde_json::to_string_pretty(&page).context("encoding the page as JSON")? + "\n"
         }
-        OutputFormat::Text => render_page_text(&page),
-        OutputFormat::Markdown => anyhow::bail!("--format markdown is for plan and apply"),
+        ReportFormat::Text => render_page_text(&page),
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)

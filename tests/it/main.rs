@@ -9,6 +9,7 @@
 mod common;
 
 mod cache;
+mod cli_docs;
 mod cli_parse;
 mod corpus;
 mod daemon;

@@ -230,7 +230,10 @@ async fn a_note_that_cannot_be_posted_fails_the_run_and_a_bad_reference_is_refus
     let (code, _, err) = world
         .run(&["plan", "--merge-request-note", "acme/other#7"])
         .await;
-    assert_eq!(code, 2, "clap's usage error: {err}");
+    assert_eq!(
+        code, 64,
+        "a usage error, not plan's 2 (changes to make): {err}"
+    );
     assert!(err.contains("GROUP/PROJECT!IID"), "{err}");
 }
 

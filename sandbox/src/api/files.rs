@@ -1,7 +1,7 @@
 //! Repository files on any branch or commit: read (JSON, `HEAD`, raw) at a `ref`, create
 //! and update, each write one commit and one push (GitLab: `lib/api/files.rb`, writes as
 //! `app/services/files/create_service.rb` and `update_service.rb`). The commits
-//! themselves are made in `repository.rs`.
+//! themselves are made in `repository/`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -2,7 +2,7 @@
 //!
 //! This file only wires routes to handlers. Each GitLab resource has its own file, so a
 //! new endpoint goes beside its siblings: `users.rs`, `projects.rs`, `issues/`,
-//! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`, `repository.rs`
+//! `notes.rs`, `labels.rs`, `boards.rs`, `files.rs`, `hooks.rs`, `repository/`
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);

@@ -30,10 +30,13 @@ use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, json_status, set_header};
-use super::repository::{Tree, tree_for_ref};
+use super::repository::tree_for_ref;
 use crate::App;
 use crate::error::ApiError;
-use crate::model::DEFAULT_BRANCH;
+use crate::model::{DEFAULT_BRANCH, RepoFile};
+
+/// A branch's files by path, as `tree_for_ref` gives them.
+type Tree = BTreeMap<String, RepoFile>;
 
 /// One entry of a tree listing.
 #[derive(Debug, Clone)]

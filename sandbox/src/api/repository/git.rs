@@ -1,32 +1,19 @@
-//! The repository as git keeps it: branches, commits with parents, and what a push or a
-//! comparison sees. Endpoints: create and read branches (GitLab: `lib/api/branches.rb`),
-//! a commit of several file actions (`lib/api/commits.rb`, checks as
-//! `app/services/commits/create_service.rb`), and compare (`lib/api/repositories.rb`,
-//! shape `lib/api/entities/compare.rb`). The single-file writes in `files.rs` and the
-//! merges in `merge_requests.rs` commit through [`commit_actions`] and [`merge`] here.
+//! The repository as git keeps it: trees, commits with parents, branches, merges, and
+//! which commits a push carries. No endpoint lives here; the endpoints beside it and
+//! `files.rs`/`merge_requests.rs` commit through [`commit_actions`] and [`merge`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use axum::extract::{Path, State};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use super::extract::{Req, Shared};
-use super::hooks::announce;
-use super::projects::project_idx;
-use super::reply::{ApiResult, created, ok};
-use crate::App;
 use crate::error::ApiError;
 use crate::model::{Branch, Change, ChangeKind, Commit, DEFAULT_BRANCH, Project, RepoFile, ts};
-use crate::params::Params;
 
 /// A file tree: path → file.
-pub(super) type Tree = BTreeMap<String, RepoFile>;
+pub(in crate::api) type Tree = BTreeMap<String, RepoFile>;
 
 /// One file operation of a commit (`actions[]` of `POST …/repository/commits`).
-pub(super) struct FileAction {
+pub(in crate::api) struct FileAction {
     pub kind: ActionKind,
     pub path: String,
     pub content: Option<Vec<u8>>,
@@ -36,7 +23,7 @@ pub(super) struct FileAction {
 
 /// The actions the sandbox models (`move` and `chmod` are not).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum ActionKind {
+pub(in crate::api) enum ActionKind {
     Create,
     Update,
     Delete,
@@ -44,14 +31,14 @@ pub(super) enum ActionKind {
 
 /// One push to a branch, as the push hook describes it: `before` is `None` when the
 /// push created the branch.
-pub(super) struct Push {
+pub(in crate::api) struct Push {
     pub branch: String,
     pub before: Option<String>,
     pub after: String,
 }
 
 /// Who makes a commit and why.
-pub(super) struct CommitInfo<'a> {
+pub(in crate::api) struct CommitInfo<'a> {
     pub message: &'a str,
     pub author: &'a str,
 }
@@ -59,7 +46,7 @@ pub(super) struct CommitInfo<'a> {
 /// Commits `actions` as one commit on `branch`, which is created from `start_branch`
 /// when it does not exist. Every action is checked against a copy of the tree first, so
 /// a failing action changes nothing (the commit is atomic, as in git).
-pub(super) fn commit_actions(
+pub(in crate::api) fn commit_actions(
     project: &mut Project,
     branch: &str,
     start_branch: Option<&str>,
@@ -249,7 +236,7 @@ fn record_commit(
 }
 
 /// Points `branch` at `head` with `tree`.
-fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
+pub(super) fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
     if branch == DEFAULT_BRANCH {
         project.files = tree;
         project.main_head = Some(head.to_owned());
@@ -265,13 +252,13 @@ fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
 }
 
 /// The commits of the project by id, for walking parents.
-struct Graph<'a> {
+pub(super) struct Graph<'a> {
     commits: &'a [Commit],
     index: HashMap<&'a str, usize>,
 }
 
 impl<'a> Graph<'a> {
-    fn new(project: &'a Project) -> Self {
+    pub(super) fn new(project: &'a Project) -> Self {
         let index = project
             .commits
             .iter()
@@ -303,7 +290,7 @@ impl<'a> Graph<'a> {
 
     /// `git log from..to --reverse`: reachable from `to`, not from `from`, oldest first.
     /// Commits are stored in creation order, which puts parents before children.
-    fn between(&self, from: Option<&str>, to: &str) -> Vec<&'a Commit> {
+    pub(super) fn between(&self, from: Option<&str>, to: &str) -> Vec<&'a Commit> {
         let exclude = self.reachable(from);
         let include = self.reachable(Some(to));
         let mut picked: Vec<usize> = include.difference(&exclude).copied().collect();
@@ -312,7 +299,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The best common ancestor: the newest commit reachable from both.
-    fn merge_base(&self, a: &str, b: &str) -> Option<&'a str> {
+    pub(super) fn merge_base(&self, a: &str, b: &str) -> Option<&'a str> {
         let left = self.reachable(Some(a));
         let right = self.reachable(Some(b));
         left.intersection(&right)
@@ -321,7 +308,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The tree at commit `id`: its first-parent chain's changes replayed from the root.
-    fn tree_at(&self, id: Option<&str>) -> Tree {
+    pub(super) fn tree_at(&self, id: Option<&str>) -> Tree {
         let mut chain = Vec::new();
         let mut next = id.and_then(|id| self.index.get(id).copied());
         while let Some(i) = next {
@@ -348,7 +335,7 @@ impl<'a> Graph<'a> {
 /// `threshold_commits` picks them: an update, `commits_between(oldrev, newrev)`; a new
 /// non-default branch, the commits not on the default branch; a new default branch,
 /// all of its history.
-pub(super) fn pushed_commits<'a>(project: &'a Project, push: &Push) -> Vec<&'a Commit> {
+pub(in crate::api) fn pushed_commits<'a>(project: &'a Project, push: &Push) -> Vec<&'a Commit> {
     // The usual push, one commit on top of the old head, needs no walk of the history.
     if let (Some(before), Some(last)) = (&push.before, project.commits.last())
         && last.id == push.after
@@ -365,13 +352,13 @@ pub(super) fn pushed_commits<'a>(project: &'a Project, push: &Push) -> Vec<&'a C
 }
 
 /// The merge base of two commits (`diff_refs.base_sha`).
-pub(super) fn merge_base(project: &Project, a: &str, b: &str) -> Option<String> {
+pub(in crate::api) fn merge_base(project: &Project, a: &str, b: &str) -> Option<String> {
     Graph::new(project).merge_base(a, b).map(str::to_owned)
 }
 
 /// A ref as GitLab resolves it: a branch (`name` or `refs/heads/name`), `HEAD`, or a
 /// commit id or unambiguous prefix of one.
-pub(super) fn resolve_ref(project: &Project, r: &str) -> Option<String> {
+pub(in crate::api) fn resolve_ref(project: &Project, r: &str) -> Option<String> {
     let name = r.strip_prefix("refs/heads/").unwrap_or(r);
     let name = if name == "HEAD" { DEFAULT_BRANCH } else { name };
     if let Some(head) = project.head(name) {
@@ -389,7 +376,7 @@ pub(super) fn resolve_ref(project: &Project, r: &str) -> Option<String> {
 
 /// The tree and commit a `ref` names: a branch's stored tree, or a commit's replayed one.
 /// `None` for an unknown ref; `main` of an empty repository is an empty tree.
-pub(super) fn tree_for_ref(project: &Project, r: &str) -> Option<(String, Tree)> {
+pub(in crate::api) fn tree_for_ref(project: &Project, r: &str) -> Option<(String, Tree)> {
     let name = r.strip_prefix("refs/heads/").unwrap_or(r);
     let name = if name == "HEAD" { DEFAULT_BRANCH } else { name };
     if let Some(tree) = project.tree(name) {
@@ -402,7 +389,7 @@ pub(super) fn tree_for_ref(project: &Project, r: &str) -> Option<(String, Tree)>
 }
 
 /// Why a merge could not be made.
-pub(super) enum MergeError {
+pub(in crate::api) enum MergeError {
     /// A branch is gone.
     MissingBranch,
     /// Both sides changed these paths differently since the merge base.
@@ -411,7 +398,7 @@ pub(super) enum MergeError {
 
 /// Merges `source` into `target` with a merge commit (GitLab's default merge method:
 /// parents target head, then source head), file by file against the merge base.
-pub(super) fn merge(
+pub(in crate::api) fn merge(
     project: &mut Project,
     source: &str,
     target: &str,
@@ -469,7 +456,7 @@ fn same(a: Option<&RepoFile>, b: Option<&RepoFile>) -> bool {
 }
 
 /// What turns tree `old` into tree `new`, path by path.
-fn tree_changes(old: &Tree, new: &Tree) -> Vec<Change> {
+pub(super) fn tree_changes(old: &Tree, new: &Tree) -> Vec<Change> {
     let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     paths
         .into_iter()
@@ -490,7 +477,7 @@ fn tree_changes(old: &Tree, new: &Tree) -> Vec<Change> {
 }
 
 /// Git's branch-name rules, as `Gitlab::GitRefValidator` checks them.
-fn valid_branch_name(name: &str) -> bool {
+pub(super) fn valid_branch_name(name: &str) -> bool {
     !name.is_empty()
         && name != "HEAD"
         && !name.starts_with(['-', '/', '.'])
@@ -505,334 +492,8 @@ fn valid_branch_name(name: &str) -> bool {
             .any(|c| c.is_control() || " ~^:?*[\\".contains(c))
 }
 
-/// `POST /projects/:id/repository/branches` (`branch`, `ref`): 201 with the branch,
-/// or 400 with `app/services/branches/validate_new_service.rb`'s and
-/// `create_service.rb`'s messages. Creating a branch is a push, so hooks hear of it.
-pub(super) async fn create_branch(
-    State(app): Shared,
-    Path(id): Path<String>,
-    req: Req,
-) -> ApiResult {
-    let branch = required(&req.params, "branch")?;
-    let start = required(&req.params, "ref")?;
-    let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
-    let project = &mut state.projects[pi];
-    project.settle_history();
-    if !valid_branch_name(branch) {
-        return Err(ApiError::bad_request("Branch name is invalid"));
-    }
-    if project.head(branch).is_some() {
-        return Err(ApiError::bad_request("Branch already exists"));
-    }
-    let Some((head, tree)) = tree_for_ref(project, start).filter(|(head, _)| !head.is_empty())
-    else {
-        return Err(ApiError::bad_request(&format!(
-            "Failed to create branch '{branch}': invalid reference name '{start}'"
-        )));
-    };
-    set_branch(project, branch, &head, tree);
-    let push = Push {
-        branch: branch.to_owned(),
-        before: None,
-        after: head,
-    };
-    announce(&app, &state.projects[pi], &push);
-    created(branch_json(&app, &state.projects[pi], branch))
-}
-
-/// `GET /projects/:id/repository/branches/:branch`.
-pub(super) async fn get_branch(
-    State(app): Shared,
-    Path((id, branch)): Path<(String, String)>,
-) -> ApiResult {
-    let state = app.state.lock();
-    let project = &state.projects[project_idx(&state, &id)?];
-    if project.head(&branch).is_none() {
-        return Err(ApiError::not_found("Branch"));
-    }
-    ok(branch_json(&app, project, &branch))
-}
-
-/// `lib/api/entities/branch.rb`.
-fn branch_json(app: &App, project: &Project, branch: &str) -> Value {
-    let head = project.head(branch).unwrap_or_default();
-    let commit = project.commits.iter().find(|c| c.id == head);
-    let web = format!("{}/{}", app.base_url, project.path_with_namespace);
-    let merged = branch != DEFAULT_BRANCH
-        && project.head(DEFAULT_BRANCH).is_some_and(|main| {
-            let graph = Graph::new(project);
-            graph.between(Some(main), head).is_empty()
-        });
-    json!({
-        "name": branch,
-        "commit": commit.map(|c| commit_json(app, project, c)),
-        "merged": merged,
-        "protected": branch == DEFAULT_BRANCH,
-        "developers_can_push": false,
-        "developers_can_merge": false,
-        "can_push": true,
-        "default": branch == DEFAULT_BRANCH,
-        "web_url": format!("{web}/-/tree/{branch}"),
-    })
-}
-
-/// `lib/api/entities/commit.rb`.
-pub(super) fn commit_json(app: &App, project: &Project, c: &Commit) -> Value {
-    let web = format!("{}/{}", app.base_url, project.path_with_namespace);
-    let at = ts(c.created_at);
-    json!({
-        "id": c.id,
-        "short_id": &c.id[..c.id.len().min(8)],
-        "created_at": at,
-        "parent_ids": c.parent_ids,
-        "title": title(&c.message),
-        "message": c.message,
-        "author_name": c.author_name,
-        "author_email": author_email(&c.author_name),
-        "authored_date": at,
-        "committer_name": c.author_name,
-        "committer_email": author_email(&c.author_name),
-        "committed_date": at,
-        "trailers": {},
-        "extended_trailers": {},
-        "web_url": format!("{web}/-/commit/{}", c.id),
-    })
-}
-
-/// A commit's first line (`Commit#full_title`).
-pub(super) fn title(message: &str) -> &str {
-    message.lines().next().unwrap_or("")
-}
-
-/// The sandbox keeps author names only; root's address is GitLab's default one.
-pub(super) fn author_email(name: &str) -> String {
-    if name == "Administrator" {
-        "admin@example.com".to_owned()
-    } else {
-        format!("{}@example.com", name.to_lowercase().replace(' ', "."))
-    }
-}
-
-/// `POST /projects/:id/repository/commits`: `branch`, `commit_message`, `actions[]`,
-/// optional `start_branch`, `author_name`. 201 with `Entities::CommitDetail`.
-pub(super) async fn create_commit(
-    State(app): Shared,
-    Path(id): Path<String>,
-    req: Req,
-) -> ApiResult {
-    let branch = required(&req.params, "branch")?.to_owned();
-    let message = required(&req.params, "commit_message")?.to_owned();
-    let actions = parse_actions(&req.params)?;
-    let start = req.params.get("start_branch").filter(|s| !s.is_empty());
-    let author = req
-        .params
-        .get("author_name")
-        .unwrap_or("Administrator")
-        .to_owned();
-    let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
-    let project = &mut state.projects[pi];
-    let info = CommitInfo {
-        message: &message,
-        author: &author,
-    };
-    let push = commit_actions(project, &branch, start, info, &actions)?;
-    let project = &state.projects[pi];
-    announce(&app, project, &push);
-    let commit = project.commits.last().expect("just committed");
-    let (additions, deletions) = commit_stats(project, commit);
-    let mut body = commit_json(&app, project, commit);
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "stats".into(),
-            json!({"additions": additions, "deletions": deletions, "total": additions + deletions}),
-        );
-        map.insert("status".into(), Value::Null);
-        map.insert("project_id".into(), json!(project.id));
-        map.insert("last_pipeline".into(), Value::Null);
-    }
-    created(body)
-}
-
-/// Lines added and removed by a commit against its first parent.
-fn commit_stats(project: &Project, commit: &Commit) -> (usize, usize) {
-    let graph = Graph::new(project);
-    let old = graph.tree_at(commit.parent_ids.first().map(String::as_str));
-    let mut new = old.clone();
-    for change in &commit.changes {
-        match &change.file {
-            Some(file) => new.insert(change.path.clone(), file.clone()),
-            None => new.remove(&change.path),
-        };
-    }
-    diffs(&old, &new).iter().fold((0, 0), |(a, d), diff| {
-        let text = diff["diff"].as_str().unwrap_or("");
-        let count = |p: char| text.lines().filter(|l| l.starts_with(p)).count();
-        (a + count('+'), d + count('-'))
-    })
-}
-
-/// A parameter Grape `requires`: absent or blank is `{"error":"<name> is missing"}`.
-fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
-    params
-        .get(name)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request_error(format!("{name} is missing")))
-}
-
-/// `actions[]` from a JSON body (one object per action) or a form body
-/// (`actions[][action]=…&actions[][file_path]=…`, a repeated key starting the next).
-fn parse_actions(params: &Params) -> Result<Vec<FileAction>, ApiError> {
-    let mut raw: Vec<serde_json::Map<String, Value>> = Vec::new();
-    for (key, value) in params.pairs() {
-        if key == "actions" {
-            match serde_json::from_str(value) {
-                Ok(Value::Object(map)) => raw.push(map),
-                _ => return Err(ApiError::bad_request_error("actions is invalid".into())),
-            }
-        } else if let Some(field) = key
-            .strip_prefix("actions[][")
-            .and_then(|k| k.strip_suffix(']'))
-        {
-            if raw.last().is_none_or(|last| last.contains_key(field)) {
-                raw.push(serde_json::Map::new());
-            }
-            let last = raw.last_mut().expect("just ensured");
-            last.insert(field.to_owned(), Value::String(value.clone()));
-        }
-    }
-    if raw.is_empty() {
-        return Err(ApiError::bad_request_error("actions is missing".into()));
-    }
-    raw.iter()
-        .enumerate()
-        .map(|(i, map)| parse_action(i, map))
-        .collect()
-}
-
-/// One action, with Grape's errors for it (`actions[0][content] is missing`, …).
-fn parse_action(i: usize, map: &serde_json::Map<String, Value>) -> Result<FileAction, ApiError> {
-    let field = |name: &str| match map.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(other) => Some(other.to_string()),
-    };
-    let grape = |field: &str, problem: &str| {
-        ApiError::bad_request_error(format!("actions[{i}][{field}] {problem}"))
-    };
-    let kind = match field("action").as_deref() {
-        Some("create") => ActionKind::Create,
-        Some("update") => ActionKind::Update,
-        Some("delete") => ActionKind::Delete,
-        Some("move" | "chmod") => {
-            return Err(ApiError::bad_request(
-                "The sandbox does not model move or chmod",
-            ));
-        }
-        Some(_) => return Err(grape("action", "does not have a valid value")),
-        None => return Err(grape("action", "is missing")),
-    };
-    let path = field("file_path").ok_or_else(|| grape("file_path", "is missing"))?;
-    let content = match (field("content"), field("encoding").as_deref()) {
-        (None, _) if kind == ActionKind::Update => return Err(grape("content", "is missing")),
-        (None, _) => None,
-        (Some(text), None | Some("text")) => Some(text.into_bytes()),
-        (Some(encoded), Some("base64")) => Some(
-            BASE64
-                .decode(encoded.trim())
-                .map_err(|_| ApiError::bad_request("Invalid base64 content"))?,
-        ),
-        (Some(_), Some(_)) => return Err(grape("encoding", "does not have a valid value")),
-    };
-    Ok(FileAction {
-        kind,
-        path,
-        content,
-        last_commit_id: field("last_commit_id").filter(|s| !s.is_empty()),
-    })
-}
-
-/// GitLab's default `diff_max_files`: a compare lists at most this many files.
-const DIFF_MAX_FILES: usize = 1000;
-
-/// `GET /projects/:id/repository/compare?from=&to=[&straight=]`. Without `straight`
-/// the diff is from the merge base (`from...to`), as GitLab's default.
-pub(super) async fn compare(State(app): Shared, Path(id): Path<String>, req: Req) -> ApiResult {
-    let from = required(&req.params, "from")?;
-    let to = required(&req.params, "to")?;
-    let straight = req.params.bool("straight")?.unwrap_or(false);
-    let state = app.state.lock();
-    let project = &state.projects[project_idx(&state, &id)?];
-    let (Some(base), Some(head)) = (resolve_ref(project, from), resolve_ref(project, to)) else {
-        return Err(ApiError::not_found("Ref"));
-    };
-    let graph = Graph::new(project);
-    let commits = graph.between(Some(&base), &head);
-    let diff_base = if straight {
-        Some(base.as_str())
-    } else {
-        graph.merge_base(&base, &head)
-    };
-    let old = graph.tree_at(diff_base);
-    let new = graph.tree_at(Some(&head));
-    let web = format!("{}/{}", app.base_url, project.path_with_namespace);
-    let rendered: Vec<Value> = commits
-        .iter()
-        .map(|c| commit_json(&app, project, c))
-        .collect();
-    // `compare.diffs.diffs` is a `Gitlab::Git::DiffCollection` cut at the instance's
-    // `diff_max_files` (default 1000, `app/models/application_setting.rb`), and
-    // `compare_timeout` is its `overflow?` (`lib/api/entities/compare.rb`): past the
-    // limit the list is incomplete and says so.
-    let mut diffs = diffs(&old, &new);
-    let overflow = diffs.len() > DIFF_MAX_FILES;
-    diffs.truncate(DIFF_MAX_FILES);
-    ok(json!({
-        "commit": rendered.last(),
-        "commits": rendered,
-        "diffs": diffs,
-        "compare_timeout": overflow,
-        "compare_same_ref": base == head,
-        "web_url": format!("{web}/-/compare/{from}...{to}"),
-    }))
-}
-
-/// `lib/api/entities/diff.rb`, one per changed path in path order (as Gitaly sends
-/// them); `diff` is the hunks only, without `diff --git`/`---`/`+++` headers.
-fn diffs(old: &Tree, new: &Tree) -> Vec<Value> {
-    tree_changes(old, new)
-        .iter()
-        .map(|change| {
-            let before = old.get(&change.path).map_or(&[][..], |f| &f.content[..]);
-            let after = new.get(&change.path).map_or(&[][..], |f| &f.content[..]);
-            let (a, b) = (
-                String::from_utf8_lossy(before),
-                String::from_utf8_lossy(after),
-            );
-            let text = similar::TextDiff::from_lines(a.as_ref(), b.as_ref())
-                .unified_diff()
-                .context_radius(3)
-                .to_string();
-            json!({
-                "diff": text,
-                "collapsed": false,
-                "too_large": false,
-                "new_path": change.path,
-                "old_path": change.path,
-                "a_mode": if change.kind == ChangeKind::Added { "0" } else { "100644" },
-                "b_mode": if change.kind == ChangeKind::Removed { "0" } else { "100644" },
-                "new_file": change.kind == ChangeKind::Added,
-                "renamed_file": false,
-                "deleted_file": change.kind == ChangeKind::Removed,
-                "generated_file": false,
-            })
-        })
-        .collect()
-}
-
 /// Git's blob id: SHA-1 of `blob <len>\0<content>`.
-pub(super) fn blob_id(content: &[u8]) -> String {
+pub(in crate::api) fn blob_id(content: &[u8]) -> String {
     let mut hasher = Sha1::new();
     hasher.update(format!("blob {}\0", content.len()).as_bytes());
     hasher.update(content);
