@@ -200,8 +200,15 @@ pub async fn prepare_on(
     if let Some(cache) = &mut cache {
         cache.record_reads(config, &pages, &projects);
     }
-    let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
+    let mut people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
+    // Configured users who are not members are asked for only when a write needs them.
+    if people
+        .confirm(&connection.gitlab, &planned.plan, concurrency)
+        .await
+    {
+        planned = plan(config, options, &pages, &projects, &people);
+    }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;
     for page in &mut planned.plan.pages {

@@ -19,6 +19,7 @@ mod fidelity;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
+mod people_lookup;
 mod plan_markdown;
 mod resilience;
 mod resilience_process;
