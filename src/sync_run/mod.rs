@@ -222,31 +222,56 @@ pub async fn prepare_on(
         .with_cache(cache))
 }
 
-/// Reads the configured pages' issues from GitLab and counts them.
+/// Reads the issues of the configured pages, and of those `[[discover]]` finds, from
+/// GitLab and counts them, the pages of each project together. Projects are read
+/// `gitlab.concurrency` at once.
 pub async fn status(
     config: &Config,
     token: SecretString,
 ) -> Result<crate::status::StatusReport, RunError> {
+    use futures_util::StreamExt as _;
     let client = Client::new(&config.gitlab_url, token, config.policy())?;
     let gitlab = Gitlab::new(client);
-    let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
-    let mut report = crate::status::StatusReport::default();
+    let sources = SourceCache::default();
+    cache::load_discovery(config, &sources).await;
+    let expansion = crate::discover::expand(config, &gitlab, &sources).await;
+    cache::save_discovery(config, &sources).await;
+    for problem in &expansion.problems {
+        tracing::warn!("{problem}");
+    }
+    let config = &expansion.config;
+    let mut projects: Vec<&str> = Vec::new();
     for page in &config.pages {
-        if !issues_of.contains_key(&page.project) {
-            let info = gitlab.project(&page.project).await?;
-            issues_of.insert(
-                page.project.clone(),
-                gitlab
-                    .managed_issues(info.id, &config.sync.managed_label)
-                    .await?,
-            );
+        if !projects.contains(&page.project.as_str()) {
+            projects.push(&page.project);
         }
-        report.pages.push(crate::status::page_progress(
-            &config.sync.section_label_prefix,
-            &page.id,
-            &page.project,
-            &issues_of[&page.project],
-        ));
+    }
+    let label = &config.sync.managed_label;
+    let issues_of: BTreeMap<&str, Vec<ObservedIssue>> =
+        futures_util::stream::iter(projects.clone())
+            .map(|project| {
+                let gitlab = &gitlab;
+                async move {
+                    let info = gitlab.project(project).await?;
+                    let issues = gitlab.managed_issues(info.id, label).await?;
+                    Ok::<_, GitlabError>((project, issues))
+                }
+            })
+            .buffered(config.gitlab.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+    let mut report = crate::status::StatusReport::default();
+    for project in projects {
+        for page in config.pages.iter().filter(|p| p.project == project) {
+            report.pages.push(crate::status::page_progress(
+                &config.sync.section_label_prefix,
+                &page.id,
+                &page.project,
+                &issues_of[project],
+            ));
+        }
     }
     Ok(report)
 }

@@ -250,6 +250,24 @@ async fn a_directory_of_twenty_files_gives_its_fifteen_job_families_with_templat
     }
     let (code, out, _) = world.run(&["plan"]).await;
     assert_eq!(code, 0, "a second run has nothing to do:\n{out}");
+    assert!(
+        out.starts_with("project roadmaps/engineering: 5 page(s), nothing to do\n"),
+        "{out}"
+    );
+    let (code, out, err) = world.run(&["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    for project in ["engineering", "sales", "people"] {
+        assert!(
+            out.contains(&format!(
+                "project roadmaps/{project}: 5 page(s), 0 of 10 done (0%), 10 open\n"
+            )),
+            "{out}"
+        );
+    }
+    let engineering = out.find("project roadmaps/engineering").unwrap();
+    let sales = out.find("project roadmaps/sales").unwrap();
+    let backend = out.find("job-backend → roadmaps/engineering").unwrap();
+    assert!(engineering < backend && backend < sales, "{out}");
 }
 
 /// A real job-family page (GitLab's Application Security Engineer, from the test corpus):

@@ -20,6 +20,7 @@ mod merge_request_note;
 mod page_limits;
 mod parse_props;
 mod people_lookup;
+mod plan_by_project;
 mod plan_markdown;
 mod resilience;
 mod resilience_process;

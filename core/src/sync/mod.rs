@@ -1,6 +1,7 @@
 //! The sync engine's pure core: desired issues, markers, plans and how plans read.
 
 pub mod board;
+pub mod by_project;
 pub mod desired;
 pub mod markdown;
 pub mod marker;
@@ -212,44 +213,17 @@ impl Plan {
         markdown::plan_to_markdown(self, options)
     }
 
-    /// The plan as a reviewable diff, one line per action.
+    /// The plan as a reviewable diff, one line per action. A plan over several projects
+    /// is grouped by project ([`by_project`]), and pages with nothing to do are counted
+    /// there rather than listed.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        for page in &self.pages {
-            let status = match page.outcome {
-                PageOutcome::Ok => "ok",
-                PageOutcome::Skipped(_) => "SKIPPED",
-                PageOutcome::Refused(_) => "REFUSED",
-                PageOutcome::Failed(_) => "FAILED",
-            };
-            let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
-            if let Some(error) = page.outcome.reason() {
-                let _ = writeln!(out, "  ! {error}");
-            }
-            for warning in &page.warnings {
-                let _ = writeln!(out, "  warning: {warning}");
-            }
-            if !page.create_labels.is_empty() {
-                let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
-            }
-            for action in self.actions.iter().filter(|a| a.page == page.id) {
-                out.push_str(&action_line(action));
-            }
-            for board in self
-                .boards
-                .iter()
-                .filter(|b| b.page == page.id && b.has_changes())
-            {
-                if board.create {
-                    let _ = writeln!(out, "  + board  “{}”", board.board);
-                }
-                for list in &board.add_lists {
-                    let _ = writeln!(
-                        out,
-                        "  + list   {} (position {})",
-                        list.label, list.position
-                    );
-                }
+        let actions = by_project::actions_by_page(self);
+        if by_project::projects(self).len() > 1 {
+            by_project::to_text(self, &actions, &mut out);
+        } else {
+            for page in &self.pages {
+                self.page_text(page, &actions, &mut out);
             }
         }
         let s = &self.summary;
@@ -279,6 +253,56 @@ impl Plan {
             }
         );
         out
+    }
+}
+
+impl Plan {
+    /// One page's lines: its status, problems, warnings, labels, actions and board.
+    fn page_text(
+        &self,
+        page: &PageReport,
+        actions: &std::collections::HashMap<&str, Vec<&Action>>,
+        out: &mut String,
+    ) {
+        let status = match page.outcome {
+            PageOutcome::Ok => "ok",
+            PageOutcome::Skipped(_) => "SKIPPED",
+            PageOutcome::Refused(_) => "REFUSED",
+            PageOutcome::Failed(_) => "FAILED",
+        };
+        if page.project.is_empty() {
+            let _ = writeln!(out, "page {} [{status}]", page.id);
+        } else {
+            let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
+        }
+        if let Some(error) = page.outcome.reason() {
+            let _ = writeln!(out, "  ! {error}");
+        }
+        for warning in &page.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
+        if !page.create_labels.is_empty() {
+            let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
+        }
+        for action in actions.get(page.id.as_str()).into_iter().flatten() {
+            out.push_str(&action_line(action));
+        }
+        for board in self
+            .boards
+            .iter()
+            .filter(|b| b.page == page.id && b.has_changes())
+        {
+            if board.create {
+                let _ = writeln!(out, "  + board  “{}”", board.board);
+            }
+            for list in &board.add_lists {
+                let _ = writeln!(
+                    out,
+                    "  + list   {} (position {})",
+                    list.label, list.position
+                );
+            }
+        }
     }
 }
 
