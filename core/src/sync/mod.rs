@@ -170,7 +170,7 @@ impl Plan {
                 .iter()
                 .filter(|a| a.write.is_some())
                 .count();
-            self.actions.extend(page_plan.actions);
+            self.take_actions(page_plan.actions);
             self.pages.push(report);
             return;
         }
@@ -184,8 +184,18 @@ impl Plan {
                 ActionKind::Conflict => self.summary.conflict += 1,
             }
         }
-        self.actions.extend(page_plan.actions);
+        self.take_actions(page_plan.actions);
         self.pages.push(report);
+    }
+
+    /// Appends a page's actions; the first page's vector becomes the plan's, so a plan of
+    /// one large page never holds its actions twice.
+    fn take_actions(&mut self, actions: Vec<Action>) {
+        if self.actions.is_empty() {
+            self.actions = actions;
+        } else {
+            self.actions.extend(actions);
+        }
     }
 
     /// True when applying would write something.
