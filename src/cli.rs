@@ -73,6 +73,14 @@ pub enum Command {
     /// Show progress per page and section (done / total), read from GitLab.
     #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Status(StatusArgs),
+    /// Write the public roadmap, a static site read from GitLab.
+    ///
+    /// `index.html`, one page per handbook page (its responsibilities, their issues, a
+    /// burn-up chart) and `roadmap.json`; nothing is written to GitLab. Pages of projects that are not public are left
+    /// out unless `roadmap.include_private` is set. A page that could not be read exits 1
+    /// (the others are written).
+    #[command(after_help = Exit::help_text(&Exit::OTHER))]
+    Roadmap(RoadmapArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
     /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
@@ -106,6 +114,20 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// Arguments of `roadmap`.
+#[derive(Debug, clap::Args)]
+pub struct RoadmapArgs {
+    /// The configuration file.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only this page (repeatable).
+    #[arg(long = "page", value_name = "ID")]
+    pub pages: Vec<String>,
+    /// The directory to write the site into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Arguments of `plan` and `apply`.
@@ -243,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => sync_command(&args, false),
         Command::Apply(args) => sync_command(&args, true),
         Command::Status(args) => status_command(&args),
+        Command::Roadmap(args) => roadmap_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Demo => {
             let today = chrono::Utc::now().date_naive().to_string();
@@ -491,6 +514,36 @@ fn status_command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn roadmap_command(args: &RoadmapArgs) -> anyhow::Result<ExitCode> {
+    let (config, token) = match load_config(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    runtime()?.block_on(async {
+        let connection = sync_run::Connection::new(&config, token, None)?;
+        let now = chrono::Utc::now();
+        let read = match crate::roadmap::publish(&config, &connection, &args.pages, &args.out, now)
+            .await
+        {
+            Ok(read) => read,
+            Err(crate::roadmap::PublishError::Run(
+                e @ (RunError::UnknownPage(_) | RunError::NoPages),
+            )) => {
+                eprintln!("error: {e}");
+                return Ok(Exit::Config.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        print!("{}", read.to_text(&args.out));
+        Ok(if read.failed.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Failed
+        }
+        .into())
+    })
 }
 
 /// `handbook-sync plan`, and in a GitLab CI job the commit it planned

@@ -247,6 +247,16 @@ pub struct ServerSettings {
     pub listen: std::net::SocketAddr,
 }
 
+/// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoadmapSettings {
+    /// Publish pages whose project is private or internal too (default: only public
+    /// projects' pages; the others are left out, and the output says which).
+    #[serde(default)]
+    pub include_private: bool,
+}
+
 fn default_listen() -> std::net::SocketAddr {
     "127.0.0.1:9090".parse().expect("a valid address")
 }
@@ -498,6 +508,8 @@ struct RawConfig {
     #[serde(default)]
     webhook: WebhookSettings,
     #[serde(default)]
+    roadmap: RoadmapSettings,
+    #[serde(default)]
     people: BTreeMap<String, String>,
     #[serde(default)]
     pages: Vec<PageSettings>,
@@ -521,6 +533,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `[webhook]`.
     pub webhook: WebhookSettings,
+    /// `[roadmap]`.
+    pub roadmap: RoadmapSettings,
     /// The parsed `sync.schedule`.
     pub schedule: crate::schedule::Schedule,
     /// Handbook name → GitLab username.
@@ -541,6 +555,7 @@ impl std::fmt::Debug for Config {
             .field("sync", &self.sync)
             .field("server", &self.server)
             .field("webhook", &self.webhook)
+            .field("roadmap", &self.roadmap)
             .field("schedule", &self.schedule)
             .field("people", &self.people)
             .field("pages", &self.pages)
@@ -749,6 +764,7 @@ impl Config {
             sync: raw.sync,
             server: raw.server,
             webhook: raw.webhook,
+            roadmap: raw.roadmap,
             schedule,
             people: raw.people,
             pages: raw.pages,

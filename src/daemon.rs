@@ -424,7 +424,8 @@ pub async fn run(
         shutdown.clone(),
     )?;
     let hooks = Arc::new(Hooks::new(&config, trigger, connection.gitlab.clone()).await?);
-    let router = router(shared.clone(), hooks);
+    let roadmap = crate::roadmap::Served::new();
+    let router = router(shared.clone(), hooks).merge(roadmap.router());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -447,11 +448,14 @@ pub async fn run(
     let mut pages: Vec<String> = Vec::new();
     loop {
         let started = Utc::now();
-        sync_once(&config, &connection, &shared, &cache, &shutdown, pages).await;
-        let finished = Utc::now();
+        let plan = sync_once(&config, &connection, &shared, &cache, &shutdown, pages).await;
         if shutdown.is_cancelled() {
             break;
         }
+        if let Some(plan) = &plan {
+            roadmap.after_sync(&config, &connection, plan, &cache).await;
+        }
+        let finished = Utc::now();
         let skipped = config.schedule.ticks_between(started, finished);
         if skipped > 0 {
             tracing::warn!(
@@ -500,7 +504,8 @@ pub async fn run(
 /// How long the health and metrics server may take to close its connections at shutdown.
 const SERVER_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// One sync of `pages` (all when empty), recorded in the metrics and the source cache.
+/// One sync of `pages` (all when empty), recorded in the metrics and the source cache;
+/// its plan, unless it failed before planning.
 async fn sync_once(
     config: &Config,
     connection: &sync_run::Connection,
@@ -508,7 +513,7 @@ async fn sync_once(
     cache: &Arc<crate::source::SourceCache>,
     shutdown: &CancellationToken,
     pages: Vec<String>,
-) {
+) -> Option<Plan> {
     let options = RunOptions {
         today: Utc::now().date_naive().to_string(),
         cache: Some(cache.clone()),
@@ -542,6 +547,7 @@ async fn sync_once(
                 ok,
                 "sync finished"
             );
+            Some(plan)
         }
         Err(e) => {
             shared.last_ok.store(0, Ordering::SeqCst);
@@ -553,6 +559,7 @@ async fn sync_once(
                 })
                 .inc();
             tracing::error!("sync failed: {e}");
+            None
         }
     }
 }

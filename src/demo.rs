@@ -78,6 +78,16 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 
+    // Kept after the demo, for the reader to open.
+    let site = std::env::temp_dir().join(format!("handbook-sync-roadmap-{}", std::process::id()));
+    let connection = sync_run::Connection::new(&config, token(), None)?;
+    crate::roadmap::publish(&config, &connection, &[], &site, chrono::Utc::now()).await?;
+    let _ = writeln!(
+        out,
+        "\n6. `roadmap`: the public roadmap, a static site (no JavaScript, nothing from outside) with every responsibility, its issue and a burn-up chart (its issue links lead into the sandbox, which stops with the demo). Open it:\n\n   {}",
+        site.join("index.html").display()
+    );
+
     out.push_str(YOUR_TURN);
     sandbox.stop().await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -177,12 +187,13 @@ fn introduction() -> String {
     out
 }
 
-/// Step 6: how to go on with one's own GitLab.
-const YOUR_TURN: &str = "\n6. Your turn, against your GitLab:\n\n\
+/// Step 7: how to go on with one's own GitLab.
+const YOUR_TURN: &str = "\n7. Your turn, against your GitLab:\n\n\
      \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
      \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
      \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
-     \x20  handbook-sync apply --config my-config.toml              # then make it so\n\n\
+     \x20  handbook-sync apply --config my-config.toml              # then make it so\n\
+     \x20  handbook-sync roadmap --config my-config.toml --out public  # and publish the roadmap\n\n\
      Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted.\n";
 
 /// The board's lists with their open issues, and how many are closed.

@@ -18,6 +18,7 @@ pub mod gitlab;
 pub mod logging;
 pub mod metrics;
 pub mod redact;
+pub mod roadmap;
 pub mod source;
 pub mod sync_run;
 

@@ -11,6 +11,7 @@
 
 pub mod discover;
 pub mod parse;
+pub mod roadmap;
 pub mod schedule;
 pub mod status;
 pub mod sync;

@@ -49,6 +49,32 @@ pub struct StatusReport {
     pub pages: Vec<PageProgress>,
 }
 
+/// The issues of `page` that count, each with its marker, by iid: one per item key (the
+/// open one, else the oldest), so the duplicates the sync closed are not work done, and
+/// none of an item removed from the handbook. `issue` reaches the observed issue inside
+/// whatever the caller holds (the roadmap keeps more of each issue).
+pub fn counted<'a, T>(
+    page: &str,
+    issues: &'a [T],
+    issue: impl Fn(&T) -> &ObservedIssue,
+) -> Vec<(&'a T, &'a marker::Marker)>
+where
+    T: 'a,
+{
+    let mut ours: Vec<(&T, &marker::Marker)> = issues
+        .iter()
+        .filter_map(|t| {
+            let m = issue(t).marker.as_ref()?;
+            (m.page == page && m.status != MarkerStatus::Removed).then_some((t, m))
+        })
+        .collect();
+    ours.sort_by_key(|(t, _)| (issue(t).state != IssueState::Opened, issue(t).iid));
+    let mut keys = std::collections::BTreeSet::new();
+    ours.retain(|(_, m)| keys.insert(m.key.clone()));
+    ours.sort_by_key(|(t, _)| issue(t).iid);
+    ours
+}
+
 /// Counts one page's issues; sections are the labels starting with
 /// `section_label_prefix` (`sync.section_label_prefix`).
 pub fn page_progress(
@@ -62,20 +88,7 @@ pub fn page_progress(
         project: project.to_owned(),
         ..Default::default()
     };
-    let mut ours: Vec<(&ObservedIssue, &marker::Marker)> = issues
-        .iter()
-        .filter_map(|i| {
-            let m = i.marker.as_ref()?;
-            (m.page == page && m.status != MarkerStatus::Removed).then_some((i, m))
-        })
-        .collect();
-    // One issue per key, as the sync keeps it (the open one, else the oldest): the
-    // duplicates it closed are not work done.
-    ours.sort_by_key(|(i, _)| (i.state != IssueState::Opened, i.iid));
-    let mut keys = std::collections::BTreeSet::new();
-    ours.retain(|(_, m)| keys.insert(m.key.clone()));
-    ours.sort_by_key(|(i, _)| i.iid);
-    for (issue, m) in &ours {
+    for (issue, m) in counted(page, issues, |i| i) {
         let open = issue.state == IssueState::Opened;
         progress.total += 1;
         if open {

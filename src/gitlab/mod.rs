@@ -14,6 +14,7 @@ use crate::sync::{IssueState, ObservedIssue};
 
 pub mod boards;
 pub mod notes;
+mod roadmap;
 mod transport;
 mod tree;
 

@@ -34,7 +34,7 @@ mod projects;
 mod vanished;
 
 pub use apply::{Prepared, apply};
-pub use pages::{PageError, PageInput, PageRead, read_pages};
+pub use pages::{PageError, PageInput, PageRead, parse_options, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
 pub use projects::{

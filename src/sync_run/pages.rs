@@ -165,7 +165,8 @@ async fn read_page(
     }
 }
 
-fn parse_options(settings: &PageSettings) -> ParseOptions {
+/// How `settings`' page is parsed (its id, URL and section filters).
+pub fn parse_options(settings: &PageSettings) -> ParseOptions {
     ParseOptions {
         page_id: settings.id.clone(),
         page_url: settings

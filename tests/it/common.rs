@@ -85,7 +85,8 @@ pub fn pm_page() -> String {
 }
 
 impl World {
-    /// A sandbox with projects `acme/roadmap` and `acme/other`, users `sytses`, `drew`,
+    /// A sandbox with projects `acme/roadmap`, `acme/other` and `acme/private` (private,
+    /// no members), users `sytses`, `drew`,
     /// `andriy`, `ashley`, `root`, and a config whose `[[pages]]` are `pages_toml`.
     pub async fn new(pages_toml: &str, extra_toml: &str) -> World {
         World::with_tier(pages_toml, extra_toml, gitlab_sandbox::Tier::Free).await
@@ -103,6 +104,7 @@ impl World {
             projects: vec![
                 ("acme/roadmap".into(), "public".into()),
                 ("acme/other".into(), "public".into()),
+                ("acme/private".into(), "private".into()),
             ],
             users: ["sytses", "drew", "andriy", "ashley"]
                 .iter()

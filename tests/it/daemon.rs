@@ -355,6 +355,11 @@ async fn an_http_page_answering_304_costs_no_issue_requests_on_warm_ticks() {
         assert!(Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The roadmap is read once after the first sync, then served from memory.
+    while get(port, "/roadmap/").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "no roadmap");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     world.reset_stats().await;
     let before = not_modified.load(Ordering::SeqCst);
     while not_modified.load(Ordering::SeqCst) < before + 2 {

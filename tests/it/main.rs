@@ -24,6 +24,7 @@ mod plan_by_project;
 mod plan_markdown;
 mod resilience;
 mod resilience_process;
+mod roadmap;
 mod safe_edits;
 mod sandbox_answers;
 mod sandbox_api;
