@@ -69,7 +69,13 @@ pub(super) async fn list(
     let judged = futures_util::stream::iter(matched)
         .map(|(below, blob)| async move {
             let key = format!("{}\0{below}", block.name);
-            let (blob, verdict) = if !rules.needs_text() {
+            let (blob, verdict) = if below.contains(['?', '#']) {
+                // A page source ends its path at `?` (its `ref`): such a name cannot be one.
+                (
+                    blob,
+                    Err("its name holds `?` or `#`, which a page source cannot".into()),
+                )
+            } else if !rules.needs_text() {
                 let verdict = rules.judge(&below, None);
                 (blob, Ok(verdict))
             } else if let Some(memo) = sources.file(&key).filter(|m| m.blob == blob) {

@@ -197,6 +197,9 @@ pub struct SourceCache {
     files_changed: std::sync::atomic::AtomicBool,
     /// (project, label) → its open managed issues with that label at the last full read.
     open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    /// Project → the pages that wrote to it at its last full read.
+    project_pages:
+        std::sync::Mutex<std::collections::HashMap<String, std::collections::BTreeSet<String>>>,
 }
 
 /// What discovery made of one file of a repository tree: the same blob is the same text,
@@ -316,6 +319,24 @@ impl SourceCache {
             .expect("the cache lock is never poisoned")
             .get(&(project.to_owned(), label.to_owned()))
             .copied()
+    }
+
+    /// Remembers which pages wrote to `project` when it was last read in full.
+    pub fn set_project_pages(&self, project: &str, pages: std::collections::BTreeSet<String>) {
+        self.project_pages
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .insert(project.to_owned(), pages);
+    }
+
+    /// Every project with the pages that wrote to it at its last full read.
+    pub fn project_pages(&self) -> Vec<(String, std::collections::BTreeSet<String>)> {
+        self.project_pages
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Marks the page's current version as synced (or not).

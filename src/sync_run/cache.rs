@@ -134,9 +134,12 @@ pub struct Session {
     sources: Arc<SourceCache>,
     /// What to write for each project, if its pages succeed.
     pending: BTreeMap<String, ProjectCache>,
-    /// The managed label and every `[[discover]]` block's label (a skipped project's
-    /// open issues per block are counted from its cache, for `vanished`).
+    /// Every `[[discover]]` block's label (a skipped project's open issues per block are
+    /// counted from its cache, for `vanished`).
     block_labels: Vec<String>,
+    /// Every page of the configuration, discovered ones included (`--page` or not): a
+    /// cached page not among them left the handbook.
+    all_pages: std::collections::BTreeSet<String>,
 }
 
 impl Session {
@@ -195,6 +198,7 @@ impl Session {
             sources,
             pending: BTreeMap::new(),
             block_labels: config.discover.iter().map(|b| b.label()).collect(),
+            all_pages: config.pages.iter().map(|p| p.id.clone()).collect(),
         })
     }
 
@@ -214,7 +218,7 @@ impl Session {
             let gone = cache
                 .pages
                 .keys()
-                .find(|id| !of_project().any(|p| &&p.settings.id == id))
+                .find(|id| !self.all_pages.contains(*id))
                 .map(|id| format!("page `{id}` is no longer in the handbook"));
             if let Some(why) =
                 gone.or_else(|| of_project().find_map(|p| self.page_changed(cache, p)))

@@ -682,3 +682,172 @@ async fn a_bad_id_or_a_missing_project_is_reported_and_the_other_pages_sync() {
     assert!(out.contains("404"), "{out}");
     assert_eq!(open_titles(&world, "roadmaps/engineering").await.len(), 2);
 }
+
+/// The `[[discover]]` examples of the README and of the example configuration load: what
+/// the documentation shows is a configuration handbook-sync accepts.
+#[test]
+fn the_documented_discover_examples_are_valid_configurations() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## A whole handbook: `[[discover]]`")
+        .nth(1)
+        .expect("the README documents discovery");
+    let readme_block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("with a TOML example")
+        .to_owned();
+    let example = std::fs::read_to_string(root.join("config/handbook-sync.example.toml")).unwrap();
+    let commented: String = example
+        .lines()
+        .skip_while(|l| *l != "# [[discover]]")
+        .take_while(|l| *l != "#")
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start_matches(' ')))
+        .collect();
+    assert!(commented.starts_with("[[discover]]"), "{commented}");
+    for block in [readme_block, commented] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("handbook-sync.toml");
+        std::fs::write(&path, &block).unwrap();
+        let config = handbook_sync::config::Config::load(Some(&path))
+            .unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert_eq!(config.discover.len(), 1);
+        assert_eq!(config.discover[0].name, "job-families");
+    }
+}
+
+/// A file moved to another directory whose id template still gives its id keeps its
+/// issues: nothing is created, nothing closed, nothing refused.
+#[tokio::test]
+async fn a_renamed_file_with_the_same_id_keeps_its_issues() {
+    let block = discover_toml("jobs")
+        .replace(
+            "project = \"roadmaps/{dir}\"",
+            "project = \"roadmaps/sales\"",
+        )
+        .replace(
+            "url = \"https://handbook.example.com/job-families/{dir}/{name}/\"\n",
+            "",
+        );
+    let world = World::on(sandbox_config(), &block, "").await;
+    write_files(
+        &world,
+        "jobs",
+        &[("sales/sdr.md".into(), job_page("sdr", None))],
+    );
+    world.apply_ok().await;
+    let before = world.issues("roadmaps/sales").await;
+    std::fs::remove_file(world.dir.join("jobs/sales/sdr.md")).unwrap();
+    write_files(
+        &world,
+        "jobs",
+        &[("sales/sdr/index.md".into(), job_page("sdr", None))],
+    );
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("0 to create, 0 to update, 0 to close"),
+        "{out}"
+    );
+    assert_eq!(world.issues("roadmaps/sales").await, before);
+}
+
+/// The daemon: a pushed deletion of one of two pages of a project, whose other page did
+/// not change (so the project is not read for it), is found and refused all the same:
+/// the daemon remembers which pages wrote to each project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_refuses_a_pushed_deletion_and_closes_nothing() {
+    use std::time::{Duration, Instant};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let block = discover_toml(REPOSITORY).replace(
+        "project = \"roadmaps/{dir}\"",
+        "project = \"roadmaps/sales\"",
+    );
+    let world = World::on(
+        sandbox_config(),
+        &block,
+        &format!(
+            "[sync]\nschedule = \"0 0 1 1 *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[webhook]\nsecret = \"s3cret\"\n"
+        ),
+    )
+    .await;
+    commit(
+        &world,
+        &[
+            (
+                "create",
+                "job-families/sales/sdr.md",
+                &job_page("sdr", None),
+            ),
+            (
+                "create",
+                "job-families/sales/renewals.md",
+                &job_page("renewals", None),
+            ),
+        ],
+    )
+    .await;
+    let daemon = std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !metrics()
+        .await
+        .is_some_and(|m| m.contains("handbook_sync_syncs_total{outcome=\"ok\"} 1"))
+    {
+        assert!(Instant::now() < deadline, "no first sync");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world
+        .api(
+            reqwest::Method::POST,
+            "/projects/acme%2Fhandbook/hooks",
+            &[
+                ("url", &format!("http://127.0.0.1:{port}/hooks/gitlab")),
+                ("push_events", "true"),
+                ("token", "s3cret"),
+            ],
+        )
+        .await;
+    commit(&world, &[("delete", "job-families/sales/sdr.md", "")]).await;
+    let pushed = Instant::now();
+    while !metrics()
+        .await
+        .is_some_and(|m| m.contains("handbook_sync_syncs_total{outcome=\"refused\"} 1"))
+    {
+        assert!(
+            pushed.elapsed() < Duration::from_secs(5),
+            "not refused 5 s after the push"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        open_titles(&world, "roadmaps/sales").await.len(),
+        4,
+        "nothing closed"
+    );
+    let (code, _) = tokio::task::spawn_blocking(move || common::terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
