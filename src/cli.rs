@@ -83,9 +83,10 @@ pub enum Command {
     Roadmap(RoadmapArgs),
     /// Run as a daemon: sync at start, then on `sync.schedule` (cron).
     ///
-    /// Serves `/healthz`, `/readyz` (the last sync succeeded and is at most two schedule
-    /// periods old) and `/metrics` (Prometheus) on `server.listen`. On SIGTERM or SIGINT
-    /// it stops scheduling, lets the action in flight finish, and exits 0.
+    /// Serves `/healthz`, `/readyz` (every page's last sync succeeded, and the schedule's
+    /// second tick since has not passed), `/metrics` (Prometheus) and the push webhook on
+    /// `server.listen`. On SIGTERM or SIGINT it stops scheduling and page reads, lets a
+    /// write in flight finish, and exits 0.
     #[command(after_help = Exit::help_text(&Exit::OTHER))]
     Run(RunArgs),
     /// See it work in seconds: a local GitLab sandbox, the bundled product-manager page,
@@ -98,8 +99,10 @@ pub enum Command {
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -107,8 +110,10 @@ pub struct RunArgs {
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
@@ -119,7 +124,10 @@ pub struct StatusArgs {
 /// Arguments of `roadmap`.
 #[derive(Debug, clap::Args)]
 pub struct RoadmapArgs {
-    /// The configuration file.
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -133,8 +141,10 @@ pub struct RoadmapArgs {
 /// Arguments of `plan` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
-    /// The configuration file [default: /etc/handbook-sync/config.toml, else
-    /// config/handbook-sync.toml under the current directory].
+    /// The configuration file [default: config/handbook-sync.toml under the current
+    /// directory, else /etc/handbook-sync/config.toml]. The GitLab token comes from
+    /// GITLAB_TOKEN, else the file in its `gitlab.token_file`, else systemd's
+    /// $CREDENTIALS_DIRECTORY/gitlab-token.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only this page (repeatable).
@@ -165,13 +175,18 @@ pub struct SyncArgs {
     /// refused (exit 4) and nothing of it is closed.
     #[arg(long)]
     pub allow_removed_pages: bool,
+    /// Take over open issues people made whose title is exactly an item's, instead of
+    /// creating a second one: the managed block goes below their description (every page;
+    /// one page: `adopt = true` in its `[[pages]]`).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,
     /// The token clients must send (`PRIVATE-TOKEN` or `Authorization: Bearer`); it
     /// belongs to the user `root`.
@@ -188,11 +203,23 @@ pub struct SandboxArgs {
     /// again at start.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first) and
-    /// creates no board through the API; `premium` keeps several assignees, creates
-    /// boards and makes scoped labels (`key::value`) exclusive.
+    /// The GitLab tier to behave as: `free` keeps one assignee per issue (the first);
+    /// `premium` keeps several assignees and makes scoped labels (`key::value`)
+    /// exclusive. Boards are created on both, as on GitLab since 12.1.
     #[arg(long, default_value = "free", value_parser = ["free", "premium"])]
     pub tier: String,
+    /// A GitLab feature flag to turn on, as an administrator would with `POST
+    /// /api/v4/features/:name`: `rate_limiting_headers_for_unthrottled_requests`
+    /// (`RateLimit-*` on answers that are not throttled) or
+    /// `api_kaminari_count_with_limit` (no totals above 10,000 records, as on
+    /// gitlab.com). Both are off by default, as on GitLab. Repeatable.
+    #[arg(long = "feature", value_name = "FLAG")]
+    pub features: Vec<String>,
+    /// How label titles are stored: `verbatim` (as sent, stripped: GitLab today) or
+    /// `sanitized` (HTML tags removed and entities decoded, as GitLab did before
+    /// gitlab-org/gitlab!207594 in late 2025).
+    #[arg(long, default_value = "verbatim", value_parser = ["verbatim", "sanitized"])]
+    pub label_titles: String,
 }
 
 /// Arguments of `parse`.
@@ -301,6 +328,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         allow_mass_close: args.allow_mass_close,
         allow_mass_create: args.allow_mass_create,
         allow_removed_pages: args.allow_removed_pages,
+        adopt: args.adopt,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
         metrics: None,
@@ -315,10 +343,29 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         }
     };
     runtime()?.block_on(async {
-        let prepared = match sync_run::prepare(&config, token.clone(), &options).await {
-            Ok(p) => p,
-            Err(e @ (RunError::UnknownPage(_) | RunError::NoPages)) => return config_error(&e),
-            Err(e) => return Err(e.into()),
+        // `apply` holds each project's lease while it writes there; `plan` writes nothing.
+        let mut leases = None;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let prepared = if apply {
+            prepare_apply(&config, &token, &options, args.format, &cancel, &mut leases).await
+        } else {
+            sync_run::prepare(&config, token.clone(), &options).await
+        };
+        let prepared = match prepared {
+            Ok(p) => p.with_cancel(cancel),
+            Err(e) => {
+                if let Some(leases) = leases {
+                    leases.release().await;
+                }
+                return match e {
+                    RunError::UnknownPage(_) | RunError::NoPages => config_error(&e),
+                    RunError::Lease(e) if e.is_held() => {
+                        eprintln!("error: {e}");
+                        Ok(ExitCode::from(Exit::LeaseHeld))
+                    }
+                    e => Err(e.into()),
+                };
+            }
         };
         if !apply {
             prepared.save_cache().await;
@@ -326,9 +373,6 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             print_plan(plan, args.format, &config, "plan")?;
             let code = plan_exit_code(plan);
             return Ok(post_note(args, &config, note, plan, "plan", code).await);
-        }
-        if args.format == OutputFormat::Text {
-            print_plan(&prepared.plan, args.format, &config, "plan")?;
         }
         // A bar only for people: never in JSON output or when stderr is not a terminal.
         let progress = if args.format == OutputFormat::Text
@@ -342,18 +386,12 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             indicatif::ProgressBar::hidden()
         };
         let plan = prepared.apply_with_progress(progress).await;
-        match args.format {
-            OutputFormat::Json | OutputFormat::Markdown => {
-                print_plan(&plan, args.format, &config, "apply")?
-            }
-            OutputFormat::Text if plan.summary.failed > 0 => {
-                println!(
-                    "{} action(s) failed; everything else was applied",
-                    plan.summary.failed
-                );
-            }
-            OutputFormat::Text => {}
+        if let Some(leases) = leases {
+            leases.release().await;
         }
+        // Printed once, after: a page the token may not write to, or whose writes failed,
+        // must not first read `[ok]` and "1 to create".
+        print_plan(&plan, args.format, &config, "apply")?;
         tracing::info!(
             create = plan.summary.create,
             update = plan.summary.update,
@@ -361,12 +399,53 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             reopen = plan.summary.reopen,
             drift = plan.summary.drift,
             unchanged = plan.summary.unchanged,
-            failed = plan.summary.failed,
+            failed = plan.failures(),
+            failed_pages = plan.failed_pages(),
+            not_run = plan.not_run(),
             "sync finished"
         );
         let code = apply_exit_code(&plan);
         Ok(post_note(args, &config, note, &plan, "apply", code).await)
     })
+}
+
+/// `apply`'s reading and planning, under the lease of every project it writes to: on a
+/// connection that SIGTERM or SIGINT cancels (the writes in flight finish, no new one
+/// starts, the leases are released; a second signal exits at once), telling a person
+/// (text output) when it waits for another run.
+async fn prepare_apply(
+    config: &Config,
+    token: &secrecy::SecretString,
+    options: &RunOptions,
+    format: OutputFormat,
+    cancel: &tokio_util::sync::CancellationToken,
+    leases: &mut Option<sync_run::lease::Leases>,
+) -> Result<sync_run::Prepared, RunError> {
+    sync_run::select_pages(config, &options.pages)?;
+    let connection =
+        sync_run::Connection::with_cancel(config, token.clone(), None, cancel.clone())?;
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::warn!("stopping: the writes in flight finish, the leases are released");
+        on_signal.cancel();
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    let policy = sync_run::lease::LeasePolicy::new(config, "apply");
+    let wait = policy.wait.as_secs();
+    let leases = leases.insert(sync_run::lease::Leases::new(
+        connection.gitlab.clone(),
+        policy,
+    ));
+    let waiting = |project: &str, holder: &sync_run::lease::Holder| {
+        if format == OutputFormat::Text {
+            eprintln!(
+                "waiting for {project}: another handbook-sync run holds its lease ({holder}); waiting up to {wait} s (sync.lease_wait_seconds)"
+            );
+        }
+    };
+    sync_run::lease::prepare_leased(config, &connection, options, leases, &waiting).await
 }
 
 /// `plan`: a failure first, then a refusal, then changes to make, else success.
@@ -489,7 +568,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let on_signal = shutdown.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("signal received: finishing the action in flight");
+            tracing::info!("signal received: stopping (page reads and waits end now; a write in flight finishes)");
             on_signal.cancel();
         });
         crate::daemon::run(config, token, shutdown).await
@@ -605,6 +684,8 @@ fn sandbox_command(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         members: Vec::new(),
         state_file: args.state,
         tier: args.tier.parse().map_err(anyhow::Error::msg)?,
+        features: args.features,
+        label_titles: args.label_titles.parse().map_err(anyhow::Error::msg)?,
     };
     runtime()?.block_on(async move {
         let sandbox = gitlab_sandbox::Sandbox::bind(args.listen, config).await?;

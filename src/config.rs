@@ -8,18 +8,21 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-/// Where the configuration is looked for when `--config` is not given.
+pub mod placeholders;
+
+/// Where the configuration is looked for when `--config` is not given: the working
+/// directory's first (where the quick start puts it), then the system's.
 pub const DEFAULT_PATHS: [&str; 2] = [
-    "/etc/handbook-sync/config.toml",
     "config/handbook-sync.toml",
+    "/etc/handbook-sync/config.toml",
 ];
 
 /// A configuration that cannot be used. The CLI exits 3 on these.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// No file given and none at the default paths.
-    #[error("no configuration file: pass --config FILE or create one of {}", DEFAULT_PATHS.join(", "))]
-    NotFound,
+    /// No file given and none at the default paths (shown resolved).
+    #[error("no configuration file: pass --config FILE or create one of {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound(Vec<PathBuf>),
     /// The file (or an override) could not be read or has a bad key or value.
     #[error("configuration `{path}`: {message}")]
     Invalid {
@@ -197,6 +200,22 @@ pub struct SyncSettings {
     /// skew between GitLab's clocks and writes that commit late.
     #[serde(default = "default_cache_clock_margin_seconds")]
     pub cache_clock_margin_seconds: u64,
+    /// How long `apply` and the daemon wait for another run's lease on a project before
+    /// giving up (exit 75; the daemon tries again on its next tick).
+    #[serde(default = "default_lease_wait_seconds")]
+    pub lease_wait_seconds: u64,
+    /// The project label that is the lease: while it exists, one run writes there.
+    #[serde(default = "default_lease_label")]
+    pub lease_label: String,
+}
+
+/// Ten minutes: longer than a typical sync, and than an expired lease's lifetime.
+fn default_lease_wait_seconds() -> u64 {
+    600
+}
+
+fn default_lease_label() -> String {
+    "handbook-sync-lease".to_owned()
 }
 
 /// Five minutes: GitLab's servers keep time by NTP (milliseconds apart), and a request
@@ -245,16 +264,42 @@ pub struct ServerSettings {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// HTTP connections open at once; past it a new one replaces the oldest idle one.
+    /// Lowered at start to what the file descriptor limit leaves.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
 }
 
 /// `[roadmap]`: the public roadmap (`handbook-sync roadmap`, the daemon's `/roadmap/`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoadmapSettings {
     /// Publish pages whose project is private or internal too (default: only public
     /// projects' pages; the others are left out, and the output says which).
     #[serde(default)]
     pub include_private: bool,
+    /// The daemon reads its `/roadmap/` again after a sync once it is this old, even
+    /// when the sync changed nothing: people change GitLab (close an issue, make one
+    /// confidential, make the project private) without touching the handbook.
+    #[serde(default = "default_roadmap_max_age")]
+    pub max_age_seconds: u64,
+}
+
+impl Default for RoadmapSettings {
+    fn default() -> Self {
+        RoadmapSettings {
+            include_private: false,
+            max_age_seconds: default_roadmap_max_age(),
+        }
+    }
+}
+
+fn default_roadmap_max_age() -> u64 {
+    300
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -265,6 +310,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: default_listen(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -311,6 +357,8 @@ impl Default for SyncSettings {
             max_page_bytes: default_max_page_bytes(),
             cache_dir: None,
             cache_clock_margin_seconds: default_cache_clock_margin_seconds(),
+            lease_wait_seconds: default_lease_wait_seconds(),
+            lease_label: default_lease_label(),
         }
     }
 }
@@ -340,6 +388,10 @@ pub struct PageSettings {
     /// Keep a board `Handbook: <page title>` with one list per section.
     #[serde(default = "default_true")]
     pub board: bool,
+    /// Take over open hand-made issues whose title is an item's instead of creating
+    /// (as `--adopt` does for every page).
+    #[serde(default)]
+    pub adopt: bool,
     /// The page label when not `sync.page_label_prefix` + id (a `[[discover]]` template).
     #[serde(skip)]
     pub page_label: Option<String>,
@@ -492,6 +544,7 @@ impl std::fmt::Debug for PageSettings {
             .field("include_sections", &self.include_sections)
             .field("exclude_sections", &self.exclude_sections)
             .field("board", &self.board)
+            .field("adopt", &self.adopt)
             .finish()
     }
 }
@@ -672,7 +725,14 @@ impl Config {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
-                .ok_or(ConfigError::NotFound)?,
+                .ok_or_else(|| {
+                    ConfigError::NotFound(
+                        DEFAULT_PATHS
+                            .iter()
+                            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.into()))
+                            .collect(),
+                    )
+                })?,
         };
         let invalid = |message: String| ConfigError::Invalid {
             path: path.clone(),
@@ -692,7 +752,10 @@ impl Config {
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| invalid(describe(&e)))?;
-        Self::validate(path.clone(), raw).map_err(invalid)
+        // Absolute, so that a page source or cache directory relative to the file is
+        // shown in messages as the path actually tried.
+        let resolved = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        Self::validate(resolved, raw).map_err(invalid)
     }
 
     /// Checks what serde cannot. The error is a message naming the key; [`Config::load`]
@@ -713,6 +776,9 @@ impl Config {
             || raw.gitlab.concurrency == 0
         {
             return Err("gitlab.requests_per_minute, gitlab.issue_creations_per_minute and gitlab.concurrency must be at least 1".into());
+        }
+        if raw.server.max_connections == 0 {
+            return Err("server.max_connections must be at least 1".into());
         }
         if raw.sync.cache_clock_margin_seconds > 86_400 {
             return Err(format!(
@@ -746,8 +812,12 @@ impl Config {
         if raw.sync.managed_label.trim().is_empty() || raw.sync.managed_label.contains(',') {
             return Err("sync.managed_label must be a non-empty label name without commas".into());
         }
+        Self::validate_lease_label(&raw.sync)?;
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
-            .map_err(|e| format!("sync.schedule / sync.timezone: {e}"))?;
+            .map_err(|e| match e {
+                crate::schedule::ScheduleError::TimeZone { .. } => format!("sync.timezone: {e}"),
+                _ => format!("sync.schedule: {e}"),
+            })?;
         let mut ids = std::collections::HashSet::new();
         let base_dir = path.parent().unwrap_or(Path::new("."));
         for (i, page) in raw.pages.iter().enumerate() {
@@ -756,7 +826,14 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for block in &raw.discover {
             Self::validate_discover(block, base_dir, &mut names)?;
+            if block.label() == raw.sync.lease_label {
+                return Err(format!(
+                    "discover `{}`.label is sync.lease_label: the block's label must be its own",
+                    block.name
+                ));
+            }
         }
+        placeholders::check(&raw.people, &raw.pages)?;
         Ok(Config {
             path,
             gitlab_url,
@@ -803,6 +880,17 @@ impl Config {
         if block.label().is_empty() {
             return Err(format!("{at}.label must not be empty"));
         }
+        // As for `[[pages]]`: a copy of the example must not assign to whoever owns the
+        // placeholder's name.
+        for (key, template) in [("owner", &block.owner), ("project", &block.project)] {
+            if placeholders::USERNAMES.iter().any(|u| template.contains(u))
+                || template.contains(placeholders::GROUP)
+            {
+                return Err(format!(
+                    "{at}.{key} = \"{template}\" holds the example configuration's placeholder: set your own"
+                ));
+            }
+        }
         for (key, patterns) in [
             ("sections", &block.sections),
             ("exclude_sections", &block.exclude_sections),
@@ -810,6 +898,38 @@ impl Config {
             crate::parse::HeadingPatterns::new(patterns).map_err(|e| format!("{at}.{key}: {e}"))?;
         }
         block.rules().map(|_| ())
+    }
+
+    /// `sync.lease_label` is a label name no issue ever carries: none of handbook-sync's
+    /// own labels, nor one its prefixes could make.
+    fn validate_lease_label(sync: &SyncSettings) -> Result<(), String> {
+        let lease = sync.lease_label.trim();
+        if lease.is_empty() || lease.contains(',') || lease != sync.lease_label {
+            return Err(
+                "sync.lease_label must be a label name without commas or surrounding spaces".into(),
+            );
+        }
+        for (key, label) in [
+            ("sync.managed_label", &sync.managed_label),
+            ("sync.handed_over_label", &sync.handed_over_label),
+        ] {
+            if lease == label {
+                return Err(format!(
+                    "sync.lease_label `{lease}` is {key}: the lease must be a label of its own"
+                ));
+            }
+        }
+        for (key, prefix) in [
+            ("sync.page_label_prefix", &sync.page_label_prefix),
+            ("sync.section_label_prefix", &sync.section_label_prefix),
+        ] {
+            if !prefix.is_empty() && lease.starts_with(prefix.as_str()) {
+                return Err(format!(
+                    "sync.lease_label `{lease}` starts with {key} `{prefix}`: a page or section could be given that label"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks `pages[i]`; `ids` collects the ids seen so far, which must be unique.

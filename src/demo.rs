@@ -78,8 +78,13 @@ pub async fn run(today: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "\n   Progress now:\n");
     out.push_str(&indent(&status.to_text(true)));
 
-    // Kept after the demo, for the reader to open.
-    let site = std::env::temp_dir().join(format!("handbook-sync-roadmap-{}", std::process::id()));
+    // Kept after the demo, for the reader to open. A new directory of a random name
+    // (a name another user of /tmp could guess, and create first with a `pages` link
+    // into the reader's files, would be written and pruned through).
+    let site = tempfile::Builder::new()
+        .prefix("handbook-sync-roadmap-")
+        .tempdir()?
+        .keep();
     let connection = sync_run::Connection::new(&config, token(), None)?;
     crate::roadmap::publish(&config, &connection, &[], &site, chrono::Utc::now()).await?;
     let _ = writeln!(
@@ -121,8 +126,9 @@ impl Stage {
                     .map(|u| (PROJECT.to_owned(), u.to_string(), 30))
                     .collect(),
                 state_file: None,
-                // gitlab-org is on Ultimate; on Free, GitLab's API creates no board.
+                // gitlab-org is on Ultimate (boards exist on every tier).
                 tier: gitlab_sandbox::Tier::Premium,
+                ..Default::default()
             },
         )
         .await
@@ -187,13 +193,15 @@ fn introduction() -> String {
     out
 }
 
-/// Step 7: how to go on with one's own GitLab.
-const YOUR_TURN: &str = "\n7. Your turn, against your GitLab:\n\n\
-     \x20  cp config/handbook-sync.example.toml my-config.toml    # set url, pages, people\n\
-     \x20  export GITLAB_TOKEN=…                                   # a token with the api scope\n\
-     \x20  handbook-sync plan  --config my-config.toml              # see what would change: nothing is written\n\
-     \x20  handbook-sync apply --config my-config.toml              # then make it so\n\
-     \x20  handbook-sync roadmap --config my-config.toml --out public  # and publish the roadmap\n\n\
+/// Step 7, the demo's last words: how to do the same against one's own GitLab, from the
+/// root of the checkout the demo was built in (a test follows them literally).
+pub const YOUR_TURN: &str = "\n7. Your turn, against your GitLab, from this checkout's root directory:\n\n\
+     \x20  cargo install --locked --path .                                  # puts handbook-sync on your PATH\n\
+     \x20  cp config/handbook-sync.example.toml config/handbook-sync.toml   # then set url, project and owner in it\n\
+     \x20  export GITLAB_TOKEN=…                                            # read_api is enough to plan; apply needs api\n\
+     \x20  handbook-sync plan                                               # reads config/handbook-sync.toml; writes nothing\n\
+     \x20  handbook-sync apply                                              # then make it so\n\
+     \x20  handbook-sync roadmap --out public                               # and publish the roadmap\n\n\
      Only issues carrying the `handbook-sync` label and its hidden marker are ever changed; nothing is deleted.\n";
 
 /// The board's lists with their open issues, and how many are closed.

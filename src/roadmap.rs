@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 pub use handbook_sync_core::roadmap::*;
 
 use crate::config::{Config, PageSettings};
-use crate::gitlab::ProjectInfo;
+use crate::gitlab::{GitlabError, ProjectInfo};
 use crate::source::SourceCache;
 use crate::sync_run::{self, Connection, PageRead, RunError};
 
@@ -29,6 +29,9 @@ pub struct LeftOut {
     pub project: String,
     /// Why: the project's visibility, or what failed.
     pub why: String,
+    /// GitLab refused the token (401, 403, 404): nothing says the page is still public,
+    /// so the daemon takes down what it showed of it.
+    pub denied: bool,
 }
 
 /// What reading the roadmap gave.
@@ -36,7 +39,8 @@ pub struct LeftOut {
 pub struct Read {
     /// The pages that may be published.
     pub roadmap: Roadmap,
-    /// Pages whose project is not public (and `roadmap.include_private` is off).
+    /// Pages whose project is not public (and `roadmap.include_private` is off), or
+    /// that GitLab hides from the token (403, 404: `denied`): not public to it.
     pub private: Vec<LeftOut>,
     /// Pages whose project or issues could not be read.
     pub failed: Vec<LeftOut>,
@@ -70,11 +74,19 @@ impl Read {
             );
         }
         for left in &self.private {
-            let _ = writeln!(
-                out,
-                "left out {} ({}): {}; set roadmap.include_private = true to publish it",
-                left.page, left.project, left.why
-            );
+            if left.denied {
+                let _ = writeln!(
+                    out,
+                    "left out {} ({}): GitLab does not show the project to this token, so it is not public: {}",
+                    left.page, left.project, left.why
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "left out {} ({}): {}; set roadmap.include_private = true to publish it",
+                    left.page, left.project, left.why
+                );
+            }
         }
         for left in &self.failed {
             let _ = writeln!(
@@ -112,13 +124,10 @@ pub async fn read(
     let config = &expansion.config;
     let selected = sync_run::select_pages(config, wanted)?;
     let gitlab = &connection.gitlab;
-    let mut projects: BTreeMap<&str, Result<ProjectInfo, String>> = BTreeMap::new();
+    let mut projects: BTreeMap<&str, Result<ProjectInfo, Failure>> = BTreeMap::new();
     for page in &selected {
         if !projects.contains_key(page.project.as_str()) {
-            let info = gitlab
-                .project(&page.project)
-                .await
-                .map_err(|e| e.to_string());
+            let info = gitlab.project(&page.project).await.map_err(Failure::of);
             projects.insert(&page.project, info);
         }
     }
@@ -126,22 +135,25 @@ pub async fn read(
     let mut failed = Vec::new();
     let mut shown: Vec<&PageSettings> = Vec::new();
     for page in &selected {
-        let left_out = |why: String| LeftOut {
+        let left_out = |why: String, denied: bool| LeftOut {
             page: page.id.clone(),
             project: page.project.clone(),
             why,
+            denied,
         };
         match &projects[page.project.as_str()] {
-            Err(e) => failed.push(left_out(e.clone())),
-            Ok(info) => match info.visibility.as_deref() {
-                Some("public") => shown.push(page),
-                _ if config.roadmap.include_private => shown.push(page),
-                // GitLab always sends `visibility` (`lib/api/entities/project.rb`);
-                // without it, nothing says the project is public.
-                visibility => private.push(left_out(format!(
-                    "the project is {}",
-                    visibility.unwrap_or("of unknown visibility")
-                ))),
+            // A project GitLab hides from the token (403, 404) is not public to it: a
+            // project made private since the last run. Left out like a private one, so
+            // that the run succeeds and a Pages job deploys the site without it rather
+            // than failing and leaving the last deployed site, with its issues, online.
+            Err(e) if e.hidden && !config.roadmap.include_private => {
+                private.push(left_out(e.why.clone(), true))
+            }
+            Err(e) => failed.push(left_out(e.why.clone(), e.denied)),
+            Ok(info) => match not_public(info) {
+                None => shown.push(page),
+                Some(_) if config.roadmap.include_private => shown.push(page),
+                Some(why) => private.push(left_out(why, false)),
             },
         }
     }
@@ -165,7 +177,7 @@ pub async fn read(
                 }
                 list
             })
-            .map_err(|e| e.to_string());
+            .map_err(Failure::of);
         issues.insert(page.project.as_str(), listed);
     }
     shown.retain(|page| match &issues[page.project.as_str()] {
@@ -174,7 +186,8 @@ pub async fn read(
             failed.push(LeftOut {
                 page: page.id.clone(),
                 project: page.project.clone(),
-                why: e.clone(),
+                why: e.why.clone(),
+                denied: e.denied,
             });
             false
         }
@@ -206,6 +219,57 @@ pub async fn read(
         failed,
         warnings,
     })
+}
+
+/// A read that failed: what, whether GitLab refused the token, and whether it hid the
+/// project from it (403, 404: not public, to this token).
+#[derive(Debug, Clone)]
+struct Failure {
+    why: String,
+    denied: bool,
+    hidden: bool,
+}
+
+impl Failure {
+    fn of(e: GitlabError) -> Self {
+        Failure {
+            hidden: matches!(
+                e,
+                GitlabError::Forbidden { .. } | GitlabError::NotFound { .. }
+            ),
+            denied: matches!(
+                e,
+                GitlabError::Unauthorized { .. }
+                    | GitlabError::Forbidden { .. }
+                    | GitlabError::NotFound { .. }
+            ),
+            why: e.to_string(),
+        }
+    }
+}
+
+/// Why the issues of `project` are not public, if they are not: the project is not
+/// public, or its issues are for members only (or off). GitLab always sends both
+/// (`lib/api/entities/project.rb`); without them, nothing says the issues are public.
+fn not_public(project: &ProjectInfo) -> Option<String> {
+    match project.visibility.as_deref() {
+        Some("public") => {}
+        visibility => {
+            return Some(format!(
+                "the project is {}",
+                visibility.unwrap_or("of unknown visibility")
+            ));
+        }
+    }
+    // `app/models/concerns/featurable.rb`: `enabled` is "everyone with access" to the
+    // project; `public` is only allowed for Pages, but means the same or more.
+    match project.issues_access_level.as_deref() {
+        Some("enabled" | "public") => None,
+        Some("private") => Some("its issues are visible to project members only".into()),
+        Some("disabled") => Some("its issues are turned off".into()),
+        Some(other) => Some(format!("its issues' access level is `{other}`")),
+        None => Some("GitLab did not say who may see its issues".into()),
+    }
 }
 
 /// Each page's title and item order: parsed from the daemon's memory of its text, or
@@ -288,9 +352,14 @@ pub struct WriteError {
 }
 
 /// Writes `files` into `dir` (created if missing), each to a temporary file renamed
-/// over the old one, so a reader never sees half a file. Files of a roadmap written
+/// over the old one, so a reader never sees half a file; they are readable by all (mode
+/// 0644 less the umask), as a web server serving `dir` needs. Files of a roadmap written
 /// there before (as its `roadmap.json` lists them) that this one no longer has, such as
-/// a page that is now left out, are removed; nothing else in `dir` is touched.
+/// a page that is now left out, are removed.
+///
+/// `dir` may hold the user's own files: only files a roadmap wrote (HTML carrying its
+/// generator mark, a `roadmap.json` of its shape) are replaced or removed. When a file
+/// the site needs exists and is not one, nothing is written and that is the error.
 pub async fn write(dir: &Path, files: Vec<SiteFile>) -> Result<(), WriteError> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || write_blocking(&dir, &files))
@@ -301,12 +370,26 @@ pub async fn write(dir: &Path, files: Vec<SiteFile>) -> Result<(), WriteError> {
         })?
 }
 
+/// What every HTML file of the site carries in its `<head>` (`roadmap::render`).
+const GENERATOR_MARK: &str = "<meta name=\"generator\" content=\"handbook-sync\">";
+
 fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
     use std::io::Write as _;
     let fail = |path: &Path| {
         let path = path.to_owned();
         move |source| WriteError { path, source }
     };
+    for file in files {
+        let path = dir.join(&file.path);
+        if path.exists() && !written_by_roadmap(&path) {
+            return Err(WriteError {
+                path,
+                source: std::io::Error::other(
+                    "it exists and was not written by handbook-sync; the roadmap replaces only its own files (remove it, or choose another --out)",
+                ),
+            });
+        }
+    }
     let before = previous_files(dir);
     // Pages first, the index next, the JSON (which lists the files) last.
     let mut ordered: Vec<&SiteFile> = files.iter().collect();
@@ -319,14 +402,24 @@ fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
         let path = dir.join(&file.path);
         let parent = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(parent).map_err(fail(parent))?;
-        let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(fail(parent))?;
+        let mut builder = tempfile::Builder::new();
+        // A temporary file is 0600; the site is public.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut temp = builder.tempfile_in(parent).map_err(fail(parent))?;
         temp.write_all(file.body.as_bytes()).map_err(fail(&path))?;
         temp.as_file().sync_all().map_err(fail(&path))?;
         temp.persist(&path).map_err(|e| fail(&path)(e.error))?;
     }
-    let now: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    for stale in before.iter().filter(|f| !now.contains(f.as_str())) {
+    let now: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for stale in stale_files(&before, &now) {
         let path = dir.join(stale);
+        // Only a regular file the roadmap wrote (a symlink or the user's file stays).
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file())
+            && written_by_roadmap(&path);
+        if !ours {
+            continue;
+        }
         match std::fs::remove_file(&path) {
             Ok(()) => {
                 tracing::info!(file = %path.display(), "removed a page the roadmap no longer has")
@@ -338,13 +431,45 @@ fn write_blocking(dir: &Path, files: &[SiteFile]) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// The page files the `roadmap.json` in `dir` lists, if any: only names directly in
-/// `pages/` ending in `.html`, whatever else the file may hold.
-fn previous_files(dir: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(dir.join("roadmap.json")) else {
-        return Vec::new();
+/// The files listed `before` that the site written `now` lacks. Names equal but for
+/// case are the same file where names ignore case (macOS, Windows): removing `PM.html`
+/// after writing `pm.html` there would remove the new page.
+fn stale_files<'a>(before: &'a [String], now: &[&str]) -> Vec<&'a str> {
+    let now: BTreeSet<String> = now.iter().map(|f| f.to_lowercase()).collect();
+    before
+        .iter()
+        .filter(|f| !now.contains(&f.to_lowercase()))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether the file at `path` is one a roadmap wrote: HTML with its generator mark, or
+/// a `roadmap.json` of its shape.
+fn written_by_roadmap(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
     };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+    if path.extension().is_some_and(|e| e == "json") {
+        roadmap_json(&text).is_some()
+    } else {
+        text.contains(GENERATOR_MARK)
+    }
+}
+
+/// `text` as a `roadmap.json` (`version` 1, `generated_at`, `pages`), if it is one.
+fn roadmap_json(text: &str) -> Option<serde_json::Value> {
+    let json = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    (json["version"] == 1 && json["generated_at"].is_string() && json["pages"].is_array())
+        .then_some(json)
+}
+
+/// The page files the `roadmap.json` in `dir` lists, if it is a roadmap's: only names
+/// directly in `pages/` ending in `.html`, whatever else the file may hold.
+fn previous_files(dir: &Path) -> Vec<String> {
+    let Some(json) = std::fs::read_to_string(dir.join("roadmap.json"))
+        .ok()
+        .and_then(|text| roadmap_json(&text))
+    else {
         return Vec::new();
     };
     json["pages"]
@@ -368,11 +493,13 @@ pub struct Served {
     site: RwLock<Option<Site>>,
 }
 
-/// A rendered site, and whether every page could be read for it.
+/// A rendered site, its data, whether every page could be read for it, and when.
 #[derive(Debug, Clone)]
 struct Site {
+    roadmap: Arc<Roadmap>,
     files: Arc<BTreeMap<String, SiteFile>>,
     complete: bool,
+    read_at: std::time::Instant,
 }
 
 impl Served {
@@ -381,52 +508,80 @@ impl Served {
         Arc::new(Served::default())
     }
 
-    /// Renders the roadmap again after a sync, when that sync can have changed it:
-    /// while there is no site or one that lacks a page that failed to read, and after a
-    /// sync that wrote or found a person's change (a sync of pages that did not change
-    /// reads no issue, and neither does this). Page titles come from the texts the sync
-    /// read. A read that fails keeps the site as it was; one where some pages failed
-    /// replaces only a site that lacked pages too.
+    /// Reads and renders the roadmap again after a sync (`plan`, `None` when the sync
+    /// failed) when it can have changed: while there is no site or one that lacks a page
+    /// that failed to read, after a sync that wrote or found a person's change, and once
+    /// the site is `roadmap.max_age_seconds` old, since people change GitLab (close an
+    /// issue, make one confidential, make the project private) without a sync seeing
+    /// it. Page titles come from the texts the sync read.
+    ///
+    /// What the read shows replaces the site. A page that failed to read keeps what the
+    /// site showed of it only when GitLab merely failed (5xx, timeout); when it refused
+    /// the token (401, 403, 404) nothing says the page is still public, and it goes.
     pub async fn after_sync(
         &self,
         config: &Config,
         connection: &Connection,
-        plan: &crate::sync::Plan,
+        plan: Option<&crate::sync::Plan>,
         texts: &SourceCache,
     ) {
-        let complete = self
-            .site
-            .read()
-            .expect("never poisoned")
-            .as_ref()
-            .map(|site| site.complete);
-        if complete == Some(true) && plan.actions.is_empty() {
+        let old = self.site.read().expect("never poisoned").clone();
+        let max_age = std::time::Duration::from_secs(config.roadmap.max_age_seconds);
+        if let Some(site) = &old
+            && site.complete
+            && site.read_at.elapsed() < max_age
+            && plan.is_none_or(|p| p.actions.is_empty())
+        {
             return;
         }
-        match read(config, connection, &[], Some(texts), Utc::now()).await {
-            Ok(read) if read.failed.is_empty() || complete != Some(true) => {
-                for left in &read.private {
-                    tracing::info!(page = %left.page, project = %left.project, "roadmap: left out, {} (roadmap.include_private publishes it)", left.why);
-                }
-                for left in &read.failed {
-                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: left out: {}", left.why);
-                }
-                let files = render(&read.roadmap)
-                    .into_iter()
-                    .map(|f| (f.path.clone(), f))
-                    .collect();
-                *self.site.write().expect("never poisoned") = Some(Site {
-                    files: Arc::new(files),
-                    complete: read.failed.is_empty(),
-                });
+        let read = match read(config, connection, &[], Some(texts), Utc::now()).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!("roadmap: kept as it was: {e}");
+                return;
             }
-            Ok(read) => {
-                for left in &read.failed {
-                    tracing::warn!(page = %left.page, "roadmap: kept as it was: {}", left.why);
-                }
-            }
-            Err(e) => tracing::warn!("roadmap: kept as it was: {e}"),
+        };
+        for left in &read.private {
+            tracing::info!(page = %left.page, project = %left.project, "roadmap: left out, {} (roadmap.include_private publishes it)", left.why);
         }
+        let mut roadmap = read.roadmap;
+        for left in &read.failed {
+            let kept = (!left.denied)
+                .then(|| {
+                    old.as_ref()?
+                        .roadmap
+                        .pages
+                        .iter()
+                        .find(|p| p.id == left.page)
+                })
+                .flatten();
+            match kept {
+                Some(page) => {
+                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: shown as last read: {}", left.why);
+                    roadmap.pages.push(page.clone());
+                    // Nothing the roadmap shows is newer than its time.
+                    let before = old
+                        .as_ref()
+                        .map_or(roadmap.generated_at, |s| s.roadmap.generated_at);
+                    roadmap.generated_at = roadmap.generated_at.min(before);
+                }
+                None => {
+                    tracing::warn!(page = %left.page, project = %left.project, "roadmap: left out: {}", left.why)
+                }
+            }
+        }
+        let place = |id: &str| config.pages.iter().position(|p| p.id == id);
+        roadmap.pages.sort_by_key(|p| place(&p.id));
+        let files = render(&roadmap)
+            .into_iter()
+            .map(|f| (f.path.clone(), f))
+            .collect();
+        *self.site.write().expect("never poisoned") = Some(Site {
+            roadmap: Arc::new(roadmap),
+            files: Arc::new(files),
+            complete: read.failed.is_empty(),
+            read_at: std::time::Instant::now(),
+        });
     }
 
     /// `/roadmap/` (the index), `/roadmap/<file>`, and `/roadmap` sent on to `/roadmap/`.
@@ -485,5 +640,19 @@ fn respond(file: Result<SiteFile, axum::http::StatusCode>) -> axum::response::Re
         )
             .into_response(),
         Err(status) => (status, "not found\n").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_files;
+
+    #[test]
+    fn a_page_renamed_only_in_case_is_not_removed_after_it_was_written() {
+        let before = vec!["pages/PM.html".to_owned(), "pages/gone.html".to_owned()];
+        assert_eq!(
+            stale_files(&before, &["index.html", "pages/pm.html", "roadmap.json"]),
+            ["pages/gone.html"]
+        );
     }
 }

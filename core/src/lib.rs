@@ -11,6 +11,7 @@
 
 pub mod discover;
 pub mod parse;
+pub mod readiness;
 pub mod roadmap;
 pub mod schedule;
 pub mod status;

@@ -2,6 +2,8 @@
 
 use std::str::FromStr;
 
+mod fields;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -42,14 +44,27 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Standard 5-field cron (`*/15 * * * *`), or the `cron` crate's 6/7-field form with
-    /// seconds (and years); `timezone` is an IANA name such as `Europe/Berlin`.
+    /// Standard 5-field cron (`*/15 * * * *`) or its macros (`@hourly`, `@daily`,
+    /// `@weekly`, `@monthly`, `@yearly`), or the `cron` crate's 6/7-field form with
+    /// seconds (and years); `timezone` is an IANA name such as `Europe/Berlin`. A field
+    /// out of range is said in the form written: `minute 61 is out of range 0–59`.
     pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, ScheduleError> {
         let bad = |reason: String| ScheduleError::Expression {
             expression: expression.to_owned(),
             reason,
         };
-        let fields = expression.split_whitespace().count();
+        let written = expression;
+        let expression = match fields::expand_macro(written) {
+            Some(expanded) => expanded.map_err(bad)?,
+            None => written,
+        };
+        let parts: Vec<&str> = expression.split_whitespace().collect();
+        if let Some(layout) = fields::layout(parts.len()) {
+            for (field, text) in layout.iter().zip(&parts) {
+                fields::check(field, text).map_err(bad)?;
+            }
+        }
+        let fields = parts.len();
         let full = match fields {
             5 => {
                 // Standard cron counts weekdays 0-7 from Sunday (0 and 7); the cron crate
@@ -62,7 +77,7 @@ impl Schedule {
             6 | 7 => expression.to_owned(),
             fields => {
                 return Err(ScheduleError::FieldCount {
-                    expression: expression.to_owned(),
+                    expression: written.to_owned(),
                     fields,
                 });
             }
@@ -91,6 +106,16 @@ impl Schedule {
             .count() as u64
     }
 
+    /// When a page whose last sync succeeded at `last` (a sync that took `took`) must
+    /// have succeeded again, one missed tick allowed: the second tick after `last`, plus
+    /// `took` (the next sync takes about as long) and [`READY_SLACK`]. It follows the
+    /// schedule's actual gaps, so a weekday schedule's Friday success is good until
+    /// Tuesday's sync. `None` when no second tick comes.
+    pub fn due_by(&self, last: DateTime<Utc>, took: chrono::TimeDelta) -> Option<DateTime<Utc>> {
+        let second = self.cron.after(&last.with_timezone(&self.tz)).nth(1)?;
+        Some(second.with_timezone(&Utc) + took.max(chrono::TimeDelta::zero()) + READY_SLACK)
+    }
+
     /// The time between the next two ticks after `now`.
     pub fn period(&self, now: DateTime<Utc>) -> chrono::TimeDelta {
         let mut ticks = self.cron.after(&now.with_timezone(&self.tz));
@@ -100,6 +125,10 @@ impl Schedule {
         }
     }
 }
+
+/// What [`Schedule::due_by`] allows beyond the ticks: a sync starts a moment after its
+/// tick, and GitLab's answers take time.
+pub const READY_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A standard cron weekday field (0-7, Sunday = 0 or 7) in the cron crate's numbering
 /// (1-7, Sunday = 1). The error is the reason only; [`Schedule::parse`] adds the
@@ -186,6 +215,48 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The field check and the crate agree: numbers in range parse, and a number out
+        /// of range is refused by the check, naming its field, before the crate sees it.
+        #[test]
+        fn in_range_numbers_parse_and_out_of_range_ones_are_named(
+            values in proptest::collection::vec(0u32..80, 5),
+        ) {
+            let ranges = [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("weekday", 0, 7)];
+            let expression = values.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+            let outside = ranges
+                .iter()
+                .zip(&values)
+                .find(|((_, min, max), v)| *v < min || *v > max);
+            match (Schedule::parse(&expression, "UTC"), outside) {
+                (Ok(_), None) => {}
+                (Err(e), Some(((name, _, _), v))) => {
+                    proptest::prop_assert!(e.to_string().contains(&format!("{name} {v} is out of range")), "{e}");
+                }
+                (result, outside) => proptest::prop_assert!(false, "{expression}: {result:?} with {outside:?} out of range"),
+            }
+        }
+    }
+
+    #[test]
+    fn macros_tick_as_standard_cron_says() {
+        let next = |e: &str| {
+            Schedule::parse(e, "UTC")
+                .unwrap()
+                .next_after(at("2026-11-27T10:07:30Z"))
+                .unwrap()
+        };
+        assert_eq!(next("@hourly"), at("2026-11-27T11:00:00Z"));
+        assert_eq!(next("@daily"), at("2026-11-28T00:00:00Z"));
+        assert_eq!(
+            next("@weekly"),
+            at("2026-11-29T00:00:00Z"),
+            "Sunday midnight"
+        );
+        assert_eq!(next("@monthly"), at("2026-12-01T00:00:00Z"));
+        assert_eq!(next("@yearly"), at("2027-01-01T00:00:00Z"));
+    }
+
     #[test]
     fn ticks_a_long_sync_ran_over_are_counted() {
         let s = Schedule::parse("* * * * *", "UTC").unwrap();
@@ -238,7 +309,25 @@ mod tests {
                 .to_string()
                 .contains("3 fields")
         );
-        assert!(Schedule::parse("61 * * * *", "UTC").is_err());
+        assert_eq!(
+            Schedule::parse("61 * * * *", "UTC")
+                .unwrap_err()
+                .to_string(),
+            "`61 * * * *`: minute 61 is out of range 0–59"
+        );
+        assert_eq!(
+            Schedule::parse("0 0 24 * * *", "UTC")
+                .unwrap_err()
+                .to_string(),
+            "`0 0 24 * * *`: hour 24 is out of range 0–23",
+            "six fields start with seconds"
+        );
+        assert!(
+            Schedule::parse("@often", "UTC")
+                .unwrap_err()
+                .to_string()
+                .contains("@hourly")
+        );
         assert!(
             Schedule::parse("* * * * *", "Mars/Olympus")
                 .unwrap_err()

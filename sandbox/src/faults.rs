@@ -32,6 +32,10 @@ pub struct Faults {
     /// Rack::Attack-style limit on all API requests per user per minute (with
     /// `RateLimit-*` headers on every response); `None` means unlimited and no headers.
     pub rate_limit_per_minute: Option<u64>,
+    /// The length in seconds of `rate_limit_per_minute`'s window, 60 when unset: GitLab's
+    /// period is an application setting (`throttle_authenticated_api_period_in_seconds`,
+    /// `lib/gitlab/rack_attack.rb`), and `RateLimit-Limit` is still said per minute.
+    pub rate_limit_period_seconds: Option<u64>,
     /// The same per hour, beside the per-minute one (GitLab.com's proposed plan limits:
     /// a per-minute burst and an hourly quota); the headers name the tighter one.
     pub rate_limit_per_hour: Option<u64>,
@@ -45,6 +49,11 @@ pub struct Faults {
     /// Share of requests answered with a 429 that has no rate-limit headers at all, as
     /// the Projects and Users API limits answer.
     pub headerless_429_rate: f64,
+    /// Routes answered `403 Forbidden` whatever the caller's role, as `"POST
+    /// /projects/:id/boards"` (method, space, the route as GitLab's docs write it): what a
+    /// GitLab answers where a project setting forbids the endpoint (its issues turned
+    /// off, an archived project), which the sandbox does not model otherwise.
+    pub forbid: Vec<String>,
     /// Seed of every random decision.
     pub seed: u64,
 }
@@ -159,6 +168,17 @@ pub struct Windows {
     pub hour: Window,
     /// `issue_create_limit_per_minute`.
     pub issue_create: Window,
+}
+
+impl Windows {
+    /// Fresh windows for `faults`: the per-minute throttle's of its period.
+    pub fn for_faults(faults: &Faults) -> Self {
+        let period = faults.rate_limit_period_seconds.unwrap_or(60).max(1);
+        Windows {
+            minute: Window::new(i64::try_from(period).unwrap_or(60)),
+            ..Windows::default()
+        }
+    }
 }
 
 impl Default for Windows {

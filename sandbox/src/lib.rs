@@ -7,8 +7,11 @@
 //! request statistics and fault injection.
 
 mod api;
+mod color;
 mod error;
 mod faults;
+pub mod flags;
+mod label_title;
 mod model;
 mod params;
 mod policy;
@@ -23,6 +26,7 @@ use chrono::Utc;
 use parking_lot::Mutex;
 
 pub use faults::{ErrorBody, Faults, Stats};
+pub use label_title::LabelTitles;
 
 /// What the sandbox starts with.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +46,12 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// Which GitLab edition's issue features to have (multiple assignees, scoped labels).
     pub tier: Tier,
+    /// Feature flags to turn on at start (see [`flags::KNOWN`]), as an administrator
+    /// would with `POST /api/v4/features/:name`.
+    pub features: Vec<String>,
+    /// How label titles are stored: as sent (GitLab today, the default) or sanitized
+    /// (GitLab before gitlab-org/gitlab!207594).
+    pub label_titles: LabelTitles,
 }
 
 /// The GitLab subscription tier the sandbox behaves as.
@@ -80,6 +90,12 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// A feature flag to turn on is not one the sandbox models.
+    #[error("unknown feature flag `{name}`: the sandbox models {}", known_flags())]
+    UnknownFeature {
+        /// The flag asked for.
+        name: String,
+    },
     /// The state file exists but cannot be read or parsed.
     #[error("cannot load sandbox state from `{path}`: {reason}")]
     State {
@@ -88,6 +104,11 @@ pub enum SandboxError {
         /// Why.
         reason: String,
     },
+}
+
+fn known_flags() -> String {
+    let names: Vec<&str> = flags::KNOWN.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
 }
 
 /// Shared server state.
@@ -103,6 +124,11 @@ pub(crate) struct App {
     pub stats: Mutex<Stats>,
     pub windows: Mutex<faults::Windows>,
     pub tier: Tier,
+    /// The feature flags set, read on every request: apart from `state` (which keeps the
+    /// copy saved), so a handler that holds `state` may ask for a flag. Whoever needs
+    /// both locks takes `state` first.
+    pub features: Mutex<std::collections::BTreeMap<String, bool>>,
+    pub label_titles: LabelTitles,
 }
 
 impl App {
@@ -125,6 +151,38 @@ impl App {
         };
         let is_admin = state.user(user).is_some_and(|u| u.is_admin);
         Some((user, is_admin && (admin_scope || !state.admin_mode)))
+    }
+
+    /// Whether the feature flag `name` is on ([`flags::KNOWN`]).
+    pub(crate) fn feature(&self, name: &str) -> bool {
+        flags::enabled(&self.features.lock(), name)
+    }
+
+    /// Sets a feature flag (`None`: back to GitLab's default), live and in the state.
+    pub(crate) fn set_feature(&self, name: &str, value: Option<bool>) {
+        let mut state = self.state.lock();
+        let mut live = self.features.lock();
+        match value {
+            Some(v) => {
+                state.features.insert(name.to_owned(), v);
+                live.insert(name.to_owned(), v);
+            }
+            None => {
+                state.features.remove(name);
+                live.remove(name);
+            }
+        }
+    }
+
+    /// The scopes of a token made through the API; `None` for root's configured token,
+    /// which has them all, and for unknown tokens (refused elsewhere).
+    pub(crate) fn token_scopes(&self, token: &str) -> Option<Vec<String>> {
+        if !self.token.is_empty() && token == self.token {
+            return None;
+        }
+        let state = self.state.lock();
+        let t = state.tokens.iter().find(|t| t.token == token)?;
+        Some(t.scopes.clone())
     }
 
     pub(crate) fn next_seq(&self) -> u64 {
@@ -192,12 +250,20 @@ impl Sandbox {
         for (username, name) in &config.users {
             state.ensure_user(username, name, now);
         }
+        state.settle_namespaces(now);
         for (path, visibility) in &config.projects {
             state.ensure_project(path, visibility, now);
         }
         for (path, username, level) in &config.members {
             state.ensure_member(path, username, *level, root_id, now);
         }
+        for name in &config.features {
+            if !flags::KNOWN.iter().any(|(known, _)| known == name) {
+                return Err(SandboxError::UnknownFeature { name: name.clone() });
+            }
+            state.features.insert(name.clone(), true);
+        }
+        let features = Mutex::new(state.features.clone());
         let app = Arc::new(App {
             base_url: format!("http://{local}"),
             token: config.token,
@@ -210,6 +276,8 @@ impl Sandbox {
             stats: Mutex::new(Stats::default()),
             windows: Mutex::new(faults::Windows::default()),
             tier: config.tier,
+            features,
+            label_titles: config.label_titles,
         });
         app.save();
         Ok(Sandbox { listener, app })

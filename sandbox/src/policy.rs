@@ -2,6 +2,11 @@
 //! `app/policies/project_policy.rb`, the issue abilities from
 //! `app/policies/issue_policy.rb` and `app/policies/issuable_policy.rb`.
 //!
+//! GitLab's `planner` condition is `team_access_level == PLANNER`: Reporters and up do
+//! not get `planner_access`, they get the same issue abilities from `reporter_access`,
+//! and a few abilities differ between the two (`destroy_issue` is Planner's and
+//! Owner's; `download_code` is Reporter's and up, not Planner's).
+//!
 //! Only the abilities the sandbox's endpoints check are modelled. An administrator
 //! (`root`, or a user created with `admin=true`) may do everything while the
 //! `admin_mode` application setting is off (the default); with it on, only through a
@@ -35,12 +40,13 @@ pub struct Access {
 }
 
 impl Access {
-    /// The access of `user_id` to `project`.
+    /// The access of `user_id` to `project`: its membership there or, higher, in the
+    /// project's group or an ancestor group (`Project#team`).
     pub fn of(state: &State, project: &Project, user_id: u64) -> Access {
         Access {
             user_id,
             admin: state.user(user_id).is_some_and(|u| u.is_admin),
-            level: project.member(user_id).map(|m| m.access_level),
+            level: state.access_level(project, user_id),
             private: project.visibility == "private",
         }
     }
@@ -58,7 +64,8 @@ impl Access {
         self.user_id
     }
 
-    /// Whether the user is a direct member (`is_project_member` in the issue policy).
+    /// Whether the user is a member, directly or through a group (`is_project_member` in
+    /// the issue policy: `project.team.member?`).
     pub fn is_member(&self) -> bool {
         self.level.is_some()
     }
@@ -130,8 +137,59 @@ impl Access {
         author_id == self.user_id || self.admin_project_member()
     }
 
+    /// `admin_project` (`PUT /projects/:id`): Maintainers and Owners
+    /// (`project_policy.rb`: `maintainer_access` enables it).
+    pub fn admin_project(&self) -> bool {
+        self.admin_project_member()
+    }
+
+    /// `change_visibility_level`: Owners only (`project_policy.rb`: `owner_access`).
+    pub fn change_visibility_level(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= OWNER)
+    }
+
     /// `admin_project_member`: Maintainers and Owners add members.
     pub fn admin_project_member(&self) -> bool {
         self.admin || self.level.is_some_and(|l| l >= MAINTAINER)
+    }
+
+    /// `owner_access`: Owners and admins (`rule { owner | admin }.enable :owner_access`).
+    fn owner_access(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= OWNER)
+    }
+
+    /// `public_access`: anyone signed in on a public or internal project
+    /// (`rule { can?(:public_user_access) }.policy { enable :public_access }`), which
+    /// enables `download_code` and `read_merge_request` whatever the role.
+    fn public_access(&self) -> bool {
+        !self.private
+    }
+
+    /// `admin_issue_board` (create, edit, delete a board) and `admin_issue_board_list`
+    /// (its lists): `planner_access` and `reporter_access` both enable them, so Planner,
+    /// Reporter and up, and admins; not Guest. Boards exist on every tier: since GitLab
+    /// 12.1 `Project#multiple_issue_boards_available?` is `true` (`app/models/project.rb`).
+    pub fn admin_issue_board(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= PLANNER)
+    }
+
+    /// `download_code` (files, branches, commits, compare): `reporter_access` enables it,
+    /// `planner_access` does not; on a public or internal project `public_access` gives
+    /// it to everyone.
+    pub fn download_code(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= REPORTER) || self.public_access()
+    }
+
+    /// `read_merge_request`: Planner, Reporter and up (both rules enable it), and
+    /// everyone through `public_access` on a public or internal project; not a Guest of
+    /// a private one.
+    pub fn read_merge_request(&self) -> bool {
+        self.admin || self.level.is_some_and(|l| l >= PLANNER) || self.public_access()
+    }
+
+    /// `destroy_issue`: `planner_access` (exactly Planner) and `owner_access` enable it;
+    /// Reporters, Developers and Maintainers may not delete issues.
+    pub fn destroy_issue(&self) -> bool {
+        self.owner_access() || self.level == Some(PLANNER)
     }
 }

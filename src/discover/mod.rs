@@ -135,11 +135,12 @@ impl PushWatch {
             .collect()
     }
 
-    /// True when a push to `git_ref` (`refs/heads/BRANCH`) of `project` (lower case)
-    /// is to this block's branch.
-    pub fn on_branch(&self, project: &str, git_ref: &str) -> bool {
-        self.project == project
-            && (git_ref == format!("refs/heads/{}", self.git_ref) || git_ref == self.git_ref)
+    /// True when a push to `git_ref` (`refs/heads/BRANCH`) of `project` (any case) is to
+    /// this block's branch; an event that does not say is taken to be.
+    pub fn on_branch(&self, project: Option<&str>, git_ref: Option<&str>) -> bool {
+        project.is_none_or(|p| p.to_lowercase() == self.project)
+            && git_ref
+                .is_none_or(|r| r == format!("refs/heads/{}", self.git_ref) || r == self.git_ref)
     }
 
     /// True when one of `paths` (repository paths) is a file the block matches.
@@ -274,6 +275,7 @@ fn page_settings(
         include_sections: block.sections.clone(),
         exclude_sections: block.exclude_sections.clone(),
         board: block.board,
+        adopt: false,
         page_label: page.page_label,
         discovered: Some(Discovered {
             block: block.name.clone(),

@@ -12,11 +12,14 @@ use serde::Deserialize;
 use crate::sync::board::ObservedBoard;
 use crate::sync::{IssueState, ObservedIssue};
 
+mod adopt;
 pub mod boards;
+pub mod lease;
 pub mod notes;
 mod roadmap;
 mod transport;
 mod tree;
+mod turn;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
 /// refused to send or to follow.
@@ -53,6 +56,21 @@ pub enum TransportError {
     /// Shutting down: the request was not sent.
     #[error("not sent: shutting down")]
     Cancelled,
+    /// A write the fence did not let out: the run's lease is lost or lapsed.
+    #[error("not sent: {0}")]
+    Fenced(String),
+    /// No connection to `gitlab.url` (refused, unknown host) before any answer from it in
+    /// this client's life: a wrong URL, said at once rather than after a minute of
+    /// retries.
+    #[error(
+        "cannot reach GitLab at {url} (gitlab.url): {reason}; nothing was sent. Check the URL, or whether GitLab is up"
+    )]
+    Unreachable {
+        /// `gitlab.url`, redacted.
+        url: String,
+        /// Why, as the system said it (connection refused, name not known).
+        reason: String,
+    },
 }
 
 impl TransportError {
@@ -90,7 +108,7 @@ pub enum GitlabError {
     },
     /// 403: the token's rights.
     #[error(
-        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues)"
+        "{what}: GitLab answered 403 Forbidden: the token's user may not do this (needs at least Reporter to read, Planner or Developer to write issues), or the token lacks the `api` scope (a `read_api` token only reads)"
     )]
     Forbidden {
         /// The request.
@@ -359,8 +377,9 @@ impl GitlabError {
     }
 }
 
-pub use transport::{Client, DEFAULT_RETRY_AFTER, Policy, http_client};
+pub use transport::{Client, DEFAULT_RETRY_AFTER, Fence, GITLAB_GRACE, Policy, Turn, http_client};
 pub use tree::{IssueElsewhere, TreeFile};
+pub use turn::Onto;
 
 #[derive(Debug, Deserialize)]
 struct GlUser {
@@ -555,6 +574,10 @@ pub struct ProjectInfo {
     pub path_with_namespace: String,
     /// `public`, `internal` or `private`.
     pub visibility: Option<String>,
+    /// Who sees its issues: `enabled` (whoever sees the project), `private` (members
+    /// only) or `disabled` (`lib/api/entities/project.rb`).
+    #[serde(default)]
+    pub issues_access_level: Option<String>,
     /// Where people see it.
     pub web_url: String,
     /// What the token's user may do there (GitLab sends it to signed-in callers).
@@ -880,13 +903,21 @@ impl Gitlab {
     /// One issue as it is now, with its assignees' user ids: read right before a write,
     /// so that the write goes onto what people wrote meanwhile.
     pub async fn issue(&self, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError> {
+        Self::issue_on(&*self.client, project, iid).await
+    }
+
+    /// [`Gitlab::issue`] through `client` (a [`Turn`]'s read).
+    async fn issue_on<C>(client: &C, project: u64, iid: u64) -> Result<CurrentIssue, GitlabError>
+    where
+        C: api::AsyncClient<Error = TransportError> + Sync,
+    {
         let ep = api::projects::issues::Issue::builder()
             .project(project)
             .issue(iid)
             .build()
             .expect("an issue query builds");
         let issue: GlIssue = ep
-            .query_async(&*self.client)
+            .query_async(client)
             .await
             .map_err(|e| GitlabError::from_api(format!("reading issue #{iid}"), e))?;
         let assignee_ids = issue
@@ -1224,6 +1255,19 @@ impl Gitlab {
         iid: u64,
         edit: &IssueEdit<'_>,
     ) -> Result<(), GitlabError> {
+        Self::edit_issue_on(&*self.client, project, iid, edit).await
+    }
+
+    /// [`Gitlab::edit_issue`] through `client` (a [`Turn`]'s write).
+    async fn edit_issue_on<C>(
+        client: &C,
+        project: u64,
+        iid: u64,
+        edit: &IssueEdit<'_>,
+    ) -> Result<(), GitlabError>
+    where
+        C: api::AsyncClient<Error = TransportError> + Sync,
+    {
         let mut ep = api::projects::issues::EditIssue::builder();
         ep.project(project).issue(iid);
         if let Some(t) = edit.title {
@@ -1258,7 +1302,7 @@ impl Gitlab {
         }
         let ep = ep.build().expect("an issue edit builds");
         api::ignore(ep)
-            .query_async(&*self.client)
+            .query_async(client)
             .await
             .map_err(|e| GitlabError::from_api(format!("editing issue #{iid}"), e))
     }

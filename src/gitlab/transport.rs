@@ -7,9 +7,11 @@
 //! - When a response says `RateLimit-Remaining` is nearly spent, requests pause until
 //!   `RateLimit-Reset`, however far away, before GitLab has to say 429. The pause belongs
 //!   to the client, so a daemon that keeps its client keeps it across syncs.
-//! - 429: wait `Retry-After`, or 60 s when it is missing (GitLab's application limits
-//!   and the Projects and Users API limits send none), then retry: the request was not
-//!   applied.
+//! - 429: wait `Retry-After`, or 60 s when it is missing (older GitLab versions'
+//!   application limits and the Projects and Users API limits send none), then retry:
+//!   the request was not applied. Most instances send `RateLimit-*` on 429s only (on
+//!   other answers only behind `rate_limiting_headers_for_unthrottled_requests`), so
+//!   the throttle and 429s alone must pace a sync.
 //! - 5xx (whatever the body), timeouts and connection errors: exponential backoff with
 //!   jitter (`backon`), bounded in attempts. Only for requests that are safe to repeat: a
 //!   `POST` whose outcome is unknown is handed back to the caller, which looks before it
@@ -18,10 +20,22 @@
 //!   naming where it points. A URL on another origin than `gitlab.url` (a `Link` header
 //!   could name one) is never requested.
 //! - Every wait (throttle, pause, backoff) ends at once when the client's cancellation
-//!   token is cancelled; a request already sent is left to finish.
+//!   token is cancelled, and so does a read in flight; a write already sent is left to
+//!   finish, so that its outcome is known.
+//! - A write that replaces what a person may have typed follows its read with nothing in
+//!   between: a [`Turn`] waits for everything (slot, pause, throttles for both requests,
+//!   the fence) before the read, then sends the read and the write at once, each tried
+//!   once; the caller reads again before trying the write again (`Gitlab::edit_after_read`).
+//! - With a [`Fence`] set (the projects' leases), no write goes out unless the fence
+//!   admits it, after every other wait.
+//! - Until GitLab has answered once, a connection that cannot be made (refused, unknown
+//!   host, no connection within the connect timeout) is not retried: the URL is wrong or
+//!   GitLab is down, and a minute of silent retries would only hide it. Once it has
+//!   answered, such failures are retried.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -37,6 +51,34 @@ use url::Url;
 
 use super::{GitlabError, TransportError};
 use crate::metrics::GitlabMetrics;
+
+/// How long GitLab may still run a request after the client gave up on it: gitlab.com
+/// ends a request after about 60 s (`Rack::Timeout`). A write admitted by the [`Fence`]
+/// must be done within its timeout plus this.
+pub const GITLAB_GRACE: Duration = Duration::from_secs(60);
+
+/// What every write waits for, after every other wait and right before it is sent: the
+/// lease of the projects a run writes to (`sync_run::lease`).
+#[async_trait]
+pub trait Fence: Send + Sync {
+    /// Returns once writes may go out and be done within `budget` from now (waiting for
+    /// a renewal if need be), or why no write may go out any more.
+    async fn admit(&self, budget: Duration) -> Result<(), String>;
+}
+
+/// How a request goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Waits for a concurrency slot, the rate-limit pause and the throttles, and a write
+    /// also for the fence; tried again when that is safe.
+    Queued,
+    /// Sent at once and tried once: the read and the write of a [`Turn`], whose waits
+    /// came before the read, and a lease's release at a shutdown.
+    AtOnce,
+    /// The lease's own requests: no slot (writers waiting at the fence hold them) and no
+    /// fence (they are what opens it); the pause, the throttles and retries as usual.
+    Lease,
+}
 
 /// How hard to push GitLab, and how to recover.
 #[derive(Debug, Clone)]
@@ -108,6 +150,11 @@ pub struct Client {
     metrics: Option<Arc<GitlabMetrics>>,
     /// When cancelled, no further request is sent and every wait ends.
     cancel: CancellationToken,
+    /// What every write must pass (the leases of a run), if any.
+    fence: std::sync::Mutex<Option<Arc<dyn Fence>>>,
+    /// Whether GitLab has answered anything yet: before, a connection that cannot be made
+    /// fails at once ([`TransportError::Unreachable`]).
+    reached: AtomicBool,
 }
 
 /// A rate-limit pause: until `until` (monotonic), which is `wall` on the clock.
@@ -203,6 +250,88 @@ impl Client {
             paused_until: Mutex::new(None),
             policy,
             metrics: None,
+            fence: std::sync::Mutex::new(None),
+            reached: AtomicBool::new(false),
+        })
+    }
+
+    /// Makes every write pass `fence` from now on (`None`: no fence).
+    pub fn set_fence(&self, fence: Option<Arc<dyn Fence>>) {
+        *self
+            .fence
+            .lock()
+            .expect("never poisoned: no panic while held") = fence;
+    }
+
+    /// The policy it was built with.
+    pub(super) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Its cancellation token (a shutdown).
+    pub(super) fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// How long a write admitted now may take: its timeout, and what GitLab may run
+    /// after the client gave up.
+    fn write_budget(&self) -> Duration {
+        self.policy.timeout + GITLAB_GRACE
+    }
+
+    /// Waits until the fence, if any, admits writes for `budget`.
+    async fn admit(&self, budget: Duration) -> Result<(), Failure> {
+        let fence = self
+            .fence
+            .lock()
+            .expect("never poisoned: no panic while held")
+            .clone();
+        let Some(fence) = fence else {
+            return Ok(());
+        };
+        tokio::select! {
+            admitted = fence.admit(budget) => admitted.map_err(|why| Failure::Final(TransportError::Fenced(why))),
+            () = self.cancel.cancelled() => Err(Failure::Final(TransportError::Cancelled)),
+        }
+    }
+
+    /// A read and a write with nothing between them: waits here, before the read, for a
+    /// concurrency slot (held by the turn), the rate-limit pause, two requests' worth of
+    /// every throttle and the fence (for both requests), then the pause once more; the
+    /// turn's requests then go out at once. `Err` when cancelled or fenced meanwhile.
+    pub(super) async fn turn(&self) -> Result<Turn<'_>, TransportError> {
+        let waits = async {
+            let slot = self
+                .slots
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            self.wait_for_pause().await;
+            // Two cells, one after the other: with a burst of one (under 120 requests a
+            // minute) two at once would never be granted.
+            for _ in 0..2 {
+                self.requests.until_ready().await;
+                if let Some(hourly) = &self.hourly {
+                    hourly.until_ready().await;
+                }
+            }
+            let budget = self.policy.timeout * 2 + GITLAB_GRACE;
+            self.admit(budget).await?;
+            // A pause set while the throttles or the fence held this turn back.
+            self.wait_for_pause().await;
+            Ok(slot)
+        };
+        let slot = tokio::select! {
+            slot = waits => slot.map_err(|f: Failure| match f {
+                Failure::Final(e) | Failure::Transport(e, _) => e,
+                Failure::Status(..) => TransportError::Cancelled,
+            })?,
+            () = self.cancel.cancelled() => return Err(TransportError::Cancelled),
+        };
+        Ok(Turn {
+            client: self,
+            _slot: slot,
+            throttled: std::sync::Mutex::new(None),
         })
     }
 
@@ -325,15 +454,26 @@ impl Client {
         url: &str,
         headers: &HeaderMap,
         body: &[u8],
+        mode: Mode,
     ) -> Result<http::Response<Bytes>, Failure> {
         let creates_issue =
             *method == Method::POST && url.trim_end_matches('/').ends_with("/issues");
         let target = self.own_url(url).map_err(Failure::Final)?;
-        let _slot = tokio::select! {
-            slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
-            () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
+        let _slot = match mode {
+            Mode::Queued => Some(tokio::select! {
+                slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
+                () = self.cancel.cancelled() => return Err(Failure::Final(TransportError::Cancelled)),
+            }),
+            Mode::AtOnce | Mode::Lease => None,
         };
-        self.wait_turn(creates_issue).await?;
+        if mode != Mode::AtOnce {
+            self.wait_turn(creates_issue).await?;
+        }
+        if mode == Mode::Queued && !matches!(*method, Method::GET | Method::HEAD) {
+            // After every other wait: a lease that lapsed during a long pause is renewed
+            // (or found lost) before this write goes out, not after.
+            self.admit(self.write_budget()).await?;
+        }
         let mut token = http::HeaderValue::from_str(self.token.expose_secret())
             .map_err(|e| Failure::Transport(TransportError::Build(e.into()), false))?;
         token.set_sensitive(true);
@@ -346,11 +486,20 @@ impl Client {
         let response = match request.send().await {
             Ok(r) => {
                 self.count_request(Some(r.status().as_u16()));
+                self.reached.store(true, Ordering::Relaxed);
                 r
             }
             Err(e) => {
                 self.count_request(None);
                 let not_sent = e.is_connect();
+                if not_sent && !self.reached.load(Ordering::Relaxed) {
+                    return Err(Failure::Final(TransportError::Unreachable {
+                        url: crate::redact::url(&self.base)
+                            .trim_end_matches('/')
+                            .to_owned(),
+                        reason: root_cause(&e),
+                    }));
+                }
                 return Err(Failure::Transport(e.into(), not_sent));
             }
         };
@@ -418,6 +567,16 @@ impl Client {
     }
 }
 
+/// The innermost cause of `e` (`Connection refused (os error 111)`, `failed to lookup
+/// address information: …`), without the URL reqwest puts in front.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    crate::redact::text(&cause.to_string()).into_owned()
+}
+
 /// Why an attempt did not give a usable answer.
 #[derive(Debug)]
 enum Failure {
@@ -450,18 +609,27 @@ impl api::RestClient for Client {
     }
 }
 
-#[async_trait]
-impl api::AsyncClient for Client {
-    async fn rest_async(
+impl Client {
+    /// Sends one request built by the `gitlab` crate (or by hand) as `mode` says: every
+    /// status comes back as a response (the crate turns a non-2xx into an error); `Err`
+    /// only when no answer could be had.
+    pub(super) async fn send(
         &self,
         request: http::request::Builder,
         body: Vec<u8>,
-    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        mode: Mode,
+    ) -> Result<http::Response<Bytes>, ApiError<TransportError>> {
         let (parts, ()) = request
             .body(())
             .map_err(|e| ApiError::client(TransportError::Build(e)))?
             .into_parts();
         let (method, url, headers) = (parts.method, parts.uri.to_string(), parts.headers);
+        if mode == Mode::AtOnce {
+            return match self.attempt(&method, &url, &headers, &body, mode).await {
+                Ok(response) | Err(Failure::Status(response, _)) => Ok(response),
+                Err(Failure::Transport(e, _) | Failure::Final(e)) => Err(ApiError::client(e)),
+            };
+        }
         // GET, HEAD and PUT (issue edits set values, add and remove labels) can be repeated;
         // so can creating a label, whose repeat answers 409, which the caller accepts.
         let idempotent = method != Method::POST || parts.uri.path().ends_with("/labels");
@@ -471,7 +639,7 @@ impl api::AsyncClient for Client {
             .with_max_times(self.policy.max_retries)
             .with_jitter();
         let cancel = self.cancel.clone();
-        let result = (|| self.attempt(&method, &url, &headers, &body))
+        let attempts = (|| self.attempt(&method, &url, &headers, &body, mode))
             .retry(backoff)
             // A shutdown ends the wait; the next attempt then stops before sending.
             .sleep(move |delay| {
@@ -494,14 +662,84 @@ impl api::AsyncClient for Client {
                     Failure::Transport(e, _) | Failure::Final(e) => e.to_string(),
                 };
                 tracing::warn!(%method, path = %parts.uri.path(), retry_in_ms = delay.as_millis() as u64, "GitLab request failed ({what}); retrying");
-            })
-            .await;
+            });
+        // A read is abandoned at once on a cancel; a write already sent is left to finish,
+        // so that its outcome is known.
+        let result = if matches!(method, Method::GET | Method::HEAD) {
+            tokio::select! {
+                result = attempts => result,
+                () = self.cancel.cancelled() => Err(Failure::Final(TransportError::Cancelled)),
+            }
+        } else {
+            attempts.await
+        };
         match result {
             Ok(response) => Ok(response),
             // Out of retries, or not safe to retry: the crate turns the status into an error.
             Err(Failure::Status(response, _)) => Ok(response),
             Err(Failure::Transport(e, _) | Failure::Final(e)) => Err(ApiError::client(e)),
         }
+    }
+}
+
+#[async_trait]
+impl api::AsyncClient for Client {
+    async fn rest_async(
+        &self,
+        request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        self.send(request, body, Mode::Queued).await
+    }
+}
+
+/// A read and the write that follows it, sent back to back with nothing between them:
+/// every wait came before the turn was given ([`Client::turn`]), and it holds a
+/// concurrency slot. Each request is tried once; a 429's wait is kept
+/// ([`Turn::throttled`]) so that the caller waits it out and reads again before it
+/// writes.
+pub struct Turn<'a> {
+    client: &'a Client,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+    throttled: std::sync::Mutex<Option<Duration>>,
+}
+
+impl Turn<'_> {
+    /// The wait a 429 answer to this turn asked for (`Retry-After`, or the default), if
+    /// one came: the request was not applied.
+    pub fn throttled(&self) -> Option<Duration> {
+        *self
+            .throttled
+            .lock()
+            .expect("never poisoned: no panic while held")
+    }
+}
+
+impl api::RestClient for Turn<'_> {
+    type Error = TransportError;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<Self::Error>> {
+        self.client.rest_endpoint(endpoint)
+    }
+}
+
+#[async_trait]
+impl api::AsyncClient for Turn<'_> {
+    async fn rest_async(
+        &self,
+        request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        let response = self.client.send(request, body, Mode::AtOnce).await?;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            // Counted as a rate-limit wait by the attempt already.
+            let wait = retry_after(response.headers(), self.client.policy.default_retry_after);
+            *self
+                .throttled
+                .lock()
+                .expect("never poisoned: no panic while held") = Some(wait);
+        }
+        Ok(response)
     }
 }
 

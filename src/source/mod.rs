@@ -186,10 +186,11 @@ impl std::fmt::Debug for SourceSpec {
     }
 }
 
-/// What the daemon remembers of each page's source between ticks, so that an unchanged
-/// page costs a `304` (http) or a compared `blob_id` (gitlab), and no planning; and what
-/// discovery made of each file of a repository tree, by blob, so that an unchanged file
-/// is not read again.
+/// Each page's source as last read: its text and version (`ETag`, `blob_id`, file length
+/// and time), so that an unchanged `http(s)` page costs a `304`. Kept by the cache's
+/// `Session` (`sync_run::cache`), for one run or, in the daemon, for its life. Beside
+/// it, what `[[discover]]` made of each file of a repository tree, by blob (an unchanged
+/// file is not read again), and what vanished-page detection remembers of projects.
 #[derive(Debug, Default)]
 pub struct SourceCache {
     entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
@@ -197,9 +198,6 @@ pub struct SourceCache {
     files_changed: std::sync::atomic::AtomicBool,
     /// (project, label) → its open managed issues with that label at the last full read.
     open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
-    /// Project → the pages that wrote to it at its last full read.
-    project_pages:
-        std::sync::Mutex<std::collections::HashMap<String, std::collections::BTreeSet<String>>>,
 }
 
 /// What discovery made of one file of a repository tree: the same blob is the same text,
@@ -319,24 +317,6 @@ impl SourceCache {
             .expect("the cache lock is never poisoned")
             .get(&(project.to_owned(), label.to_owned()))
             .copied()
-    }
-
-    /// Remembers which pages wrote to `project` when it was last read in full.
-    pub fn set_project_pages(&self, project: &str, pages: std::collections::BTreeSet<String>) {
-        self.project_pages
-            .lock()
-            .expect("the cache lock is never poisoned")
-            .insert(project.to_owned(), pages);
-    }
-
-    /// Every project with the pages that wrote to it at its last full read.
-    pub fn project_pages(&self) -> Vec<(String, std::collections::BTreeSet<String>)> {
-        self.project_pages
-            .lock()
-            .expect("the cache lock is never poisoned")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
     }
 
     /// Marks the page's current version as synced (or not).

@@ -9,14 +9,16 @@ use indicatif::ProgressBar;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::gitlab::{CreatedIssue, Gitlab, GitlabError, IssueEdit};
+use crate::gitlab::{CreatedIssue, CurrentIssue, Gitlab, GitlabError, IssueEdit, Onto};
 use crate::sync::board::{self, BoardPlan};
-use crate::sync::plan::{AssigneeSwap, BlockWrite, IssueToCreate, conflict_note};
+use crate::sync::plan::{AssigneeSwap, BlockText, BlockWrite, IssueToCreate, conflict_note};
 use crate::sync::{
     Action, ActionKind, IssueState, PageOutcome, PageReport, Plan, Write, WriteResult,
 };
 
 use super::{Connection, Planned, ResolvedPeople};
+
+mod adopt;
 
 /// A planned run, ready to print and to apply.
 #[derive(Debug)]
@@ -82,6 +84,16 @@ impl Prepared {
     pub fn with_refusals(mut self, refused: BTreeMap<String, super::ProjectError>) -> Self {
         self.refused = refused;
         self
+    }
+
+    /// Refuses to write to `project` as well, for `why`.
+    pub fn refuse(&mut self, project: String, why: super::ProjectError) {
+        self.refused.insert(project, why);
+    }
+
+    /// Whether the token may not write to `project` (its pages fail when applied).
+    pub fn refuses(&self, project: &str) -> bool {
+        self.refused.contains_key(project)
     }
 
     /// Writes `cache` after a successful apply, or on [`Prepared::save_cache`].
@@ -188,6 +200,7 @@ impl Prepared {
                 }
             }
         }
+        self.plan.applied = true;
         if let Some(cache) = self.cache.take() {
             cache.save(&self.plan, true).await;
         }
@@ -231,6 +244,9 @@ impl Prepared {
     async fn create_labels(&mut self, project: u64, page: &PageReport) -> usize {
         let mut failed = 0;
         for label in &page.create_labels {
+            if self.blocked_reason(project).is_some() {
+                break;
+            }
             let (color, description) = self.label_colors.get(label).cloned().unwrap_or_default();
             match self
                 .gitlab
@@ -245,6 +261,7 @@ impl Prepared {
                 }
                 Err(e) => {
                     tracing::error!(page = %page.id, "{e}");
+                    self.stop_if_forbidden(project, &e);
                     failed += 1;
                 }
             }
@@ -286,6 +303,7 @@ impl Prepared {
                     Err(e) if e.is_cancelled() => (0, 1, None),
                     Err(e) => {
                         progress.suspend(|| tracing::error!(page = %page_id, key = %key, "{e}"));
+                        self.stop_if_forbidden(project, &e);
                         (1, 0, Some((index, WriteResult::Failed)))
                     }
                 }
@@ -312,22 +330,11 @@ impl Prepared {
         }
         let board_id = match board.board_id {
             Some(id) => id,
-            None => match self.gitlab.create_board(project, &board.board).await {
-                Ok(id) => id,
-                // The token may write issues (checked before any write), so a 403 here is
-                // GitLab Free, whose API creates no board at all: the issues are what
-                // matters, and failing every run over a board would hide real failures.
-                Err(GitlabError::Forbidden { .. }) => {
-                    tracing::warn!(
-                        page = %page.id,
-                        "GitLab refused to create the board “{}” in {} (403): GitLab Free creates no issue board through its API (several boards per project need Premium or Ultimate). The issues are synced all the same; set `board = false` on the page to stop trying",
-                        board.board,
-                        page.project
-                    );
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            },
+            None => self
+                .gitlab
+                .create_board(project, &board.board)
+                .await
+                .map_err(|e| board_refused(e, page))?,
         };
         let ids = self.label_ids.get(&page.project);
         // Labels known only from the issues that carry them have no id (0): a no-op
@@ -355,7 +362,8 @@ impl Prepared {
             };
             self.gitlab
                 .add_board_list(project, board_id, label_id, label, *position as u64)
-                .await?;
+                .await
+                .map_err(|e| board_refused(e, page))?;
         }
         Ok(())
     }
@@ -380,6 +388,20 @@ impl Prepared {
             .expect("never poisoned: no panic while held")
             .entry(project)
             .or_insert(why);
+    }
+
+    /// Stops writing to `project` after GitLab refused a write with 403: the token's
+    /// role was checked before any write, so what is left is the token itself (a
+    /// `read_api` token) or a rule of the instance, and every further write would be
+    /// refused the same way.
+    fn stop_if_forbidden(&self, project: u64, error: &GitlabError) {
+        if let GitlabError::Forbidden { .. } = error {
+            self.blocked
+                .lock()
+                .expect("never poisoned: no panic while held")
+                .entry(project)
+                .or_insert_with(|| format!("{error}; nothing more is written to this project"));
+        }
     }
 
     fn user_id(&self, username: &Option<String>) -> Option<u64> {
@@ -475,6 +497,7 @@ impl Prepared {
             return Ok(());
         };
         match write {
+            Write::Adopt(adoption) => self.adopt_issue(project, action, adoption).await,
             Write::Create(_) => {
                 // Rendered now, not held in the plan: a first sync of a large page would
                 // hold every description until the last write.
@@ -489,12 +512,7 @@ impl Prepared {
                     });
                 }
                 if let Some(closing) = &new.close_description {
-                    let close = IssueEdit {
-                        description: Some(closing),
-                        state: Some(IssueState::Closed),
-                        ..IssueEdit::default()
-                    };
-                    self.gitlab.edit_issue(project, iid, &close).await?;
+                    self.close_created(project, page, iid, closing).await?;
                 }
                 Ok(())
             }
@@ -507,45 +525,72 @@ impl Prepared {
                 assignee,
                 state,
             } => {
-                let (description, assignees) = self
-                    .onto_current(
-                        project,
-                        page,
-                        *iid,
-                        description.as_deref(),
-                        assignee.as_ref(),
-                    )
-                    .await?;
                 let edit = IssueEdit {
                     title: title.as_deref(),
-                    description: description.as_deref(),
                     add_labels,
                     remove_labels,
-                    assignees,
                     state: *state,
+                    ..IssueEdit::default()
                 };
-                self.gitlab.edit_issue(project, *iid, &edit).await
+                self.gitlab
+                    .edit_after_read(project, *iid, &edit, |current| {
+                        self.onto(
+                            page,
+                            *iid,
+                            current,
+                            description.as_deref(),
+                            assignee.as_ref(),
+                        )
+                    })
+                    .await
             }
         }
     }
 
-    /// The description and assignees to write, worked out on the issue as it is now
-    /// rather than on the plan's snapshot, which can be minutes old: what a person wrote
-    /// around the managed block, and the assignees they added, stay. A managed block a
-    /// person changed since the last sync is kept in a note before it is replaced.
-    ///
-    /// Every edit reads the issue first, even one that sets only labels or the state: an
-    /// issue a person took out of handbook-sync since the plan (the managed label
-    /// removed, or the marker now naming another page) is not written.
-    async fn onto_current(
+    /// Closes an issue just created for an item that is done or handed over, with its
+    /// closing block and marker put onto the issue as it is right before the write, like
+    /// every other edit: a person may have written in it since the create.
+    async fn close_created(
         &self,
         project: u64,
         page: &str,
         iid: u64,
+        closing: &str,
+    ) -> Result<(), GitlabError> {
+        let parsed = crate::sync::marker::parse(closing).expect("a rendered block parses");
+        let block = BlockWrite {
+            last_block: crate::sync::marker::hash(&parsed.block),
+            block: BlockText::Handbook(parsed.block),
+            marker: parsed.marker.expect("a rendered block has its marker"),
+        };
+        let close = IssueEdit {
+            state: Some(IssueState::Closed),
+            ..IssueEdit::default()
+        };
+        self.gitlab
+            .edit_after_read(project, iid, &close, |current| {
+                self.onto(page, iid, current, Some(&block), None)
+            })
+            .await
+    }
+
+    /// The description and assignees to write, worked out on the issue as it is now
+    /// (read right before the write) rather than on the plan's snapshot, which can be
+    /// minutes old: what a person wrote around the managed block, and the assignees they
+    /// added, stay. A managed block a person changed since the last sync is kept in a
+    /// note before it is replaced.
+    ///
+    /// Every edit reads the issue first, even one that sets only labels or the state: an
+    /// issue a person took out of handbook-sync since the plan (the managed label
+    /// removed, or the marker now naming another page) is not written.
+    fn onto(
+        &self,
+        page: &str,
+        iid: u64,
+        current: &CurrentIssue,
         block: Option<&BlockWrite>,
         swap: Option<&AssigneeSwap>,
-    ) -> Result<(Option<String>, Option<Vec<u64>>), GitlabError> {
-        let current = self.gitlab.issue(project, iid).await?;
+    ) -> Result<Onto, GitlabError> {
         let unmanaged = if !current.issue.labels.contains(&self.managed_label) {
             Some(format!(
                 "the label `{}` was removed since the plan was made",
@@ -566,29 +611,30 @@ impl Prepared {
                 message: format!("{why}; the issue is left as people wrote it"),
             });
         }
-        let description = match block {
-            None => None,
-            Some(block) => {
-                let Some(rewrite) = block.apply_to(&current.description) else {
-                    return Err(GitlabError::Other {
-                        what: format!("editing issue #{iid}"),
-                        message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),
-                    });
-                };
-                if let Some(theirs) = &rewrite.displaced {
-                    tracing::warn!(
-                        iid,
-                        "the managed block was changed by a person and in the handbook; keeping their version in a note"
-                    );
-                    self.gitlab
-                        .create_note(project, iid, &conflict_note(theirs))
-                        .await?;
-                }
-                Some(rewrite.description)
-            }
-        };
+        let mut onto = Onto::default();
+        if let Some(block) = block {
+            let Some(rewrite) = block.apply_to(&current.description) else {
+                return Err(GitlabError::Other {
+                    what: format!("editing issue #{iid}"),
+                    message: "its managed block was removed since the plan was made; the issue is left as people wrote it".into(),
+                });
+            };
+            onto.note = rewrite.displaced.as_deref().map(conflict_note);
+            onto.description = Some(rewrite.description);
+        }
+        onto.assignees = self.swapped_assignees(swap, current);
+        Ok(onto)
+    }
+
+    /// The user ids of `current`'s assignees after `swap`, or `None` when it changes
+    /// nothing there.
+    fn swapped_assignees(
+        &self,
+        swap: Option<&AssigneeSwap>,
+        current: &crate::gitlab::CurrentIssue,
+    ) -> Option<Vec<u64>> {
         let now = &current.issue.assignees;
-        let assignees = swap.filter(|s| !s.is_noop(now)).map(|s| {
+        swap.filter(|s| !s.is_noop(now)).map(|s| {
             s.apply_to(now)
                 .iter()
                 .filter_map(|u| {
@@ -596,7 +642,24 @@ impl Prepared {
                     id.or_else(|| self.user_ids.get(u).copied())
                 })
                 .collect()
-        });
-        Ok((description, assignees))
+        })
+    }
+}
+
+/// A board write GitLab refused: boards exist on every tier (GitLab 12.1 and later), so a
+/// 403 is about rights, and says which (`admin_issue_board` and `admin_issue_board_list`
+/// in `app/policies/project_policy.rb`). The token's role was checked before any write,
+/// so this is a project whose boards or issues are turned off, or a GitLab older than
+/// 12.1 on its Free tier.
+fn board_refused(e: GitlabError, page: &PageReport) -> GitlabError {
+    match e {
+        GitlabError::Forbidden { what } => GitlabError::Other {
+            what,
+            message: format!(
+                "GitLab answered 403 Forbidden: the token's user may not change issue boards in {} (`admin_issue_board`: Planner, Reporter or higher, with the project's issues turned on). The issues are synced all the same; set `board = false` on page `{}` to stop trying",
+                page.project, page.id
+            ),
+        },
+        other => other,
     }
 }

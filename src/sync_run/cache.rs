@@ -24,6 +24,11 @@
 //! by `plan` when it would write nothing there, by `apply` when everything was applied.
 //! What the cache cannot see — an issue deleted or moved, a member who left, a label
 //! deleted — waits for the next full read, at most [`MAX_AGE`] later.
+//!
+//! The daemon keeps the same cache in [`Memory`] instead of files: every tick asks
+//! GitLab for the issues updated since the last sync (one request per project), so a
+//! person's change is seen within a tick, and an unreachable GitLab or a revoked token
+//! fails the tick.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,11 +123,88 @@ impl IssueEntry {
     }
 }
 
+/// The cache in memory, for a process that syncs again and again (the daemon): what
+/// the last successful sync of each project saw, and the text of every page as last
+/// read. Clones of the `Arc` share it.
+#[derive(Debug, Default)]
+pub struct Memory {
+    projects: std::sync::Mutex<BTreeMap<String, ProjectCache>>,
+    sources: Arc<SourceCache>,
+}
+
+impl Memory {
+    /// Each page's source as the last sync read it (text, version): what the roadmap
+    /// takes its titles and order from.
+    pub fn sources(&self) -> &SourceCache {
+        &self.sources
+    }
+
+    /// [`Memory::sources`], shared: discovery reads and remembers through it.
+    pub fn shared_sources(&self) -> Arc<SourceCache> {
+        self.sources.clone()
+    }
+}
+
+/// Where a [`Session`] loads and saves.
+#[derive(Debug)]
+enum Store {
+    /// One file per project in `sync.cache_dir`.
+    Dir(PathBuf),
+    /// The daemon's memory.
+    Memory(Arc<Memory>),
+}
+
+impl Store {
+    /// `project`'s cache, checked, or why it cannot be used.
+    async fn load(
+        &self,
+        project: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ProjectCache, String> {
+        match self {
+            Store::Dir(dir) => load(dir, project, fingerprint, now).await,
+            Store::Memory(memory) => {
+                let cache = memory
+                    .projects
+                    .lock()
+                    .expect("the cache lock is never poisoned")
+                    .get(project)
+                    .cloned()
+                    .ok_or_else(|| "no cache yet".to_owned())?;
+                check_age(&cache, now)?;
+                Ok(cache)
+            }
+        }
+    }
+
+    async fn save(&self, cache: &ProjectCache) {
+        match self {
+            Store::Dir(dir) => {
+                if let Err(e) = store(dir, cache).await {
+                    tracing::warn!(
+                        project = %cache.project,
+                        dir = %dir.display(),
+                        "could not write the cache ({e}); the next run reads the project in full"
+                    );
+                }
+            }
+            Store::Memory(memory) => {
+                memory
+                    .projects
+                    .lock()
+                    .expect("the cache lock is never poisoned")
+                    .insert(cache.project.clone(), cache.clone());
+            }
+        }
+    }
+}
+
 /// The cache of one run: loaded before the pages are read, written after the plan (or
 /// the apply) for the projects that succeeded.
 #[derive(Debug)]
 pub struct Session {
-    dir: PathBuf,
+    store: Store,
     fingerprint: String,
     margin: chrono::TimeDelta,
     managed_label: String,
@@ -151,13 +233,38 @@ impl Session {
         sources: Arc<SourceCache>,
     ) -> Option<Self> {
         let dir = config.cache_dir()?;
+        Some(Self::open_in(Store::Dir(dir), config, pages, sources).await)
+    }
+
+    /// The cache of `config`'s projects that `pages` touch, in `memory` (the daemon's).
+    pub async fn in_memory(
+        memory: &Arc<Memory>,
+        config: &Config,
+        pages: &[crate::config::PageSettings],
+    ) -> Self {
+        // Kept from tick to tick: an `http(s)` page's last `ETag` goes out again.
+        Self::open_in(
+            Store::Memory(memory.clone()),
+            config,
+            pages,
+            memory.sources.clone(),
+        )
+        .await
+    }
+
+    async fn open_in(
+        store: Store,
+        config: &Config,
+        pages: &[crate::config::PageSettings],
+        sources: Arc<SourceCache>,
+    ) -> Self {
         let fingerprint = config.plan_fingerprint();
         let started = Utc::now();
         let mut loaded = BTreeMap::new();
         for settings in pages {
             let project = &settings.project;
             if !loaded.contains_key(project) {
-                match load(&dir, project, &fingerprint, started).await {
+                match store.load(project, &fingerprint, started).await {
                     Ok(cache) => {
                         loaded.insert(project.clone(), cache);
                     }
@@ -186,8 +293,8 @@ impl Session {
                 );
             }
         }
-        Some(Session {
-            dir,
+        Session {
+            store,
             fingerprint,
             margin: chrono::TimeDelta::seconds(
                 i64::try_from(config.sync.cache_clock_margin_seconds).unwrap_or(86_400),
@@ -199,7 +306,7 @@ impl Session {
             pending: BTreeMap::new(),
             block_labels: config.discover.iter().map(|b| b.label()).collect(),
             all_pages: config.pages.iter().map(|p| p.id.clone()).collect(),
-        })
+        }
     }
 
     /// The source cache `read_pages` is to use.
@@ -254,6 +361,7 @@ impl Session {
             tracing::info!(
                 project = %project,
                 since = %since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                updated = updated.len(),
                 "no page and no issue changed since the last sync (cache): nothing to read or write"
             );
             for input in pages.iter_mut().filter(|p| p.settings.project == project) {
@@ -358,13 +466,7 @@ impl Session {
             if !succeeded || (!applied && writes_to(plan, project)) {
                 continue;
             }
-            if let Err(e) = store(&self.dir, cache).await {
-                tracing::warn!(
-                    project = %project,
-                    dir = %self.dir.display(),
-                    "could not write the cache ({e}); the next run reads the project in full"
-                );
-            }
+            self.store.save(cache).await;
         }
     }
 }
@@ -495,6 +597,12 @@ async fn load(
             path.display()
         ));
     }
+    check_age(&cache, now)?;
+    Ok(cache)
+}
+
+/// Refuses a cache whose last full read is more than [`MAX_AGE`] old, or in the future.
+fn check_age(cache: &ProjectCache, now: DateTime<Utc>) -> Result<(), String> {
     let age = now - cache.full_read_at;
     if age > MAX_AGE {
         return Err(format!(
@@ -505,7 +613,7 @@ async fn load(
     if age < -chrono::TimeDelta::minutes(5) {
         return Err("its last full read lies in the future (the clock moved back)".to_owned());
     }
-    Ok(cache)
+    Ok(())
 }
 
 /// Writes `cache` atomically: a new temporary file in the same directory (created

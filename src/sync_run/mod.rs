@@ -25,8 +25,10 @@ use crate::metrics::GitlabMetrics;
 use crate::source::SourceCache;
 use crate::sync::ObservedIssue;
 
+mod adopt;
 mod apply;
 pub mod cache;
+pub mod lease;
 mod pages;
 mod people;
 mod planning;
@@ -55,8 +57,13 @@ pub struct RunOptions {
     pub allow_removed_pages: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
-    /// The daemon's memory of page sources: an unchanged, already synced page is skipped.
-    pub cache: Option<Arc<SourceCache>>,
+    /// The daemon's cache, in memory: like `sync.cache_dir`'s, an unchanged page of a
+    /// project where GitLab lists no changed issue is not read further. `None`: the
+    /// files of `sync.cache_dir`, if set.
+    pub cache: Option<Arc<cache::Memory>>,
+    /// Take over open hand-made issues whose title is an item's, on every page
+    /// (`--adopt`; a page can ask for it with `adopt = true`).
+    pub adopt: bool,
     /// Where the GitLab client counts requests and rate-limit waits; `None` counts
     /// nothing. Used by [`prepare`], which builds the client; [`prepare_on`] takes one
     /// that already counts where it should.
@@ -75,6 +82,9 @@ pub enum RunError {
     /// The client could not be built.
     #[error(transparent)]
     Gitlab(#[from] GitlabError),
+    /// A project's lease could not be taken (`lease::prepare_leased`).
+    #[error(transparent)]
+    Lease(Box<lease::LeaseError>),
 }
 
 /// What a run talks through: GitLab, and plain HTTP for `http(s)` page sources. Clones
@@ -85,6 +95,9 @@ pub struct Connection {
     pub gitlab: Gitlab,
     /// For `http(s)` pages (same timeouts and user agent as the GitLab client).
     pub http: reqwest::Client,
+    /// Once cancelled, no page is read and a read in progress is abandoned (the GitLab
+    /// client stops on the same token).
+    pub cancel: CancellationToken,
 }
 
 impl Connection {
@@ -107,10 +120,11 @@ impl Connection {
     ) -> Result<Self, GitlabError> {
         let client = Client::new(&config.gitlab_url, token, config.policy())?
             .with_metrics(metrics)
-            .with_cancel(cancel);
+            .with_cancel(cancel.clone());
         Ok(Connection {
             gitlab: Gitlab::new(client),
             http: crate::gitlab::http_client(config.policy().timeout)?,
+            cancel,
         })
     }
 }
@@ -159,7 +173,12 @@ pub async fn prepare_on(
 ) -> Result<Prepared, RunError> {
     // What the daemon remembers, or this run's own memory (with `sync.cache_dir`,
     // discovery's memory of repository files comes from there).
-    let sources = options.cache.clone().unwrap_or_default();
+    // What the daemon remembers, or this run's own memory (with `sync.cache_dir`,
+    // discovery's memory of repository files comes from there).
+    let sources = match &options.cache {
+        Some(memory) => memory.shared_sources(),
+        None => std::sync::Arc::new(SourceCache::default()),
+    };
     let persisted = options.cache.is_none();
     if persisted {
         cache::load_discovery(config, &sources).await;
@@ -171,9 +190,9 @@ pub async fn prepare_on(
     let config = &expansion.config;
     let selected = select_pages(config, &options.pages)?;
     let whole = options.pages.is_empty();
-    // The daemon remembers sources in memory; a run in a new process may use the cache.
-    let mut cache = match options.cache {
-        Some(_) => None,
+    // The daemon keeps the cache in memory; a run in a new process may keep it in files.
+    let mut cache = match &options.cache {
+        Some(memory) => Some(cache::Session::in_memory(memory, config, &selected).await),
         None => cache::Session::open(config, &selected, sources.clone()).await,
     };
     let mut pages = read_pages(config, connection, &selected, Some(&sources)).await;
@@ -202,12 +221,28 @@ pub async fn prepare_on(
     }
     let mut people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
+    // Only when an adopting page would create: a run with nothing to create reads no more.
+    let strangers = adopt::read_candidates(
+        &connection.gitlab,
+        config,
+        options,
+        &planned.plan,
+        &mut projects,
+    )
+    .await;
+    if let Some(strangers) = &strangers {
+        planned = plan(config, options, &pages, &projects, &people);
+        adopt::warn_strangers(&mut planned.plan, config, strangers);
+    }
     // Configured users who are not members are asked for only when a write needs them.
     if people
         .confirm(&connection.gitlab, &planned.plan, concurrency)
         .await
     {
         planned = plan(config, options, &pages, &projects, &people);
+        if let Some(strangers) = &strangers {
+            adopt::warn_strangers(&mut planned.plan, config, strangers);
+        }
     }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;

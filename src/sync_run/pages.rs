@@ -16,6 +16,30 @@ pub enum PageError {
     /// Discovery could not make a page of a file, or list a block's files.
     #[error("{0}")]
     Discovery(crate::discover::Problem),
+    /// Not read: the process is stopping.
+    #[error("page `{page}` not read: shutting down")]
+    Cancelled {
+        /// The page id.
+        page: String,
+    },
+    /// Its source, a path relative to the configuration file, could not be read: the
+    /// message says so, since a path that works from the shell's directory may not work
+    /// from the file's.
+    #[error(
+        "page `{page}`: source `{written}` is relative to the configuration file `{}`",
+        config.display()
+    )]
+    RelativeSource {
+        /// The page id.
+        page: String,
+        /// `pages[].source` as written.
+        written: String,
+        /// The configuration file.
+        config: std::path::PathBuf,
+        /// Why it could not be read (naming the path as resolved).
+        #[source]
+        source: SourceError,
+    },
     /// It parsed to no items: most likely a broken page, so nothing of it is closed.
     #[error("page `{page}` ({location}) has no items: skipped, nothing of it is closed")]
     NoItems {
@@ -66,6 +90,7 @@ impl PageInput {
                 include_sections: Vec::new(),
                 exclude_sections: Vec::new(),
                 board: false,
+                adopt: false,
                 page_label: None,
                 discovered: None,
             },
@@ -79,7 +104,8 @@ impl PageInput {
 /// `http(s)` page through its HTTP client, a `gitlab://` one through GitLab). With a
 /// `cache`, a page whose source is the version last synced successfully is
 /// [`PageRead::Unchanged`] (unless `sync.enforce`), and every parsed page's source is
-/// remembered, not yet marked synced.
+/// remembered, not yet marked synced. Once `connection` is cancelled, no page is read
+/// and a read in progress is abandoned: those pages fail with [`PageError::Cancelled`].
 pub async fn read_pages(
     config: &Config,
     connection: &Connection,
@@ -90,9 +116,22 @@ pub async fn read_pages(
     // `gitlab.concurrency` at once (the client still paces every request), in order.
     futures_util::stream::iter(pages)
         .map(|settings| async move {
+            let cancelled = || {
+                PageRead::Failed(PageError::Cancelled {
+                    page: settings.id.clone(),
+                })
+            };
+            let read = if connection.cancel.is_cancelled() {
+                cancelled()
+            } else {
+                tokio::select! {
+                    read = read_page(config, connection, settings, cache) => read,
+                    () = connection.cancel.cancelled() => cancelled(),
+                }
+            };
             PageInput {
                 settings: settings.clone(),
-                read: read_page(config, connection, settings, cache).await,
+                read,
             }
         })
         .buffered(config.gitlab.concurrency.max(1))
@@ -133,7 +172,20 @@ async fn read_page(
         version,
     } = match fetched {
         Ok(f) => f,
-        Err(e) => return PageRead::Failed(e.into()),
+        Err(source) => {
+            let relative = matches!(spec, source::SourceSpec::Local(_))
+                && std::path::Path::new(&settings.source).is_relative();
+            return PageRead::Failed(if relative {
+                PageError::RelativeSource {
+                    page: settings.id.clone(),
+                    written: settings.source.clone(),
+                    config: config.path.clone(),
+                    source,
+                }
+            } else {
+                source.into()
+            });
+        }
     };
     // An unchanged page whose last sync succeeded needs no work (unless enforce asks to
     // look for manual changes every time).

@@ -91,6 +91,7 @@ impl ResolvedPeople {
             .filter_map(|a| match &a.write {
                 Some(Write::Create(_)) => a.changes.assignee.as_ref()?.to.clone(),
                 Some(Write::Edit { assignee, .. }) => assignee.as_ref()?.add.clone(),
+                Some(Write::Adopt(adoption)) => adoption.assignee.add.clone(),
                 None => None,
             })
             .filter(|u| !self.user_ids.contains_key(u))

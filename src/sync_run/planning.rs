@@ -46,6 +46,7 @@ pub fn plan(
             allow_mass_close: options.allow_mass_close,
             allow_mass_create: options.allow_mass_create,
             today: options.today.clone(),
+            adopt: options.adopt,
         },
         labels: config.sync.labels(),
         people,
@@ -146,12 +147,17 @@ impl Planner<'_> {
             .issues
             .iter()
             .chain(&project.unrecognised)
+            .chain(&project.candidates)
             .cloned()
             .collect();
         // What the rest needs of the items, taken before the planner consumes them.
         let wanted = wanted_labels(&desired);
         let sections = s.board.then(|| self.section_labels(&desired));
-        let page_plan = core_plan::plan_page(&spec, desired, &observed, &self.settings);
+        let settings = PlanSettings {
+            adopt: s.adopt || self.settings.adopt,
+            ..self.settings.clone()
+        };
+        let mut page_plan = core_plan::plan_page(&spec, desired, &observed, &settings);
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.
@@ -161,6 +167,9 @@ impl Planner<'_> {
             self.labels_to_create(&s.project, project, &wanted)
         };
         report.warnings = case_twins(project, &wanted);
+        report
+            .warnings
+            .extend(crate::sync::warnings::once_per_page(&mut page_plan.actions));
         if let Some(sections) = sections {
             let board = board::plan_board(&s.id, &page.title, &sections, &project.boards);
             self.planned.plan.boards.push(board);

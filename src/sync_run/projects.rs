@@ -41,6 +41,9 @@ pub struct ProjectState {
     /// GitLab's clock when it answered the first page of the managed issues (`None`
     /// when it sent no `Date`): what changed after it may be missing from `issues`.
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Open issues without a handbook-sync marker, that an adopting page may take over
+    /// (read only when one would create: see `adopt::read_candidates`).
+    pub candidates: Vec<ObservedIssue>,
 }
 
 /// Why nothing is written to a project.
@@ -49,10 +52,11 @@ pub enum ProjectError {
     /// Reading it failed.
     #[error(transparent)]
     Read(#[from] GitlabError),
-    /// The token's user may not set labels and assignees there: GitLab would answer
-    /// `201` and drop them, and every run would create the issues again.
+    /// The token's user may not create labels or edit issues there: GitLab would answer
+    /// `201` to creates and drop what it may not set, refuse the edits, and every run
+    /// would create the issues again.
     #[error(
-        "project {project}: the token's user `{user}` {role} there, and handbook-sync needs at least Planner (15; Reporter on GitLab before 17.7) to set labels and assignees (without it GitLab silently drops them and every run would create the issues again); give the user that role or use another token"
+        "project {project}: the token's user `{user}` {role} there, and handbook-sync needs at least Planner (15; Reporter on GitLab before 17.7) to create labels and to edit, close and reopen issues (below it GitLab drops the labels it would have to create, or all labels and assignees of a user who is no member, and refuses the edits, so every run would create the issues again); give the user that role or use another token"
     )]
     NotAllowed {
         /// The project path.
@@ -62,6 +66,10 @@ pub enum ProjectError {
         /// The role, in words (`is Guest (10)`, `is not a member`).
         role: String,
     },
+    /// Its lease could not be taken for another reason than another run holding it
+    /// (GitLab refused or failed the label's create): nothing is written there without it.
+    #[error("{0}")]
+    NoLease(String),
 }
 
 /// Per project path: its state, or why nothing is written to it.
@@ -209,7 +217,8 @@ fn labels_known_from(
 }
 
 /// Takes `project` out of `plan` before `apply`: its pages fail with `why`, and their
-/// writes are neither done nor counted.
+/// writes stay listed as never run (`apply` takes them out of the counts with the
+/// others that did not run), so the output shows what was not done.
 pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
     let mut pages = Vec::new();
     for page in plan.pages.iter_mut().filter(|p| p.project == project) {
@@ -221,15 +230,11 @@ pub(super) fn refuse(plan: &mut Plan, project: &str, why: &ProjectError) {
             pages.push(page.id.clone());
         }
     }
-    let summary = &mut plan.summary;
-    plan.actions.retain(|a| {
-        if !pages.contains(&a.page) {
-            return true;
+    for action in plan.actions.iter_mut().filter(|a| pages.contains(&a.page)) {
+        if action.write.is_some() && action.action != crate::sync::ActionKind::Drift {
+            action.result = Some(crate::sync::WriteResult::NotRun);
         }
-        let count = summary.count_mut(a.action);
-        *count = count.saturating_sub(1);
-        false
-    });
+    }
     plan.boards.retain(|b| !pages.contains(&b.page));
 }
 
@@ -296,6 +301,7 @@ async fn read_project(
         members: members.into_iter().map(|m| (m.username, m.id)).collect(),
         boards,
         read_at,
+        candidates: Vec::new(),
     })
 }
 

@@ -49,51 +49,6 @@ pub(super) async fn add_vanished(
 ) {
     let current: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
     let managed = &config.sync.managed_label;
-    // A project not read this run (its pages unchanged, in the daemon) that had a page
-    // which is gone now: read it, or the gone page would hide behind its neighbours.
-    let stale: Vec<PageInput> = counts
-        .project_pages()
-        .into_iter()
-        .filter(|(project, had)| {
-            !projects.contains_key(project) && had.iter().any(|p| !current.contains(p.as_str()))
-        })
-        .map(|(project, _)| PageInput {
-            settings: PageSettings {
-                id: String::new(),
-                source: String::new(),
-                url: None,
-                project,
-                owner: String::new(),
-                include_sections: Vec::new(),
-                exclude_sections: Vec::new(),
-                board: false,
-                page_label: None,
-                discovered: None,
-            },
-            read: PageRead::Vanished,
-        })
-        .collect();
-    if !stale.is_empty() {
-        let read = super::projects::read_projects_at(
-            gitlab,
-            &stale,
-            &config.sync,
-            config.gitlab.concurrency,
-        )
-        .await;
-        projects.extend(read);
-    }
-    for (project, state) in projects.iter() {
-        if state.is_ok() {
-            let ids = pages
-                .iter()
-                .filter(|p| &p.settings.project == project && !p.settings.id.is_empty())
-                .filter(|p| !matches!(p.read, PageRead::Vanished))
-                .map(|p| p.settings.id.clone())
-                .collect();
-            counts.set_project_pages(project, ids);
-        }
-    }
     for block in blocks {
         for (name, state) in projects.iter() {
             if let Ok(state) = state {
@@ -151,6 +106,7 @@ pub(super) async fn add_vanished(
                 include_sections: Vec::new(),
                 exclude_sections: Vec::new(),
                 board: false,
+                adopt: false,
                 page_label: None,
                 discovered: Some(Discovered {
                     block: block.clone(),

@@ -45,7 +45,7 @@ pub async fn sandbox() -> gitlab_sandbox::Running {
     sandbox_with_tier(gitlab_sandbox::Tier::Free).await
 }
 
-/// [`sandbox`] as the given tier (on Free, GitLab's API creates no issue board).
+/// [`sandbox`] as the given tier (Premium keeps several assignees and exclusive scoped labels).
 pub async fn sandbox_with_tier(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
     let config = gitlab_sandbox::Config {
         token: TOKEN.into(),
@@ -99,7 +99,17 @@ impl World {
         extra_toml: &str,
         tier: gitlab_sandbox::Tier,
     ) -> World {
-        let config = gitlab_sandbox::Config {
+        World::with_sandbox(pages_toml, extra_toml, |c| c.tier = tier).await
+    }
+
+    /// [`World::new`] with the sandbox's configuration changed by `adjust` (its tier,
+    /// how it stores label titles, …).
+    pub async fn with_sandbox(
+        pages_toml: &str,
+        extra_toml: &str,
+        adjust: impl FnOnce(&mut gitlab_sandbox::Config),
+    ) -> World {
+        let mut config = gitlab_sandbox::Config {
             token: TOKEN.into(),
             projects: vec![
                 ("acme/roadmap".into(), "public".into()),
@@ -121,13 +131,9 @@ impl World {
                 })
                 .collect(),
             state_file: None,
-            tier,
+            ..Default::default()
         };
-        World::on(config, pages_toml, extra_toml).await
-    }
-
-    /// A world on a sandbox made from `config` (other projects, users, members).
-    pub async fn on(config: gitlab_sandbox::Config, pages_toml: &str, extra_toml: &str) -> World {
+        adjust(&mut config);
         let sandbox = gitlab_sandbox::Sandbox::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap()
@@ -166,8 +172,8 @@ impl World {
         std::fs::write(self.dir.join(name), text).unwrap();
     }
 
-    /// Runs `handbook-sync ARGS --config <config>`; returns (exit code, stdout, stderr).
-    pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
+    /// `handbook-sync ARGS --config <config>` with the token, ready to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_handbook-sync"));
         command
             .args(args)
@@ -178,6 +184,12 @@ impl World {
         for (k, v) in &self.extra_env {
             command.env(k, v);
         }
+        command
+    }
+
+    /// Runs `handbook-sync ARGS --config <config>`; returns (exit code, stdout, stderr).
+    pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut command = self.command(args);
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();
@@ -286,6 +298,18 @@ impl World {
             .unwrap()
     }
 
+    /// Sets the sandbox's injected faults (`PUT /-/sandbox/faults`; `{}` turns them off).
+    pub async fn set_faults(&self, faults: serde_json::Value) {
+        let r = self
+            .http
+            .put(format!("{}/-/sandbox/faults", self.sandbox.url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     /// Resets the request counts.
     pub async fn reset_stats(&self) {
         self.http
@@ -300,6 +324,23 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A loopback port nothing listens on (for a daemon's `server.listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET http://127.0.0.1:PORT/PATH`: status and body, or `None` when nothing answers.
+pub async fn get_local(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    Some((r.status().as_u16(), r.text().await.unwrap()))
 }
 
 /// One `[[pages]]` entry.

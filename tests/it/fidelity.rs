@@ -56,9 +56,7 @@ fn python_gitlab_runs_its_workflow_against_the_sandbox() {
             "acme/roadmap",
             "--user",
             "drew:Drew",
-            // The script creates a board, which GitLab's API does only on Premium and up.
-            "--tier",
-            "premium",
+            // The default tier, Free: the script's board is created there too.
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

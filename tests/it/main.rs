@@ -6,6 +6,7 @@
 //! state (environment variables, the current directory, a global tracing subscriber);
 //! environment goes to the child processes, and files go to per-test directories.
 
+mod as_user;
 mod common;
 
 mod cache;
@@ -13,9 +14,14 @@ mod cli_docs;
 mod cli_parse;
 mod corpus;
 mod daemon;
+mod daemon_hardening;
+mod daemon_truth;
 mod demo_boards_status;
 mod discover;
 mod fidelity;
+mod first_hour;
+mod label_titles;
+mod lease;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
@@ -26,16 +32,23 @@ mod resilience;
 mod resilience_process;
 mod roadmap;
 mod safe_edits;
+mod sandbox_abilities;
 mod sandbox_answers;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_clients;
+mod sandbox_details;
 mod sandbox_faults;
+mod sandbox_flags;
+mod sandbox_git_push;
+mod sandbox_groups;
 mod sandbox_repository;
 mod sandbox_roles;
 mod sandbox_tree;
 mod secrets;
 mod sync_e2e;
+mod sync_gitlab_today;
 mod sync_props;
 mod sync_safety;
 mod transport;
+mod write_after_read;

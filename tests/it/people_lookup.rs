@@ -23,6 +23,7 @@ fn config() -> gitlab_sandbox::Config {
         members: vec![("acme/roadmap".into(), "sytses".into(), 30)],
         state_file: None,
         tier: gitlab_sandbox::Tier::Premium,
+        ..Default::default()
     }
 }
 
@@ -48,15 +49,16 @@ fn page(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_no_op_asks_about_no_configured_user_and_stays_within_the_bound() {
-    let world = World::on(config(), &people_and_page(), "").await;
+    let world = World::with_sandbox(&people_and_page(), "", |c| *c = config()).await;
     world.write_page("many.md", &page(1000));
     world.reset_stats().await;
-    let out = world.apply_ok().await;
+    // The first sync's plan assigns them: each looked up once (`apply` plans again
+    // under its lease, and looks them up there again).
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 2, "{out}\n{err}");
     let stats = world.stats().await;
-    assert_eq!(
-        stats["by_route"]["GET /users"], 4,
-        "the first sync assigns them: each looked up once\n{stats}"
-    );
+    assert_eq!(stats["by_route"]["GET /users"], 4, "{stats}");
+    let out = world.apply_ok().await;
     assert!(
         out.contains("is not a member of acme/roadmap; assigned as configured"),
         "{out}"
@@ -86,14 +88,14 @@ async fn a_no_op_asks_about_no_configured_user_and_stays_within_the_bound() {
 #[tokio::test]
 async fn an_unknown_configured_user_is_looked_up_once_and_left_unassigned() {
     let toml = "\"Ghost\" = \"ghost\"\n\n[[pages]]\nid = \"p\"\nsource = \"p.md\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\nboard = false\n";
-    let world = World::on(config(), toml, "").await;
+    let world = World::with_sandbox(toml, "", |c| *c = config()).await;
     world.write_page(
         "p.md",
         "# P\n\n- Haunt the roadmap => Ghost\n- Keep it tidy\n",
     );
     world.reset_stats().await;
-    let (code, out, err) = world.run(&["apply"]).await;
-    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 2, "{out}\n{err}");
     assert!(
         out.contains(
             "`ghost` ([people] \"Ghost\"): no GitLab user has that username; left unassigned"
@@ -101,6 +103,8 @@ async fn an_unknown_configured_user_is_looked_up_once_and_left_unassigned() {
         "{out}"
     );
     assert_eq!(world.stats().await["by_route"]["GET /users"], 1);
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
     let issues = world.issues("acme/roadmap").await;
     let by_title = |title: &str| issues.iter().find(|i| i["title"] == title).unwrap().clone();
     assert!(

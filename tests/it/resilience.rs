@@ -72,17 +72,6 @@ fn faults_of(seed: u64, step: usize, attempt: usize) -> Value {
     })
 }
 
-async fn faults(world: &World, faults: Value) {
-    let r = world
-        .http
-        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
-
 /// Keys with more than one open issue.
 fn open_duplicates(issues: &[Value]) -> Vec<String> {
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
@@ -131,8 +120,8 @@ fn issues_per_key(issues: &[Value]) -> BTreeMap<String, usize> {
 /// converges (at most 3 applies); then the faults stop and nothing is left to do, and
 /// no item ever got a second issue. Returns how many applies each step needed.
 async fn converge_under_faults(seed: u64) -> [usize; 3] {
-    // Premium: the board converges too (GitLab Free creates none through the API).
-    let world = World::with_tier("", "", gitlab_sandbox::Tier::Premium).await;
+    // The board converges too, on the default tier (Free).
+    let world = World::new("", "").await;
     let unmanaged = world
         .api(
             reqwest::Method::POST,
@@ -162,7 +151,7 @@ async fn converge_under_faults(seed: u64) -> [usize; 3] {
         for attempt in 0..3 {
             needed[step] = attempt + 1;
             configure(&world, seed, slow(seed, step, attempt));
-            faults(&world, faults_of(seed, step, attempt)).await;
+            world.set_faults(faults_of(seed, step, attempt)).await;
             let plan = sync(&world).await;
             if slow(seed, step, attempt) {
                 // The next run comes after GitLab finished what the client gave up on (on
@@ -198,7 +187,7 @@ async fn converge_under_faults(seed: u64) -> [usize; 3] {
         );
     }
     configure(&world, seed, false);
-    faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     world.reset_stats().await;
     let plan = sync(&world).await.unwrap();
     assert!(
@@ -286,7 +275,7 @@ async fn a_create_that_timed_out_is_not_sent_again_by_a_sync_soon_after() {
         "small.md",
         "## Duties\n\n- Keep the roadmap public\n- Answer partner questions\n",
     );
-    faults(&world, json!({"slow_write_ms": 1000})).await;
+    world.set_faults(json!({"slow_write_ms": 1000})).await;
     world.reset_stats().await;
     let config = Config::load(Some(&world.dir.join("config.toml"))).unwrap();
     let connection = sync_run::Connection::new(&config, TOKEN.to_owned().into(), None).unwrap();
@@ -311,7 +300,7 @@ async fn a_create_that_timed_out_is_not_sent_again_by_a_sync_soon_after() {
         stats["by_route"]["POST /projects/:id/issues"], 1,
         "the create was sent once: {stats}"
     );
-    faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     let prepared = sync_run::prepare_on(&config, &connection, &options)
         .await
         .unwrap();

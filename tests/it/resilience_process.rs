@@ -153,6 +153,12 @@ async fn a_sandbox_killed_mid_apply_fails_the_run_and_the_next_run_converges() {
         err.contains("request failed") || err.contains("error"),
         "{err}"
     );
+    // GitLab had answered this run: a refused connection is retried, not taken for a
+    // wrong gitlab.url.
+    assert!(
+        err.contains("retrying") && !err.contains("cannot reach GitLab"),
+        "{err}"
+    );
 
     let (mut sandbox, url) = start_sandbox(&state);
     config(&dir, &url);
@@ -191,7 +197,7 @@ async fn a_sandbox_killed_mid_apply_fails_the_run_and_the_next_run_converges() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_issue_creation_limit_without_retry_after_is_waited_out() {
+async fn the_issue_creation_limit_is_waited_out() {
     let world = World::new(&page_toml("small", "small.md", PROJECT), "").await;
     let bullets: String = (1..=6)
         .map(|n| format!("- Responsibility number {n}\n"))

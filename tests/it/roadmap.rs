@@ -142,7 +142,10 @@ async fn after_the_seed_sync_the_roadmap_links_every_responsibility_and_equals_s
     }
     assert_eq!(html.matches("class=\"state handed_over\"").count(), 7);
     for name in &handed {
-        assert!(html.contains(&format!("Handed over to {name}")), "{name}");
+        assert!(
+            html.contains(&format!("Handed over to <bdi>{name}</bdi>")),
+            "{name}"
+        );
     }
     assert!(html.contains("<svg class=\"chart\""));
     assert!(html.contains(
@@ -156,7 +159,7 @@ async fn after_the_seed_sync_the_roadmap_links_every_responsibility_and_equals_s
 
     let index = read(&site.join("index.html"));
     assert!(index.contains(
-        "<a href=\"pages/product-manager.html\">Product Manager Responsibilities and Tasks</a>"
+        "<a href=\"pages/product-manager.html\"><bdi>Product Manager Responsibilities and Tasks</bdi></a>"
     ));
     assert!(index.contains(&format!(
         "<span data-count=\"total\">{}</span>",
@@ -196,7 +199,7 @@ async fn a_confidential_issue_is_counted_but_its_title_is_not_published() {
     }
     let page = read(&site.join("pages/product-manager.html"));
     assert!(page.contains(&format!(
-        "<a href=\"{}\">Confidential issue</a>",
+        "<a href=\"{}\"><bdi>Confidential issue</bdi></a>",
         issue["web_url"].as_str().unwrap()
     )));
 }
@@ -285,7 +288,7 @@ async fn hostile_page_text_is_shown_as_text() {
         ),
         "{page}"
     );
-    assert!(page.contains("<h1>Plans &lt;script&gt;alert(0)&lt;/script&gt;</h1>"));
+    assert!(page.contains("<h1><bdi>Plans &lt;script&gt;alert(0)&lt;/script&gt;</bdi></h1>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,6 +301,20 @@ async fn an_unknown_page_is_a_configuration_error() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--page nope: no such page"), "{err}");
     assert!(!site.exists(), "nothing written");
+}
+
+/// `GET path` sent byte for byte over a socket; the answer's status line and headers.
+async fn raw_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer.split("\r\n\r\n").next().unwrap().to_owned()
 }
 
 fn free_port() -> u16 {
@@ -366,9 +383,21 @@ async fn the_daemon_serves_the_roadmap_of_its_last_sync_and_asks_gitlab_nothing_
     let r = client.get(format!("{base}/roadmap")).send().await.unwrap();
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], "/roadmap/");
-    for missing in ["/roadmap/nope.html", "/roadmap/pages/../../config.toml"] {
-        let r = client.get(format!("{base}{missing}")).send().await.unwrap();
-        assert_eq!(r.status(), 404, "{missing}");
+    let r = client
+        .get(format!("{base}/roadmap/nope.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // A client resolves `..` before it sends (reqwest, like browsers, would ask for
+    // `/config.toml`): the path goes over the socket as written.
+    for path in [
+        "/roadmap/pages/../../config.toml",
+        "/roadmap/pages/%2e%2e/%2e%2e/config.toml",
+        "/roadmap/..%2f..%2fconfig.toml",
+    ] {
+        let head = raw_get(port, path).await;
+        assert!(head.starts_with("HTTP/1.1 404"), "{path}: {head}");
     }
     let index = client.get(format!("{base}/roadmap/")).send().await.unwrap();
     assert!(
@@ -400,4 +429,417 @@ async fn the_daemon_serves_the_roadmap_of_its_last_sync_and_asks_gitlab_nothing_
         .await
         .unwrap();
     assert_eq!(code, 0);
+}
+
+/// A public project whose issues only its members see (Settings → Visibility → Issues:
+/// "Only Project Members", `issues_access_level: private` in `GET /projects/:id`,
+/// `lib/api/entities/project.rb`; `app/models/concerns/featurable.rb`): its issues are
+/// not public, so neither is its page, though `visibility` says `public`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_project_whose_issues_only_members_see_is_left_out() {
+    let world = seeded().await;
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "private")],
+        )
+        .await;
+    let site = world.dir.join("site");
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("left out product-manager (acme/roadmap): its issues are visible to project members only"),
+        "{out}"
+    );
+    assert!(!site.join("pages/product-manager.html").exists());
+    let json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    assert_eq!(json["pages"], serde_json::json!([]));
+
+    // Issues turned off: nothing to show either (and nothing public).
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "disabled")],
+        )
+        .await;
+    let (_, out, _) = roadmap(&world, &site).await;
+    assert!(out.contains("left out product-manager"), "{out}");
+    assert!(!site.join("pages/product-manager.html").exists());
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("issues_access_level", "enabled")],
+        )
+        .await;
+    let (code, out, _) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("left out"), "{out}");
+    assert!(site.join("pages/product-manager.html").exists());
+}
+
+/// `--out` may name a directory with the user's own files (`public/` of a project that
+/// already has a site): the roadmap replaces only files a roadmap wrote, and deletes
+/// only such files, whatever a `roadmap.json` found there lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roadmap_never_overwrites_or_deletes_a_file_it_did_not_write() {
+    let world = seeded().await;
+    let site = world.dir.join("site");
+    std::fs::create_dir_all(site.join("pages")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>My own site</h1>").unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains(&site.join("index.html").display().to_string())
+            && err.contains("not written by handbook-sync"),
+        "{err}"
+    );
+    assert_eq!(read(&site.join("index.html")), "<h1>My own site</h1>");
+    assert!(
+        !site.join("pages/product-manager.html").exists(),
+        "nothing is written when one file is refused"
+    );
+
+    // A roadmap.json that is not the roadmap's (another tool's, or planted) is not
+    // replaced either, and the files it lists are not deleted.
+    std::fs::remove_file(site.join("index.html")).unwrap();
+    std::fs::write(site.join("pages/mine.html"), "mine").unwrap();
+    std::fs::write(
+        site.join("roadmap.json"),
+        r#"{"pages": [{"file": "pages/mine.html"}]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = roadmap(&world, &site).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("roadmap.json"), "{err}");
+    assert_eq!(read(&site.join("pages/mine.html")), "mine");
+
+    // The roadmap's own roadmap.json, edited to list a file of the user's: the file is
+    // not the roadmap's (no generator mark), so it stays.
+    std::fs::remove_file(site.join("roadmap.json")).unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    json["pages"][0]["file"] = "pages/mine.html".into();
+    std::fs::write(site.join("roadmap.json"), json.to_string()).unwrap();
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(read(&site.join("pages/mine.html")), "mine");
+    // A second run over its own files is fine.
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// The site is public: a web server running as another user (nginx's `www-data`)
+/// serving `--out` must be able to read it. Files get the usual mode (0644 under
+/// umask 022), not a temporary file's 0600.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sites_files_are_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let world = seeded().await;
+    let site = world.dir.join("site");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" roadmap --config \"$1\" --out \"$2\" >/dev/null")
+        .arg(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg(world.dir.join("config.toml"))
+        .arg(&site)
+        .env("GITLAB_TOKEN", TOKEN)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for file in ["index.html", "roadmap.json", "pages/product-manager.html"] {
+        let mode = std::fs::metadata(site.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{file}: {mode:o}");
+    }
+}
+
+/// `run` with `token`, its output thrown away.
+fn start_daemon(world: &World, token: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `GET base/path`: status and body.
+async fn get_text(base: &str, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::get(format!("{base}{path}")).await.ok()?;
+    Some((r.status().as_u16(), r.text().await.ok()?))
+}
+
+/// Syncs the daemon finished, whatever their outcome (`handbook_sync_syncs_total`).
+async fn syncs(base: &str) -> u64 {
+    let Some((_, metrics)) = get_text(base, "/metrics").await else {
+        return 0;
+    };
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("handbook_sync_syncs_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Waits until the daemon has finished two more syncs than now: the first of them, and
+/// everything the daemon does after it, is over.
+async fn two_more_syncs(base: &str) {
+    let before = syncs(base).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while syncs(base).await < before + 2 {
+        assert!(Instant::now() < deadline, "no two syncs in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_roadmap(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_text(base, "/roadmap/").await.map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "no roadmap 30 s after the start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The handbook does not change, but people change GitLab: one makes an issue
+/// confidential, one closes another, an owner makes the project private. The pages'
+/// syncs have nothing to do, yet the daemon's `/roadmap/` must not go on publishing
+/// what is no longer public, nor numbers `status` no longer gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_roadmap_follows_what_people_change_on_gitlab() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let world = World::new(
+        &page_toml(PM, "pm.md", "acme/roadmap"),
+        &format!(
+            "[sync]\nschedule = \"* * * * * *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[roadmap]\nmax_age_seconds = 0\n"
+        ),
+    )
+    .await;
+    world.write_page("pm.md", &pm_page());
+    let daemon = start_daemon(&world, TOKEN);
+    wait_for_roadmap(&base).await;
+    two_more_syncs(&base).await;
+
+    let issues = world.issues("acme/roadmap").await;
+    let open: Vec<&Value> = issues.iter().filter(|i| i["state"] == "opened").collect();
+    let secret = open[0];
+    let closed = open[1];
+    let title = secret["title"].as_str().unwrap().to_owned();
+    let (_, json) = get_text(&base, "/roadmap/roadmap.json").await.unwrap();
+    assert!(json.contains(&title), "published while public");
+    world
+        .api(
+            reqwest::Method::PUT,
+            &format!("/projects/acme%2Froadmap/issues/{}", secret["iid"]),
+            &[("confidential", "true")],
+        )
+        .await;
+    world
+        .api(
+            reqwest::Method::PUT,
+            &format!("/projects/acme%2Froadmap/issues/{}", closed["iid"]),
+            &[("state_event", "close")],
+        )
+        .await;
+    two_more_syncs(&base).await;
+    let (_, json) = get_text(&base, "/roadmap/roadmap.json").await.unwrap();
+    assert!(
+        !json.contains(&title),
+        "the title of an issue made confidential is still published"
+    );
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_counts_equal(&json["pages"][0], &status_json(&world).await["pages"][0]);
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("visibility", "private")],
+        )
+        .await;
+    two_more_syncs(&base).await;
+    let (code, _) = get_text(&base, "/roadmap/pages/product-manager.html")
+        .await
+        .unwrap();
+    assert_eq!(
+        code, 404,
+        "the page of a project made private is still published"
+    );
+    let (_, json) = get_text(&base, "/roadmap/roadmap.json").await.unwrap();
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["pages"], serde_json::json!([]));
+
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+/// The daemon's token loses sight of the project (made private, and the token's user is
+/// no member): GitLab answers 404, the sync fails, and the roadmap, which cannot tell
+/// whether the project is still public, takes its page down rather than keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_roadmap_drops_a_page_whose_project_it_can_no_longer_see() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let world = World::new(
+        &page_toml(PM, "pm.md", "acme/roadmap"),
+        &format!(
+            "[sync]\nschedule = \"* * * * * *\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[roadmap]\nmax_age_seconds = 0\n"
+        ),
+    )
+    .await;
+    world.write_page("pm.md", &pm_page());
+    world.apply_ok().await;
+    // A reader's token: it sees the public project, and nothing once it is private.
+    let reader = world.create_user("reader", false).await;
+    let token = world.create_token(reader, &["api"]).await;
+    let daemon = start_daemon(&world, &token);
+    wait_for_roadmap(&base).await;
+    let (code, _) = get_text(&base, "/roadmap/pages/product-manager.html")
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("visibility", "private")],
+        )
+        .await;
+    two_more_syncs(&base).await;
+    let (code, _) = get_text(&base, "/roadmap/pages/product-manager.html")
+        .await
+        .unwrap();
+    assert_eq!(
+        code, 404,
+        "the page of a project the token can no longer see is still published"
+    );
+    let (_, index) = get_text(&base, "/roadmap/").await.unwrap();
+    assert!(!index.contains("product-manager"), "{index}");
+
+    let (code, _) = tokio::task::spawn_blocking(move || terminate(daemon))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+/// The demo leaves its roadmap in the temporary directory for the reader. That
+/// directory is shared: a name derived from the process id can be guessed and made
+/// first by another user, with `pages` a link into the reader's files, which the
+/// roadmap would then write and prune through. It must be a new directory of a name
+/// no one can guess (made with `mkdir`, which fails on a name that exists).
+#[test]
+fn the_demos_roadmap_goes_into_a_new_directory_no_one_else_could_have_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let index = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with("index.html"))
+        .expect("the demo prints the roadmap's index");
+    let site = Path::new(index).parent().unwrap();
+    assert_eq!(site.parent(), Some(tmp.path()), "{index}");
+    assert_ne!(
+        site.file_name().unwrap().to_string_lossy(),
+        format!("handbook-sync-roadmap-{pid}"),
+        "a name anyone can guess from the process id"
+    );
+}
+
+/// More issues than one page of GitLab's listing (100): every one is read, shown and
+/// counted as `status` counts it, and the burn-up ends at the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_more_issues_than_one_listing_page_is_shown_whole() {
+    let world = World::new(&page_toml("big", "big.md", "acme/roadmap"), "").await;
+    let mut text = String::from("# Big\n\n## Duties\n\n");
+    for i in 1..=130 {
+        text.push_str(&format!("- Duty number {i}\n"));
+    }
+    world.write_page("big.md", &text);
+    world.apply_ok().await;
+    let site = world.dir.join("site");
+    let (code, out, err) = roadmap(&world, &site).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: Value = serde_json::from_str(&read(&site.join("roadmap.json"))).unwrap();
+    let page = &json["pages"][0];
+    assert_eq!(page["total"], 130);
+    assert_counts_equal(page, &status_json(&world).await["pages"][0]);
+    assert_eq!(page["sections"][0]["items"].as_array().unwrap().len(), 130);
+    assert_eq!(
+        page["burn_up"].as_array().unwrap().last().unwrap()["total"],
+        130
+    );
+    let html = read(&site.join("pages/big.html"));
+    assert_eq!(html.matches("<li data-iid=").count(), 130);
+    for i in [1, 100, 101, 130] {
+        assert!(html.contains(&format!("Duty number {i}<")), "{i}");
+    }
+}
+
+/// The GitLab Pages job's token loses sight of a project made private (its user is no
+/// member: GitLab answers 404). The run must still succeed and take the page down: a
+/// failed job deploys nothing, and GitLab Pages would keep serving the last site, with
+/// the now private project's issues, for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_made_private_is_taken_down_by_a_run_that_no_longer_sees_it() {
+    let world = seeded().await;
+    let reader = world.create_user("pages-reader", false).await;
+    let token = world.create_token(reader, &["read_api"]).await;
+    let site = world.dir.join("site");
+    let run_as_reader = |world: &World| {
+        let mut command = world.command(&["roadmap", "--out", site.to_str().unwrap()]);
+        command.env("GITLAB_TOKEN", &token);
+        command.output().unwrap()
+    };
+    let output = run_as_reader(&world);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(site.join("pages/product-manager.html").exists());
+
+    world
+        .api(
+            reqwest::Method::PUT,
+            "/projects/acme%2Froadmap",
+            &[("visibility", "private")],
+        )
+        .await;
+    let output = run_as_reader(&world);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a failing run leaves the deployed site as it was: {out}"
+    );
+    assert!(
+        out.contains("left out product-manager (acme/roadmap): GitLab does not show the project to this token"),
+        "{out}"
+    );
+    assert!(
+        !site.join("pages/product-manager.html").exists(),
+        "the page of a project made private is still in the site"
+    );
+    let json = read(&site.join("roadmap.json"));
+    assert!(!json.contains("acme/roadmap"), "{json}");
 }

@@ -149,7 +149,7 @@ async fn an_edit_made_while_apply_runs_survives_its_write() {
         "pm.md",
         "## Duties\n\n- Keep the roadmap public\n\n  Review it every month.\n",
     );
-    set_faults(&world, json!({"latency_ms": 300})).await;
+    world.set_faults(json!({"latency_ms": 300})).await;
     world.reset_stats().await;
     let person = async {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -172,7 +172,7 @@ async fn an_edit_made_while_apply_runs_survives_its_write() {
     };
     let ((code, out, err), ()) = tokio::join!(world.run(&["apply"]), person);
     assert_eq!(code, 0, "{out}\n{err}");
-    set_faults(&world, json!({})).await;
+    world.set_faults(json!({})).await;
     let after = issue(&world, "Keep the roadmap public").await;
     let description = after["description"].as_str().unwrap();
     assert!(
@@ -184,17 +184,6 @@ async fn an_edit_made_while_apply_runs_survives_its_write() {
         "{description}"
     );
     assert_plan_empty(&world).await;
-}
-
-async fn set_faults(world: &World, faults: Value) {
-    let r = world
-        .http
-        .put(format!("{}/-/sandbox/faults", world.sandbox.url))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
 }
 
 /// A person rewrote the managed block, then the handbook changed it too: the plan says

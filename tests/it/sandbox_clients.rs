@@ -284,27 +284,34 @@ async fn rate_limits_answer_429_as_gitlab_does() {
     };
     let first = create("one").await.unwrap();
     assert_eq!(first.status(), 201);
-    assert_eq!(first.headers()["ratelimit-limit"], "5");
-    assert_eq!(first.headers()["ratelimit-remaining"], "4");
+    // `rate_limiting_headers_for_unthrottled_requests` is off by default (GitLab 18.6,
+    // `lib/gitlab/middleware/rack_attack_headers.rb`): no `RateLimit-*` on answers that
+    // are not throttled.
+    assert!(first.headers().get("ratelimit-limit").is_none());
     let app_limited = create("two").await.unwrap();
     assert_eq!(app_limited.status(), 429);
-    assert!(
-        app_limited.headers().get("retry-after").is_none(),
-        "the application limit sends no Retry-After"
-    );
+    // `lib/api/helpers/rate_limiter.rb`: `too_many_requests!(..., retry_after:
+    // interval_value)`, the limit's interval (a minute), and no `RateLimit-*`.
+    assert_eq!(app_limited.headers()["retry-after"], "60");
+    assert!(app_limited.headers().get("ratelimit-limit").is_none());
     assert_eq!(
         app_limited.json::<Value>().await.unwrap(),
         json!({"message": {"error": "This endpoint has been requested too many times. Try again later."}})
     );
     for _ in 0..3 {
-        assert_eq!(
-            http.get(&url)
-                .header("PRIVATE-TOKEN", TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
+        let r = http
+            .get(&url)
+            .header("PRIVATE-TOKEN", TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            !r.headers()
+                .keys()
+                .any(|k| k.as_str().starts_with("ratelimit-")),
+            "no RateLimit-* on a 200 by default: {:?}",
+            r.headers()
         );
     }
     let throttled = http

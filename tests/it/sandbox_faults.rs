@@ -189,6 +189,9 @@ async fn away_from_an_hour_boundary() {
     }
 }
 
+/// GitLab's flag for `RateLimit-*` on answers that are not throttled (off by default).
+const RATE_LIMIT_HEADERS: &str = "rate_limiting_headers_for_unthrottled_requests";
+
 /// Waits until the current minute has at least 5 seconds left.
 async fn away_from_a_minute_boundary() {
     let second = chrono::Utc::now().timestamp().rem_euclid(60);
@@ -204,6 +207,7 @@ async fn away_from_a_minute_boundary() {
 #[tokio::test]
 async fn an_hourly_limit_throttles_and_its_headers_say_so() {
     let sb = sandbox().await;
+    crate::as_user::enable_feature(&sb.url, RATE_LIMIT_HEADERS).await;
     away_from_an_hour_boundary().await;
     put_faults(&sb.url, json!({"rate_limit_per_hour": 3})).await;
     let first = get(&sb.url, ISSUES).await;
@@ -247,11 +251,13 @@ async fn an_hourly_limit_throttles_and_its_headers_say_so() {
 
 /// With both limits set, every answer carries the headers of the throttle with the
 /// least left (`lib/gitlab/middleware/rack_attack_headers.rb`,
-/// `find_most_restrictive_throttle`), and a 429 those of the throttle that refused
-/// (`lib/gitlab/rack_attack.rb`, `throttled_response`).
+/// `find_most_restrictive_throttle`, behind `rate_limiting_headers_for_unthrottled_requests`),
+/// and a 429 those of the throttle that refused (`lib/gitlab/rack_attack.rb`,
+/// `throttled_response`), flag or not.
 #[tokio::test]
 async fn with_both_limits_the_headers_name_the_tighter_one() {
     let sb = sandbox().await;
+    crate::as_user::enable_feature(&sb.url, RATE_LIMIT_HEADERS).await;
     away_from_an_hour_boundary().await;
     away_from_a_minute_boundary().await;
     put_faults(

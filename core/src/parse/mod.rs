@@ -56,6 +56,9 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
+    /// Every status, so that a count can be said for each, zeros included.
+    pub const ALL: [ItemStatus; 3] = [ItemStatus::Active, ItemStatus::Done, ItemStatus::HandedOver];
+
     /// The word used in logs, plans and JSON.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,8 +1,9 @@
 //! The roadmap as files: `index.html`, one HTML page per handbook page, `roadmap.json`.
 //!
 //! Everything from issues and pages is hostile text: it reaches the HTML only through
-//! maud's escaping (`(…)`, never `PreEscaped`), and links only when they are `http(s)`
-//! URLs. Each page forbids scripts and every outside resource with a
+//! maud's escaping (`(…)`, never `PreEscaped`), each piece in a `<bdi>` (a right-to-left
+//! override in a title or a person's name must not reorder the state, dates and names
+//! around it), and links only when they are `http(s)` URLs. Each page forbids scripts and every outside resource with a
 //! `Content-Security-Policy` of its own, which holds on any static host.
 
 use chrono::{DateTime, Datelike as _, Utc};
@@ -158,7 +159,7 @@ fn index(roadmap: &Roadmap, css: &str) -> Markup {
             ul.cards {
                 @for page in &roadmap.pages {
                     li.card {
-                        h2 { a href=(site_href(&page.file)) { (page.title) } }
+                        h2 { a href=(site_href(&page.file)) { bdi { (page.title) } } }
                         p.meta {
                             "Issues in "
                             (project_link(page))
@@ -176,8 +177,8 @@ fn index(roadmap: &Roadmap, css: &str) -> Markup {
 fn project_link(page: &RoadmapPage) -> Markup {
     html! {
         @match safe_href(&page.project_url) {
-            Some(href) => { a href=(href) { (page.project) } }
-            None => { (page.project) }
+            Some(href) => { a href=(href) { bdi { (page.project) } } }
+            None => { bdi { (page.project) } }
         }
     }
 }
@@ -185,10 +186,10 @@ fn project_link(page: &RoadmapPage) -> Markup {
 fn page_html(page: &RoadmapPage, generated_at: DateTime<Utc>, css: &str) -> Markup {
     let crumbs = html! {
         li { a href="../index.html" { "Roadmap" } }
-        li { span aria-current="page" { (page.title) } }
+        li { span aria-current="page" { bdi { (page.title) } } }
     };
     let body = html! {
-        h1 { (page.title) }
+        h1 { bdi { (page.title) } }
         p.meta {
             "Responsibilities of "
             @match page.url.as_deref().and_then(safe_href) {
@@ -222,7 +223,7 @@ fn page_html(page: &RoadmapPage, generated_at: DateTime<Utc>, css: &str) -> Mark
             }
             @for (i, section) in page.sections.iter().enumerate() {
                 section.section aria-labelledby=(format!("section-{}", i + 1)) data-section=(section.name) {
-                    h3 id=(format!("section-{}", i + 1)) { (section.name) }
+                    h3 id=(format!("section-{}", i + 1)) { bdi { (section.name) } }
                     (bar(section.total, section.closed, section.handed_over))
                     (counts(section.total, section.closed, section.handed_over))
                     ul.items {
@@ -251,12 +252,12 @@ fn row(item: &RoadmapItem) -> Markup {
     };
     let names: Vec<&str> = item.assignees.iter().map(|p| p.name.as_str()).collect();
     let assigned = (!names.is_empty() && item.handed_over_to.as_deref() != names.first().copied())
-        .then(|| names.join(", "));
+        .then_some(names);
     html! {
         li data-iid=(item.iid) {
             @match safe_href(&item.url) {
-                Some(href) => { a href=(href) { (item.title) } }
-                None => { (item.title) }
+                Some(href) => { a href=(href) { bdi { (item.title) } } }
+                None => { bdi { (item.title) } }
             }
             " " span.iid { "#" (item.iid) }
             span class={ "state " (class) } { (word) }
@@ -266,11 +267,15 @@ fn row(item: &RoadmapItem) -> Markup {
                     @if item.closed_at.is_some() { " · " }
                 }
                 @if let Some(to) = &item.handed_over_to {
-                    "Handed over to " (to)
+                    "Handed over to " bdi { (to) }
                     @if assigned.is_some() || item.closed_at.is_some() { " · " }
                 }
                 @if let Some(names) = &assigned {
-                    "Assigned to " (names)
+                    "Assigned to "
+                    @for (i, name) in names.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        bdi { (name) }
+                    }
                     @if item.closed_at.is_some() { " · " }
                 }
                 @if !item.confidential && item.handed_over_to.is_none() && assigned.is_none() && item.closed_at.is_none() {

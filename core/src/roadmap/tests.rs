@@ -595,3 +595,56 @@ fn text_and_bars_have_enough_contrast_in_both_schemes() {
     assert!((contrast_ratio("#000000", "#ffffff").unwrap() - 21.0).abs() < 1e-9);
     assert_eq!(contrast_ratio("red", "#ffffff"), None);
 }
+
+/// A right-to-left override (U+202E) in a title, a section, a project or a person's
+/// display name (anyone sets their own on GitLab) reorders the text after it on the same
+/// line: "#3 open · Assigned to …" could be made to read as something else. Every such
+/// text is shown inside its own `<bdi>`, which ends the override where the text ends.
+#[test]
+fn bidi_overrides_in_texts_stay_inside_them() {
+    const RLO: &str = "\u{202E}";
+    let mut issues = fixture("\u{202E}Plan the roadmap");
+    for issue in &mut issues {
+        for person in &mut issue.assignees {
+            person.name = format!("{RLO}{}", person.name);
+        }
+    }
+    let mut roadmap = roadmap_of(&issues);
+    roadmap.pages[0].title = format!("{RLO}Product Manager");
+    roadmap.pages[0].project = format!("{RLO}acme/roadmap");
+    for section in &mut roadmap.pages[0].sections {
+        section.name = format!("{RLO}{}", section.name);
+        for item in &mut section.items {
+            if let Some(to) = item.handed_over_to.as_mut().filter(|t| !t.starts_with(RLO)) {
+                *to = format!("{RLO}{to}");
+            }
+        }
+    }
+    let mut shown = 0;
+    for file in render(&roadmap)
+        .iter()
+        .filter(|f| f.path.ends_with(".html"))
+    {
+        let body = &file.body;
+        for (at, _) in body.match_indices(RLO) {
+            let (before, after) = (&body[..at], &body[at..]);
+            let opened = before.rfind('<').unwrap();
+            if before.rfind('>').is_none_or(|closed| closed < opened) {
+                continue; // inside a tag: an attribute value, never shown as text
+            }
+            let tag = &before[opened..];
+            if tag.starts_with("<title") {
+                continue; // the document's and the chart's title, not laid out in a line
+            }
+            assert!(
+                tag.starts_with("<bdi>") && after[after.find('<').unwrap()..].starts_with("</bdi>"),
+                "{}: text with an override outside its own <bdi>: …{}…",
+                file.path,
+                &body[opened.saturating_sub(60)..(at + 60).min(body.len())]
+            );
+            shown += 1;
+        }
+    }
+    // Page title (index, crumb, h1), project (both files), sections, titles, names.
+    assert!(shown >= 10, "{shown}");
+}

@@ -180,59 +180,13 @@ pub struct DesiredIssue {
     pub line: usize,
 }
 
-/// A label title as GitLab will store it: whitespace collapsed, HTML tags stripped and
-/// entities decoded as `app/models/label.rb` does (`CGI.unescapeHTML(Sanitize.clean(…))`,
-/// then trimmed), no commas, at most 255 characters. The plan compares and creates this
-/// title, so what it asks for is what GitLab keeps and the next run finds it.
+/// A label title as every GitLab version stores it: whitespace collapsed, no commas, at
+/// most 255 characters, and a title GitLab's old rule (HTML tags stripped and entities
+/// decoded, `app/models/label.rb` before gitlab-org/gitlab!207594) leaves as it is, which
+/// GitLab since keeps too ([`super::label_title::stable_title`]). The plan compares and
+/// creates this title, so what it asks for is what GitLab keeps and the next run finds it.
 pub fn label_name(text: &str) -> String {
-    let cleaned = crate::parse::collapse(&text.replace(',', " "));
-    let stored = sanitize_label(&cleaned).replace(',', " ");
-    stored.trim().chars().take(255).collect()
-}
-
-/// Elements whose content `Sanitize.clean` drops along with the tags.
-const DROP_CONTENT: [&str; 5] = ["script", "style", "iframe", "noscript", "svg"];
-
-/// `CGI.unescapeHTML(Sanitize.clean(text))`: tags removed (keeping their text, except in
-/// script-like elements), then the common entities decoded.
-fn sanitize_label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let tag = &rest[start + 1..];
-        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
-        match tag.find('>').filter(|_| is_tag) {
-            Some(end) => {
-                let name = tag[..end]
-                    .trim_start_matches('/')
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect::<String>()
-                    .to_ascii_lowercase();
-                rest = &tag[end + 1..];
-                if !tag.starts_with('/') && DROP_CONTENT.contains(&name.as_str()) {
-                    let close = format!("</{name}");
-                    rest = rest
-                        .to_ascii_lowercase()
-                        .find(&close)
-                        .and_then(|i| rest[i..].find('>').map(|j| &rest[i + j + 1..]))
-                        .unwrap_or("");
-                }
-            }
-            None => {
-                out.push('<');
-                rest = tag;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", "\u{a0}")
-        .replace("&amp;", "&")
+    super::label_title::stable_title(&crate::parse::collapse(&text.replace(',', " ")))
 }
 
 /// GitLab's heading anchor: lower case, punctuation dropped, spaces to hyphens.

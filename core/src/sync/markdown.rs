@@ -197,7 +197,7 @@ fn page_head(plan: &Plan, page: &PageReport, actions: &[&Action], o: &MarkdownOp
 }
 
 /// The words of the counts: a plan's, or an applied plan's.
-fn count_words(applied: bool) -> [&'static str; 6] {
+fn count_words(applied: bool) -> [&'static str; 7] {
     if applied {
         [
             "created",
@@ -206,6 +206,7 @@ fn count_words(applied: bool) -> [&'static str; 6] {
             "reopened",
             "drifted",
             "in conflict",
+            "adopted",
         ]
     } else {
         [
@@ -215,6 +216,7 @@ fn count_words(applied: bool) -> [&'static str; 6] {
             "to reopen",
             "drifted",
             "in conflict",
+            "to adopt",
         ]
     }
 }
@@ -229,6 +231,9 @@ fn totals(plan: &Plan, applied: bool) -> String {
     );
     if s.conflict > 0 {
         let _ = write!(line, ", **{} {}**", s.conflict, w[5]);
+    }
+    if s.adopt > 0 {
+        let _ = write!(line, ", **{} {}**", s.adopt, w[6]);
     }
     if s.refused > 0 {
         let _ = write!(line, ", **{} refused**", s.refused);
@@ -313,6 +318,7 @@ fn page_summary(actions: &[&Action], applied: bool) -> String {
         ActionKind::Reopen,
         ActionKind::Drift,
         ActionKind::Conflict,
+        ActionKind::Adopt,
     ]
     .into_iter()
     .zip(count_words(applied));
@@ -338,6 +344,7 @@ fn row(a: &Action, project: &str, gitlab_url: Option<&str>) -> String {
         ActionKind::Reopen => "reopen",
         ActionKind::Drift => "drift",
         ActionKind::Conflict => "**conflict**",
+        ActionKind::Adopt => "**adopt**",
     };
     let issue = match (a.iid, gitlab_url) {
         (None, _) => "new".to_owned(),

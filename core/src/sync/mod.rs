@@ -3,10 +3,12 @@
 pub mod board;
 pub mod by_project;
 pub mod desired;
+pub mod label_title;
 pub mod markdown;
 pub mod marker;
 pub mod plan;
 pub mod quick_actions;
+pub mod warnings;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -123,6 +125,9 @@ pub struct Summary {
     /// none, as before conflicts were reported).
     #[serde(skip_serializing_if = "is_zero")]
     pub conflict: usize,
+    /// Issues people made that are taken over (`--adopt`; left out of JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
     /// Items whose issue needs nothing.
     pub unchanged: usize,
     /// Actions that failed (apply only).
@@ -142,6 +147,7 @@ impl Summary {
             ActionKind::Reopen => &mut self.reopen,
             ActionKind::Drift => &mut self.drift,
             ActionKind::Conflict => &mut self.conflict,
+            ActionKind::Adopt => &mut self.adopt,
         }
     }
 }
@@ -157,6 +163,10 @@ pub struct Plan {
     pub boards: Vec<board::BoardPlan>,
     /// Counts.
     pub summary: Summary,
+    /// True once `apply` ran it: the text then says what was done ("created"), and
+    /// what failed or never ran, instead of what is to do.
+    #[serde(skip)]
+    pub applied: bool,
 }
 
 impl Plan {
@@ -175,14 +185,7 @@ impl Plan {
             return;
         }
         for action in &page_plan.actions {
-            match action.action {
-                ActionKind::Create => self.summary.create += 1,
-                ActionKind::Update => self.summary.update += 1,
-                ActionKind::Close => self.summary.close += 1,
-                ActionKind::Reopen => self.summary.reopen += 1,
-                ActionKind::Drift => self.summary.drift += 1,
-                ActionKind::Conflict => self.summary.conflict += 1,
-            }
+            *self.summary.count_mut(action.action) += 1;
         }
         self.take_actions(page_plan.actions);
         self.pages.push(report);
@@ -198,11 +201,21 @@ impl Plan {
         }
     }
 
-    /// True when applying would write something.
+    /// True when applying would write something: an issue, a label, or a board or board
+    /// list of a page that is not refused (`plan`'s exit status 2 says so).
     pub fn has_changes(&self) -> bool {
         let s = &self.summary;
-        s.create + s.update + s.close + s.reopen > 0
+        let refused = |page: &str| {
+            self.pages
+                .iter()
+                .any(|p| p.id == page && p.outcome.is_refused())
+        };
+        s.create + s.update + s.close + s.reopen + s.adopt > 0
             || self.pages.iter().any(|p| !p.create_labels.is_empty())
+            || self
+                .boards
+                .iter()
+                .any(|b| b.has_changes() && !refused(&b.page))
     }
 
     /// True when a page was skipped for a reason other than the guard, or failed.
@@ -211,6 +224,44 @@ impl Plan {
             .iter()
             .any(|p| matches!(p.outcome, PageOutcome::Failed(_) | PageOutcome::Skipped(_)))
             || self.summary.failed > 0
+    }
+
+    /// Pages not synced: skipped (unreadable, no items) or failed (GitLab could not be
+    /// read, the project may not be written, a write failed). Refused pages are not
+    /// counted: a guard's refusal is its own outcome.
+    pub fn failed_pages(&self) -> usize {
+        self.pages
+            .iter()
+            .filter(|p| matches!(p.outcome, PageOutcome::Failed(_) | PageOutcome::Skipped(_)))
+            .count()
+    }
+
+    /// Everything that failed, each once: every failed request (`summary.failed`), and
+    /// every page that failed as a whole without a failed write of its own (unreadable,
+    /// GitLab not reachable, the project may not be written). The closing log line's
+    /// `failed`: 0 exactly when nothing failed.
+    pub fn failures(&self) -> usize {
+        let whole_pages = self
+            .pages
+            .iter()
+            .filter(|p| matches!(p.outcome, PageOutcome::Failed(_) | PageOutcome::Skipped(_)))
+            .filter(|p| {
+                !self
+                    .actions
+                    .iter()
+                    .any(|a| a.page == p.id && a.result == Some(WriteResult::Failed))
+            })
+            .count();
+        self.summary.failed + whole_pages
+    }
+
+    /// Writes that were never sent (`apply` only): their project may not be written or
+    /// was stopped, or the run shut down.
+    pub fn not_run(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| a.result == Some(WriteResult::NotRun))
+            .count()
     }
 
     /// True when the mass-close guard refused a page.
@@ -223,9 +274,11 @@ impl Plan {
         markdown::plan_to_markdown(self, options)
     }
 
-    /// The plan as a reviewable diff, one line per action. A plan over several projects
-    /// is grouped by project ([`by_project`]), and pages with nothing to do are counted
-    /// there rather than listed.
+    /// The plan as a reviewable diff, one line per action. Once applied, a page that
+    /// failed says so with its reason on its first line, each write that did not happen
+    /// is marked `[FAILED]` or `[not run]`, and the counts say what was done. A plan over
+    /// several projects is grouped by project ([`by_project`]), and pages with nothing to
+    /// do are counted there rather than listed.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let actions = by_project::actions_by_page(self);
@@ -237,16 +290,33 @@ impl Plan {
             }
         }
         let s = &self.summary;
-        let _ = writeln!(
+        let w = if self.applied {
+            ["created", "updated", "closed", "reopened"]
+        } else {
+            ["to create", "to update", "to close", "to reopen"]
+        };
+        let _ = write!(
             out,
-            "\n{} to create, {} to update, {} to close, {} to reopen, {} drifted, {}{} unchanged{}{}",
+            "\n{} {}, {} {}, {} {}, {} {}, {} drifted, {}{} unchanged{}{}",
             s.create,
+            w[0],
             s.update,
+            w[1],
             s.close,
+            w[2],
             s.reopen,
+            w[3],
             s.drift,
-            if s.conflict > 0 {
-                format!("{} in conflict, ", s.conflict)
+            if s.conflict > 0 || s.adopt > 0 {
+                let mut more = String::new();
+                if s.conflict > 0 {
+                    let _ = write!(more, "{} in conflict, ", s.conflict);
+                }
+                if s.adopt > 0 {
+                    let adopted = if self.applied { "adopted" } else { "to adopt" };
+                    let _ = write!(more, "{} {adopted}, ", s.adopt);
+                }
+                more
             } else {
                 String::new()
             },
@@ -262,6 +332,18 @@ impl Plan {
                 String::new()
             }
         );
+        let not_run = self.not_run();
+        if not_run > 0 {
+            let _ = write!(out, ", {not_run} not run");
+        }
+        match self.failed_pages() {
+            0 => {}
+            1 => out.push_str("; 1 page not synced"),
+            n => {
+                let _ = write!(out, "; {n} pages not synced");
+            }
+        }
+        out.push('\n');
         out
     }
 }
@@ -274,19 +356,16 @@ impl Plan {
         actions: &std::collections::HashMap<&str, Vec<&Action>>,
         out: &mut String,
     ) {
-        let status = match page.outcome {
-            PageOutcome::Ok => "ok",
-            PageOutcome::Skipped(_) => "SKIPPED",
-            PageOutcome::Refused(_) => "REFUSED",
-            PageOutcome::Failed(_) => "FAILED",
+        let status = match &page.outcome {
+            PageOutcome::Ok => "ok".to_owned(),
+            PageOutcome::Skipped(why) => format!("SKIPPED: {why}"),
+            PageOutcome::Refused(why) => format!("REFUSED: {why}"),
+            PageOutcome::Failed(why) => format!("FAILED: {why}"),
         };
         if page.project.is_empty() {
             let _ = writeln!(out, "page {} [{status}]", page.id);
         } else {
             let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
-        }
-        if let Some(error) = page.outcome.reason() {
-            let _ = writeln!(out, "  ! {error}");
         }
         for warning in &page.warnings {
             let _ = writeln!(out, "  warning: {warning}");
@@ -328,6 +407,7 @@ fn action_line(a: &Action) -> String {
         ActionKind::Reopen => ("^", "reopen"),
         ActionKind::Drift => ("!", "drift"),
         ActionKind::Conflict => ("!", "conflict"),
+        ActionKind::Adopt => ("&", "adopt"),
     };
     let issue = a
         .iid
@@ -359,9 +439,85 @@ fn action_line(a: &Action) -> String {
     {
         let _ = write!(line, "  @{}", asg.to.as_deref().unwrap_or("nobody"));
     }
-    let _ = writeln!(line, "  ({})", a.reason);
+    let _ = write!(line, "  ({})", a.reason);
+    match a.result {
+        Some(WriteResult::Failed) => line.push_str("  [FAILED]"),
+        Some(WriteResult::NotRun) => line.push_str("  [not run]"),
+        Some(WriteResult::Applied) | None => {}
+    }
+    line.push('\n');
     for w in &a.warnings {
         let _ = writeln!(line, "      warning: {w}");
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(id: &str, outcome: PageOutcome) -> PageReport {
+        PageReport {
+            id: id.into(),
+            project: "acme/roadmap".into(),
+            outcome,
+            create_labels: Vec::new(),
+            warnings: Vec::new(),
+            items: BTreeMap::new(),
+        }
+    }
+
+    fn action(page: &str, result: Option<WriteResult>) -> Action {
+        Action {
+            action: ActionKind::Create,
+            page: page.into(),
+            key: format!("{page}-item"),
+            iid: None,
+            title: "Answer the phone".into(),
+            changes: plan::Changes::default(),
+            reason: "new in the handbook".into(),
+            warnings: Vec::new(),
+            write: None,
+            result,
+        }
+    }
+
+    /// A page whose write failed is counted at the write, not again at the page; a page
+    /// that failed as a whole (no write of its own failed) is counted once.
+    #[test]
+    fn failures_count_each_failure_once() {
+        let mut plan = Plan {
+            applied: true,
+            ..Plan::default()
+        };
+        plan.pages.push(page(
+            "written",
+            PageOutcome::Failed("1 request(s) failed".into()),
+        ));
+        plan.actions
+            .push(action("written", Some(WriteResult::Failed)));
+        plan.summary.failed = 1;
+        plan.pages
+            .push(page("refused", PageOutcome::Failed("not a member".into())));
+        plan.actions
+            .push(action("refused", Some(WriteResult::NotRun)));
+        plan.pages
+            .push(page("unread", PageOutcome::Skipped("no such file".into())));
+        plan.pages.push(page("fine", PageOutcome::Ok));
+        assert_eq!(plan.failures(), 3);
+        assert_eq!(plan.failed_pages(), 3);
+        assert_eq!(plan.not_run(), 1);
+
+        let text = plan.to_text();
+        assert!(
+            text.contains("page refused → acme/roadmap [FAILED: not a member]"),
+            "{text}"
+        );
+        assert!(text.contains("(new in the handbook)  [not run]"), "{text}");
+        assert!(text.contains("(new in the handbook)  [FAILED]"), "{text}");
+        assert!(
+            text.ends_with("0 created, 0 updated, 0 closed, 0 reopened, 0 drifted, 0 unchanged, 1 failed, 1 not run; 3 pages not synced\n"),
+            "{text}"
+        );
+    }
 }

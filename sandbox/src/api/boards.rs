@@ -1,13 +1,15 @@
 //! Issue boards and their lists: list, get, create, and moving a list (GitLab:
-//! `lib/api/boards.rb`).
+//! `lib/api/boards.rb`). Reading needs `read_issue_board` (whoever may read the project);
+//! changing a board `admin_issue_board` and its lists `admin_issue_board_list`, both
+//! Planner, Reporter and up (`app/policies/project_policy.rb`), on every tier.
 
 use axum::extract::{Path, State};
 
+use super::access::Caller;
 use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created, ok};
-use crate::Tier;
 use crate::error::ApiError;
 use crate::model::{Board, BoardList, Project};
 
@@ -47,28 +49,38 @@ pub(super) async fn get_board(
     ok(app.render(&state).board(project, &project.boards[bi]))
 }
 
-/// `POST /projects/:id/boards`: a board with no lists; names need not be unique.
-///
-/// Only where a project may have several boards: GitLab's API refuses it outright
-/// otherwise (`lib/api/boards_responses.rb`, `create_board`: `forbidden! unless
-/// board_parent.multiple_issue_boards_available?`), which is never on Free (the method is
-/// `false` in `app/models/project.rb` and licensed as `multiple_issue_boards` in EE),
-/// even for a project without a board.
+/// Whether the caller may change boards (`admin_issue_board`) or their lists
+/// (`admin_issue_board_list`, the same roles): `403 Forbidden` if not.
+fn authorize_admin_board(app: &crate::App, caller: Caller, pi: usize) -> Result<(), ApiError> {
+    let state = app.state.lock();
+    if caller
+        .access(&state, &state.projects[pi])
+        .admin_issue_board()
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// `POST /projects/:id/boards`: a board with no lists; names need not be unique. On every
+/// tier: `Project#multiple_issue_boards_available?` is `true` since GitLab 12.1
+/// (`app/models/project.rb`), so `create_board` in `lib/api/boards_responses.rb` never
+/// refuses a project. Grape checks `name` first, then `authorize!(:admin_issue_board)`.
 pub(super) async fn create_board(
     State(app): Shared,
+    caller: Caller,
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
-    let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
-    if app.tier == Tier::Free {
-        return Err(ApiError::forbidden());
-    }
     let name = req
         .params
         .get("name")
         .ok_or_else(|| ApiError::missing("name"))?
         .to_owned();
+    let pi = project_idx(&app.state.lock(), &id)?;
+    authorize_admin_board(&app, caller, pi)?;
+    let mut state = app.state.lock();
     let board_id = state.next_id();
     state.projects[pi].boards.push(Board {
         id: board_id,
@@ -125,18 +137,35 @@ pub(super) async fn get_board_list(
 /// to where the list already is, below 0 or past the last list is refused with
 /// `400 {"message":{"error":"List could not be moved!"}}` (`valid_move?`,
 /// `lib/api/boards_responses.rb`).
+///
+/// The list is looked up before `authorize!(:admin_issue_board_list)`, as GitLab does.
 pub(super) async fn move_board_list(
     State(app): Shared,
+    caller: Caller,
     Path((id, board_id, list_id)): Path<(String, String, String)>,
     req: Req,
 ) -> ApiResult {
-    let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
-    let bi = find_board(&state.projects[pi], &board_id)?;
     let position = req
         .params
         .int("position")?
         .ok_or_else(|| ApiError::missing("position"))?;
+    let (pi, bi) = {
+        let state = app.state.lock();
+        let pi = project_idx(&state, &id)?;
+        let bi = find_board(&state.projects[pi], &board_id)?;
+        let found = list_id.parse::<u64>().ok().is_some_and(|n| {
+            state.projects[pi].boards[bi]
+                .lists
+                .iter()
+                .any(|l| l.id == n)
+        });
+        if !found {
+            return Err(ApiError::not_found("List"));
+        }
+        (pi, bi)
+    };
+    authorize_admin_board(&app, caller, pi)?;
+    let mut state = app.state.lock();
     let board = &mut state.projects[pi].boards[bi];
     board.lists.sort_by_key(|l| l.position);
     let from = list_id
@@ -162,13 +191,15 @@ pub(super) async fn move_board_list(
 /// `DELETE /projects/:id/boards/:board_id/lists/:list_id`: `204 No Content`
 /// (`destroy_conditionally!` in `lib/api/boards_responses.rb`); the lists after it move
 /// up one place (`app/services/boards/lists/destroy_service.rb`,
-/// `decrement_higher_lists`).
+/// `decrement_higher_lists`). `authorize!(:admin_issue_board_list)` comes first.
 pub(super) async fn delete_board_list(
     State(app): Shared,
+    caller: Caller,
     Path((id, board_id, list_id)): Path<(String, String, String)>,
 ) -> ApiResult {
+    let pi = project_idx(&app.state.lock(), &id)?;
+    authorize_admin_board(&app, caller, pi)?;
     let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
     let bi = find_board(&state.projects[pi], &board_id)?;
     let board = &mut state.projects[pi].boards[bi];
     board.lists.sort_by_key(|l| l.position);
@@ -192,20 +223,23 @@ pub(super) async fn delete_board_list(
 /// `400 {"message":{"error":"Label has already been taken"}}`: the service's first
 /// error, as `lib/api/boards_responses.rb` renders it
 /// (`app/services/boards/lists/base_create_service.rb`, `List`'s uniqueness of a label
-/// per board).
+/// per board). Grape's parameter check, then `authorize!(:admin_issue_board_list)`,
+/// then the board.
 pub(super) async fn create_board_list(
     State(app): Shared,
+    caller: Caller,
     Path((id, board_id)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
-    let mut state = app.state.lock();
-    let pi = project_idx(&state, &id)?;
-    let bi = find_board(&state.projects[pi], &board_id)?;
     let label_id = req.params.int("label_id")?.ok_or_else(|| {
         ApiError::bad_request_error(
             "label_id, assignee_id, milestone_id, iteration_id are missing, exactly one parameter must be provided".into(),
         )
     })? as u64;
+    let pi = project_idx(&app.state.lock(), &id)?;
+    authorize_admin_board(&app, caller, pi)?;
+    let mut state = app.state.lock();
+    let bi = find_board(&state.projects[pi], &board_id)?;
     if !state.projects[pi].labels.iter().any(|l| l.id == label_id) {
         return Err(ApiError::bad_request_with_error("Label not found"));
     }

@@ -1,6 +1,7 @@
 //! Project labels: list, get, create, edit (GitLab: `lib/api/labels.rb`), and the
 //! labels an issue names into being. Titles are compared exactly, case included, and
-//! sanitized as `app/models/label.rb` `title=` does.
+//! stored as the sandbox's [`crate::LabelTitles`] says (as sent, or sanitized as GitLab
+//! did before gitlab-org/gitlab!207594); colours as `lib/gitlab/color.rb` keeps them.
 
 use axum::extract::{Path, State};
 
@@ -9,26 +10,15 @@ use super::extract::{Req, Shared};
 use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created, ok};
+use crate::LabelTitles;
+use crate::color;
 use crate::error::ApiError;
 use crate::model::{Label, Project, State as Data};
 use crate::params::Params;
+use axum::response::IntoResponse as _;
 
 /// The colour of a label created because an issue named it.
 const DEFAULT_LABEL_COLOR: &str = "#6699cc";
-
-/// `#rgb`, `#rrggbb` or one of the sixteen CSS basic colour names.
-fn valid_color(color: &str) -> bool {
-    const NAMES: [&str; 16] = [
-        "black", "silver", "gray", "white", "maroon", "red", "purple", "fuchsia", "green", "lime",
-        "olive", "yellow", "navy", "blue", "teal", "aqua",
-    ];
-    match color.strip_prefix('#') {
-        Some(hex) => {
-            (hex.len() == 6 || hex.len() == 3) && hex.chars().all(|c| c.is_ascii_hexdigit())
-        }
-        None => NAMES.contains(&color.to_ascii_lowercase().as_str()),
-    }
-}
 
 /// A label named by id, or else by its exact name.
 fn find_label(project: &Project, label_id: &str) -> Result<usize, ApiError> {
@@ -41,54 +31,6 @@ fn find_label(project: &Project, label_id: &str) -> Result<usize, ApiError> {
         .ok_or_else(|| ApiError::not_found("Label"))
 }
 
-/// A label title as GitLab stores it: HTML tags stripped (with the content of
-/// `script`-like elements), entities decoded, whitespace trimmed (`app/models/label.rb`:
-/// `CGI.unescapeHTML(Sanitize.clean(value))`, `strip_whitespace_from_title`).
-pub(super) fn sanitize_title(title: &str) -> String {
-    const DROP_CONTENT: [&str; 5] = ["script", "style", "iframe", "noscript", "svg"];
-    let mut out = String::with_capacity(title.len());
-    let mut rest = title;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let tag = &rest[start + 1..];
-        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
-        match tag.find('>').filter(|_| is_tag) {
-            Some(end) => {
-                let name: String = tag[..end]
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect::<String>()
-                    .to_ascii_lowercase();
-                rest = &tag[end + 1..];
-                if DROP_CONTENT.contains(&name.as_str()) {
-                    let close = format!("</{name}");
-                    let lower = rest.to_ascii_lowercase();
-                    rest = lower
-                        .find(&close)
-                        .and_then(|i| rest[i..].find('>').map(|j| &rest[i + j + 1..]))
-                        .unwrap_or("");
-                }
-            }
-            None => {
-                out.push('<');
-                rest = tag;
-            }
-        }
-    }
-    out.push_str(rest);
-    unescape_html(&out).trim().to_owned()
-}
-
-/// `CGI.unescapeHTML` for the entities that matter in titles.
-fn unescape_html(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", "\u{a0}")
-        .replace("&amp;", "&")
-}
-
 /// The labels an issue's `labels`/`add_labels` name, as GitLab stores them: existing
 /// ones (exact title), and missing ones created with colour `#6699cc` when the caller
 /// may create labels, else silently dropped
@@ -98,10 +40,11 @@ pub(super) fn ensure_labels(
     pi: usize,
     names: &[String],
     may_create: bool,
+    titles: LabelTitles,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in names {
-        let name = sanitize_title(name);
+        let name = titles.stored(name);
         if name.is_empty() || name.contains(',') {
             continue;
         }
@@ -116,6 +59,7 @@ pub(super) fn ensure_labels(
                 color: DEFAULT_LABEL_COLOR.to_owned(),
                 description: None,
                 priority: None,
+                updated_at: Some(chrono::Utc::now()),
             });
         }
         if !out.contains(&name) {
@@ -207,20 +151,20 @@ pub(super) async fn create_label(
     if !caller.access(&state, &state.projects[pi]).admin_label() {
         return Err(ApiError::forbidden());
     }
-    let name = sanitize_title(p.get("name").ok_or_else(|| ApiError::missing("name"))?);
-    let color = p
-        .get("color")
-        .ok_or_else(|| ApiError::missing("color"))?
-        .to_owned();
-    if name.is_empty() {
-        return Err(ApiError::invalid("title", "can't be blank"));
-    }
-    if name.contains(',') || name.chars().count() > 255 {
-        return Err(ApiError::invalid("title", "is invalid"));
-    }
-    if !valid_color(&color) {
+    let name = app
+        .label_titles
+        .stored(p.get("name").ok_or_else(|| ApiError::missing("name"))?);
+    let color = color::of(p.get("color").ok_or_else(|| ApiError::missing("color"))?);
+    validate_title(&name)?;
+    if !color::valid(&color) {
         return Err(ApiError::invalid("color", "must be a valid color code"));
     }
+    // The check and the insert happen under the state's lock, so of two creates of one
+    // title exactly one gets `201` and the other this `409`, as when GitLab's
+    // `find_by_title` sees the first (`lib/api/helpers/label_helpers.rb`). (Two creates
+    // overlapping inside GitLab's database can also end in a 500 from the unique index
+    // `index_labels_on_project_id_and_title_varchar_unique`, migration
+    // `IndexLabelsUsingVarcharPatternOps`; the sandbox never answers that.)
     if state.projects[pi].label(&name).is_some() {
         return Err(ApiError::conflict("Label already exists"));
     }
@@ -231,6 +175,7 @@ pub(super) async fn create_label(
         color,
         description: p.get("description").map(str::to_owned),
         priority: p.int("priority")?,
+        updated_at: Some(chrono::Utc::now()),
     };
     state.projects[pi].labels.push(label);
     let project = &state.projects[pi];
@@ -248,11 +193,16 @@ pub(super) async fn edit_label_by_param(
     Path(id): Path<String>,
     req: Req,
 ) -> ApiResult {
+    // `optional :label_id`, `optional :name`, `exactly_one_of :label_id, :name`.
     let label = req
         .params
         .get("label_id")
         .or(req.params.get("name"))
-        .ok_or_else(|| ApiError::missing("label_id"))?
+        .ok_or_else(|| {
+            ApiError::bad_request_error(
+                "label_id, name are missing, exactly one parameter must be provided".into(),
+            )
+        })?
         .to_owned();
     edit_label(state, caller, Path((id, label)), req).await
 }
@@ -281,17 +231,50 @@ pub(super) async fn edit_label(
         ));
     }
     if let Some(color) = p.get("color")
-        && !valid_color(color)
+        && !color::valid(&color::of(color))
     {
         return Err(ApiError::invalid("color", "must be a valid color code"));
     }
     let project = &mut state.projects[pi];
+    let fields = |l: &Label| {
+        (
+            l.name.clone(),
+            l.color.clone(),
+            l.description.clone(),
+            l.priority,
+        )
+    };
+    let before = fields(&project.labels[li]);
     if let Some(new_name) = p.get("new_name") {
-        rename_label(project, li, &sanitize_title(new_name))?;
+        let new_name = app.label_titles.stored(new_name);
+        validate_title(&new_name)?;
+        rename_label(project, li, &new_name)?;
     }
     update_label(&mut project.labels[li], p)?;
+    // Rails moves `updated_at` only when an attribute changed.
+    if fields(&project.labels[li]) != before {
+        project.labels[li].updated_at = Some(chrono::Utc::now());
+    }
     let project = &state.projects[pi];
     ok(app.render(&state).label(project, &project.labels[li]))
+}
+
+/// `app/models/concerns/base_label.rb`: `validates :title, presence: true, format: {
+/// with: /\A[^,]+\z/ }` and `length: { maximum: 255 }`, on the title as stored.
+fn validate_title(title: &str) -> Result<(), ApiError> {
+    if title.is_empty() {
+        return Err(ApiError::invalid("title", "can't be blank"));
+    }
+    if title.contains(',') {
+        return Err(ApiError::invalid("title", "is invalid"));
+    }
+    if title.chars().count() > 255 {
+        return Err(ApiError::invalid(
+            "title",
+            "is too long (maximum is 255 characters)",
+        ));
+    }
+    Ok(())
 }
 
 /// Renames label `li`, unless another label has the name, and on every issue with it.
@@ -315,10 +298,48 @@ fn rename_label(project: &mut Project, li: usize, new_name: &str) -> Result<(), 
     Ok(())
 }
 
+/// `DELETE /projects/:id/labels/:label_id` (by id, or else by title, as
+/// `find_label` in `lib/api/helpers/label_helpers.rb` looks it up): `admin_label`
+/// (`app/policies/label_policy.rb`), then `412` when `If-Unmodified-Since` is older than
+/// the label's last change (`destroy_conditionally!`, `check_unmodified_since!` in
+/// `lib/api/helpers.rb`), else `204`. The label goes from every issue and board list
+/// (`app/models/label.rb`: `label_links` and `lists` are `dependent: :destroy`).
+pub(super) async fn delete_label(
+    State(app): Shared,
+    caller: Caller,
+    Path((id, label_id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let mut state = app.state.lock();
+    let pi = project_idx(&state, &id)?;
+    let li = find_label(&state.projects[pi], &label_id)?;
+    if !caller.access(&state, &state.projects[pi]).admin_label() {
+        return Err(ApiError::forbidden());
+    }
+    let since = headers
+        .get("if-unmodified-since")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+    let project = &mut state.projects[pi];
+    if let (Some(since), Some(updated)) = (since, project.labels[li].updated_at)
+        && updated > since
+    {
+        return Err(ApiError::precondition_failed());
+    }
+    let label = project.labels.remove(li);
+    for issue in &mut project.issues {
+        issue.labels.retain(|l| *l != label.name);
+    }
+    for board in &mut project.boards {
+        board.lists.retain(|l| l.label_id != label.id);
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
 /// The colour, description and priority an edit gives (colour already checked).
 fn update_label(label: &mut Label, p: &Params) -> Result<(), ApiError> {
     if let Some(color) = p.get("color") {
-        label.color = color.to_owned();
+        label.color = color::of(color);
     }
     if let Some(d) = p.get("description") {
         label.description = Some(d.to_owned());

@@ -1,6 +1,7 @@
 //! Project members: add one with a role, list them (GitLab: `lib/api/members.rb`,
-//! entity `lib/api/entities/member.rb`). The sandbox has no groups, so
-//! `/members/all` (members inherited from groups too) lists the same as `/members`.
+//! entity `lib/api/entities/member.rb`). `/members` lists the project's own members,
+//! `/members/all` also those of its group and the group's ancestors, each user once at
+//! their highest level. Group members are in `groups.rs`, rendered as here.
 
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
@@ -15,7 +16,7 @@ use crate::model::{Member, Render, ts};
 use crate::policy::LEVELS;
 
 /// `Entities::Member`: the user's basic fields at the top level, then the membership.
-fn member_json(render: &Render<'_>, m: &Member) -> Value {
+pub(super) fn member_json(render: &Render<'_>, m: &Member) -> Value {
     let mut v = render.user_basic(m.user_id);
     if let Value::Object(map) = &mut v {
         map.insert("access_level".into(), json!(m.access_level));
@@ -72,8 +73,7 @@ pub(super) async fn add_member(
     created(member_json(&app.render(&state), member))
 }
 
-/// `GET /projects/:id/members` and `/members/all`: `query` matches part of the
-/// username or name ignoring case (`User.search`), `user_ids` keeps those users.
+/// `GET /projects/:id/members`: the project's own members.
 pub(super) async fn list_members(
     State(app): Shared,
     Path(id): Path<String>,
@@ -82,25 +82,53 @@ pub(super) async fn list_members(
     let items = {
         let state = app.state.lock();
         let pi = project_idx(&state, &id)?;
-        let render = app.render(&state);
-        let query = req.params.get("query").map(str::to_lowercase);
-        let user_ids: Option<Vec<u64>> = req
-            .params
-            .list("user_ids")
-            .map(|ids| ids.iter().filter_map(|i| i.parse().ok()).collect());
-        state.projects[pi]
-            .members
-            .iter()
-            .filter(|m| user_ids.as_ref().is_none_or(|ids| ids.contains(&m.user_id)))
-            .filter(|m| {
-                query.as_ref().is_none_or(|q| {
-                    state.user(m.user_id).is_some_and(|u| {
-                        u.username.to_lowercase().contains(q) || u.name.to_lowercase().contains(q)
-                    })
-                })
-            })
-            .map(|m| member_json(&render, m))
-            .collect()
+        let members = state.projects[pi].members.clone();
+        filtered(&app.render(&state), &state, &members, &req)
     };
     paginate(&app, &req, items)
+}
+
+/// `GET /projects/:id/members/all`: the project's members and those inherited from its
+/// groups, each user once with their highest level (`lib/api/members.rb`:
+/// `find_all_members`; docs: "only its membership with the highest `access_level` is
+/// returned").
+pub(super) async fn list_all_members(
+    State(app): Shared,
+    Path(id): Path<String>,
+    req: Req,
+) -> ApiResult {
+    let items = {
+        let state = app.state.lock();
+        let pi = project_idx(&state, &id)?;
+        let members = state.all_members(&state.projects[pi]);
+        filtered(&app.render(&state), &state, &members, &req)
+    };
+    paginate(&app, &req, items)
+}
+
+/// Members as the list endpoints give them: `query` matches part of the username or name
+/// ignoring case (`User.search`), `user_ids` keeps those users.
+pub(super) fn filtered(
+    render: &Render<'_>,
+    state: &crate::model::State,
+    members: &[Member],
+    req: &Req,
+) -> Vec<Value> {
+    let query = req.params.get("query").map(str::to_lowercase);
+    let user_ids: Option<Vec<u64>> = req
+        .params
+        .list("user_ids")
+        .map(|ids| ids.iter().filter_map(|i| i.parse().ok()).collect());
+    members
+        .iter()
+        .filter(|m| user_ids.as_ref().is_none_or(|ids| ids.contains(&m.user_id)))
+        .filter(|m| {
+            query.as_ref().is_none_or(|q| {
+                state.user(m.user_id).is_some_and(|u| {
+                    u.username.to_lowercase().contains(q) || u.name.to_lowercase().contains(q)
+                })
+            })
+        })
+        .map(|m| member_json(render, m))
+        .collect()
 }

@@ -328,13 +328,16 @@ pub(super) async fn create_mr_note(
     let mi = find_mr(&state.projects[pi], &iid)?;
     let note_id = state.next_id();
     let now = crate::model::now();
-    state.projects[pi].merge_requests[mi].notes.push(MrNote {
+    let mr = &mut state.projects[pi].merge_requests[mi];
+    mr.notes.push(MrNote {
         id: note_id,
         body,
         author_id: caller.0,
         created_at: now,
         updated_at: now,
     });
+    // `app/models/note.rb`: `after_save :touch_noteable`.
+    mr.updated_at = now;
     let project = &state.projects[pi];
     let mr = &project.merge_requests[mi];
     let note = mr.notes.last().expect("just pushed");
@@ -374,8 +377,11 @@ pub(super) async fn edit_mr_note(
         return Err(ApiError::forbidden());
     }
     let mr = &mut state.projects[pi].merge_requests[mi];
+    let now = crate::model::now();
     mr.notes[ni].body = body;
-    mr.notes[ni].updated_at = crate::model::now();
+    mr.notes[ni].updated_at = now;
+    // `after_save :touch_noteable` (`app/models/note.rb`).
+    mr.updated_at = now;
     let project = &state.projects[pi];
     let mr = &project.merge_requests[mi];
     Ok(json_status(

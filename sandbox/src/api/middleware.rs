@@ -17,6 +17,7 @@ use super::reply::set_header;
 use crate::App;
 use crate::error::ApiError;
 use crate::faults::{Decision, ErrorBody, Faults, LostResponse, ThrottleData, Window, Windows};
+use crate::flags;
 
 /// A request with this header is not faulted, throttled or counted.
 pub const OBSERVER_HEADER: &str = "x-sandbox-observer";
@@ -102,11 +103,13 @@ impl Call {
                 }
             },
         };
-        // GitLab adds the headers to every answer but a 429, which either carries the
-        // refusing throttle's own or, from the application's limits, none
-        // (`lib/gitlab/middleware/rack_attack_headers.rb`).
+        // Only behind the flag does GitLab add the headers to answers it does not
+        // throttle, and never to a 429, which carries the refusing throttle's own or,
+        // from the application's limits, none (`lib/gitlab/middleware/
+        // rack_attack_headers.rb`, `rate_limiting_headers_for_unthrottled_requests`).
         if response.status() != StatusCode::TOO_MANY_REQUESTS
             && let Some(tightest) = throttles.iter().min_by_key(|t| t.remaining())
+            && self.app.feature(flags::RATE_LIMIT_HEADERS)
         {
             set_headers(&mut response, &tightest.common_headers());
         }
@@ -221,14 +224,18 @@ impl Gate<'_> {
             return Some(error_page(code, faults.error_body));
         }
         if self.decision.headerless_429 {
-            return Some(application_limited());
+            return Some(application_limited(None));
         }
         if *method == Method::POST
             && route == "/projects/:id/issues"
             && let Some(limit) = faults.issue_create_limit_per_minute
             && self.app.windows.lock().issue_create.hit(self.now) > limit
         {
-            return Some(application_limited());
+            return Some(application_limited(Some(ISSUE_CREATE_INTERVAL)));
+        }
+        let call = format!("{method} {route}");
+        if faults.forbid.contains(&call) {
+            return Some(ApiError::forbidden().into_response());
         }
         None
     }
@@ -277,20 +284,31 @@ fn error_page(code: u16, body: ErrorBody) -> Response {
     }
 }
 
-/// GitLab's application limits (issue creation, the Projects and Users APIs) answer
-/// JSON and carry no rate-limit headers at all: neither `Retry-After` nor `RateLimit-*`
-/// (`lib/api/helpers/rate_limiter.rb`, `app/services/concerns/rate_limited_service.rb`).
-fn application_limited() -> Response {
+/// The interval of GitLab's `issues_create` application limit, in seconds
+/// (`lib/gitlab/application_rate_limiter.rb`: per minute).
+const ISSUE_CREATE_INTERVAL: u64 = 60;
+
+/// GitLab's application limits answer JSON without `RateLimit-*`. Recent versions send
+/// `Retry-After` with the limit's interval (`lib/api/helpers/rate_limiter.rb`:
+/// `too_many_requests!(..., retry_after: interval_value)`), as the issue-creation limit
+/// does here; older ones, and the `headerless_429_rate` fault, send none
+/// (`app/services/concerns/rate_limited_service.rb` before it).
+fn application_limited(retry_after: Option<u64>) -> Response {
     let message = "This endpoint has been requested too many times. Try again later.";
-    (
+    let mut response = (
         StatusCode::TOO_MANY_REQUESTS,
         axum::Json(json!({"message": {"error": message}})),
     )
-        .into_response()
+        .into_response();
+    if let Some(seconds) = retry_after {
+        set_header(&mut response, "retry-after", &seconds.to_string());
+    }
+    response
 }
 
-/// After the handler: a successful write is saved before anyone hears of it, then its
-/// answer may be lost on the way back (the write still happened).
+/// After the handler: a write is saved before anyone hears of it (a refused one too: an
+/// edit answered 400 may have closed the issue first, as GitLab's does), then a
+/// successful one's answer may be lost on the way back (the write still happened).
 fn after_handler(
     app: &App,
     response: Response,
@@ -298,9 +316,9 @@ fn after_handler(
     lose: Option<LostResponse>,
     body: ErrorBody,
 ) -> Response {
-    if is_write && response.status().is_success() {
+    if is_write {
         app.save();
-        if let Some(lost) = lose {
+        if let Some(lost) = lose.filter(|_| response.status().is_success()) {
             return lose_response(response, lost, body);
         }
     }

@@ -6,14 +6,19 @@
 //! (branches, commits, compare), `merge_requests.rs` (merge requests and their notes). What every route
 //! shares lives apart: `middleware.rs` (auth, faults, rate limits, statistics, saving),
 //! `pagination.rs` (every list), `extract.rs` (parameters) and `reply.rs` (responses);
-//! `access.rs` (who is asking, unreadable projects); `members.rs` for project members;
-//! `milestones.rs` for milestones; `settings.rs` for the application settings.
+//! `access.rs` (who is asking, unreadable projects); `scopes.rs` (a token's scopes);
+//! `members.rs` for project members; `milestones.rs` for milestones; `settings.rs` for
+//! the application settings; `features.rs` for feature flags; `groups.rs` for groups and
+//! their members.
 //! `sandbox.rs` holds the endpoints GitLab does not have.
 
 mod access;
 mod boards;
 mod extract;
+mod features;
 mod files;
+mod git_push;
+mod groups;
 mod hooks;
 mod issues;
 mod labels;
@@ -23,10 +28,12 @@ mod middleware;
 mod milestones;
 mod notes;
 mod pagination;
+mod project_settings;
 mod projects;
 mod reply;
 mod repository;
 mod sandbox;
+mod scopes;
 mod settings;
 mod tree;
 mod users;
@@ -55,7 +62,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/application/settings",
             get(settings::get_settings).put(settings::put_settings),
         )
-        .route("/projects/{id}", get(projects::get_project))
+        .route("/features", get(features::list_features))
+        .route(
+            "/features/{name}",
+            post(features::set_feature).delete(features::delete_feature),
+        )
+        .route(
+            "/projects/{id}",
+            get(projects::get_project).put(project_settings::put_project),
+        )
         .route("/issues", get(issues::list_all_issues))
         .route("/issues_statistics", get(issues::issues_statistics))
         .route("/projects/{id}/repository/tree", get(tree::list_tree))
@@ -89,7 +104,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/projects/{id}/labels/{label_id}",
-            get(labels::get_label).put(labels::edit_label),
+            get(labels::get_label)
+                .put(labels::edit_label)
+                .delete(labels::delete_label),
         )
         .route(
             "/projects/{id}/boards",
@@ -166,7 +183,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}/members",
             get(members::list_members).post(members::add_member),
         )
-        .route("/projects/{id}/members/all", get(members::list_members))
+        .route("/projects/{id}/members/all", get(members::list_all_members))
+        .route("/projects", post(projects::create_project))
+        .route("/groups", post(groups::create_group))
+        .route("/groups/{group_id}", get(groups::get_group))
+        .route(
+            "/groups/{group_id}/members",
+            get(groups::list_group_members).post(groups::add_group_member),
+        )
         .fallback(|| async { ApiError::no_route() })
         // GitLab reads bodies far larger than axum's default 2 MB: a description of
         // 1 MiB (its limit, in bytes) is up to 3 MiB form-encoded, and must reach the
@@ -177,6 +201,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             app.clone(),
             access::project_visibility,
         ))
+        // A token's scopes are checked on authentication, before any project is looked up.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            scopes::require_scope,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             middleware::gitlab,
@@ -184,7 +213,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let own = Router::new()
         .route("/stats", get(sandbox::get_stats))
         .route("/stats/reset", post(sandbox::reset_stats))
-        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults));
+        .route("/faults", put(sandbox::put_faults).get(sandbox::get_faults))
+        .route("/projects/{id}/push", post(git_push::push));
     Router::new()
         .nest("/api/v4", api)
         .nest("/-/sandbox", own)

@@ -38,7 +38,7 @@ pub(super) async fn list_notes(
 
 /// `POST /projects/:id/issues/:iid/notes`, by the caller (anyone who can read the
 /// project has `create_note`): `internal`, or its older name `confidential`, hides the
-/// note from non-members.
+/// note from non-members. The issue's `updated_at` becomes the note's `created_at`.
 pub(super) async fn create_note(
     State(app): Shared,
     caller: Caller,
@@ -63,13 +63,17 @@ pub(super) async fn create_note(
         .unwrap_or(false);
     let note_id = state.next_id();
     let now = crate::model::now();
-    state.projects[pi].issues[ii].notes.push(Note {
+    let issue = &mut state.projects[pi].issues[ii];
+    issue.notes.push(Note {
         id: note_id,
         body,
         author_id: caller.0,
         internal,
         created_at: now,
     });
+    // Saving a note touches what it is on (`app/models/note.rb`: `after_save
+    // :touch_noteable`), so the issue's `updated_at` moves and `updated_after` finds it.
+    issue.updated_at = now;
     let project = &state.projects[pi];
     let issue = &project.issues[ii];
     created(

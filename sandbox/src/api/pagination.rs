@@ -16,8 +16,10 @@ use super::extract::Req;
 use super::reply::{ApiResult, json_status, set_header};
 use crate::App;
 use crate::error::ApiError;
+use crate::flags;
 
-/// GitLab leaves totals out of pagination headers above this many records.
+/// With `api_kaminari_count_with_limit` on, GitLab leaves totals out of pagination
+/// headers above this many records (`Kaminari::ActiveRecordRelationMethods::MAX_COUNT_LIMIT`).
 const TOTALS_LIMIT: usize = 10_000;
 
 /// A keyset cursor: an item's sort value, then its id to break ties.
@@ -50,6 +52,7 @@ pub(super) fn paginate_with<T, R: serde::Serialize>(
         per_page,
         total,
         has_next: start + per_page < total,
+        capped: app.feature(flags::COUNT_WITH_LIMIT),
     };
     let mut response = (StatusCode::OK, axum::Json(slice)).into_response();
     offset_headers(app, req, &pages, &mut response);
@@ -62,6 +65,8 @@ struct Pages {
     per_page: usize,
     total: usize,
     has_next: bool,
+    /// `api_kaminari_count_with_limit` is on: no totals above [`TOTALS_LIMIT`].
+    capped: bool,
 }
 
 impl Pages {
@@ -69,9 +74,12 @@ impl Pages {
         self.total.div_ceil(self.per_page).max(1)
     }
 
-    /// Above [`TOTALS_LIMIT`] GitLab does not count, so neither `X-Total` nor `last`.
+    /// With `api_kaminari_count_with_limit` on (gitlab.com; off by default elsewhere)
+    /// GitLab counts no further than [`TOTALS_LIMIT`], so above it neither `X-Total` nor
+    /// `last` (`lib/gitlab/pagination/offset_pagination.rb`,
+    /// `paginate_with_limit_optimization`).
     fn with_totals(&self) -> bool {
-        self.total <= TOTALS_LIMIT
+        !self.capped || self.total <= TOTALS_LIMIT
     }
 }
 

@@ -34,7 +34,7 @@ pub(super) async fn put_faults(State(app): Shared, body: Bytes) -> Response {
         Ok(faults) => {
             *app.faults.lock() = faults.clone();
             app.seq.store(0, std::sync::atomic::Ordering::SeqCst);
-            *app.windows.lock() = Default::default();
+            *app.windows.lock() = crate::faults::Windows::for_faults(&faults);
             axum::Json(faults).into_response()
         }
         Err(e) => ApiError::bad_request(&format!("invalid faults: {e}")).into_response(),

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+mod groups;
 mod render;
 mod repository;
 
+pub use groups::Group;
 pub use render::Render;
 pub use repository::{
     Branch, Change, ChangeKind, Commit, DEFAULT_BRANCH, MergeRequest, MrNote, RepoFile,
@@ -60,6 +62,11 @@ pub struct Label {
     pub color: String,
     pub description: Option<String>,
     pub priority: Option<i64>,
+    /// When it was created or last changed; not shown by the API, but a delete with
+    /// `If-Unmodified-Since` compares it (`lib/api/helpers.rb`,
+    /// `check_unmodified_since!`). `None` in state files written before it was kept.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// An issue's state, as the API and the state file spell it.
@@ -152,12 +159,21 @@ pub struct Hook {
     pub created_at: DateTime<Utc>,
 }
 
+/// A new project's `issues_access_level`, and that of states saved before it existed.
+fn issues_enabled() -> String {
+    "enabled".to_owned()
+}
+
 /// A project and everything in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: u64,
     pub path_with_namespace: String,
     pub visibility: String,
+    /// Who sees the project's issues: `enabled` (whoever sees the project), `private`
+    /// (members only) or `disabled` (`app/models/concerns/featurable.rb`).
+    #[serde(default = "issues_enabled")]
+    pub issues_access_level: String,
     pub created_at: DateTime<Utc>,
     pub issues: Vec<Issue>,
     pub labels: Vec<Label>,
@@ -179,6 +195,10 @@ pub struct Project {
     pub members: Vec<Member>,
     #[serde(default)]
     pub milestones: Vec<Milestone>,
+    /// The group the project is in; `None` in a user's namespace (and in states saved
+    /// before groups existed).
+    #[serde(default)]
+    pub namespace_id: Option<u64>,
 }
 
 impl Project {
@@ -217,6 +237,13 @@ pub struct State {
     /// `lib/gitlab/auth/current_user_mode.rb`).
     #[serde(default)]
     pub admin_mode: bool,
+    /// Feature flags set through the API (`POST /features/:name`), by name; a flag not
+    /// here is at GitLab's default (`crate::flags`).
+    #[serde(default)]
+    pub features: BTreeMap<String, bool>,
+    /// Groups, nested ones included.
+    #[serde(default)]
+    pub groups: Vec<Group>,
 }
 
 impl State {
@@ -287,16 +314,33 @@ impl State {
         }
     }
 
-    /// Adds a project unless one with the path exists.
+    /// Adds a project unless one with the path exists; its namespace is a group, made
+    /// if missing (the start-up configuration's projects).
     pub fn ensure_project(&mut self, path: &str, visibility: &str, now: DateTime<Utc>) {
         if self.projects.iter().any(|p| p.path_with_namespace == path) {
             return;
         }
+        let group = path
+            .rsplit_once('/')
+            .map(|(namespace, _)| self.ensure_group_path(namespace, now));
+        self.add_project(path, visibility, group, now);
+    }
+
+    /// Adds a project at `path` (not taken yet) in group `namespace_id`, or in a user's
+    /// namespace when `None`; returns its index.
+    pub fn add_project(
+        &mut self,
+        path: &str,
+        visibility: &str,
+        namespace_id: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> usize {
         let id = self.next_id();
         self.projects.push(Project {
             id,
             path_with_namespace: path.to_owned(),
             visibility: visibility.to_owned(),
+            issues_access_level: issues_enabled(),
             created_at: now,
             issues: Vec::new(),
             labels: Vec::new(),
@@ -309,7 +353,9 @@ impl State {
             merge_requests: Vec::new(),
             members: Vec::new(),
             milestones: Vec::new(),
+            namespace_id,
         });
+        self.projects.len() - 1
     }
 
     /// The project named by `id`: a numeric id or a (decoded) `group/name` path.

@@ -47,10 +47,30 @@ impl Render<'_> {
     /// `GET /projects/:id`.
     pub fn project(&self, p: &Project) -> Value {
         let web_url = format!("{}/{}", self.base, p.path_with_namespace);
-        let namespace = p
+        let namespace_path = p
             .path_with_namespace
             .rsplit_once('/')
             .map_or("", |(ns, _)| ns);
+        // `Entities::NamespaceBasic`: the group, or the user whose namespace it is.
+        let namespace = match p.namespace_id.and_then(|id| self.state.group(id)) {
+            Some(g) => json!({
+                "id": g.id, "name": g.name, "path": g.path, "kind": "group",
+                "full_path": g.full_path, "parent_id": g.parent_id,
+                "web_url": format!("{}/groups/{}", self.base, g.full_path),
+            }),
+            None => {
+                let user = self
+                    .state
+                    .users
+                    .iter()
+                    .find(|u| u.username == namespace_path);
+                json!({
+                    "id": user.map_or(0, |u| u.id), "name": user.map_or(namespace_path, |u| u.name.as_str()),
+                    "path": namespace_path, "kind": "user", "full_path": namespace_path,
+                    "parent_id": null, "web_url": format!("{}/{namespace_path}", self.base),
+                })
+            }
+        };
         let api = format!("{}/api/v4/projects/{}", self.base, p.id);
         json!({
             "id": p.id,
@@ -64,12 +84,10 @@ impl Render<'_> {
             "visibility": p.visibility,
             "web_url": web_url,
             "http_url_to_repo": format!("{web_url}.git"),
-            "issues_enabled": true,
+            "issues_enabled": p.issues_access_level != "disabled",
+            "issues_access_level": p.issues_access_level,
             "archived": false,
-            "namespace": {
-                "id": p.id, "name": namespace, "path": namespace, "kind": "group",
-                "full_path": namespace, "web_url": format!("{}/groups/{namespace}", self.base),
-            },
+            "namespace": namespace,
             "_links": {
                 "self": api, "issues": format!("{api}/issues"), "labels": format!("{api}/labels"),
                 "repo_branches": format!("{api}/repository/branches"),
@@ -111,7 +129,12 @@ impl Render<'_> {
             updated_at: ts(i.updated_at),
             closed_at: i.closed_at.map(ts),
             closed_by: i.closed_by.and_then(user),
-            labels: &i.labels,
+            labels: {
+                // `lib/api/entities/issue_basic.rb`: `issue.labels.map(&:title).sort`.
+                let mut labels: Vec<&str> = i.labels.iter().map(String::as_str).collect();
+                labels.sort_unstable();
+                labels
+            },
             milestone: None,
             assignee: assignees.first().cloned(),
             assignees,
@@ -164,7 +187,7 @@ impl Render<'_> {
             "id": l.id,
             "name": l.name,
             "color": l.color,
-            "text_color": text_color(&l.color),
+            "text_color": crate::color::contrast(&l.color),
             "description": l.description,
             "description_html": l.description,
             "open_issues_count": count(IssueState::Opened),
@@ -263,25 +286,6 @@ fn task_counts(description: &str) -> (usize, usize) {
     (count, done)
 }
 
-/// GitLab picks white text on dark labels and dark text on light ones.
-fn text_color(color: &str) -> &'static str {
-    let hex = color.trim_start_matches('#');
-    let channel = |i: usize| {
-        hex.get(i..i + 2)
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .unwrap_or(0) as f64
-    };
-    if hex.len() != 6 {
-        return "#FFFFFF";
-    }
-    let luminance = 0.299 * channel(0) + 0.587 * channel(2) + 0.114 * channel(4);
-    if luminance > 186.0 {
-        "#333333"
-    } else {
-        "#FFFFFF"
-    }
-}
-
 /// A user as embedded in issues.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserJson<'a> {
@@ -307,7 +311,7 @@ pub struct IssueJson<'a> {
     updated_at: String,
     closed_at: Option<String>,
     closed_by: Option<UserJson<'a>>,
-    labels: &'a [String],
+    labels: Vec<&'a str>,
     milestone: Option<()>,
     assignees: Vec<UserJson<'a>>,
     assignee: Option<UserJson<'a>>,

@@ -292,6 +292,7 @@ mod tests {
                 allow_mass_close: false,
                 allow_mass_create: false,
                 today: "2026-11-27".into(),
+                adopt: false,
             };
             let d = DesiredIssue {
                 key: "k".into(),

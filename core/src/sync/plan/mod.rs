@@ -6,6 +6,7 @@
 //! the types and the order in which the steps run.
 
 mod actions;
+mod adopt;
 mod guard;
 mod matching;
 mod merge;
@@ -19,6 +20,7 @@ use serde::Serialize;
 use super::desired::{DesiredIssue, IssueState, PageSpec};
 use super::marker::{self, Marker, MarkerStatus};
 
+pub use adopt::{Adoption, gitlab_title};
 pub use matching::similarity;
 pub use vanished::plan_vanished_page;
 pub use write::{
@@ -92,6 +94,9 @@ pub enum ActionKind {
     /// reported beside the update, in which the handbook's version wins after the
     /// person's is kept in a note on the issue.
     Conflict,
+    /// An open issue a person made, without a marker, whose title is the item's: taken
+    /// over (`--adopt`) instead of creating a second one.
+    Adopt,
 }
 
 /// `from` → `to`.
@@ -156,6 +161,9 @@ pub enum Write {
         /// [`IssueState::event`]).
         state: Option<IssueState>,
     },
+    /// Take over an issue a person made ([`Adoption`]): the managed block below their
+    /// description, the managed labels, the handbook's assignee.
+    Adopt(Box<Adoption>),
 }
 
 /// One line of the plan.
@@ -194,7 +202,8 @@ pub enum WriteResult {
     Applied,
     /// A request failed; the log says why, and the next run tries again.
     Failed,
-    /// Never sent: the project was stopped (GitLab dropped labels) or the run shut down.
+    /// Never sent: the token may not write to the project, the project was stopped
+    /// (GitLab dropped labels), or the run shut down.
     NotRun,
 }
 
@@ -213,6 +222,9 @@ pub struct PlanSettings {
     pub allow_mass_create: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
+    /// Take over open issues without a marker whose title is an item's, instead of
+    /// creating ([`ActionKind::Adopt`]); the observed issues then include them.
+    pub adopt: bool,
 }
 
 /// The plan of one page.
@@ -248,6 +260,9 @@ pub fn plan_page(
     let items = desired.len();
     let (mut actions, unchanged, orphans) =
         item_actions(spec, desired, &deduplicated.winners, settings);
+    if settings.adopt {
+        adopt::take_over(&mut actions, observed);
+    }
     actions.extend(
         deduplicated
             .duplicates
@@ -353,6 +368,7 @@ mod tests {
             allow_mass_close: false,
             allow_mass_create: false,
             today: "2026-11-27".into(),
+            adopt: false,
         }
     }
 

@@ -73,6 +73,7 @@ mod tests {
             allow_mass_close: true,
             allow_mass_create: false,
             today: "2026-11-30".into(),
+            adopt: false,
         }
     }
 

@@ -185,6 +185,23 @@ impl NewIssue {
     pub fn block(&self) -> String {
         block_text(&self.body, &self.source, self.reason.as_deref())
     }
+
+    /// The marker of the issue `action` makes its own (created or adopted), recording
+    /// `block`, the action's title, labels and assignee, and the item's state.
+    pub(super) fn marker(&self, action: &super::Action, block: &str) -> Marker {
+        Marker {
+            v: 1,
+            page: action.page.clone(),
+            key: action.key.clone(),
+            title: action.title.clone(),
+            status: self.status,
+            state: Some(self.state),
+            assignee: action.changes.assignee.as_ref().and_then(|c| c.to.clone()),
+            labels: action.changes.add_labels.clone(),
+            block: marker::hash(block),
+            since: self.since.clone(),
+        }
+    }
 }
 
 impl super::Action {
@@ -196,18 +213,7 @@ impl super::Action {
         };
         let assignee = self.changes.assignee.as_ref().and_then(|c| c.to.as_deref());
         let block = new.block();
-        let marker = Marker {
-            v: 1,
-            page: self.page.clone(),
-            key: self.key.clone(),
-            title: self.title.clone(),
-            status: new.status,
-            state: Some(new.state),
-            assignee: assignee.map(str::to_owned),
-            labels: self.changes.add_labels.clone(),
-            block: marker::hash(&block),
-            since: new.since.clone(),
-        };
+        let marker = new.marker(self, &block);
         let close_description =
             (new.state == IssueState::Closed).then(|| marker::render("", &block, &marker, ""));
         let open = Marker {

@@ -65,9 +65,6 @@ pub(in crate::api) async fn edit_issue(
         let (text, mut updates) = run_quick_actions(d, &target);
         edit.merge(text, &mut updates);
     }
-    if let Some(d) = &edit.description {
-        validate_description(d)?;
-    }
     if !access.set_issue_metadata(true) {
         edit.metadata = Metadata::default();
         // `set_confidentiality` follows `set_issue_metadata` on an existing issue
@@ -75,9 +72,14 @@ pub(in crate::api) async fn edit_issue(
         edit.confidential = None;
     }
     let existing = state.projects[pi].issues[ii].labels.clone();
-    let labels =
-        edit.metadata
-            .resolve_labels(&mut state, pi, &existing, access.admin_label(), app.tier);
+    let labels = edit.metadata.resolve_labels(
+        &mut state,
+        pi,
+        &existing,
+        access.admin_label(),
+        app.tier,
+        app.label_titles,
+    );
     let assignees = edit
         .metadata
         .assignees
@@ -85,8 +87,15 @@ pub(in crate::api) async fn edit_issue(
         .and_then(|raw| resolve_assignees(&state, pi, raw, app.tier));
     let now = crate::model::now();
     let issue = &mut state.projects[pi].issues[ii];
+    // `Issues::UpdateService` runs `change_state` (the close or reopen service, which
+    // saves the issue) before it assigns and validates the rest
+    // (`app/services/issuable_base_service.rb`: `change_additional_attributes`, then
+    // `update`): an edit that closes the issue and carries a title too long is answered
+    // 400 with the issue closed.
+    edit.change_state(issue, now, access);
+    edit.validate()?;
     let before = serde_json::to_value(&*issue).expect("an issue serialises");
-    edit.apply(issue, labels, assignees, now, access);
+    edit.apply(issue, labels, assignees);
     if serde_json::to_value(&*issue).expect("an issue serialises") != before {
         issue.updated_at = now;
     }
@@ -112,10 +121,7 @@ impl IssueEdit {
                 EDIT_PARAMS.join(", ")
             )));
         }
-        let title = p.get("title").map(str::to_owned);
-        if let Some(t) = &title {
-            validate_title(t)?;
-        }
+        let title = p.get("title").map(super::stripped_title);
         let state_event = p
             .get("state_event")
             .map(|e| {
@@ -146,19 +152,44 @@ impl IssueEdit {
         self.metadata.merge(updates);
     }
 
-    /// Makes the changes. Closing needs `update_issue` and reopening `reopen_issue`
-    /// (`close_service.rb` `can_close?`, `reopen_service.rb` `can_reopen?`); without
-    /// them nothing happens, silently. Closing sets who and when, reopening clears them.
-    fn apply(
-        self,
-        issue: &mut Issue,
-        labels: Option<Vec<String>>,
-        assignees: Option<Vec<u64>>,
-        now: DateTime<Utc>,
-        access: Access,
-    ) {
-        // Decided on the issue as it was, before this edit's own changes.
+    /// Closes or reopens the issue, if asked. Closing needs `update_issue` and reopening
+    /// `reopen_issue` (`close_service.rb` `can_close?`, `reopen_service.rb`
+    /// `can_reopen?`); without them nothing happens, silently. Closing sets who and
+    /// when, reopening clears them; either moves `updated_at`.
+    fn change_state(&mut self, issue: &mut Issue, now: DateTime<Utc>, access: Access) {
         let may_change_state = access.update_issue(issue);
+        match self.state_event.take() {
+            Some(StateEvent::Close) if issue.state == IssueState::Opened && may_change_state => {
+                issue.state = IssueState::Closed;
+                issue.closed_at = Some(now);
+                issue.closed_by = Some(access.user_id());
+                issue.updated_at = now;
+            }
+            Some(StateEvent::Reopen) if issue.state == IssueState::Closed && may_change_state => {
+                issue.state = IssueState::Opened;
+                issue.closed_at = None;
+                issue.closed_by = None;
+                issue.updated_at = now;
+            }
+            // Closing a closed issue or reopening an open one changes nothing, as in
+            // GitLab (the state machine has no such transition).
+            Some(_) | None => {}
+        }
+    }
+
+    /// The model's validations of what the edit assigns: the title, the description.
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(t) = &self.title {
+            validate_title(t)?;
+        }
+        if let Some(d) = &self.description {
+            validate_description(d)?;
+        }
+        Ok(())
+    }
+
+    /// Assigns the rest, already validated.
+    fn apply(self, issue: &mut Issue, labels: Option<Vec<String>>, assignees: Option<Vec<u64>>) {
         if let Some(t) = self.title {
             issue.title = t;
         }
@@ -173,21 +204,6 @@ impl IssueEdit {
         }
         if let Some(l) = labels {
             issue.labels = l;
-        }
-        match self.state_event {
-            Some(StateEvent::Close) if issue.state == IssueState::Opened && may_change_state => {
-                issue.state = IssueState::Closed;
-                issue.closed_at = Some(now);
-                issue.closed_by = Some(access.user_id());
-            }
-            Some(StateEvent::Reopen) if issue.state == IssueState::Closed && may_change_state => {
-                issue.state = IssueState::Opened;
-                issue.closed_at = None;
-                issue.closed_by = None;
-            }
-            // Closing a closed issue or reopening an open one changes nothing, as in
-            // GitLab (the state machine has no such transition).
-            Some(_) | None => {}
         }
     }
 }

@@ -15,19 +15,32 @@ use crate::error::ApiError;
 use crate::model::{Issue, Project, ts};
 use crate::params::Params;
 
-/// The `order_by` values GitLab accepts; those the sandbox has no data for sort as
+/// The `order_by` values GitLab accepts (`lib/api/helpers/issues_helpers.rb`
+/// `sort_options`, and EE's `weight`); anything else, `id` included, is Grape's `400
+/// order_by does not have a valid value`. Those the sandbox has no data for sort as
 /// `created_at`.
-const ORDER_BY: [&str; 11] = [
+const ORDER_BY: [&str; 10] = [
     "created_at",
     "updated_at",
     "title",
-    "id",
     "priority",
     "due_date",
     "relative_position",
     "label_priority",
     "milestone_due",
     "popularity",
+    "weight",
+];
+
+/// The orders project issues are keyset-paginated by (`Issue.supported_keyset_orderings`,
+/// gitlab-org/gitlab!199887, GitLab 18.3): the others need joins, and a
+/// `pagination=keyset` request with one of them gets offset pages instead.
+const KEYSET_ORDER_BY: [&str; 6] = [
+    "created_at",
+    "updated_at",
+    "title",
+    "due_date",
+    "relative_position",
     "weight",
 ];
 
@@ -48,7 +61,7 @@ pub(in crate::api) async fn list_issues(
     let mut selected = query.select(project);
     selected.retain(|i| access.read_issue(i));
     let render = app.render(&state);
-    if query.keyset {
+    if query.keyset && KEYSET_ORDER_BY.contains(&query.order_by.as_str()) {
         let key = |i: &Issue| issue_sort_key(i, &query.order_by);
         return keyset(&app, &req, &selected, query.desc, key, |i| {
             render.issue(project, i)
@@ -210,7 +223,6 @@ pub(super) fn compare_issues(a: &Issue, b: &Issue, order_by: &str) -> Ordering {
     let primary = match order_by {
         "updated_at" => a.updated_at.cmp(&b.updated_at),
         "title" => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
-        "id" => Ordering::Equal,
         _ => a.created_at.cmp(&b.created_at),
     };
     primary.then(a.id.cmp(&b.id))
@@ -221,7 +233,6 @@ fn issue_sort_key(issue: &Issue, order_by: &str) -> SortKey {
     let key = match order_by {
         "updated_at" => ts(issue.updated_at),
         "title" => issue.title.to_lowercase(),
-        "id" => format!("{:020}", issue.id),
         _ => ts(issue.created_at),
     };
     (key, issue.id)

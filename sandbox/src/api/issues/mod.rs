@@ -17,12 +17,12 @@ use super::extract::{Req, Shared};
 use super::labels::{ensure_labels, exclusive_scopes};
 use super::projects::project_idx;
 use super::reply::{ApiResult, created, ok};
-use crate::Tier;
 use crate::error::ApiError;
 use crate::model::{Issue, Project, State as Data};
 use crate::params::Params;
 use crate::policy::Access;
 use crate::quick_actions;
+use crate::{LabelTitles, Tier};
 use commands::{Target, Updates};
 
 pub(super) use edit::edit_issue;
@@ -78,8 +78,9 @@ pub(super) async fn get_issue(
 }
 
 /// `DELETE /projects/:id/issues/:iid` (`lib/api/issues.rb`): needs `destroy_issue`,
-/// which `app/policies/project_policy.rb` gives Planner and up (`planner_access`) and
-/// admins; answers `204 No Content`. The issue is gone from every list at once.
+/// which `app/policies/project_policy.rb` gives Planners (`planner_access`), Owners
+/// (`owner_access`) and admins, not Reporters, Developers or Maintainers; answers
+/// `204 No Content`. The issue is gone from every list at once.
 pub(super) async fn delete_issue(
     State(app): Shared,
     caller: Caller,
@@ -88,11 +89,20 @@ pub(super) async fn delete_issue(
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
     let ii = find_readable_issue(&state, pi, &iid, caller)?;
-    if !caller.access(&state, &state.projects[pi]).admin_issue() {
+    if !caller.access(&state, &state.projects[pi]).destroy_issue() {
         return Err(ApiError::forbidden());
     }
     state.projects[pi].issues.remove(ii);
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// A title as GitLab stores it: `strip_attributes! :title` in
+/// `app/models/concerns/issuable.rb` strips leading and trailing whitespace before
+/// validation, as Ruby's `String#strip` does (space, `\t`, `\n`, `\v`, `\f`, `\r`, NUL).
+pub(super) fn stripped_title(title: &str) -> String {
+    title
+        .trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\0'))
+        .to_owned()
 }
 
 fn validate_title(title: &str) -> Result<(), ApiError> {
@@ -209,6 +219,7 @@ impl Metadata {
         existing: &[String],
         may_create: bool,
         tier: Tier,
+        titles: LabelTitles,
     ) -> Option<Vec<String>> {
         if self.labels.is_none()
             && self.command_replace.is_none()
@@ -223,9 +234,9 @@ impl Metadata {
             None => self
                 .labels
                 .as_ref()
-                .map(|l| ensure_labels(state, pi, l, may_create)),
+                .map(|l| ensure_labels(state, pi, l, may_create, titles)),
         };
-        let mut add = ensure_labels(state, pi, &self.add_labels, may_create);
+        let mut add = ensure_labels(state, pi, &self.add_labels, may_create, titles);
         add.extend(self.command_add.iter().cloned());
         let mut new = replace.clone().unwrap_or_else(|| existing.to_vec());
         for l in &add {
@@ -291,10 +302,7 @@ pub(super) async fn create_issue(
     let p = &req.params;
     let mut state = app.state.lock();
     let pi = project_idx(&state, &id)?;
-    let title = p
-        .get("title")
-        .ok_or_else(|| ApiError::missing("title"))?
-        .to_owned();
+    let title = stripped_title(p.get("title").ok_or_else(|| ApiError::missing("title"))?);
     validate_title(&title)?;
     let access = caller.access(&state, &state.projects[pi]);
     let mut meta = Metadata::parse(p);
@@ -324,7 +332,14 @@ pub(super) async fn create_issue(
         .and_then(|raw| resolve_assignees(&state, pi, raw, app.tier))
         .unwrap_or_default();
     let labels = meta
-        .resolve_labels(&mut state, pi, &[], access.admin_label(), app.tier)
+        .resolve_labels(
+            &mut state,
+            pi,
+            &[],
+            access.admin_label(),
+            app.tier,
+            app.label_titles,
+        )
         .unwrap_or_default();
     let issue_id = state.next_id();
     let now = crate::model::now();

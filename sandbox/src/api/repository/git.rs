@@ -236,7 +236,7 @@ fn record_commit(
 }
 
 /// Points `branch` at `head` with `tree`.
-pub(super) fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
+pub(in crate::api) fn set_branch(project: &mut Project, branch: &str, head: &str, tree: Tree) {
     if branch == DEFAULT_BRANCH {
         project.files = tree;
         project.main_head = Some(head.to_owned());

@@ -15,7 +15,7 @@ pub(super) use commits::{author_email, create_commit, title};
 pub(super) use compare::compare;
 pub(super) use git::{
     ActionKind, CommitInfo, FileAction, MergeError, Push, commit_actions, merge, merge_base,
-    pushed_commits, tree_for_ref,
+    pushed_commits, set_branch, tree_for_ref,
 };
 
 use crate::error::ApiError;
