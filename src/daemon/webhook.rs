@@ -183,10 +183,13 @@ pub async fn push_hook(
     } else {
         StatusCode::ACCEPTED
     };
-    (
-        status,
-        serde_json::json!({"pages": pages, "discover": blocks}).to_string(),
-    )
+    // `discover` only when a block's files changed: the answer keeps its shape otherwise.
+    let answer = if blocks.is_empty() {
+        serde_json::json!({ "pages": pages })
+    } else {
+        serde_json::json!({ "pages": pages, "discover": blocks })
+    };
+    (status, answer.to_string())
 }
 
 /// What was read of an authenticated body.

@@ -8,9 +8,11 @@
 //! look without listing every issue of every project again:
 //!
 //! - in each project the run read in full, its managed issues are already at hand;
-//! - a block whose pages all go to one project always has that project read;
-//! - a block whose project is templated (`roadmaps/{slug}`) may have had a page in a
-//!   project no current page writes to. One `GET /issues_statistics` counts the block's
+//! - a block whose pages all go to one project has that project read as long as one of
+//!   its pages is in the handbook;
+//! - a block whose project is templated (`roadmaps/{slug}`), or whose one project no
+//!   page of the handbook writes to now, may have had a page in a project the run did
+//!   not read. One `GET /issues_statistics` counts the block's
 //!   open issues everywhere; when that is more than the run knows of (the projects it
 //!   read, and those it skipped as unchanged, by their counts at their last full read),
 //!   the block's open issues are listed across projects to find where the others are.
@@ -76,7 +78,13 @@ pub(super) async fn add_vanished(
                 }
             }
         }
-        if block.one_project.is_some() {
+        // A block of one project has it read whenever a page of it is in the handbook;
+        // once none is, the count below finds them.
+        if block
+            .one_project
+            .as_ref()
+            .is_some_and(|p| projects.contains_key(p))
+        {
             continue;
         }
         for (project, page) in elsewhere(config, block, gitlab, pages, projects, counts).await {

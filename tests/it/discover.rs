@@ -848,3 +848,34 @@ async fn the_daemon_refuses_a_pushed_deletion_and_closes_nothing() {
         .unwrap();
     assert_eq!(code, 0);
 }
+
+/// Every file of a block whose pages share one project is gone (the directory emptied):
+/// no page of the handbook writes to the project any more, and its pages are found and
+/// refused all the same.
+#[tokio::test]
+async fn an_emptied_directory_is_refused_naming_every_page() {
+    let block = discover_toml("jobs").replace(
+        "project = \"roadmaps/{dir}\"",
+        "project = \"roadmaps/sales\"",
+    );
+    let world = World::with_sandbox(&block, "", |c| *c = sandbox_config()).await;
+    write_files(
+        &world,
+        "jobs",
+        &[
+            ("sales/sdr.md".into(), job_page("sdr", None)),
+            ("sales/renewals.md".into(), job_page("renewals", None)),
+        ],
+    );
+    world.apply_ok().await;
+    std::fs::remove_dir_all(world.dir.join("jobs/sales")).unwrap();
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    for page in ["job-sdr", "job-renewals"] {
+        assert!(
+            out.contains(&format!("page {page} → roadmaps/sales [REFUSED: ")),
+            "{out}"
+        );
+    }
+    assert_eq!(open_titles(&world, "roadmaps/sales").await.len(), 4);
+}
