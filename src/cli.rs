@@ -25,7 +25,7 @@ use crate::sync_run::{self, RunError, RunOptions};
 /// The token comes from `GITLAB_TOKEN`, else the file in `gitlab.token_file`, else
 /// systemd's `$CREDENTIALS_DIRECTORY/gitlab-token`; it is never printed.
 #[derive(Debug, Parser)]
-#[command(name = "handbook-sync", version, propagate_version = true)]
+#[command(name = "handbook-sync", version = crate::build_info::LONG_VERSION, propagate_version = true)]
 #[command(after_help = Exit::help_text(&Exit::ALL))]
 pub struct Cli {
     /// Log line format (logs go to stderr; `RUST_LOG` sets the level).

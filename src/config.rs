@@ -909,6 +909,20 @@ impl Config {
                 "sync.lease_label must be a label name without commas or surrounding spaces".into(),
             );
         }
+        // Every run reads the lease back by its title: one GitLab stores otherwise (HTML
+        // stripped, entities decoded) is never found, and one that is a number is taken
+        // for a label's id.
+        let stored = crate::sync::desired::label_name(lease);
+        if stored != lease {
+            return Err(format!(
+                "sync.lease_label `{lease}` is not kept as written by GitLab (it would store `{stored}`): leave out HTML, entities and repeated spaces"
+            ));
+        }
+        if lease.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "sync.lease_label `{lease}` is a number, which GitLab takes for a label's id"
+            ));
+        }
         for (key, label) in [
             ("sync.managed_label", &sync.managed_label),
             ("sync.handed_over_label", &sync.handed_over_label),

@@ -72,7 +72,7 @@ pub async fn run(
             )
         })?;
     let cap = server::connection_cap(config.server.max_connections);
-    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, "handbook-sync daemon started");
+    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, version = crate::build_info::LONG_VERSION, "handbook-sync daemon started");
     let server = tokio::spawn(server::serve(
         listener,
         router,

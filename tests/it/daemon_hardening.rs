@@ -484,7 +484,8 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         .unwrap();
     assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
     let deployment =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/daemon/deployment.yaml"))
+            .unwrap();
     let container = &deployment[0]["spec"]["template"]["spec"]["containers"][0];
     assert!(
         container["resources"]["limits"]["memory"]
@@ -498,7 +499,8 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         );
     }
     let configmap =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/configmap.yaml")).unwrap();
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/base/configmap.yaml"))
+            .unwrap();
     let config: toml::Table = configmap[0]["data"]["config.toml"]
         .as_str()
         .unwrap()
