@@ -112,12 +112,15 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
             Some(mut asked) = triggered.recv() => {
+                // An empty list asks for every page, and wins over any other.
+                let mut all = asked.is_empty();
                 while let Ok(more) = triggered.try_recv() {
+                    all |= more.is_empty();
                     asked.extend(more);
                 }
                 asked.sort();
                 asked.dedup();
-                pages = asked;
+                pages = if all { Vec::new() } else { asked };
             }
             _ = shutdown.cancelled() => break,
         }

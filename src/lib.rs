@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod discover;
 pub mod exit;
 pub mod exposition;
 pub mod gitlab;

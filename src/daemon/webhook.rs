@@ -75,6 +75,9 @@ impl Source {
 pub struct Hooks {
     secret: Option<SecretString>,
     sources: Vec<Source>,
+    /// `[[discover]]` blocks in GitLab repositories: a push touching a file one matches
+    /// (added, changed or removed) syncs the whole handbook, new pages included.
+    discovered: Vec<crate::discover::PushWatch>,
     trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
     /// Asks GitLab which files a push changed.
     gitlab: Gitlab,
@@ -109,6 +112,7 @@ impl Hooks {
                     _ => None,
                 })
                 .collect(),
+            discovered: crate::discover::PushWatch::of(config),
             trigger,
             reading: tokio::sync::Semaphore::new(CONCURRENT_READS),
         })
@@ -160,8 +164,17 @@ pub async fn push_hook(
     if fields.object_kind.as_deref().is_some_and(|k| k != "push") {
         return (StatusCode::OK, "{\"pages\":[]}".to_owned());
     }
-    let pages = pages_touched(&hooks, &fields).await;
-    if !pages.is_empty() {
+    let (pages, blocks) = pages_touched(&hooks, &fields).await;
+    if !blocks.is_empty() {
+        // A new file's page is known only once discovery judged it, and a removed one
+        // must meet the vanished-page guard: the whole handbook (an empty list), where
+        // unchanged blobs cost no read and unchanged pages no issue request.
+        tracing::info!(
+            ?blocks,
+            "push hook: files of discovered pages changed; syncing the handbook"
+        );
+        let _ = hooks.trigger.send(Vec::new());
+    } else if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
         let _ = hooks.trigger.send(pages.clone());
     }
@@ -170,7 +183,13 @@ pub async fn push_hook(
     } else {
         StatusCode::ACCEPTED
     };
-    (status, serde_json::json!({"pages": pages}).to_string())
+    // `discover` only when a block's files changed: the answer keeps its shape otherwise.
+    let answer = if blocks.is_empty() {
+        serde_json::json!({ "pages": pages })
+    } else {
+        serde_json::json!({ "pages": pages, "discover": blocks })
+    };
+    (status, answer.to_string())
 }
 
 /// What was read of an authenticated body.
@@ -300,8 +319,9 @@ fn no_commit(id: &str) -> bool {
 
 /// The pages a push touched: of the `gitlab://` pages on its project and branch (all of
 /// them when the event does not say which), those whose file differs between `before`
-/// and `after`, or all of them when that cannot be known.
-async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
+/// and `after`, or all of them when that cannot be known; and the `[[discover]]` blocks
+/// on its branch with a file among those (all of them when that cannot be known).
+async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> (Vec<String>, Vec<String>) {
     let project = fields.project.as_deref().map(str::to_lowercase);
     let on_branch: Vec<&Source> = hooks
         .sources
@@ -309,8 +329,13 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
         .filter(|s| project.as_ref().is_none_or(|p| s.project == *p))
         .filter(|s| fields.git_ref.as_deref().is_none_or(|r| s.on(r)))
         .collect();
-    if on_branch.is_empty() {
-        return Vec::new();
+    let watched: Vec<&crate::discover::PushWatch> = hooks
+        .discovered
+        .iter()
+        .filter(|w| w.on_branch(fields.project.as_deref(), fields.git_ref.as_deref()))
+        .collect();
+    if on_branch.is_empty() && watched.is_empty() {
+        return (Vec::new(), Vec::new());
     }
     let changed = match (&fields.project, &fields.before, &fields.after) {
         (Some(project), Some(before), Some(after)) if !no_commit(before) && !no_commit(after) => {
@@ -325,11 +350,17 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
             None
         }
     };
-    on_branch
+    let blocks = watched
+        .into_iter()
+        .filter(|w| changed.as_ref().is_none_or(|c| w.touches(c)))
+        .map(|w| w.block.clone())
+        .collect();
+    let pages = on_branch
         .into_iter()
         .filter(|s| changed.as_ref().is_none_or(|c| c.contains(&s.path)))
         .map(|s| s.page.clone())
-        .collect()
+        .collect();
+    (pages, blocks)
 }
 
 /// The files that differ between `before` and `after`, or `None` when GitLab cannot say

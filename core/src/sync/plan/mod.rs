@@ -10,6 +10,7 @@ mod adopt;
 mod guard;
 mod matching;
 mod merge;
+mod vanished;
 mod write;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ use super::marker::{self, Marker, MarkerStatus};
 
 pub use adopt::{Adoption, gitlab_title};
 pub use matching::similarity;
+pub use vanished::plan_vanished_page;
 pub use write::{
     AssigneeSwap, BlockText, BlockWrite, IssueToCreate, NewIssue, Rewrite, conflict_note,
     removed_block,

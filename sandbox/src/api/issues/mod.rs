@@ -5,6 +5,7 @@
 
 mod commands;
 mod edit;
+mod global;
 mod links;
 mod list;
 
@@ -25,6 +26,7 @@ use crate::{LabelTitles, Tier};
 use commands::{Target, Updates};
 
 pub(super) use edit::edit_issue;
+pub(super) use global::{issues_statistics, list_all_issues};
 pub(super) use links::list_issue_links;
 pub(super) use list::list_issues;
 
