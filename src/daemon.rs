@@ -72,7 +72,7 @@ pub async fn run(
             )
         })?;
     let cap = server::connection_cap(config.server.max_connections);
-    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, "handbook-sync daemon started");
+    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, version = crate::build_info::LONG_VERSION, "handbook-sync daemon started");
     let server = tokio::spawn(server::serve(
         listener,
         router,
@@ -111,6 +111,7 @@ pub async fn run(
             .unwrap_or(std::time::Duration::MAX);
         tokio::select! {
             _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
+            // None asked: every page (a `[[discover]]` block's file changed).
             asked = hooks.asked() => pages = asked,
             _ = shutdown.cancelled() => break,
         }
@@ -182,6 +183,7 @@ async fn sync_once(
                 update = s.update,
                 close = s.close,
                 reopen = s.reopen,
+                adopt = s.adopt,
                 drift = s.drift,
                 unchanged = s.unchanged,
                 failed = s.failed,

@@ -3,9 +3,10 @@
 //!
 //! Pushes come as fast as their sender likes, so what is kept is a set, not a queue of
 //! requests: asking for a page already asked for costs nothing, and the loop takes
-//! every page asked for at once, for one sync. Only configured pages are ever asked for,
-//! and only configured projects compared (the webhook matches an event against the
-//! configuration before it asks), so neither set grows with what an event says.
+//! every page asked for at once, for one sync (of every page, when a `[[discover]]`
+//! block's file changed). Only configured pages are ever asked for, and only configured
+//! projects compared (the webhook matches an event against the configuration before it
+//! asks), so neither set grows with what an event says.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
@@ -22,6 +23,8 @@ pub struct Asked {
 struct State {
     /// Pages asked for and not yet taken by the loop.
     pages: BTreeSet<String>,
+    /// Every page is asked for (a `[[discover]]` block's file changed), not yet taken.
+    all: bool,
     /// Projects (lower case) with a compare in flight.
     comparing: BTreeSet<String>,
 }
@@ -33,7 +36,14 @@ impl Asked {
         self.wake.notify_one();
     }
 
-    /// Every page asked for since the last call, as soon as there is one.
+    /// Asks for a sync of every page, discovered ones included.
+    pub fn ask_all(&self) {
+        self.state().all = true;
+        self.wake.notify_one();
+    }
+
+    /// Every page asked for since the last call, as soon as there is one; none when
+    /// every page is (the loop's word for all of them).
     ///
     /// Cancel-safe (the loop waits for it beside its schedule and the signal): pages
     /// leave the set only in the poll that returns them.
@@ -42,9 +52,15 @@ impl Asked {
             // Made before the look, so a page asked for after it wakes this wait: a
             // notification with no task waiting is kept as a permit.
             let woken = self.wake.notified();
-            let pages = std::mem::take(&mut self.state().pages);
-            if !pages.is_empty() {
-                return pages.into_iter().collect();
+            {
+                let mut state = self.state();
+                if std::mem::take(&mut state.all) {
+                    state.pages.clear();
+                    return Vec::new();
+                }
+                if !state.pages.is_empty() {
+                    return std::mem::take(&mut state.pages).into_iter().collect();
+                }
             }
             woken.await;
         }
@@ -54,7 +70,12 @@ impl Asked {
     /// takes them starts after this call, and reads what was pushed before it.
     pub fn waiting<'p>(&self, mut pages: impl Iterator<Item = &'p str>) -> bool {
         let state = self.state();
-        pages.all(|p| state.pages.contains(p))
+        state.all || pages.all(|p| state.pages.contains(p))
+    }
+
+    /// True when every page is asked for and not yet taken.
+    pub fn all_waiting(&self) -> bool {
+        self.state().all
     }
 
     /// A compare of `project` in flight until the guard is dropped, or `None` when one
@@ -145,6 +166,28 @@ mod tests {
         asked.ask(pages(&["a"]));
         assert!(asked.waiting(["a"].into_iter()));
         assert!(!asked.waiting(["a", "b"].into_iter()));
+        assert!(!asked.all_waiting());
+        asked.ask_all();
+        assert!(asked.waiting(["a", "b"].into_iter()));
+        assert!(asked.all_waiting());
+    }
+
+    /// The loop syncs every page when it takes none: every page asked for wins over
+    /// some, before or after them, and is taken once.
+    #[tokio::test]
+    async fn every_page_asked_for_is_taken_as_none_and_covers_the_pages_asked_too() {
+        let asked = Asked::default();
+        asked.ask(pages(&["a"]));
+        asked.ask_all();
+        asked.ask(pages(&["b"]));
+        assert_eq!(asked.take().await, Vec::<String>::new());
+        assert!(!asked.all_waiting());
+        assert!(
+            !asked.waiting(["b"].into_iter()),
+            "covered by the sync of all"
+        );
+        let next = tokio::time::timeout(Duration::from_millis(10), asked.take()).await;
+        assert!(next.is_err(), "nothing more was asked: {next:?}");
     }
 
     #[test]

@@ -84,6 +84,9 @@ impl Source {
 pub struct Hooks {
     secret: Option<SecretString>,
     sources: Vec<Source>,
+    /// `[[discover]]` blocks in GitLab repositories: a push touching a file one matches
+    /// (added, changed or removed) syncs the whole handbook, new pages included.
+    discovered: Vec<crate::discover::PushWatch>,
     /// Pages asked for, and compares in flight.
     asked: Asked,
     /// Asks GitLab which files a push changed.
@@ -115,13 +118,14 @@ impl Hooks {
                     _ => None,
                 })
                 .collect(),
+            discovered: crate::discover::PushWatch::of(config),
             asked: Asked::default(),
             reading: tokio::sync::Semaphore::new(CONCURRENT_READS),
         })
     }
 
-    /// The pages pushes asked a sync of since the last call, as soon as there is one;
-    /// cancel-safe.
+    /// The pages pushes asked a sync of since the last call, as soon as there is one
+    /// (none: every page); cancel-safe.
     pub async fn asked(&self) -> Vec<String> {
         self.asked.take().await
     }
@@ -172,8 +176,17 @@ pub async fn push_hook(
     if fields.object_kind.as_deref().is_some_and(|k| k != "push") {
         return (StatusCode::OK, "{\"pages\":[]}".to_owned());
     }
-    let pages = pages_touched(&hooks, &fields).await;
-    if !pages.is_empty() {
+    let (pages, blocks) = pages_touched(&hooks, &fields).await;
+    if !blocks.is_empty() {
+        // A new file's page is known only once discovery judged it, and a removed one
+        // must meet the vanished-page guard: the whole handbook (an empty list), where
+        // unchanged blobs cost no read and unchanged pages no issue request.
+        tracing::info!(
+            ?blocks,
+            "push hook: files of discovered pages changed; syncing the handbook"
+        );
+        hooks.asked.ask_all();
+    } else if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
         hooks.asked.ask(pages.iter().cloned());
     }
@@ -182,7 +195,13 @@ pub async fn push_hook(
     } else {
         StatusCode::ACCEPTED
     };
-    (status, serde_json::json!({"pages": pages}).to_string())
+    // `discover` only when a block's files changed: the answer keeps its shape otherwise.
+    let answer = if blocks.is_empty() {
+        serde_json::json!({ "pages": pages })
+    } else {
+        serde_json::json!({ "pages": pages, "discover": blocks })
+    };
+    (status, answer.to_string())
 }
 
 /// What was read of an authenticated body.
@@ -312,8 +331,9 @@ fn no_commit(id: &str) -> bool {
 
 /// The pages a push touched: of the `gitlab://` pages on its project and branch (all of
 /// them when the event does not say which), those whose file differs between `before`
-/// and `after`, or all of them when that cannot be known.
-async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
+/// and `after`, or all of them when that cannot be known; and the `[[discover]]` blocks
+/// on its branch with a file among those (all of them when that cannot be known).
+async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> (Vec<String>, Vec<String>) {
     let project = fields.project.as_deref().map(str::to_lowercase);
     let on_branch: Vec<&Source> = hooks
         .sources
@@ -321,16 +341,25 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
         .filter(|s| project.as_ref().is_none_or(|p| s.project == *p))
         .filter(|s| fields.git_ref.as_deref().is_none_or(|r| s.on(r)))
         .collect();
-    if on_branch.is_empty() {
-        return Vec::new();
+    let watched: Vec<&crate::discover::PushWatch> = hooks
+        .discovered
+        .iter()
+        .filter(|w| w.on_branch(fields.project.as_deref(), fields.git_ref.as_deref()))
+        .collect();
+    if on_branch.is_empty() && watched.is_empty() {
+        return (Vec::new(), Vec::new());
     }
     // Checked under the lock the daemon's loop takes the pages under: they are still
-    // waiting, so their sync starts after this push and reads what it pushed.
-    if hooks
-        .asked
-        .waiting(on_branch.iter().map(|s| s.page.as_str()))
-    {
-        return on_branch.into_iter().map(|s| s.page.clone()).collect();
+    // waiting, so their sync starts after this push and reads what it pushed. A block's
+    // files need the whole handbook waiting.
+    let pages_waiting = || {
+        hooks
+            .asked
+            .waiting(on_branch.iter().map(|s| s.page.as_str()))
+    };
+    if hooks.asked.all_waiting() || (watched.is_empty() && pages_waiting()) {
+        let pages = on_branch.iter().map(|s| s.page.clone()).collect();
+        return (pages, Vec::new());
     }
     let changed = match (&fields.project, &fields.before, &fields.after) {
         (Some(project), Some(before), Some(after)) if !no_commit(before) && !no_commit(after) => {
@@ -354,11 +383,17 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
             None
         }
     };
-    on_branch
+    let blocks = watched
+        .into_iter()
+        .filter(|w| changed.as_ref().is_none_or(|c| w.touches(c)))
+        .map(|w| w.block.clone())
+        .collect();
+    let pages = on_branch
         .into_iter()
         .filter(|s| changed.as_ref().is_none_or(|c| c.contains(&s.path)))
         .map(|s| s.page.clone())
-        .collect()
+        .collect();
+    (pages, blocks)
 }
 
 /// The files that differ between `before` and `after`, or `None` when GitLab cannot say

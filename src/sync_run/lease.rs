@@ -15,9 +15,11 @@
 //! - **Renewal**: a task rewrites the expiry every [`LeasePolicy::renew_every`]. Every
 //!   write the run makes passes the [`Fence`] right before it is sent: it goes out only
 //!   while the lease is known to hold until the write is surely done (a long rate-limit
-//!   pause can outlast it: the write then waits for a renewal). A renewal that finds the
-//!   label gone (a person deleted it, or another run found it expired and took it over)
-//!   or renamed closes the fence for good: nothing more is written.
+//!   pause can outlast it: the write then waits for a renewal). Its time is counted on
+//!   both of this machine's clocks (`Moment`): the monotonic one misses a suspend. A
+//!   renewal that finds the label gone (a person deleted it, or another run found it
+//!   expired and took it over) or renamed closes the fence for good: nothing more is
+//!   written.
 //! - **Release**: at the end of the run (also after an error, and on SIGTERM) the label is
 //!   deleted by id, if it did not change since the lease's last renewal.
 //! - `plan` takes no lease: it writes nothing. A run with nothing to write takes none
@@ -42,6 +44,10 @@ use crate::sync::{ActionKind, PageOutcome};
 
 /// The lease label's colour: a warning red, so that people notice it in the label list.
 const COLOR: &str = "#d9534f";
+
+/// How long a run tries to take a lease that keeps changing under every look, however
+/// short `sync.lease_wait_seconds` is: several of GitLab's seconds.
+const UNSETTLED_GRACE: Duration = Duration::from_secs(10);
 
 /// What the machine-readable part of the description starts with.
 const TAG: &str = "lease-v1 ";
@@ -174,6 +180,32 @@ impl LeasePolicy {
     }
 }
 
+impl LeasePolicy {
+    /// How long a lease that GitLab's clock says lasts `until` surely holds, from `sent`
+    /// (a moment before the request whose answer GitLab dated `date`): its lifetime at
+    /// most, and no later than `until` by that `Date` (GitLab answered after `sent`, and
+    /// its `Date` is rounded down to the second), less the margin. A renewal written from
+    /// a wrong idea of GitLab's time (one that missed a suspend) thus opens no fence.
+    fn validity(
+        &self,
+        sent: Moment,
+        until: DateTime<Utc>,
+        date: Option<DateTime<Utc>>,
+    ) -> Validity {
+        let left = match date {
+            Some(date) => (until - date - chrono::TimeDelta::seconds(1))
+                .to_std()
+                .unwrap_or_default()
+                .min(self.ttl),
+            None => self.ttl,
+        };
+        Validity {
+            from: sent,
+            length: left.saturating_sub(self.margin),
+        }
+    }
+}
+
 /// Why a run could not take a project's lease.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
@@ -203,6 +235,19 @@ pub enum LeaseError {
         /// What it is instead.
         what: String,
     },
+    /// The label changed under every look for longer than the run waits: created or
+    /// deleted between each read and the create that followed it.
+    #[error(
+        "project {project}: the lease label `{label}` kept changing while this run tried to take it, for {waited} s (sync.lease_wait_seconds): other runs taking and giving it back, or a person; nothing was written"
+    )]
+    Unsettled {
+        /// The project path.
+        project: String,
+        /// The lease label.
+        label: String,
+        /// How long this run tried, in seconds.
+        waited: u64,
+    },
     /// Reading, creating or deleting the label failed.
     #[error("project {project}: taking the lease: {source}")]
     Gitlab {
@@ -229,31 +274,86 @@ impl LeaseError {
     /// True when another run holds the lease, or a label of its name blocks it: a
     /// person or time resolves it, not a retry now (exit 75).
     pub fn is_held(&self) -> bool {
-        matches!(self, LeaseError::Held { .. } | LeaseError::Foreign { .. })
+        matches!(
+            self,
+            LeaseError::Held { .. } | LeaseError::Foreign { .. } | LeaseError::Unsettled { .. }
+        )
+    }
+}
+
+/// A moment on both of this machine's clocks. The monotonic one stands still while the
+/// machine is suspended (a laptop's lid closed, a virtual machine paused: Linux's
+/// `CLOCK_MONOTONIC`, which `Instant` reads), so after a night asleep it would say a
+/// lease taken the evening before still holds; the wall clock moves on, but can be set
+/// back. Time between two moments is the longer of the two readings.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    mono: Instant,
+    wall: DateTime<Utc>,
+}
+
+impl Moment {
+    fn now() -> Moment {
+        Moment {
+            mono: Instant::now(),
+            wall: Utc::now(),
+        }
+    }
+
+    /// How long since `earlier`, counting a suspend.
+    fn since(self, earlier: Moment) -> Duration {
+        let mono = self.mono.saturating_duration_since(earlier.mono);
+        let wall = (self.wall - earlier.wall).to_std().unwrap_or_default();
+        mono.max(wall)
     }
 }
 
 /// GitLab's clock, as far as its answers tell it: the last `Date`, and when it came.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
-    date: Option<(DateTime<Utc>, Instant)>,
+    date: Option<(DateTime<Utc>, Moment)>,
 }
 
 impl Clock {
     fn observe(&mut self, date: Option<DateTime<Utc>>) {
         if let Some(date) = date {
-            self.date = Some((date, Instant::now()));
+            self.date = Some((date, Moment::now()));
         }
     }
 
     /// GitLab's time now, or this machine's when GitLab never sent a `Date`.
     fn now(&self) -> DateTime<Utc> {
+        self.now_at(Moment::now())
+    }
+
+    /// GitLab's time at `at`: the last `Date` and the time since it came, a suspend
+    /// included (else a renewal after one writes an expiry already past).
+    fn now_at(&self, at: Moment) -> DateTime<Utc> {
         match self.date {
-            Some((date, at)) => {
-                date + chrono::TimeDelta::from_std(at.elapsed()).unwrap_or_default()
+            Some((date, seen)) => {
+                date + chrono::TimeDelta::from_std(at.since(seen)).unwrap_or_default()
             }
-            None => Utc::now(),
+            None => at.wall,
         }
+    }
+}
+
+/// How long from when a lease surely holds, on this machine's clocks.
+#[derive(Debug, Clone, Copy)]
+struct Validity {
+    from: Moment,
+    length: Duration,
+}
+
+impl Validity {
+    /// Whether the lease holds from `at` for `budget` more (one of no length holds never).
+    fn admits(&self, at: Moment, budget: Duration) -> bool {
+        at.since(self.from) + budget < self.length
+    }
+
+    /// What is left of it at `at`.
+    fn left_at(&self, at: Moment) -> Duration {
+        self.length.saturating_sub(at.since(self.from))
     }
 }
 
@@ -263,8 +363,8 @@ struct Held {
     /// The label's id.
     id: u64,
     holder: Holder,
-    /// Until when, on this machine's monotonic clock, it surely holds.
-    valid_until: Instant,
+    /// How long, on this machine's clocks, it surely holds.
+    valid: Validity,
     /// GitLab's `Date` when it was last set.
     set_at: Option<DateTime<Utc>>,
 }
@@ -272,8 +372,8 @@ struct Held {
 /// What the fence knows.
 #[derive(Debug, Clone)]
 enum FenceState {
-    /// Writes may go out until then.
-    Open(Instant),
+    /// Writes may go out while this holds.
+    Open(Validity),
     /// No write may go out any more, and why.
     Lost(String),
 }
@@ -299,19 +399,18 @@ impl Shared {
         self.clock.lock().expect("never poisoned").observe(date);
     }
 
-    /// The lease as described for `holder`, valid from `sent` on this machine.
-    fn valid_from(&self, sent: Instant) -> Instant {
-        sent + self.policy.ttl.saturating_sub(self.policy.margin)
-    }
-
     /// Publishes what the fence may admit: until the earliest lease ends.
     async fn publish(&self) {
         let held = self.held.lock().await;
-        if let Some(until) = held.values().map(|h| h.valid_until).min() {
+        let at = Moment::now();
+        if let Some(left) = held.values().map(|h| h.valid.left_at(at)).min() {
             self.fence.send_if_modified(|state| match state {
                 FenceState::Lost(_) => false,
                 _ => {
-                    *state = FenceState::Open(until);
+                    *state = FenceState::Open(Validity {
+                        from: at,
+                        length: left,
+                    });
                     true
                 }
             });
@@ -334,7 +433,7 @@ impl Shared {
             .map(|(p, h)| (p.clone(), h.clone()))
             .collect();
         for (project, held) in projects {
-            let sent = Instant::now();
+            let sent = Moment::now();
             let holder = Holder {
                 until: self.gitlab_now()
                     + chrono::TimeDelta::from_std(self.policy.ttl).unwrap_or_default(),
@@ -351,8 +450,8 @@ impl Shared {
                 }) if label.name == self.policy.label => {
                     self.observe(date);
                     if let Some(h) = self.held.lock().await.get_mut(&project) {
+                        h.valid = self.policy.validity(sent, holder.until, date);
                         h.holder = holder;
-                        h.valid_until = self.valid_from(sent);
                         h.set_at = date.or(h.set_at);
                     }
                 }
@@ -414,7 +513,7 @@ impl Fence for LeaseFence {
         loop {
             match &*state.borrow_and_update() {
                 FenceState::Lost(why) => return Err(why.clone()),
-                FenceState::Open(until) if Instant::now() + budget <= *until => return Ok(()),
+                FenceState::Open(valid) if valid.admits(Moment::now(), budget) => return Ok(()),
                 FenceState::Open(_) => {}
             }
             self.shared.renew_now.notify_one();
@@ -458,7 +557,10 @@ impl std::fmt::Debug for Leases {
 impl Leases {
     /// No lease yet; they are taken through `gitlab`.
     pub fn new(gitlab: Gitlab, policy: LeasePolicy) -> Leases {
-        let (fence, _) = watch::channel(FenceState::Open(Instant::now()));
+        let (fence, _) = watch::channel(FenceState::Open(Validity {
+            from: Moment::now(),
+            length: Duration::ZERO,
+        }));
         Leases {
             shared: Arc::new(Shared {
                 gitlab,
@@ -480,7 +582,7 @@ impl Leases {
     /// Whether a write may go out now and be done within `budget`: the fence's answer,
     /// without waiting (for tests and reports).
     pub fn is_open_for(&self, budget: Duration) -> bool {
-        matches!(&*self.shared.fence.borrow(), FenceState::Open(until) if Instant::now() + budget <= *until)
+        matches!(&*self.shared.fence.borrow(), FenceState::Open(valid) if valid.admits(Moment::now(), budget))
     }
 
     /// Takes `project`'s lease, waiting up to the policy's `wait` for another holder
@@ -525,7 +627,21 @@ impl Leases {
                     agains += 1;
                     continue;
                 }
-                Attempt::Again => policy.poll,
+                // Still changing: a delete refused because the lease changed in the
+                // second its read was dated in (`If-Unmodified-Since` counts whole
+                // seconds) goes through once GitLab's `Date` has passed it. A lease that
+                // keeps changing past the wait (and a few seconds) is given up on.
+                Attempt::Again => {
+                    let now = Instant::now();
+                    if now >= deadline.max(started + UNSETTLED_GRACE) {
+                        return Err(LeaseError::Unsettled {
+                            project: project.to_owned(),
+                            label: policy.label.clone(),
+                            waited: (now - started).as_secs(),
+                        });
+                    }
+                    policy.poll.min(Duration::from_secs(1))
+                }
                 Attempt::HeldBy(holder) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -557,10 +673,11 @@ impl Leases {
     async fn try_take(&self, project: &str) -> Result<Result<Attempt, LeaseError>, GitlabError> {
         let shared = &self.shared;
         let policy = &shared.policy;
+        let read_sent = Moment::now();
         let read = shared.gitlab.lease_label(project, &policy.label).await?;
         shared.observe(read.date);
         let Some(label) = read.value else {
-            let sent = Instant::now();
+            let sent = Moment::now();
             let now = shared.gitlab_now();
             let holder = Holder {
                 run: policy.me.run.clone(),
@@ -578,8 +695,8 @@ impl Leases {
             return Ok(Ok(match created.value {
                 Created::Created(label) => Attempt::Taken(Held {
                     id: label.id,
+                    valid: policy.validity(sent, holder.until, created.date),
                     holder,
-                    valid_until: shared.valid_from(sent),
                     set_at: created.date,
                 }),
                 Created::Exists => Attempt::Again,
@@ -602,10 +719,9 @@ impl Leases {
         let now = read.date.unwrap_or_else(|| shared.gitlab_now());
         if holder.run == policy.me.run {
             // Our own create, whose answer was lost and which the client sent again.
-            let left = (holder.until - now).to_std().unwrap_or_default();
             return Ok(Ok(Attempt::Taken(Held {
                 id: label.id,
-                valid_until: Instant::now() + left.saturating_sub(policy.margin),
+                valid: policy.validity(read_sent, holder.until, read.date),
                 set_at: read.date,
                 holder,
             })));
@@ -765,7 +881,10 @@ fn projects_written(prepared: &Prepared) -> BTreeSet<String> {
 /// [`super::prepare_on`] under the lease of every project the plan writes to: plans
 /// without a lease (a run with nothing to write takes none), takes the leases the plan
 /// needs (waiting for other runs), and plans again under them, until the plan needs no
-/// lease it does not hold.
+/// lease it does not hold. A lease another run holds, or a shutdown, ends the run; a
+/// lease GitLab refused or failed (a `read_api` token, a 5xx) fails that project's pages
+/// only, as a project the token may not write to: the others are still synced, and the
+/// output says which failed and why.
 pub async fn prepare_leased(
     config: &Config,
     connection: &Connection,
@@ -773,8 +892,12 @@ pub async fn prepare_leased(
     leases: &mut Leases,
     waiting: &(dyn Fn(&str, &Holder) + Sync),
 ) -> Result<Prepared, RunError> {
+    let mut failed: BTreeMap<String, Arc<LeaseError>> = BTreeMap::new();
     loop {
-        let prepared = super::prepare_on(config, connection, options).await?;
+        let mut prepared = super::prepare_on(config, connection, options).await?;
+        for (project, e) in &failed {
+            prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+        }
         let held = leases.projects().await;
         let missing: Vec<String> = projects_written(&prepared)
             .into_iter()
@@ -783,8 +906,22 @@ pub async fn prepare_leased(
         if missing.is_empty() {
             return Ok(prepared);
         }
+        let mut taken = false;
         for project in &missing {
-            leases.acquire(project, waiting).await?;
+            match leases.acquire(project, waiting).await {
+                Ok(()) => taken = true,
+                Err(e @ LeaseError::Gitlab { .. }) => {
+                    tracing::error!(project, "{e}");
+                    let e = Arc::new(e);
+                    prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+                    failed.insert(project.clone(), e);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Every lease it lacked failed: nothing it plans to write is written unleased.
+        if !taken {
+            return Ok(prepared);
         }
         tracing::info!(projects = ?missing, "planned before holding the lease: reading again under it");
     }
@@ -817,6 +954,96 @@ mod tests {
         assert_eq!(Holder::parse(&text), Some(holder()));
         assert_eq!(Holder::parse("Release blocker"), None);
         assert_eq!(Holder::parse("lease-v1 {not json"), None);
+    }
+
+    fn policy() -> LeasePolicy {
+        LeasePolicy {
+            label: "handbook-sync-lease".into(),
+            wait: Duration::ZERO,
+            ttl: Duration::from_secs(304),
+            renew_every: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            margin: Duration::from_secs(32),
+            me: Identity {
+                run: "00ff".into(),
+                host: "laptop".into(),
+                pid: 1,
+                command: "handbook-sync apply".into(),
+            },
+        }
+    }
+
+    /// A moment `mono` later on the monotonic clock and `wall` later on the wall clock.
+    fn later(m: Moment, mono: u64, wall: u64) -> Moment {
+        Moment {
+            mono: m.mono + Duration::from_secs(mono),
+            wall: m.wall + chrono::TimeDelta::seconds(wall as i64),
+        }
+    }
+
+    /// A laptop takes the lease, then sleeps an hour (lid closed) ten seconds later. Its
+    /// monotonic clock counted ten seconds; by it the lease still held for minutes after
+    /// waking, and the writes queued before the sleep went out at once, while another run
+    /// had taken the expired lease over. The wall clock counted the hour: the lease has
+    /// lapsed, and no write goes out before a renewal (which finds it taken, or renews it).
+    #[test]
+    fn a_machine_that_slept_past_its_lease_writes_nothing_on_waking() {
+        let taken = Moment::now();
+        let gitlab = "2026-12-07T10:00:00Z".parse().unwrap();
+        let valid = policy().validity(
+            taken,
+            gitlab + chrono::TimeDelta::seconds(304),
+            Some(gitlab),
+        );
+        let awake = later(taken, 10, 3600);
+        assert!(
+            awake.mono.saturating_duration_since(taken.mono) + Duration::from_secs(120)
+                <= valid.length,
+            "by the monotonic clock alone it would still hold for a turn's budget"
+        );
+        assert!(!valid.admits(awake, Duration::ZERO));
+        assert!(valid.admits(later(taken, 10, 10), Duration::from_secs(120)));
+    }
+
+    /// GitLab's time is the last `Date` plus the time since, a sleep included: a renewal
+    /// right after waking writes an expiry from GitLab's time now, not from before the
+    /// sleep (which other runs would read as already past).
+    #[test]
+    fn gitlab_time_moves_on_while_the_machine_sleeps() {
+        let seen = Moment::now();
+        let date: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let clock = Clock {
+            date: Some((date, seen)),
+        };
+        assert_eq!(
+            clock.now_at(later(seen, 10, 3600)),
+            date + chrono::TimeDelta::hours(1)
+        );
+        // A wall clock set back (NTP) does not take GitLab's time back.
+        let set_back = Moment {
+            mono: seen.mono + Duration::from_secs(10),
+            wall: seen.wall - chrono::TimeDelta::minutes(5),
+        };
+        assert_eq!(
+            clock.now_at(set_back),
+            date + chrono::TimeDelta::seconds(10)
+        );
+    }
+
+    /// A renewal whose expiry was worked out from a wrong idea of GitLab's time (here an
+    /// hour behind, as after a sleep the clock missed) reads, by the `Date` of its own
+    /// answer, as already expired: it opens no fence, whatever this machine believes.
+    #[test]
+    fn a_renewal_already_past_by_gitlabs_answer_opens_no_fence() {
+        let sent = Moment::now();
+        let believed: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let until = believed + chrono::TimeDelta::seconds(304);
+        let answered = believed + chrono::TimeDelta::hours(1);
+        let valid = policy().validity(sent, until, Some(answered));
+        assert!(!valid.admits(sent, Duration::ZERO), "{valid:?}");
+        // Renewed from GitLab's time, it holds its lifetime less the margin and a second.
+        let valid = policy().validity(sent, until, Some(believed));
+        assert_eq!(valid.length, Duration::from_secs(304 - 1 - 32));
     }
 
     #[test]

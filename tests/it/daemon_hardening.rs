@@ -290,9 +290,10 @@ async fn stalling_site() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
     (url, requests)
 }
 
-/// Four `http(s)` pages on a site that never answers, the default 30 s timeout: SIGTERM
-/// during the first fetch stops it and the three others are never asked for; the daemon
-/// exits within 5 s (before, it fetched them all after the signal, one timeout each).
+/// Four `http(s)` pages on a site that never answers, the default 30 s timeout, read two
+/// at a time (`gitlab.concurrency = 2`): SIGTERM during the first two fetches stops them
+/// and the two others are never asked for; the daemon exits within 5 s (before, it
+/// fetched them all after the signal, one timeout each).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_four_slow_page_fetches_exits_within_5_s_and_asks_nothing_more() {
     use std::sync::atomic::Ordering;
@@ -312,18 +313,28 @@ async fn sigterm_during_four_slow_page_fetches_exits_within_5_s_and_asks_nothing
     )
     .await;
     let log = world.dir.join("daemon.log");
-    let daemon = start_logging(&world, &log);
+    let daemon = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .env("HANDBOOK_SYNC__GITLAB__CONCURRENCY", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while requests.load(Ordering::SeqCst) == 0 {
+    while requests.load(Ordering::SeqCst) < 2 {
         assert!(
             Instant::now() < deadline,
-            "the first page was never asked for"
+            "the first two pages were never asked for"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Pages are read one after the other: exactly one request is in flight.
+    // Pages are read two at a time: exactly two requests are in flight, and no third
+    // starts while they hang.
     let at_signal = requests.load(Ordering::SeqCst);
-    assert_eq!(at_signal, 1);
+    assert_eq!(at_signal, 2);
     let (code, took) = tokio::task::spawn_blocking(move || terminate(daemon))
         .await
         .unwrap();
@@ -475,7 +486,8 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         .unwrap();
     assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
     let configmap =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/configmap.yaml")).unwrap();
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/base/configmap.yaml"))
+            .unwrap();
     let config: toml::Table = configmap[0]["data"]["config.toml"]
         .as_str()
         .unwrap()
@@ -507,12 +519,13 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         );
     }
     let deployment =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/daemon/deployment.yaml"))
+            .unwrap();
     let pod = &deployment[0]["spec"]["template"]["spec"];
     let cronjob =
         yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/cronjob.yaml")).unwrap();
     let job_pod = &cronjob[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    for (what, spec) in [("deployment.yaml", pod), ("cronjob.yaml", job_pod)] {
+    for (what, spec) in [("daemon/deployment.yaml", pod), ("cronjob.yaml", job_pod)] {
         // Kubernetes' default is 30 s.
         let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
         assert!(

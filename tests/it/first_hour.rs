@@ -164,7 +164,7 @@ async fn a_read_api_token_plans_and_its_apply_stops_at_the_first_refused_write()
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         out.contains("[FAILED: ") && out.contains("lacks the `api` scope"),
-        "{out}"
+        "{out}\n---stderr---\n{err}"
     );
     assert_eq!(out.matches("[not run]").count(), 2, "{out}");
     assert_eq!(
