@@ -132,12 +132,19 @@ impl Hooks {
 }
 
 /// True when `headers` carry `secret` as `X-Gitlab-Token`, compared in constant time.
+///
+/// The two are hashed first: `subtle` compares slices of different lengths in variable
+/// time, so comparing the tokens themselves would tell a client the secret's length;
+/// their SHA-256 digests always have the same.
 fn authenticated(headers: &HeaderMap, secret: &SecretString) -> bool {
+    use sha2::Digest as _;
     let given = headers
         .get("x-gitlab-token")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    subtle::ConstantTimeEq::ct_eq(given, secret.expose_secret().as_bytes()).into()
+    let given = sha2::Sha256::digest(given);
+    let expected = sha2::Sha256::digest(secret.expose_secret().as_bytes());
+    subtle::ConstantTimeEq::ct_eq(given.as_slice(), expected.as_slice()).into()
 }
 
 /// `POST /hooks/gitlab`: a GitLab push event. 404 without a secret configured; 401 for a
@@ -431,6 +438,28 @@ async fn changed_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_secret_itself_authenticates() {
+        let secret = SecretString::from("s3cret");
+        let with = |token: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(token) = token {
+                headers.insert("x-gitlab-token", token.parse().unwrap());
+            }
+            authenticated(&headers, &secret)
+        };
+        assert!(with(Some("s3cret")));
+        for wrong in [
+            None,
+            Some(""),
+            Some("s3cre"),
+            Some("s3crett"),
+            Some("S3CRET"),
+        ] {
+            assert!(!with(wrong), "{wrong:?}");
+        }
+    }
 
     /// GitLab's push event puts what the daemon needs before the commits
     /// (`lib/gitlab/data_builder/push.rb`): an event cut anywhere in its commits still
