@@ -108,13 +108,21 @@ pub(super) fn held_identities<'a>(
 pub(super) struct Deduplicated<'m, 'a> {
     /// The issue each key keeps, in key order.
     pub winners: Vec<&'m Managed<'a>>,
-    /// Open issues with the key of an older issue, each with the iid of the one kept.
+    /// Open issues with the key of another issue, each with the iid of the one kept.
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
+    /// Open issues with the key of another issue that are taken for a person's paste of
+    /// its description: text stands above their block and not above the one kept. Never
+    /// closed nor written; each with the iid of the one kept.
+    pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open issue (else the oldest closed one); the other open
-/// issues with that key are duplicates. Closed repeats are left alone: closing them
-/// again would change nothing.
+/// Keeps per key the oldest open issue without text above its block (else the oldest
+/// open one, else the oldest closed one). The other open issues with that key are
+/// duplicates (two creates of one item: handbook-sync writes the block first), except,
+/// when the one kept has no text above its block, those with text above theirs: those
+/// are most likely another issue's description a person pasted into theirs after
+/// deleting its own block, and are left alone. Closed repeats are left alone: closing
+/// them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -122,20 +130,23 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     }
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
+    let mut pasted_copies = Vec::new();
     for group in by_key.values_mut() {
-        group.sort_by_key(|m| (!m.is_open(), m.issue.iid));
+        group.sort_by_key(|m| (!m.is_open(), m.issue.text_above_block, m.issue.iid));
         let winner = group[0];
         winners.push(winner);
-        duplicates.extend(
-            group[1..]
-                .iter()
-                .filter(|dup| dup.is_open())
-                .map(|dup| (*dup, winner.issue.iid)),
-        );
+        for dup in group[1..].iter().filter(|dup| dup.is_open()) {
+            if dup.issue.text_above_block && !winner.issue.text_above_block {
+                pasted_copies.push((*dup, winner.issue.iid));
+            } else {
+                duplicates.push((*dup, winner.issue.iid));
+            }
+        }
     }
     Deduplicated {
         winners,
         duplicates,
+        pasted_copies,
     }
 }
 
