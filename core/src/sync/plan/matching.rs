@@ -111,18 +111,20 @@ pub(super) struct Deduplicated<'m, 'a> {
     /// Open issues with the key of another issue, each with the iid of the one kept.
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
     /// Open issues with the key of another issue that are taken for a person's paste of
-    /// its description: text stands above their block and not above the one kept. Never
-    /// closed nor written; each with the iid of the one kept.
+    /// its description (see [`deduplicate`]). Never closed nor written; each with the
+    /// iid of the one kept.
     pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open issue without text above its block (else the oldest
-/// open one, else the oldest closed one). The other open issues with that key are
-/// duplicates (two creates of one item: handbook-sync writes the block first), except,
-/// when the one kept has no text above its block, those with text above theirs: those
-/// are most likely another issue's description a person pasted into theirs after
-/// deleting its own block, and are left alone. Closed repeats are left alone: closing
-/// them again would change nothing.
+/// Keeps per key the oldest open issue (else the oldest closed one); the other open
+/// issues with that key are duplicates: two creates of one item, when an answer was
+/// lost. handbook-sync writes its block first in a description, so when an issue of the
+/// key has no text above its block and is open or was closed by handbook-sync (its
+/// marker says closed: done, handed over or removed), the open issues with text above
+/// theirs are most likely its description pasted by a person into an issue whose own
+/// block they had deleted: those are pasted copies, never kept, closed or written,
+/// however old, and however the original fares later. Closed repeats are left alone:
+/// closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -131,17 +133,23 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
     let mut pasted_copies = Vec::new();
-    for group in by_key.values_mut() {
-        group.sort_by_key(|m| (!m.is_open(), m.issue.text_above_block, m.issue.iid));
-        let winner = group[0];
+    for group in by_key.into_values() {
+        let original = group.iter().any(|m| {
+            !m.issue.text_above_block && (m.is_open() || m.marker.state == Some(IssueState::Closed))
+        });
+        let (copies, mut rest): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .partition(|m| original && m.is_open() && m.issue.text_above_block);
+        rest.sort_by_key(|m| (!m.is_open(), m.issue.text_above_block, m.issue.iid));
+        let winner = rest[0];
         winners.push(winner);
-        for dup in group[1..].iter().filter(|dup| dup.is_open()) {
-            if dup.issue.text_above_block && !winner.issue.text_above_block {
-                pasted_copies.push((*dup, winner.issue.iid));
-            } else {
-                duplicates.push((*dup, winner.issue.iid));
-            }
-        }
+        duplicates.extend(
+            rest[1..]
+                .iter()
+                .filter(|dup| dup.is_open())
+                .map(|dup| (*dup, winner.issue.iid)),
+        );
+        pasted_copies.extend(copies.into_iter().map(|c| (c, winner.issue.iid)));
     }
     Deduplicated {
         winners,

@@ -853,6 +853,92 @@ mod tests {
         assert_eq!(kinds, [(ActionKind::Close, Some(2))], "{:?}", plan.actions);
     }
 
+    /// Found by the simulation's soak (seed 4) once pastes were told from duplicates: the
+    /// item whose description was pasted into a taken-over issue left the handbook. Its
+    /// own issue was closed as removed and the paste reported; on the next run the paste,
+    /// now the only open issue of the key, was taken for the item's issue and closed as
+    /// removed in turn: the person's issue closed, and a second run that wrote. An issue
+    /// handbook-sync closed (its marker says so) still tells the paste from the original.
+    #[test]
+    fn a_paste_stays_left_alone_after_its_original_is_closed_as_removed() {
+        let items = [
+            desired("a", "Answer the phone"),
+            desired("b", "Plan the roadmap"),
+        ];
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        let paste = with_description(
+            &issues[1],
+            &format!(
+                "Taken over. Merged from #1:\n\n{}",
+                description_for(&items[0])
+            ),
+        );
+        let observed = [issues[0].clone(), paste.clone()];
+        let removal = plan_page(&spec(), items[1..].to_vec(), &observed, &settings());
+        let kinds: Vec<(ActionKind, Option<u64>)> =
+            removal.actions.iter().map(|a| (a.action, a.iid)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (ActionKind::Create, None),
+                (ActionKind::Close, Some(1)),
+                (ActionKind::Drift, Some(2))
+            ],
+            "{:?}",
+            removal.actions
+        );
+        let Some(Write::Edit {
+            description: Some(closing),
+            ..
+        }) = removal.actions[1].write.clone()
+        else {
+            panic!("{:?}", removal.actions)
+        };
+        let mut closed = with_description(
+            &issues[0],
+            &closing
+                .apply_to(&description_for(&items[0]))
+                .expect("the issue has a managed block")
+                .description,
+        );
+        closed.state = IssueState::Closed;
+        let created = observed_for(&items[1], 3);
+        for enforce in [false, true] {
+            let settings = PlanSettings {
+                enforce,
+                ..settings()
+            };
+            let plan = plan_page(
+                &spec(),
+                items[1..].to_vec(),
+                &[closed.clone(), paste.clone(), created.clone()],
+                &settings,
+            );
+            let kinds: Vec<(ActionKind, Option<u64>)> =
+                plan.actions.iter().map(|a| (a.action, a.iid)).collect();
+            assert_eq!(
+                kinds,
+                [(ActionKind::Drift, Some(2))],
+                "enforce = {enforce}: {:?}",
+                plan.actions
+            );
+        }
+        // A duplicate handbook-sync closed (its marker still says open) is no original: the
+        // open issue with a person's notes above its block stays the item's.
+        let mut twice = [observed_for(&items[0], 1), observed_for(&items[0], 2)];
+        twice[0] = with_description(
+            &twice[0],
+            &format!("Notes from Ashley\n\n{}", description_for(&items[0])),
+        );
+        twice[1].state = IssueState::Closed;
+        let plan = plan_page(&spec(), items[..1].to_vec(), &twice, &settings());
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    }
+
     /// Found merging main (issue 26's adoption test): a stranger's issue with an item's
     /// title, which a triager gave the page's label before the first sync, refused the
     /// one-item page's first sync as if it were a lost issue of the page. An issue with
