@@ -145,6 +145,31 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// True when some page could get `text` from this template: its literal parts as
+    /// written (ASCII case ignored, as GitLab ignores it in project paths), each
+    /// placeholder standing for at least one character of any kind. What vanished-page
+    /// detection asks of a project found elsewhere: a project the block cannot name is
+    /// never one of its pages'.
+    pub fn could_give(&self, text: &str) -> bool {
+        fn from(parts: &[Part], text: &str) -> bool {
+            match parts.split_first() {
+                None => text.is_empty(),
+                Some((Part::Text(literal), rest)) => {
+                    text.get(..literal.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(literal))
+                        && from(rest, &text[literal.len()..])
+                }
+                Some((Part::Var(_), rest)) => text
+                    .char_indices()
+                    .skip(1)
+                    .map(|(i, _)| i)
+                    .chain((!text.is_empty()).then_some(text.len()))
+                    .any(|end| from(rest, &text[end..])),
+            }
+        }
+        from(&self.parts, text)
+    }
+
     /// True when the template reads the page's front matter.
     pub fn uses_front_matter(&self) -> bool {
         self.parts
@@ -521,6 +546,22 @@ mod tests {
 
     fn t(text: &str) -> Template {
         Template::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_template_could_give_only_projects_of_its_shape() {
+        let dir = t("roadmaps/{dir}");
+        assert!(dir.could_give("roadmaps/engineering"));
+        assert!(dir.could_give("Roadmaps/eng/sub"), "case and subgroups");
+        assert!(!dir.could_give("roadmaps/"));
+        assert!(!dir.could_give("teamb/roadmap"));
+        assert!(!dir.could_give("stranger/roadmaps/x"));
+        let fixed = t("acme/roadmap");
+        assert!(fixed.could_give("acme/roadmap") && !fixed.could_give("acme/roadmap2"));
+        let both = t("{front_matter.group|acme}/roadmap-{name}");
+        assert!(both.could_give("x/y/roadmap-z"));
+        assert!(!both.could_give("x/roadmap-") && !both.could_give("x/other-z"));
+        assert!(t("{front_matter.project|acme/roadmap}").could_give("any/where"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod repository;
 
 use std::collections::BTreeSet;
 
-use handbook_sync_core::discover::{DiscoveredPage, Rules, Verdict};
+use handbook_sync_core::discover::{DiscoveredPage, Rules, Template, Verdict};
 
 use crate::config::{Config, DiscoverSettings, Discovered, PageSettings};
 use crate::gitlab::Gitlab;
@@ -78,6 +78,9 @@ pub struct BlockListing {
     pub complete: bool,
     /// Every page of the block goes to one project (its template has no placeholder).
     pub one_project: Option<String>,
+    /// The block's project template: a project it could not give holds none of its
+    /// pages, whatever labels its issues carry.
+    pub project_template: Template,
     /// The ids of the block's pages this run, problems aside.
     pub pages: BTreeSet<String>,
 }
@@ -205,6 +208,7 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
                 .project
                 .is_constant()
                 .then(|| rules.templates.project.as_str().to_owned()),
+            project_template: rules.templates.project.clone(),
             pages: BTreeSet::new(),
         };
         let problem = |path: &str, message: String| Problem {

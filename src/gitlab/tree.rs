@@ -1,6 +1,6 @@
 //! Discovery's reads: a repository tree (`GET /projects/:id/repository/tree`, keyset
-//! pages), and managed issues across every project (`GET /issues_statistics` and
-//! `GET /issues` with `scope=all`), which tell pages that vanished from the handbook in
+//! pages), and the managed issues the token's user opened across projects
+//! (`GET /issues_statistics` and `GET /issues` with `scope=created_by_me`), which tell pages that vanished from the handbook in
 //! projects no current page writes to.
 
 use serde::Deserialize;
@@ -92,8 +92,9 @@ impl Gitlab {
         }
     }
 
-    /// How many open and closed issues carry every label of `labels`, in every project
-    /// the token's user may read (`GET /issues_statistics?scope=all`): one request.
+    /// How many open and closed issues the token's user opened carry every label of
+    /// `labels`, in every project (`GET /issues_statistics?scope=created_by_me`): one
+    /// request. Only its own: anyone may copy labels and a marker into their project.
     pub async fn count_issues_everywhere(
         &self,
         labels: &[String],
@@ -115,7 +116,10 @@ impl Gitlab {
             "counting the issues labeled {} in every project",
             labels.join(", ")
         );
-        let query = [("scope", "all".to_owned()), ("labels", labels.join(","))];
+        let query = [
+            ("scope", "created_by_me".to_owned()),
+            ("labels", labels.join(",")),
+        ];
         let (answer, _): (Answer, _) = self
             .get_with_headers(&what, "issues_statistics", &query)
             .await?;
@@ -125,8 +129,9 @@ impl Gitlab {
         ))
     }
 
-    /// Every open issue carrying every label of `labels`, in every project the token's
-    /// user may read (`GET /issues?scope=all&state=opened`), each once, oldest first.
+    /// Every open issue the token's user opened carrying every label of `labels`, in
+    /// every project (`GET /issues?scope=created_by_me&state=opened`), each once, oldest
+    /// first.
     pub async fn open_issues_everywhere(
         &self,
         labels: &[String],
@@ -147,7 +152,7 @@ impl Gitlab {
             labels.join(", ")
         );
         let query = [
-            ("scope", "all".to_owned()),
+            ("scope", "created_by_me".to_owned()),
             ("state", "opened".to_owned()),
             ("labels", labels.join(",")),
             ("order_by", "created_at".to_owned()),

@@ -17,6 +17,13 @@
 //!   read, and those it skipped as unchanged, by their counts at their last full read),
 //!   the block's open issues are listed across projects to find where the others are.
 //!
+//! Only issues the token's user opened count across projects (`scope=created_by_me`: a
+//! stranger can copy our labels and marker into an issue of their own project, never
+//! our authorship), and only in projects the block's project template could name
+//! ([`Template::could_give`](handbook_sync_core::discover::Template::could_give)), here
+//! and in the projects read: another team's handbook-sync with a block of the same name
+//! and the same bot writes elsewhere, and its pages are never ours.
+//!
 //! Only a run over the whole handbook looks (`--page` and a push's pages do not), and only
 //! for a block whose listing was complete: a directory that could not be read, or a
 //! file whose page is unknown, never makes pages look vanished.
@@ -66,6 +73,9 @@ pub(super) async fn add_vanished(
     for block in blocks.iter().filter(|b| b.complete) {
         for (project, state) in projects.iter() {
             let Ok(state) = state else { continue };
+            if !block.project_template.could_give(project) {
+                continue;
+            }
             for page in pages_of(&state.issues, managed, &block.label) {
                 if !current.contains(page.as_str()) {
                     gone.insert(
@@ -213,6 +223,9 @@ async fn elsewhere(
         Ok(found) => found
             .into_iter()
             .filter(|f| !known.contains(f.project.as_str()))
+            // Another configuration's block of the same name (another team, the same
+            // bot) writes to projects ours cannot name: theirs are never our pages.
+            .filter(|f| block.project_template.could_give(&f.project))
             .filter_map(|f| Some((f.project, f.issue.marker?.page)))
             .collect(),
         Err(e) => {

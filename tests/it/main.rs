@@ -21,6 +21,7 @@ mod daemon_hardening;
 mod daemon_truth;
 mod demo_boards_status;
 mod discover;
+mod discover_attacks;
 mod fidelity;
 mod first_hour;
 mod label_titles;

@@ -1,0 +1,177 @@
+//! `[[discover]]` attacked: what a hostile page author, another team on the same GitLab,
+//! a stranger on gitlab.com, a file moved or renamed, or a GitLab that pages differently
+//! can make a run do. Each test runs the CLI as a process against the sandbox, and each
+//! is named after what must hold.
+
+use crate::common;
+
+use common::{TOKEN, World};
+use serde_json::Value;
+
+/// Roadmap projects, the handbook's repository, another team's project and a stranger's
+/// own; `sytses` and `drew` are developers of ours and of team B's, `stranger` is a member
+/// of nothing but their own project (which they own).
+fn sandbox_config() -> gitlab_sandbox::Config {
+    let ours = [
+        "roadmaps/engineering",
+        "roadmaps/sales",
+        "roadmaps/design",
+        "acme/roadmap",
+        "acme/handbook",
+        "teamb/roadmap",
+    ];
+    let mut members: Vec<(String, String, u8)> = ours
+        .iter()
+        .flat_map(|p| {
+            ["sytses", "drew"]
+                .iter()
+                .map(move |u| (p.to_string(), u.to_string(), 30))
+        })
+        .collect();
+    members.push(("stranger/own".into(), "stranger".into(), 50));
+    gitlab_sandbox::Config {
+        token: TOKEN.into(),
+        projects: ours
+            .iter()
+            .chain(&["stranger/own"])
+            .map(|p| (p.to_string(), "public".into()))
+            .collect(),
+        users: ["sytses", "drew", "stranger"]
+            .iter()
+            .map(|u| (u.to_string(), u.to_string()))
+            .collect(),
+        members,
+        state_file: None,
+        tier: gitlab_sandbox::Tier::Free,
+        ..Default::default()
+    }
+}
+
+/// A `[[discover]]` block over the directory `source`, every `.md` file a page.
+fn block(name: &str, source: &str, id: &str, project: &str, owner: &str) -> String {
+    format!(
+        "[[discover]]\nname = \"{name}\"\nsource = \"{source}\"\ninclude = [\"**/*.md\"]\nid = \"{id}\"\nproject = \"{project}\"\nowner = \"{owner}\"\nboard = false\n"
+    )
+}
+
+/// A page titled `title` with `items` bullets under Responsibilities.
+fn page(title: &str, items: usize) -> String {
+    let mut text = format!("# {title}\n\n## Responsibilities\n\n");
+    for i in 1..=items {
+        text.push_str(&format!("- {title} duty {i}\n"));
+    }
+    text
+}
+
+fn write(world: &World, path: &str, text: &str) {
+    let path = world.dir.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `project`'s issues in `state` (`opened`, `closed`).
+async fn issues_in(world: &World, project: &str, state: &str) -> Vec<Value> {
+    world
+        .issues(project)
+        .await
+        .into_iter()
+        .filter(|i| i["state"] == state)
+        .collect()
+}
+
+async fn open_count(world: &World, project: &str) -> usize {
+    issues_in(world, project, "opened").await.len()
+}
+
+/// The user id of `username`.
+async fn user_id(world: &World, username: &str) -> u64 {
+    let users = world
+        .api(
+            reqwest::Method::GET,
+            &format!("/users?username={username}"),
+            &[],
+        )
+        .await;
+    users[0]["id"].as_u64().unwrap()
+}
+
+/// Finding 1: vanished pages were looked for among every issue the token could read that
+/// carried the two labels, so another team's handbook-sync with the same block name (and
+/// the same bot) had its issues closed by our `--allow-removed-pages`, and one issue a
+/// stranger forged in their own project made every run of ours exit 4.
+#[tokio::test]
+async fn a_block_name_shared_with_another_team_or_copied_by_a_stranger_never_makes_their_issues_our_vanished_pages()
+ {
+    let world = World::with_sandbox(
+        &block("job-families", "teamb", "{name}", "teamb/roadmap", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    for role in ["dba", "netops"] {
+        write(&world, &format!("teamb/infra/{role}.md"), &page(role, 2));
+    }
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "teamb/roadmap").await, 4);
+
+    // A stranger copies one of those issues into their own public project, labels and
+    // marker included, naming a page we never had.
+    let forged = issues_in(&world, "teamb/roadmap", "opened").await[0]["description"]
+        .as_str()
+        .unwrap()
+        .replace("\"page\":\"dba\"", "\"page\":\"gotcha\"");
+    let stranger = user_id(&world, "stranger").await;
+    let token = world.create_token(stranger, &["api"]).await;
+    let response = world
+        .http
+        .post(format!(
+            "{}/api/v4/projects/stranger%2Fown/issues",
+            world.sandbox.url
+        ))
+        .header("PRIVATE-TOKEN", token)
+        .form(&[
+            ("title", "hi"),
+            ("labels", "handbook-sync,handbook-discover::job-families"),
+            ("description", forged.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    // Our handbook: the same block name, the same bot, our own projects.
+    world.write_config(
+        &block("job-families", "ours", "{name}", "roadmaps/{dir}", "sytses"),
+        "",
+    );
+    for role in ["backend", "frontend"] {
+        write(
+            &world,
+            &format!("ours/engineering/{role}.md"),
+            &page(role, 1),
+        );
+    }
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(
+        code, 0,
+        "nobody else's issue is a page of ours:\n{out}\n{err}"
+    );
+    assert!(!out.contains("REFUSED"), "{out}");
+
+    std::fs::remove_file(world.dir.join("ours/engineering/frontend.md")).unwrap();
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("page frontend"), "ours is closed:\n{out}");
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 1);
+    assert_eq!(
+        open_count(&world, "teamb/roadmap").await,
+        4,
+        "team B's issues are theirs:\n{out}"
+    );
+    assert_eq!(open_count(&world, "stranger/own").await, 1);
+    for page in ["dba", "netops", "gotcha"] {
+        assert!(!out.contains(&format!("page {page}")), "{out}");
+    }
+    let (code, out, _) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "{out}");
+}
