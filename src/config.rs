@@ -411,6 +411,8 @@ pub struct Discovered {
     pub path: String,
     /// The block's project template, for messages about the project.
     pub project_template: String,
+    /// The owner comes from the page's front matter: only a member is assigned.
+    pub owner_from_page: bool,
     /// The file's blob id, for a page in a GitLab repository: the same blob is the
     /// same text, so a page whose blob is remembered is not read again.
     pub blob: Option<String>,

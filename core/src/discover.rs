@@ -170,6 +170,14 @@ impl Template {
         from(&self.parts, text)
     }
 
+    /// True when expanding it for `file` takes a value from the file's front matter (a
+    /// key it has; a fallback is the configuration's text).
+    pub fn reads_page(&self, file: &FileFacts) -> bool {
+        self.parts.iter().any(|p| {
+            matches!(p, Part::Var(Var::FrontMatter(key, _)) if file.front_matter.contains_key(key))
+        })
+    }
+
     /// True when the template reads the page's front matter.
     pub fn uses_front_matter(&self) -> bool {
         self.parts
@@ -371,10 +379,19 @@ pub struct DiscoveredPage {
     pub project: String,
     /// Owner's username (a leading `@` removed).
     pub owner: String,
+    /// The owner is the page's own front matter value, not text of the configuration:
+    /// page text, so only a member of the project is assigned. True when not known (an
+    /// older cache's entry): the safe side.
+    #[serde(default = "owner_from_page_unknown")]
+    pub owner_from_page: bool,
     /// Public URL.
     pub url: Option<String>,
     /// The page label as written, when templated.
     pub page_label: Option<String>,
+}
+
+fn owner_from_page_unknown() -> bool {
+    true
 }
 
 /// What becomes of one listed file.
@@ -473,6 +490,7 @@ impl Rules {
         Ok(DiscoveredPage {
             id,
             project,
+            owner_from_page: t.owner.reads_page(facts),
             owner,
             url,
             page_label,
@@ -656,10 +674,17 @@ mod tests {
                 id: "job-sales-recruiter".into(),
                 project: "roadmaps/sales-recruiter".into(),
                 owner: "drew".into(),
+                owner_from_page: true,
                 url: Some("https://handbook.example/sales/recruiter/".into()),
                 page_label: None,
             })
         );
+        let Verdict::Page(fallback) = r.judge("sales/sdr.md", Some("# SDR\n## Responsibilities\n"))
+        else {
+            panic!("a page")
+        };
+        assert_eq!(fallback.owner, "sytses");
+        assert!(!fallback.owner_from_page, "the fallback is configuration");
         assert!(matches!(
             r.judge("sales/x.md", Some("## Requirements\n- a\n")),
             Verdict::NotQualified(_)

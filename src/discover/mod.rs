@@ -286,6 +286,7 @@ fn page_settings(
             label: block.label(),
             path: path.to_owned(),
             project_template: block.project.clone(),
+            owner_from_page: page.owner_from_page,
             blob,
         }),
     }

@@ -131,6 +131,7 @@ pub(super) async fn add_vanished(
                     label: settings.label(),
                     path: String::new(),
                     project_template: settings.project.clone(),
+                    owner_from_page: false,
                     blob: None,
                 }),
             },

@@ -175,3 +175,62 @@ async fn a_block_name_shared_with_another_team_or_copied_by_a_stranger_never_mak
     let (code, out, _) = world.run(&["plan"]).await;
     assert_eq!(code, 0, "{out}");
 }
+
+/// Finding 2: an owner a page's own front matter names is page text, not configuration:
+/// only a member of the project is assigned (a stranger would be assigned and e-mailed).
+#[tokio::test]
+async fn an_owner_named_by_front_matter_is_assigned_only_when_a_member() {
+    let world = World::with_sandbox(
+        &block(
+            "job-families",
+            "jobs",
+            "job-{name}",
+            "roadmaps/{dir}",
+            "{front_matter.owner|sytses}",
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(
+        &world,
+        "jobs/engineering/backend.md",
+        &format!("---\nowner: stranger\n---\n{}", page("backend", 2)),
+    );
+    write(
+        &world,
+        "jobs/engineering/frontend.md",
+        &format!("---\nowner: drew\n---\n{}", page("frontend", 1)),
+    );
+    write(&world, "jobs/engineering/sre.md", &page("sre", 1));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let mut assigned = std::collections::BTreeSet::new();
+    for issue in world.issues("roadmaps/engineering").await {
+        let title = issue["title"].as_str().unwrap().to_owned();
+        let who = issue["assignees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        assigned.insert(format!("{title}: {who}"));
+    }
+    assert_eq!(
+        assigned,
+        [
+            "backend duty 1: ",
+            "backend duty 2: ",
+            "frontend duty 1: drew",
+            "sre duty 1: sytses"
+        ]
+        .map(String::from)
+        .into(),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.contains("stranger") && out.contains("front matter"),
+        "the warning names who and why:\n{out}"
+    );
+}
