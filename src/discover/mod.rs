@@ -16,7 +16,7 @@
 mod local;
 mod repository;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use handbook_sync_core::discover::{DiscoveredPage, Rules, Template, Verdict};
 
@@ -178,8 +178,9 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
         problems: Vec::new(),
         blocks: Vec::new(),
     };
-    let mut ids: BTreeSet<String> = config.pages.iter().map(|p| p.id.clone()).collect();
-    for block in &config.discover {
+    // Every block's pages first: which ids two files give is known only once all are.
+    let mut found: Vec<Found> = Vec::new();
+    for (index, block) in config.discover.iter().enumerate() {
         let rules = block
             .rules()
             .expect("discover blocks are validated when the configuration loads");
@@ -211,55 +212,111 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
             project_template: rules.templates.project.clone(),
             pages: BTreeSet::new(),
         };
-        let problem = |path: &str, message: String| Problem {
-            block: block.name.clone(),
-            path: path.to_owned(),
-            source: block.source.clone(),
-            message,
-        };
         let files = match listed {
             Ok(files) => files,
             Err(message) => {
-                expansion.problems.push(problem("", message));
+                expansion.problems.push(problem(block, "", message));
                 expansion.blocks.push(listing);
                 continue;
             }
         };
         for file in files {
-            let page = match file.verdict {
-                Ok(Verdict::Page(page)) => page,
-                Ok(Verdict::NotMatched | Verdict::NotQualified(_)) => continue,
+            match file.verdict {
+                Ok(Verdict::Page(page)) => found.push(Found {
+                    block: index,
+                    path: file.path,
+                    source: file.source,
+                    blob: file.blob,
+                    page,
+                }),
+                Ok(Verdict::NotMatched | Verdict::NotQualified(_)) => {}
                 Ok(Verdict::Invalid(message)) | Err(message) => {
                     // Its page, if it had one, is unknown: the block is not complete.
                     listing.complete = false;
-                    expansion.problems.push(problem(&file.path, message));
-                    continue;
+                    expansion.problems.push(problem(block, &file.path, message));
                 }
-            };
-            if !ids.insert(page.id.clone()) {
-                listing.complete = false;
-                expansion.problems.push(problem(
-                    &file.path,
-                    format!(
-                        "its id `{}` is already another page's (a configured page, or a file listed before it); change the id template or the page",
-                        page.id
-                    ),
-                ));
-                continue;
             }
-            listing.pages.insert(page.id.clone());
-            expansion.config.pages.push(page_settings(
-                block,
-                &file.path,
-                file.source,
-                file.blob,
-                page,
-            ));
         }
-        tracing::debug!(block = %block.name, pages = listing.pages.len(), "discovered");
         expansion.blocks.push(listing);
     }
+    // An id two files give is neither's: the first in path order would take the other's
+    // issues over (closing those its text lacks, or moving the page to its project).
+    let mut givers: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
+    for f in &found {
+        givers.entry(f.page.id.as_str()).or_default().push(f);
+    }
+    let configured: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
+    let mut refused: Vec<(usize, Problem)> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let block = &config.discover[f.block];
+        let others: Vec<String> = givers[f.page.id.as_str()]
+            .iter()
+            .filter(|o| !std::ptr::eq(**o, f))
+            .map(|o| {
+                let other = &config.discover[o.block].name;
+                if *other == block.name {
+                    format!("`{}`", o.path)
+                } else {
+                    format!("`{}` of [[discover]] `{other}`", o.path)
+                }
+            })
+            .collect();
+        let message = if configured.contains(f.page.id.as_str()) {
+            format!(
+                "its id `{}` is a configured page's; change the id template or the page",
+                f.page.id
+            )
+        } else if !others.is_empty() {
+            format!(
+                "its id `{}` is also given by {}: neither is synced, and nothing of page `{}` is written, until one of them gives another id (rename it, or change the id template)",
+                f.page.id,
+                others.join(", "),
+                f.page.id
+            )
+        } else {
+            continue;
+        };
+        refused.push((i, problem(block, &f.path, message)));
+    }
+    for (i, _) in refused.iter().rev() {
+        // The id's page is unknown: the block is not complete, nothing of it vanishes.
+        let f = found.remove(*i);
+        expansion.blocks[f.block].complete = false;
+    }
     expansion
+        .problems
+        .extend(refused.into_iter().map(|(_, problem)| problem));
+    for f in found {
+        let block = &config.discover[f.block];
+        expansion.blocks[f.block].pages.insert(f.page.id.clone());
+        expansion
+            .config
+            .pages
+            .push(page_settings(block, &f.path, f.source, f.blob, f.page));
+    }
+    for listing in &expansion.blocks {
+        tracing::debug!(block = %listing.name, pages = listing.pages.len(), "discovered");
+    }
+    expansion
+}
+
+/// A file that gives a page, before the ids are compared.
+struct Found {
+    /// The block's index in the configuration.
+    block: usize,
+    path: String,
+    source: String,
+    blob: Option<String>,
+    page: DiscoveredPage,
+}
+
+fn problem(block: &DiscoverSettings, path: &str, message: String) -> Problem {
+    Problem {
+        block: block.name.clone(),
+        path: path.to_owned(),
+        source: block.source.clone(),
+        message,
+    }
 }
 
 /// The configured page a discovered one stands for.

@@ -234,3 +234,44 @@ async fn an_owner_named_by_front_matter_is_assigned_only_when_a_member() {
         "the warning names who and why:\n{out}"
     );
 }
+
+/// Finding 3: a new file whose id another file already gives took the id over (it sorts
+/// first) and closed the other page's issues. Now neither file is synced, both are named.
+#[tokio::test]
+async fn two_files_that_give_one_id_sync_neither_and_close_nothing() {
+    let world = World::with_sandbox(
+        &block("job-families", "jobs", "{name}", "roadmaps/{dir}", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/engineering/backend.md", &page("backend", 5));
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 5);
+
+    write(&world, "jobs/design/backend.md", &page("design backend", 1));
+    for command in ["plan", "apply"] {
+        let (code, out, err) = world.run(&[command]).await;
+        assert!(code == 1 || code == 4, "{command}:\n{out}\n{err}");
+        assert!(
+            out.contains("engineering/backend.md") && out.contains("design/backend.md"),
+            "both files are named:\n{out}"
+        );
+        assert!(
+            !out.contains("+ create") && !out.contains("- close"),
+            "{out}"
+        );
+    }
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 5);
+    assert!(world.issues("roadmaps/design").await.is_empty());
+
+    // The newcomer renamed: both sync again, nothing was lost.
+    std::fs::rename(
+        world.dir.join("jobs/design/backend.md"),
+        world.dir.join("jobs/design/backend-design.md"),
+    )
+    .unwrap();
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 5);
+    assert_eq!(open_count(&world, "roadmaps/design").await, 1);
+}
