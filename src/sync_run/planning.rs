@@ -53,7 +53,17 @@ pub fn plan(
         planned: Planned::default(),
         labels_planned: BTreeMap::new(),
         allow_removed_pages: options.allow_removed_pages,
+        vanishing: BTreeMap::new(),
     };
+    for input in pages
+        .iter()
+        .filter(|p| matches!(p.read, PageRead::Vanished))
+    {
+        if let Some(d) = &input.settings.discovered {
+            let ids = planner.vanishing.entry(d.block.clone()).or_default();
+            ids.insert(input.settings.id.clone());
+        }
+    }
     for input in pages {
         planner.add(input, projects);
     }
@@ -71,6 +81,8 @@ struct Planner<'a> {
     labels_planned: BTreeMap<String, BTreeSet<String>>,
     /// `--allow-removed-pages`.
     allow_removed_pages: bool,
+    /// Per `[[discover]]` block, the pages of it that left the handbook this run.
+    vanishing: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Planner<'_> {
@@ -126,6 +138,10 @@ impl Planner<'_> {
         project: &ProjectState,
         mut report: PageReport,
     ) {
+        if let Some(held) = self.held(s, project) {
+            report.outcome = PageOutcome::Refused(held);
+            return self.planned.plan.add_page(report, empty_plan());
+        }
         let id = project.info.id;
         self.planned.project_ids.insert(s.project.clone(), id);
         self.planned
@@ -190,6 +206,31 @@ impl Planner<'_> {
             report.outcome = PageOutcome::Refused(refusal.clone());
         }
         self.planned.plan.add_page(report, page_plan);
+    }
+
+    /// Why a new page of a block that pages left this run waits, if it does: a renamed
+    /// directory or file gives new ids, and creating the new pages' issues while the old
+    /// ones' are refused would leave every item twice in the tracker. A page is new when
+    /// its project holds no issue of it; `--allow-removed-pages` lets both go ahead.
+    fn held(&self, s: &PageSettings, project: &ProjectState) -> Option<String> {
+        if self.allow_removed_pages {
+            return None;
+        }
+        let discovered = s.discovered.as_ref()?;
+        let gone = self.vanishing.get(&discovered.block)?;
+        let known = project
+            .issues
+            .iter()
+            .any(|i| i.marker.as_ref().is_some_and(|m| m.page == s.id));
+        if known {
+            return None;
+        }
+        let gone: Vec<String> = gone.iter().map(|id| format!("`{id}`")).collect();
+        Some(format!(
+            "a new page of [[discover]] `{}`, held: page(s) {} of the block left the handbook in this run (renamed or moved files give new ids), and creating its issues now could give every item twice; nothing of it is created; re-run with --allow-removed-pages once the pages that left are really gone, or restore them",
+            discovered.block,
+            gone.join(", ")
+        ))
     }
 
     /// A page that left a `[[discover]]` block: its open issues closed, naming it, when

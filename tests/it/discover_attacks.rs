@@ -275,3 +275,50 @@ async fn two_files_that_give_one_id_sync_neither_and_close_nothing() {
     assert_eq!(open_count(&world, "roadmaps/engineering").await, 5);
     assert_eq!(open_count(&world, "roadmaps/design").await, 1);
 }
+
+/// Finding 5: a rename that changes every id refused the old pages but created the new
+/// ones' issues in the same run: every issue twice. Now the block's new pages wait too.
+#[tokio::test]
+async fn a_rename_that_changes_ids_holds_the_new_pages_until_removal_is_allowed() {
+    let world = World::with_sandbox(
+        &block("job-families", "jobs", "{slug}", "acme/roadmap", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    for role in ["backend", "frontend", "sre"] {
+        write(
+            &world,
+            &format!("jobs/engineering/{role}.md"),
+            &page(role, 2),
+        );
+    }
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "acme/roadmap").await, 6);
+    std::fs::rename(
+        world.dir.join("jobs/engineering"),
+        world.dir.join("jobs/eng"),
+    )
+    .unwrap();
+    for command in ["plan", "apply"] {
+        let (code, out, err) = world.run(&[command]).await;
+        assert_eq!(code, 4, "{command}:\n{out}\n{err}");
+        assert!(
+            out.contains("page eng-backend → acme/roadmap [REFUSED"),
+            "the new page is named, held:\n{out}"
+        );
+        assert!(
+            out.contains("page engineering-backend → acme/roadmap [REFUSED"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        open_count(&world, "acme/roadmap").await,
+        6,
+        "nothing created"
+    );
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(open_count(&world, "acme/roadmap").await, 6);
+    assert_eq!(issues_in(&world, "acme/roadmap", "closed").await.len(), 6);
+}
