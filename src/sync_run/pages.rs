@@ -64,8 +64,14 @@ pub enum PageRead {
     Failed(PageError),
     /// A page of a `[[discover]]` block that is no longer in the handbook (deleted,
     /// renamed, no longer qualifying) and still has open issues: closing them is refused
-    /// unless allowed (`--allow-removed-pages`).
-    Vanished,
+    /// unless allowed (`--allow-removed-pages`). Or a page still in the handbook whose
+    /// open issues are in another project than its own now (its file moved).
+    Vanished {
+        /// How it vanished, as far as discovery knows: for the refusal and the reasons.
+        why: String,
+        /// The project the page is synced to now, when it moved.
+        moved_to: Option<String>,
+    },
 }
 
 /// One selected page and what reading it gave.

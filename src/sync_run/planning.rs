@@ -57,7 +57,7 @@ pub fn plan(
     };
     for input in pages
         .iter()
-        .filter(|p| matches!(p.read, PageRead::Vanished))
+        .filter(|p| matches!(p.read, PageRead::Vanished { .. }))
     {
         if let Some(d) = &input.settings.discovered {
             let ids = planner.vanishing.entry(d.block.clone()).or_default();
@@ -109,7 +109,9 @@ impl Planner<'_> {
                 report.outcome = PageOutcome::Skipped(with_causes(e));
                 return self.planned.plan.add_page(report, empty_plan());
             }
-            PageRead::Vanished => return self.add_vanished(s, projects, report),
+            PageRead::Vanished { why, moved_to } => {
+                return self.add_vanished(s, projects, report, why, moved_to.as_deref());
+            }
         };
         for item in &page.items {
             *report.items.entry(item.status.as_str()).or_default() += 1;
@@ -235,7 +237,14 @@ impl Planner<'_> {
 
     /// A page that left a `[[discover]]` block: its open issues closed, naming it, when
     /// the run allows removed pages; refused otherwise.
-    fn add_vanished(&mut self, s: &PageSettings, projects: &Projects, mut report: PageReport) {
+    fn add_vanished(
+        &mut self,
+        s: &PageSettings,
+        projects: &Projects,
+        mut report: PageReport,
+        why: &str,
+        moved_to: Option<&str>,
+    ) {
         let project = match projects.get(&s.project) {
             Some(Ok(project)) => project,
             Some(Err(e)) => {
@@ -265,15 +274,12 @@ impl Planner<'_> {
             url: None,
             page_label: s.page_label(&self.config.sync),
         };
-        let block = s.discovered.as_ref().map_or("", |d| d.block.as_str());
-        let why = format!(
-            "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
-        );
         let page_plan = core_plan::plan_vanished_page(
             &spec,
             &project.issues,
             &self.settings,
-            &why,
+            why,
+            moved_to,
             self.allow_removed_pages,
         );
         if let Some(refusal) = &page_plan.refused {

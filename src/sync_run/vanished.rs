@@ -56,7 +56,12 @@ pub(super) async fn add_vanished(
     projects: &mut Projects,
     counts: &SourceCache,
 ) {
-    let current: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
+    // Each page of the handbook and its project now.
+    let current: BTreeMap<&str, &str> = config
+        .pages
+        .iter()
+        .map(|p| (p.id.as_str(), p.project.as_str()))
+        .collect();
     let managed = &config.sync.managed_label;
     for block in blocks {
         for (name, state) in projects.iter() {
@@ -69,7 +74,20 @@ pub(super) async fn add_vanished(
             }
         }
     }
-    let mut gone: BTreeMap<Gone, String> = BTreeMap::new();
+    // (project, page) → (block, the project the page is in now if it moved).
+    let mut gone: BTreeMap<Gone, (String, Option<String>)> = BTreeMap::new();
+    let mut judge = |project: String, page: String, block: &str| match current.get(page.as_str()) {
+        None => {
+            gone.insert(Gone { project, page }, (block.to_owned(), None));
+        }
+        // Its file moved to a directory whose project is another: the issues left here
+        // would stay open for ever, and the page's items be created there beside them.
+        Some(now) if !now.eq_ignore_ascii_case(&project) => {
+            let now = (*now).to_owned();
+            gone.insert(Gone { project, page }, (block.to_owned(), Some(now)));
+        }
+        Some(_) => {}
+    };
     for block in blocks.iter().filter(|b| b.complete) {
         for (project, state) in projects.iter() {
             let Ok(state) = state else { continue };
@@ -77,15 +95,7 @@ pub(super) async fn add_vanished(
                 continue;
             }
             for page in pages_of(&state.issues, managed, &block.label) {
-                if !current.contains(page.as_str()) {
-                    gone.insert(
-                        Gone {
-                            project: project.clone(),
-                            page,
-                        },
-                        block.name.clone(),
-                    );
-                }
+                judge(project.clone(), page, &block.name);
             }
         }
         // A block of one project has it read whenever a page of it is in the handbook;
@@ -98,22 +108,42 @@ pub(super) async fn add_vanished(
             continue;
         }
         for (project, page) in elsewhere(config, block, gitlab, pages, projects, counts).await {
-            if !current.contains(page.as_str()) {
-                gone.insert(Gone { project, page }, block.name.clone());
-            }
+            judge(project, page, &block.name);
         }
     }
     if gone.is_empty() {
         return;
     }
+    // A moved page is planned once, as its issues in the old project: its id twice in one
+    // plan would mix the two projects' actions. Its issues in the new one are created on
+    // the run after the old ones are closed (`--allow-removed-pages`).
+    let moved: BTreeSet<&str> = gone
+        .iter()
+        .filter(|(_, (_, to))| to.is_some())
+        .map(|(g, _)| g.page.as_str())
+        .collect();
+    pages.retain(|p| !moved.contains(p.settings.id.as_str()));
     let mut added = Vec::new();
-    for (Gone { project, page }, block) in gone {
+    for (Gone { project, page }, (block, moved_to)) in gone {
         let settings = config
             .discover
             .iter()
             .find(|b| b.name == block)
             .expect("a vanished page's block is configured");
-        tracing::warn!(page = %page, project = %project, block = %block, "a discovered page is no longer in the handbook");
+        let why = match &moved_to {
+            Some(to) => {
+                tracing::warn!(page = %page, project = %project, now = %to, block = %block, "a discovered page moved to another project");
+                format!(
+                    "its file gives it in project {to} now: its open issues in {project} are no longer synced"
+                )
+            }
+            None => {
+                tracing::warn!(page = %page, project = %project, block = %block, "a discovered page is no longer in the handbook");
+                format!(
+                    "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
+                )
+            }
+        };
         added.push(PageInput {
             settings: PageSettings {
                 id: page,
@@ -135,7 +165,7 @@ pub(super) async fn add_vanished(
                     blob: None,
                 }),
             },
-            read: PageRead::Vanished,
+            read: PageRead::Vanished { why, moved_to },
         });
     }
     let unread: Vec<PageInput> = added
@@ -143,7 +173,11 @@ pub(super) async fn add_vanished(
         .filter(|p| !projects.contains_key(&p.settings.project))
         .map(|p| PageInput {
             settings: p.settings.clone(),
-            read: PageRead::Vanished,
+            // Only its kind matters for reading its project.
+            read: PageRead::Vanished {
+                why: String::new(),
+                moved_to: None,
+            },
         })
         .collect();
     let read =

@@ -276,6 +276,66 @@ async fn two_files_that_give_one_id_sync_neither_and_close_nothing() {
     assert_eq!(open_count(&world, "roadmaps/design").await, 1);
 }
 
+/// Finding 4: a file moved to a directory whose project is another duplicated every issue
+/// there and left the old ones open for ever. Now the old project's open issues are a
+/// vanished page (refused, exit 4) until `--allow-removed-pages` closes them, naming the
+/// move; the new project gets its issues on the run after, and nothing is looked for again.
+#[tokio::test]
+async fn a_file_moved_to_another_project_is_refused_until_allowed_and_then_closed_naming_the_move()
+{
+    let world = World::with_sandbox(
+        &block("job-families", "jobs", "{name}", "roadmaps/{dir}", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/engineering/backend.md", &page("backend", 3));
+    write(&world, "jobs/engineering/frontend.md", &page("frontend", 1));
+    world.apply_ok().await;
+    std::fs::create_dir_all(world.dir.join("jobs/sales")).unwrap();
+    std::fs::rename(
+        world.dir.join("jobs/engineering/backend.md"),
+        world.dir.join("jobs/sales/backend.md"),
+    )
+    .unwrap();
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(
+        out.contains("page backend → roadmaps/engineering [REFUSED")
+            && out.contains("roadmaps/sales"),
+        "the old project's page is refused, naming where it went:\n{out}"
+    );
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 4);
+    assert_eq!(
+        open_count(&world, "roadmaps/sales").await,
+        0,
+        "nothing duplicated:\n{out}"
+    );
+
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 1);
+    for issue in issues_in(&world, "roadmaps/engineering", "closed").await {
+        let description = issue["description"].as_str().unwrap();
+        assert!(
+            description.contains("moved to project roadmaps/sales"),
+            "the closed issue says where its page went: {description}"
+        );
+    }
+    // The page's id is planned once per run: its issues in its new project come next.
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(open_count(&world, "roadmaps/sales").await, 3);
+    world.reset_stats().await;
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let stats = world.stats().await;
+    assert!(
+        stats["by_route"].get("GET /issues").is_none(),
+        "no open issue of the block is left to look for: {stats}"
+    );
+}
+
 /// Finding 5: a rename that changes every id refused the old pages but created the new
 /// ones' issues in the same run: every issue twice. Now the block's new pages wait too.
 #[tokio::test]
