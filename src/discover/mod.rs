@@ -213,8 +213,18 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
             pages: BTreeSet::new(),
         };
         let files = match listed {
+            // No file at all is more often a listing cut short (an empty answer, a
+            // checkout that failed) than a handbook emptied: never every page removed.
+            Ok(files) if files.is_empty() => Err(
+                "the listing holds no file at all: taken as incomplete, so no page of the block is looked for as removed (remove the block to retire it)"
+                    .to_owned(),
+            ),
+            listed => listed,
+        };
+        let files = match files {
             Ok(files) => files,
             Err(message) => {
+                listing.complete = false;
                 expansion.problems.push(problem(block, "", message));
                 expansion.blocks.push(listing);
                 continue;

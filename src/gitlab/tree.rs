@@ -52,8 +52,12 @@ impl Gitlab {
         let what = format!("listing gitlab://{project}/-/{path}?ref={git_ref}");
         let endpoint = format!("projects/{}/repository/tree", encode(project));
         let mut files = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen_tokens = std::collections::BTreeSet::new();
+        let mut next: Option<Next> = None;
+        let mut seen = std::collections::BTreeSet::new();
+        let incomplete = |message: String| GitlabError::Other {
+            what: what.clone(),
+            message: format!("{message}; the listing is incomplete"),
+        };
         loop {
             let mut query: Vec<(&str, String)> = vec![
                 ("ref", git_ref.to_owned()),
@@ -64,11 +68,14 @@ impl Gitlab {
             if !path.is_empty() {
                 query.push(("path", path.to_owned()));
             }
-            if let Some(token) = &token {
-                query.push(("page_token", token.clone()));
+            match &next {
+                Some(Next::Token(token)) => query.push(("page_token", token.clone())),
+                Some(Next::Page(page)) => query.push(("page", page.to_string())),
+                None => {}
             }
             let (entries, headers): (Vec<Entry>, _) =
                 self.get_with_headers(&what, &endpoint, &query).await?;
+            let full = entries.len() >= PER_PAGE;
             files.extend(
                 entries
                     .into_iter()
@@ -78,17 +85,24 @@ impl Gitlab {
                         blob_id: e.id,
                     }),
             );
-            match next_page_token(&headers) {
-                // A token seen before would loop for ever: a server bug, not a tree.
-                Some(next) if seen_tokens.insert(next.clone()) => token = Some(next),
-                Some(_) => {
-                    return Err(GitlabError::Other {
-                        what,
-                        message: "GitLab sent the same page_token twice".into(),
-                    });
+            next = match next_page(&headers).map_err(incomplete)? {
+                // A page seen before would loop for ever: a server bug, not a tree.
+                Some(page) if !seen.insert(page.clone()) => {
+                    return Err(incomplete(format!(
+                        "GitLab sent the next page {page:?} twice"
+                    )));
+                }
+                Some(page) => Some(page),
+                // Keyset pages end with one shorter than `per_page`, or an empty one:
+                // GitLab links the next page whenever a page is full
+                // (`GitalyKeysetPager#apply_headers`). Offset pages say so in `X-Page`.
+                None if full && !headers.contains_key("x-page") => {
+                    return Err(incomplete(
+                        "a full page of the tree without a link to the next".into(),
+                    ));
                 }
                 None => return Ok(files),
-            }
+            };
         }
     }
 
@@ -180,46 +194,107 @@ fn encode(project: &str) -> String {
     form_urlencoded::byte_serialize(project.as_bytes()).collect()
 }
 
-/// The `page_token` of the `rel="next"` link, if there is one.
-fn next_page_token(headers: &http::HeaderMap) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find_map(|part| {
+/// The page a `rel="next"` link asks for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    /// A keyset page: its `page_token`.
+    Token(String),
+    /// An offset page: what GitLab answers `pagination=keyset` with where the flag
+    /// `repository_tree_gitaly_pagination` is off (an older self-managed GitLab;
+    /// `lib/gitlab/pagination/gitaly_keyset_pager.rb` then falls through to
+    /// `OffsetPagination`, whose links carry `page`).
+    Page(u64),
+}
+
+/// The next page the `Link` header's `rel="next"` names (or, without a `Link`, offset
+/// pagination's `X-Next-Page`); none on the last page. A `rel="next"` whose target names
+/// neither a `page_token` nor a `page` is an error: the listing would end there.
+fn next_page(headers: &http::HeaderMap) -> Result<Option<Next>, String> {
+    let link = headers
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    let target = link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        if !params
+        params
             .split(';')
             .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
-        {
-            return None;
+            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>'))
+    });
+    if let Some(target) = target {
+        let url = url::Url::parse(target)
+            .map_err(|_| format!("GitLab's link to the next page does not parse: {target}"))?;
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let find = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if let Some(token) = find("page_token") {
+            return Ok(Some(Next::Token(token)));
         }
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let url = url::Url::parse(target).ok()?;
-        url.query_pairs()
-            .find(|(k, _)| k == "page_token")
-            .map(|(_, v)| v.into_owned())
-    })
+        if let Some(page) = find("page").and_then(|p| p.parse().ok()) {
+            return Ok(Some(Next::Page(page)));
+        }
+        return Err(format!(
+            "GitLab's link to the next page names neither a page_token nor a page: {}",
+            crate::redact::url(&url)
+        ));
+    }
+    let next = headers
+        .get("x-next-page")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    Ok(next.parse().ok().map(Next::Page))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_next_page_token_comes_from_the_next_link_only() {
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
-        headers.insert(
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_next_page_comes_from_the_next_link_only() {
+        let next = headers(&[(
             "link",
-            "<https://g.example/api/v4/projects/1/repository/tree?page_token=abc%3D&per_page=2>; rel=\"next\", <https://g.example/x?page_token=zzz>; rel=\"first\""
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(next_page_token(&headers).as_deref(), Some("abc="));
-        headers.insert(
+            "<https://g.example/api/v4/projects/1/repository/tree?page_token=abc%3D&per_page=2>; rel=\"next\", <https://g.example/x?page_token=zzz>; rel=\"first\"",
+        )]);
+        assert_eq!(next_page(&next), Ok(Some(Next::Token("abc=".into()))));
+        let first = headers(&[(
             "link",
-            "<https://g.example/x?page_token=zzz>; rel=\"first\""
-                .parse()
-                .unwrap(),
+            "<https://g.example/x?page_token=zzz>; rel=\"first\"",
+        )]);
+        assert_eq!(next_page(&first), Ok(None));
+        assert_eq!(next_page(&http::HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn offset_pages_are_followed_and_a_next_link_without_a_page_is_an_error() {
+        let offset = headers(&[
+            (
+                "link",
+                "<https://g.example/api/v4/projects/1/repository/tree?page=3&per_page=100&pagination=keyset>; rel=\"next\"",
+            ),
+            ("x-next-page", "3"),
+        ]);
+        assert_eq!(next_page(&offset), Ok(Some(Next::Page(3))));
+        assert_eq!(
+            next_page(&headers(&[("x-next-page", "2"), ("x-page", "1")])),
+            Ok(Some(Next::Page(2)))
         );
-        assert_eq!(next_page_token(&headers), None);
-        assert_eq!(next_page_token(&http::HeaderMap::new()), None);
+        assert_eq!(
+            next_page(&headers(&[("x-next-page", ""), ("x-page", "2")])),
+            Ok(None)
+        );
+        let bare = headers(&[("link", "<https://g.example/x?per_page=100>; rel=\"next\"")]);
+        assert!(
+            next_page(&bare)
+                .unwrap_err()
+                .contains("neither a page_token nor a page")
+        );
     }
 }

@@ -849,9 +849,10 @@ async fn the_daemon_refuses_a_pushed_deletion_and_closes_nothing() {
     assert_eq!(code, 0);
 }
 
-/// Every file of a block whose pages share one project is gone (the directory emptied):
-/// no page of the handbook writes to the project any more, and its pages are found and
-/// refused all the same.
+/// Every page of a block whose pages share one project is gone (the directory emptied
+/// but for a file that is no page; a listing with no file at all is taken as incomplete,
+/// see `discover_attacks`): no page of the handbook writes to the project any more, and
+/// its pages are found and refused all the same.
 #[tokio::test]
 async fn an_emptied_directory_is_refused_naming_every_page() {
     let block = discover_toml("jobs").replace(
@@ -869,6 +870,14 @@ async fn an_emptied_directory_is_refused_naming_every_page() {
     );
     world.apply_ok().await;
     std::fs::remove_dir_all(world.dir.join("jobs/sales")).unwrap();
+    write_files(
+        &world,
+        "jobs",
+        &[(
+            "glossary.md".into(),
+            "# Notes\n\n## Requirements\n\n- Not a role\n".into(),
+        )],
+    );
     let (code, out, err) = world.run(&["plan"]).await;
     assert_eq!(code, 4, "{out}\n{err}");
     for page in ["job-sdr", "job-renewals"] {

@@ -382,3 +382,95 @@ async fn a_rename_that_changes_ids_holds_the_new_pages_until_removal_is_allowed(
     assert_eq!(open_count(&world, "acme/roadmap").await, 6);
     assert_eq!(issues_in(&world, "acme/roadmap", "closed").await.len(), 6);
 }
+
+/// One commit to `acme/handbook`'s `main` creating `files`.
+async fn commit(world: &World, files: &[(String, String)]) {
+    let actions: Vec<Value> = files
+        .iter()
+        .map(|(path, content)| {
+            serde_json::json!({"action": "create", "file_path": path, "content": content})
+        })
+        .collect();
+    let response = world
+        .http
+        .post(format!(
+            "{}/api/v4/projects/acme%2Fhandbook/repository/commits",
+            world.sandbox.url
+        ))
+        .header("PRIVATE-TOKEN", TOKEN)
+        .json(&serde_json::json!({"branch": "main", "commit_message": "handbook", "actions": actions}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Finding 6: a GitLab whose `repository_tree_gitaly_pagination` is off (older
+/// self-managed ones) answers `pagination=keyset` with offset pages, whose `rel="next"`
+/// carries `page` and no `page_token`: the listing stopped after its first page and the
+/// rest of the handbook looked removed. The offset pages are followed now.
+#[tokio::test]
+async fn a_tree_listed_by_offset_pages_is_read_to_its_end_and_no_page_looks_removed() {
+    let world = World::with_sandbox(
+        &block(
+            "jobs",
+            "gitlab://acme/handbook/-/jobs?ref=main",
+            "{slug}",
+            "acme/roadmap",
+            "sytses",
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    let files: Vec<(String, String)> = (0..130)
+        .map(|i| {
+            (
+                format!("jobs/family{}/role{i:03}.md", i % 3),
+                page(&format!("role {i}"), 1),
+            )
+        })
+        .collect();
+    commit(&world, &files).await;
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "acme/roadmap").await, 130);
+    world
+        .api(
+            reqwest::Method::POST,
+            "/features/repository_tree_gitaly_pagination",
+            &[("value", "false")],
+        )
+        .await;
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "every page is still there:\n{out}\n{err}");
+    assert!(!out.contains("REFUSED"), "{out}");
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(open_count(&world, "acme/roadmap").await, 130);
+}
+
+/// Finding 6, too: a listing that holds no file at all (an answer cut to `[]`, a checkout
+/// that failed) made every page look removed, and `--allow-removed-pages` closed them all.
+#[tokio::test]
+async fn finding_6_an_empty_listing_is_taken_as_incomplete_and_closes_nothing() {
+    let world = World::with_sandbox(
+        &block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    for role in ["backend", "frontend"] {
+        write(&world, &format!("jobs/{role}.md"), &page(role, 1));
+    }
+    world.apply_ok().await;
+    for role in ["backend", "frontend"] {
+        std::fs::remove_file(world.dir.join(format!("jobs/{role}.md"))).unwrap();
+    }
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("discover:jobs") && out.contains("no file at all"),
+        "{out}"
+    );
+    assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
+}

@@ -9,7 +9,8 @@
 //!   `pagination=keyset`: `per_page` entries and, while more follow, a `Link` header
 //!   `rel="next"` whose URL carries an opaque `page_token` (GitLab takes it from
 //!   Gitaly's cursor, merge request 136586; here base64 of `{"file_name": PATH}`, the
-//!   shape of GitLab's); `pagination=none` (only with `recursive`): everything at once;
+//!   shape of GitLab's) while the flag `repository_tree_gitaly_pagination` is on, else
+//!   offset pages as `legacy` ([`crate::flags::TREE_KEYSET`]); `pagination=none` (only with `recursive`): everything at once;
 //! - an unknown ref is `404 Tree Not Found` (`not_found!("Tree") unless
 //!   tree_finder.commit_exists?`); so, in the sandbox, is a path the tree lacks (GitLab
 //!   answers Gitaly's "invalid revision or path" as a 404 too);
@@ -91,7 +92,8 @@ pub(super) async fn list_tree(State(app): Shared, Path(id): Path<String>, req: R
             StatusCode::OK,
             Value::Array(entries.iter().map(Entry::json).collect()),
         )),
-        "keyset" => keyset_page(&app, &req, &entries),
+        // Off, `keyset_pagination_enabled?` is false and the pager pages by offset.
+        "keyset" if app.feature(crate::flags::TREE_KEYSET) => keyset_page(&app, &req, &entries),
         _ => paginate(&app, &req, entries.iter().map(Entry::json).collect()),
     }
 }
@@ -185,7 +187,9 @@ fn unhex(hex: &str) -> Vec<u8> {
 }
 
 /// One keyset page: the entries after `page_token`'s, and a `Link` to the next page
-/// while more follow.
+/// whenever the page is full, as GitLab's `GitalyKeysetPager#apply_headers` does
+/// (`if records.count == params[:per_page]`): a tree of exactly `per_page` entries has
+/// an empty page after it.
 fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
     let per_page = req.params.int("per_page")?.unwrap_or(20).clamp(1, 100) as usize;
     let start = match req.params.get("page_token") {
@@ -205,7 +209,7 @@ fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
         StatusCode::OK,
         Value::Array(page.iter().map(Entry::json).collect()),
     );
-    if start + per_page < entries.len()
+    if page.len() == per_page
         && let Some(last) = page.last()
     {
         let mut query: Vec<(String, String)> =
