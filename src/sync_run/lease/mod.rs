@@ -32,14 +32,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::time::Instant;
 
 use super::{Connection, Prepared, RunError, RunOptions};
 use crate::config::Config;
 use crate::gitlab::lease::{Created, Dated, Deleted};
-use crate::gitlab::{Fence, GITLAB_GRACE, Gitlab, GitlabError};
+use crate::gitlab::{Fence, Gitlab, GitlabError};
 use crate::sync::{ActionKind, PageOutcome};
 
 /// The lease label's colour: a warning red, so that people notice it in the label list.
@@ -52,310 +51,13 @@ const UNSETTLED_GRACE: Duration = Duration::from_secs(10);
 /// What the machine-readable part of the description starts with.
 const TAG: &str = "lease-v1 ";
 
-/// Who runs: written into every lease this process takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// Random, one per run: tells this run's lease from another's.
-    pub run: String,
-    /// The machine (a pod's name in Kubernetes).
-    pub host: String,
-    /// The process id.
-    pub pid: u32,
-    /// What runs: `handbook-sync apply`, with the CI job when there is one.
-    pub command: String,
-}
+mod identity;
+mod policy;
+mod time;
 
-impl Identity {
-    /// This process, running `handbook-sync <command>`.
-    pub fn this_process(command: &str) -> Identity {
-        let mut command = format!("handbook-sync {command}");
-        if let Ok(job) = std::env::var("CI_JOB_URL") {
-            command.push_str(&format!(" (CI job {job})"));
-        }
-        Identity {
-            run: format!("{:016x}", rand::random::<u64>()),
-            host: clean(&gethostname::gethostname().to_string_lossy()),
-            pid: std::process::id(),
-            command: clean(&crate::redact::text(&command)),
-        }
-    }
-}
-
-/// Text that survives GitLab's sanitizing of label descriptions unchanged, and short.
-fn clean(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '<' | '>'))
-        .take(200)
-        .collect()
-}
-
-/// A lease's holder and until when it holds, as its label's description records them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
-    /// The run ([`Identity::run`]).
-    pub run: String,
-    /// Its machine.
-    pub host: String,
-    /// Its process id.
-    pub pid: u32,
-    /// What it runs.
-    pub command: String,
-    /// When it took the lease (GitLab's clock).
-    pub since: DateTime<Utc>,
-    /// When the lease expires unless renewed (GitLab's clock).
-    pub until: DateTime<Utc>,
-}
-
-impl std::fmt::Display for Holder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        write!(
-            f,
-            "host {}, pid {}, `{}`, since {}, until {}",
-            self.host,
-            self.pid,
-            self.command,
-            time(&self.since),
-            time(&self.until)
-        )
-    }
-}
-
-impl Holder {
-    /// The label's description: what a person reading the label list needs to know,
-    /// then the same as one line of JSON for the next run.
-    fn describe(&self) -> String {
-        let json = serde_json::to_string(self).expect("a holder serialises");
-        format!(
-            "handbook-sync's lease: while this label exists, one handbook-sync run writes to this project's issues and no other does. Held by {self}; the run renews it while it goes on and deletes it when it ends. Never put this label on an issue. If no handbook-sync run is going on any more (it crashed), deleting this label is safe; after the time above the next run also takes it over by itself. {TAG}{json}"
-        )
-    }
-
-    /// The holder a lease label's description records, if it is one.
-    fn parse(description: &str) -> Option<Holder> {
-        let at = description.rfind(TAG)?;
-        serde_json::from_str(description[at + TAG.len()..].trim()).ok()
-    }
-}
-
-/// How leases are taken, kept and given up.
-#[derive(Debug, Clone)]
-pub struct LeasePolicy {
-    /// The label's title (`sync.lease_label`).
-    pub label: String,
-    /// How long to wait for another holder (`sync.lease_wait_seconds`).
-    pub wait: Duration,
-    /// How long a lease holds unless renewed.
-    pub ttl: Duration,
-    /// How often it is renewed.
-    pub renew_every: Duration,
-    /// How often a waiting run reads the lease again.
-    pub poll: Duration,
-    /// Taken off the lease's lifetime on this machine: the way to GitLab and back of the
-    /// request that set it, and the second GitLab's `Date` rounds off.
-    pub margin: Duration,
-    /// Who holds it.
-    pub me: Identity,
-}
-
-impl LeasePolicy {
-    /// The policy of `config` for a run of `command` (`apply`, `run`). A lease holds five
-    /// minutes, or twice the longest a read and its write may take if that is more (each
-    /// request up to `gitlab.timeout_seconds`, GitLab running one up to a minute after its
-    /// client gave up, and the margin): between two renewals, every fifth of that, the
-    /// fence always has room for what it admits.
-    pub fn new(config: &Config, command: &str) -> LeasePolicy {
-        let timeout = config.policy().timeout;
-        let margin = timeout + Duration::from_secs(2);
-        let ttl = Duration::from_secs(300).max((timeout * 2 + GITLAB_GRACE + margin) * 2);
-        LeasePolicy {
-            label: config.sync.lease_label.clone(),
-            wait: Duration::from_secs(config.sync.lease_wait_seconds),
-            ttl,
-            renew_every: ttl / 5,
-            poll: Duration::from_secs(5),
-            margin,
-            me: Identity::this_process(command),
-        }
-    }
-}
-
-impl LeasePolicy {
-    /// How long a lease that GitLab's clock says lasts `until` surely holds, from `sent`
-    /// (a moment before the request whose answer GitLab dated `date`): its lifetime at
-    /// most, and no later than `until` by that `Date` (GitLab answered after `sent`, and
-    /// its `Date` is rounded down to the second), less the margin. A renewal written from
-    /// a wrong idea of GitLab's time (one that missed a suspend) thus opens no fence.
-    fn validity(
-        &self,
-        sent: Moment,
-        until: DateTime<Utc>,
-        date: Option<DateTime<Utc>>,
-    ) -> Validity {
-        let left = match date {
-            Some(date) => (until - date - chrono::TimeDelta::seconds(1))
-                .to_std()
-                .unwrap_or_default()
-                .min(self.ttl),
-            None => self.ttl,
-        };
-        Validity {
-            from: sent,
-            length: left.saturating_sub(self.margin),
-        }
-    }
-}
-
-/// Why a run could not take a project's lease.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// Another run holds it, and kept it longer than the run waited.
-    #[error(
-        "project {project}: another handbook-sync run holds its lease (the label `{label}`): {holder}. Waited {waited} s for it (sync.lease_wait_seconds); nothing was written. The lease is deleted when that run ends and expires at the time above if the run died; if you are sure no such run is going on, delete the label `{label}` in {project} (Manage > Labels) to break it now"
-    )]
-    Held {
-        /// The project path.
-        project: String,
-        /// The lease label.
-        label: String,
-        /// Who holds it.
-        holder: Holder,
-        /// How long this run waited, in seconds.
-        waited: u64,
-    },
-    /// The label exists but is not a lease: a person's label, or a group's.
-    #[error(
-        "project {project}: a label `{label}` exists that is not handbook-sync's lease ({what}), so no run can take the lease; nothing was written. Rename that label, or set sync.lease_label to a name no label has"
-    )]
-    Foreign {
-        /// The project path.
-        project: String,
-        /// The label.
-        label: String,
-        /// What it is instead.
-        what: String,
-    },
-    /// The label changed under every look for longer than the run waits: created or
-    /// deleted between each read and the create that followed it.
-    #[error(
-        "project {project}: the lease label `{label}` kept changing while this run tried to take it, for {waited} s (sync.lease_wait_seconds): other runs taking and giving it back, or a person; nothing was written"
-    )]
-    Unsettled {
-        /// The project path.
-        project: String,
-        /// The lease label.
-        label: String,
-        /// How long this run tried, in seconds.
-        waited: u64,
-    },
-    /// Reading, creating or deleting the label failed.
-    #[error("project {project}: taking the lease: {source}")]
-    Gitlab {
-        /// The project path.
-        project: String,
-        /// What failed.
-        source: GitlabError,
-    },
-    /// Shutting down while waiting.
-    #[error("shutting down: the lease of {project} was not taken and nothing was written")]
-    Cancelled {
-        /// The project path.
-        project: String,
-    },
-}
-
-impl From<LeaseError> for RunError {
-    fn from(e: LeaseError) -> Self {
-        RunError::Lease(Box::new(e))
-    }
-}
-
-impl LeaseError {
-    /// True when another run holds the lease, or a label of its name blocks it: a
-    /// person or time resolves it, not a retry now (exit 75).
-    pub fn is_held(&self) -> bool {
-        matches!(
-            self,
-            LeaseError::Held { .. } | LeaseError::Foreign { .. } | LeaseError::Unsettled { .. }
-        )
-    }
-}
-
-/// A moment on both of this machine's clocks. The monotonic one stands still while the
-/// machine is suspended (a laptop's lid closed, a virtual machine paused: Linux's
-/// `CLOCK_MONOTONIC`, which `Instant` reads), so after a night asleep it would say a
-/// lease taken the evening before still holds; the wall clock moves on, but can be set
-/// back. Time between two moments is the longer of the two readings.
-#[derive(Debug, Clone, Copy)]
-struct Moment {
-    mono: Instant,
-    wall: DateTime<Utc>,
-}
-
-impl Moment {
-    fn now() -> Moment {
-        Moment {
-            mono: Instant::now(),
-            wall: Utc::now(),
-        }
-    }
-
-    /// How long since `earlier`, counting a suspend.
-    fn since(self, earlier: Moment) -> Duration {
-        let mono = self.mono.saturating_duration_since(earlier.mono);
-        let wall = (self.wall - earlier.wall).to_std().unwrap_or_default();
-        mono.max(wall)
-    }
-}
-
-/// GitLab's clock, as far as its answers tell it: the last `Date`, and when it came.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    date: Option<(DateTime<Utc>, Moment)>,
-}
-
-impl Clock {
-    fn observe(&mut self, date: Option<DateTime<Utc>>) {
-        if let Some(date) = date {
-            self.date = Some((date, Moment::now()));
-        }
-    }
-
-    /// GitLab's time now, or this machine's when GitLab never sent a `Date`.
-    fn now(&self) -> DateTime<Utc> {
-        self.now_at(Moment::now())
-    }
-
-    /// GitLab's time at `at`: the last `Date` and the time since it came, a suspend
-    /// included (else a renewal after one writes an expiry already past).
-    fn now_at(&self, at: Moment) -> DateTime<Utc> {
-        match self.date {
-            Some((date, seen)) => {
-                date + chrono::TimeDelta::from_std(at.since(seen)).unwrap_or_default()
-            }
-            None => at.wall,
-        }
-    }
-}
-
-/// How long from when a lease surely holds, on this machine's clocks.
-#[derive(Debug, Clone, Copy)]
-struct Validity {
-    from: Moment,
-    length: Duration,
-}
-
-impl Validity {
-    /// Whether the lease holds from `at` for `budget` more (one of no length holds never).
-    fn admits(&self, at: Moment, budget: Duration) -> bool {
-        at.since(self.from) + budget < self.length
-    }
-
-    /// What is left of it at `at`.
-    fn left_at(&self, at: Moment) -> Duration {
-        self.length.saturating_sub(at.since(self.from))
-    }
-}
+pub use identity::{Holder, Identity};
+pub use policy::{LeaseError, LeasePolicy};
+use time::{Clock, Moment, Validity};
 
 /// A lease this run holds.
 #[derive(Debug, Clone)]
@@ -758,29 +460,45 @@ impl Leases {
 
     /// Stops the renewal, takes the fence off the client and deletes every lease held
     /// (by id, and only if unchanged since its last renewal: one another run took over is
-    /// not touched). During a shutdown the delete is sent at once and tried once; a
-    /// lease that could not be deleted expires.
+    /// not touched). During a shutdown each delete is sent at once and tried once, all
+    /// of them together, so that a GitLab that stopped answering costs one client
+    /// timeout, not one per project, of the time the process has to stop; a lease that
+    /// could not be deleted expires.
     pub async fn release(mut self) {
         self.stop();
         let held = std::mem::take(&mut *self.shared.held.lock().await);
         let at_once = self.shared.gitlab.is_cancelled();
-        for (project, lease) in held {
-            let release = self.release_one(&project, &lease, at_once);
-            match tokio::time::timeout(Duration::from_secs(70), release).await {
-                Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
-                Ok(Ok(Deleted::Gone)) => {
-                    tracing::warn!(project, "the project's lease was gone already")
-                }
-                Ok(Ok(Deleted::Changed)) => tracing::warn!(
-                    project,
-                    "the project's lease changed since this run renewed it (another run holds it now): left as it is"
-                ),
-                Ok(Err(e)) => {
-                    tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
-                }
-                Err(_) => {
-                    tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
-                }
+        if at_once {
+            let this = &self;
+            futures_util::future::join_all(
+                held.iter()
+                    .map(|(project, lease)| this.release_logged(project, lease, true)),
+            )
+            .await;
+            return;
+        }
+        for (project, lease) in &held {
+            self.release_logged(project, lease, false).await;
+        }
+    }
+
+    /// [`Leases::release_one`], its outcome logged.
+    async fn release_logged(&self, project: &str, lease: &Held, at_once: bool) {
+        let release = self.release_one(project, lease, at_once);
+        match tokio::time::timeout(Duration::from_secs(70), release).await {
+            Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
+            Ok(Ok(Deleted::Gone)) => {
+                tracing::warn!(project, "the project's lease was gone already")
+            }
+            Ok(Ok(Deleted::Changed)) => tracing::warn!(
+                project,
+                "the project's lease changed since this run renewed it (another run holds it now): left as it is"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
+            }
+            Err(_) => {
+                tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
             }
         }
     }
@@ -912,126 +630,4 @@ pub async fn prepare_leased(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn holder() -> Holder {
-        Holder {
-            run: "00ff".into(),
-            host: "ci-runner-7".into(),
-            pid: 4242,
-            command: "handbook-sync apply".into(),
-            since: "2026-12-07T10:00:00Z".parse().unwrap(),
-            until: "2026-12-07T10:05:00Z".parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn a_description_says_who_holds_it_and_reads_back() {
-        let text = holder().describe();
-        assert!(text.contains("host ci-runner-7, pid 4242, `handbook-sync apply`, since 2026-12-07T10:00:00Z, until 2026-12-07T10:05:00Z"), "{text}");
-        assert!(text.contains("Never put this label on an issue"), "{text}");
-        assert!(
-            !text.contains('<') && !text.contains('>'),
-            "no HTML for GitLab to strip: {text}"
-        );
-        assert_eq!(Holder::parse(&text), Some(holder()));
-        assert_eq!(Holder::parse("Release blocker"), None);
-        assert_eq!(Holder::parse("lease-v1 {not json"), None);
-    }
-
-    fn policy() -> LeasePolicy {
-        LeasePolicy {
-            label: "handbook-sync-lease".into(),
-            wait: Duration::ZERO,
-            ttl: Duration::from_secs(304),
-            renew_every: Duration::from_secs(60),
-            poll: Duration::from_secs(5),
-            margin: Duration::from_secs(32),
-            me: Identity {
-                run: "00ff".into(),
-                host: "laptop".into(),
-                pid: 1,
-                command: "handbook-sync apply".into(),
-            },
-        }
-    }
-
-    /// A moment `mono` later on the monotonic clock and `wall` later on the wall clock.
-    fn later(m: Moment, mono: u64, wall: u64) -> Moment {
-        Moment {
-            mono: m.mono + Duration::from_secs(mono),
-            wall: m.wall + chrono::TimeDelta::seconds(wall as i64),
-        }
-    }
-
-    /// A laptop takes the lease, then sleeps an hour (lid closed) ten seconds later. Its
-    /// monotonic clock counted ten seconds; by it the lease still held for minutes after
-    /// waking, and the writes queued before the sleep went out at once, while another run
-    /// had taken the expired lease over. The wall clock counted the hour: the lease has
-    /// lapsed, and no write goes out before a renewal (which finds it taken, or renews it).
-    #[test]
-    fn a_machine_that_slept_past_its_lease_writes_nothing_on_waking() {
-        let taken = Moment::now();
-        let gitlab = "2026-12-07T10:00:00Z".parse().unwrap();
-        let valid = policy().validity(
-            taken,
-            gitlab + chrono::TimeDelta::seconds(304),
-            Some(gitlab),
-        );
-        let awake = later(taken, 10, 3600);
-        assert!(
-            awake.mono.saturating_duration_since(taken.mono) + Duration::from_secs(120)
-                <= valid.length,
-            "by the monotonic clock alone it would still hold for a turn's budget"
-        );
-        assert!(!valid.admits(awake, Duration::ZERO));
-        assert!(valid.admits(later(taken, 10, 10), Duration::from_secs(120)));
-    }
-
-    /// GitLab's time is the last `Date` plus the time since, a sleep included: a renewal
-    /// right after waking writes an expiry from GitLab's time now, not from before the
-    /// sleep (which other runs would read as already past).
-    #[test]
-    fn gitlab_time_moves_on_while_the_machine_sleeps() {
-        let seen = Moment::now();
-        let date: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
-        let clock = Clock {
-            date: Some((date, seen)),
-        };
-        assert_eq!(
-            clock.now_at(later(seen, 10, 3600)),
-            date + chrono::TimeDelta::hours(1)
-        );
-        // A wall clock set back (NTP) does not take GitLab's time back.
-        let set_back = Moment {
-            mono: seen.mono + Duration::from_secs(10),
-            wall: seen.wall - chrono::TimeDelta::minutes(5),
-        };
-        assert_eq!(
-            clock.now_at(set_back),
-            date + chrono::TimeDelta::seconds(10)
-        );
-    }
-
-    /// A renewal whose expiry was worked out from a wrong idea of GitLab's time (here an
-    /// hour behind, as after a sleep the clock missed) reads, by the `Date` of its own
-    /// answer, as already expired: it opens no fence, whatever this machine believes.
-    #[test]
-    fn a_renewal_already_past_by_gitlabs_answer_opens_no_fence() {
-        let sent = Moment::now();
-        let believed: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
-        let until = believed + chrono::TimeDelta::seconds(304);
-        let answered = believed + chrono::TimeDelta::hours(1);
-        let valid = policy().validity(sent, until, Some(answered));
-        assert!(!valid.admits(sent, Duration::ZERO), "{valid:?}");
-        // Renewed from GitLab's time, it holds its lifetime less the margin and a second.
-        let valid = policy().validity(sent, until, Some(believed));
-        assert_eq!(valid.length, Duration::from_secs(304 - 1 - 32));
-    }
-
-    #[test]
-    fn names_lose_what_gitlab_would_strip() {
-        assert_eq!(clean("ci<script>\n7"), "ciscript7");
-    }
-}
+mod tests;
