@@ -256,6 +256,14 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
         givers.entry(f.page.id.as_str()).or_default().push(f);
     }
     let configured: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
+    // The file each page reads, resolved: a file a configured page or an earlier block
+    // already reads is synced once, as that page (twice would give every item twice).
+    let mut read_by: BTreeMap<String, String> = config
+        .pages
+        .iter()
+        .map(|p| (source_key(&config.source(p)), p.id.clone()))
+        .collect();
+    let base = config.path.parent().unwrap_or(std::path::Path::new("."));
     let mut refused: Vec<(usize, Problem)> = Vec::new();
     for (i, f) in found.iter().enumerate() {
         let block = &config.discover[f.block];
@@ -284,7 +292,17 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
                 f.page.id
             )
         } else {
-            continue;
+            let key = SourceSpec::parse(&f.source, base)
+                .map_or_else(|_| f.source.clone(), |spec| source_key(&spec));
+            match read_by.get(&key) {
+                Some(page) => format!(
+                    "this file is already page `{page}` (a configured page, or an earlier block's): it is synced once, as that page; exclude it from one of them"
+                ),
+                None => {
+                    read_by.insert(key, f.page.id.clone());
+                    continue;
+                }
+            }
         };
         refused.push((i, problem(block, &f.path, message)));
     }
@@ -308,6 +326,28 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
         tracing::debug!(block = %listing.name, pages = listing.pages.len(), "discovered");
     }
     expansion
+}
+
+/// What a page reads, as one text whatever way it was written: a local file's real
+/// path (`./jobs/a.md`, an absolute path and a block's walk give one), a repository
+/// file's project (GitLab ignores its case), ref and path.
+fn source_key(spec: &SourceSpec) -> String {
+    match spec {
+        SourceSpec::Local(path) => {
+            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            format!("file:{}", real.display())
+        }
+        SourceSpec::Http(url) => url.to_string(),
+        SourceSpec::Gitlab {
+            project,
+            path,
+            git_ref,
+        } => format!(
+            "gitlab:{}:{git_ref}:{}",
+            project.to_lowercase(),
+            path.trim_matches('/')
+        ),
+    }
 }
 
 /// A file that gives a page, before the ids are compared.

@@ -474,3 +474,22 @@ async fn finding_6_an_empty_listing_is_taken_as_incomplete_and_closes_nothing() 
     );
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
 }
+
+/// Finding 7: a file that is a configured page and also found by two blocks had every
+/// issue three times. Now the file is synced once, as the configured page; the blocks'
+/// copies are named as duplicates.
+#[tokio::test]
+async fn a_file_configured_and_discovered_twice_is_synced_once() {
+    let pages = format!(
+        "[[pages]]\nid = \"backend-role\"\nsource = \"jobs/backend.md\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n\n{}\n{}",
+        block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
+        block("roles", ".", "role-{name}", "acme/roadmap", "sytses")
+            .replace("[\"**/*.md\"]", "[\"jobs/*.md\"]"),
+    );
+    let world = World::with_sandbox(&pages, "", |c| *c = sandbox_config()).await;
+    write(&world, "jobs/backend.md", &page("backend", 2));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 1, "the duplicates are skipped, named:\n{out}\n{err}");
+    assert!(out.contains("already page `backend-role`"), "{out}");
+    assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
+}
