@@ -43,9 +43,24 @@ impl Problem {
         if self.path.is_empty() {
             format!("discover:{}", self.block)
         } else {
-            format!("discover:{}:{}", self.block, self.path)
+            format!("discover:{}:{}", self.block, shown(&self.path))
         }
     }
+}
+
+/// `text` (a file's name, or a message that quotes one) with its control characters
+/// escaped as Rust writes them (`\n`, `\u{1b}`): a name is anyone's text, and a line
+/// break in it would print a forged line into the plan and the merge request note.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl std::fmt::Display for Problem {
@@ -54,13 +69,17 @@ impl std::fmt::Display for Problem {
             write!(
                 f,
                 "[[discover]] `{}` ({}): {}",
-                self.block, self.source, self.message
+                self.block,
+                self.source,
+                shown(&self.message)
             )
         } else {
             write!(
                 f,
                 "[[discover]] `{}`: `{}`: {}; the page is not synced",
-                self.block, self.path, self.message
+                self.block,
+                shown(&self.path),
+                shown(&self.message)
             )
         }
     }

@@ -493,3 +493,31 @@ async fn a_file_configured_and_discovered_twice_is_synced_once() {
     assert!(out.contains("already page `backend-role`"), "{out}");
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
 }
+
+/// Finding 10: a file name with a line break was printed raw into the plan (and the merge
+/// request note): a forged plan line.
+#[tokio::test]
+async fn control_characters_in_a_file_name_are_escaped_in_every_message() {
+    let world = World::with_sandbox(
+        &block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/normal.md", &page("normal", 1));
+    write(
+        &world,
+        "jobs/evil\npage forged → acme/roadmap [ok]\n  - close #1 everything.md",
+        &page("evil", 1),
+    );
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("page forged")),
+        "no forged line:\n{out}"
+    );
+    assert!(
+        out.contains("evil\\npage forged"),
+        "the name, escaped:\n{out}"
+    );
+}
