@@ -18,7 +18,7 @@ mod repository;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use handbook_sync_core::discover::{DiscoveredPage, Rules, Template, Verdict};
+use handbook_sync_core::discover::{DiscoveredPage, FileFacts, Rules, Template, Verdict};
 
 use crate::config::{Config, DiscoverSettings, Discovered, PageSettings};
 use crate::gitlab::Gitlab;
@@ -102,6 +102,9 @@ pub struct BlockListing {
     pub project_template: Template,
     /// The ids of the block's pages this run, problems aside.
     pub pages: BTreeSet<String>,
+    /// Matched files that are no page (no such front matter key, no such heading), by
+    /// the id their path would give: (path, why). What a vanished page's refusal names.
+    pub not_pages: BTreeMap<String, (String, String)>,
 }
 
 /// The configuration with its discovered pages.
@@ -230,12 +233,13 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
                 .then(|| rules.templates.project.as_str().to_owned()),
             project_template: rules.templates.project.clone(),
             pages: BTreeSet::new(),
+            not_pages: BTreeMap::new(),
         };
         let files = match listed {
             // No file at all is more often a listing cut short (an empty answer, a
             // checkout that failed) than a handbook emptied: never every page removed.
             Ok(files) if files.is_empty() => Err(
-                "the listing holds no file at all: taken as incomplete, so no page of the block is looked for as removed (remove the block to retire it)"
+                "the listing holds no file the block matches: taken as incomplete, so no page of the block is looked for as removed (remove the block to retire it)"
                     .to_owned(),
             ),
             listed => listed,
@@ -258,7 +262,16 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
                     blob: file.blob,
                     page,
                 }),
-                Ok(Verdict::NotMatched | Verdict::NotQualified(_)) => {}
+                Ok(Verdict::NotQualified(why)) => {
+                    let facts = FileFacts {
+                        path: file.path.clone(),
+                        front_matter: BTreeMap::new(),
+                    };
+                    if let Ok(id) = rules.templates.id.expand(&facts) {
+                        listing.not_pages.insert(id, (file.path, why));
+                    }
+                }
+                Ok(Verdict::NotMatched) => {}
                 Ok(Verdict::Invalid(message)) | Err(message) => {
                     // Its page, if it had one, is unknown: the block is not complete.
                     listing.complete = false;

@@ -139,9 +139,19 @@ pub(super) async fn add_vanished(
             }
             None => {
                 tracing::warn!(page = %page, project = %project, block = %block, "a discovered page is no longer in the handbook");
-                format!(
-                    "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
-                )
+                let file = blocks
+                    .iter()
+                    .find(|b| b.name == block)
+                    .and_then(|b| b.not_pages.get(&page));
+                match file {
+                    Some((path, not)) => format!(
+                        "its file `{}` is no page of [[discover]] `{block}` any more: {not}",
+                        crate::discover::shown(path)
+                    ),
+                    None => format!(
+                        "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
+                    ),
+                }
             }
         };
         added.push(PageInput {

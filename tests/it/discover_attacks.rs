@@ -469,7 +469,7 @@ async fn finding_6_an_empty_listing_is_taken_as_incomplete_and_closes_nothing() 
     let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        out.contains("discover:jobs") && out.contains("no file at all"),
+        out.contains("discover:jobs") && out.contains("no file the block matches"),
         "{out}"
     );
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
@@ -520,4 +520,46 @@ async fn control_characters_in_a_file_name_are_escaped_in_every_message() {
         out.contains("evil\\npage forged"),
         "the name, escaped:\n{out}"
     );
+}
+
+/// Finding 11: the refusal of a vanished page said only "deleted, renamed or no longer
+/// qualifying"; it names the file that gave the id and why it is no page now.
+#[tokio::test]
+async fn a_vanished_page_that_no_longer_qualifies_is_named_with_its_file_and_why() {
+    let world = World::with_sandbox(
+        &format!(
+            "{}require_heading = \"Responsibilities\"\n",
+            block("jobs", "jobs", "{name}", "acme/roadmap", "sytses")
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/eng/backend.md", &page("backend", 1));
+    write(&world, "jobs/eng/frontend.md", &page("frontend", 1));
+    world.apply_ok().await;
+    write(
+        &world,
+        "jobs/eng/backend.md",
+        "# backend\n\n## Duties\n\n- backend duty 1\n",
+    );
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(
+        out.contains("eng/backend.md") && out.contains("no matching heading"),
+        "{out}"
+    );
+
+    // A file renamed to a name that is not UTF-8 is named, not skipped in silence.
+    use std::os::unix::ffi::OsStrExt as _;
+    std::fs::rename(
+        world.dir.join("jobs/eng/frontend.md"),
+        world
+            .dir
+            .join(std::ffi::OsStr::from_bytes(b"jobs/eng/fr\xe9ntend.md")),
+    )
+    .unwrap();
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("its name is not UTF-8"), "{out}");
 }
