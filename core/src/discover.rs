@@ -462,6 +462,14 @@ impl Rules {
         let project = t.project.expand(facts)?;
         check_project(&project)
             .map_err(|e| format!("project template `{}`: {e}", t.project.as_str()))?;
+        // A number names any project of the instance, with nothing of the template left
+        // to show it: only the configuration itself may write one.
+        if !t.project.is_constant() && project.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "project template `{}` gives the numeric project id `{project}`: a project id is taken only from a template without placeholders; give the project's path",
+                t.project.as_str()
+            ));
+        }
         let owner = t.owner.expand(facts)?;
         let owner = owner.trim().trim_start_matches('@').to_owned();
         check_username(&owner)

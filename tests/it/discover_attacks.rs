@@ -494,6 +494,40 @@ async fn a_file_configured_and_discovered_twice_is_synced_once() {
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
 }
 
+/// Finding 8: a number from front matter names any project of the instance, whatever
+/// the template around it; only a template without placeholders may give one.
+#[tokio::test]
+async fn finding_8_a_numeric_project_id_from_front_matter_is_refused() {
+    let world = World::with_sandbox(
+        &block(
+            "jobs",
+            "jobs",
+            "{name}",
+            "{front_matter.roadmap|acme/roadmap}",
+            "sytses",
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    let design = world
+        .api(reqwest::Method::GET, "/projects/roadmaps%2Fdesign", &[])
+        .await["id"]
+        .as_u64()
+        .unwrap();
+    write(
+        &world,
+        "jobs/backend.md",
+        &format!("---\nroadmap: \"{design}\"\n---\n{}", page("backend", 1)),
+    );
+    write(&world, "jobs/frontend.md", &page("frontend", 1));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("numeric project id"), "{out}");
+    assert!(world.issues("roadmaps/design").await.is_empty());
+    assert_eq!(open_count(&world, "acme/roadmap").await, 1);
+}
+
 /// Finding 10: a file name with a line break was printed raw into the plan (and the merge
 /// request note): a forged plan line.
 #[tokio::test]
