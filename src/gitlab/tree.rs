@@ -34,8 +34,8 @@ impl Gitlab {
     /// GitLab's order. Keyset pages (`pagination=keyset`, GitLab's
     /// `lib/gitlab/pagination/gitaly_keyset_pager.rb`): the next page is asked with the
     /// `page_token` of the answer's `Link: <…>; rel="next"`, on our own URL (the token
-    /// never follows a link elsewhere). A `404` means the ref or the directory does not
-    /// exist.
+    /// never follows a link elsewhere); a full page without a link is asked past once
+    /// (see below). A `404` means the ref or the directory does not exist.
     pub async fn repository_tree(
         &self,
         project: &str,
@@ -76,6 +76,7 @@ impl Gitlab {
             let (entries, headers): (Vec<Entry>, _) =
                 self.get_with_headers(&what, &endpoint, &query).await?;
             let full = entries.len() >= PER_PAGE;
+            let last = entries.last().map(|e| e.path.clone());
             files.extend(
                 entries
                     .into_iter()
@@ -93,13 +94,24 @@ impl Gitlab {
                     )));
                 }
                 Some(page) => Some(page),
-                // Keyset pages end with one shorter than `per_page`, or an empty one:
-                // GitLab links the next page whenever a page is full
-                // (`GitalyKeysetPager#apply_headers`). Offset pages say so in `X-Page`.
+                // A full keyset page without a link may be the last: GitLab links only
+                // when Gitaly gave a cursor (`GitalyKeysetPager#apply_headers`:
+                // `records.count == params[:per_page] && next_cursor.present?`), and
+                // Gitaly gives none on the page that reaches the last entry, so a tree
+                // of exactly 100·k entries ends so. Or it may be cut short. One more
+                // page after its last entry, asked with the token Gitaly itself builds
+                // (`encodePageToken`: base64 of `{"file_name": PATH}`), tells: empty,
+                // the listing ended. (An older GitLab linked every full page, and its
+                // next page was empty.) Offset pages say where they are in `X-Page`.
                 None if full && !headers.contains_key("x-page") => {
-                    return Err(incomplete(
-                        "a full page of the tree without a link to the next".into(),
-                    ));
+                    let token = last.map(|path| page_token_after(&path)).unwrap_or_default();
+                    let page = Next::Token(token);
+                    if !seen.insert(page.clone()) {
+                        return Err(incomplete(
+                            "a full page of the tree without a link to the next".into(),
+                        ));
+                    }
+                    Some(page)
                 }
                 None => return Ok(files),
             };
@@ -187,6 +199,15 @@ impl Gitlab {
             })
             .collect())
     }
+}
+
+/// The keyset `page_token` for the entries after `path`, as Gitaly's `encodePageToken`
+/// (`internal/gitaly/service/commit/tree_entries.go`) builds it: standard base64 of the
+/// JSON `{"file_name": PATH}`.
+fn page_token_after(path: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .encode(serde_json::json!({ "file_name": path }).to_string())
 }
 
 /// A project path as one URL path segment.

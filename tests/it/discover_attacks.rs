@@ -11,7 +11,7 @@ use serde_json::Value;
 /// Roadmap projects, the handbook's repository, another team's project and a stranger's
 /// own; `sytses` and `drew` are developers of ours and of team B's, `stranger` is a member
 /// of nothing but their own project (which they own).
-fn sandbox_config() -> gitlab_sandbox::Config {
+pub(crate) fn sandbox_config() -> gitlab_sandbox::Config {
     let ours = [
         "roadmaps/engineering",
         "roadmaps/sales",
@@ -48,14 +48,14 @@ fn sandbox_config() -> gitlab_sandbox::Config {
 }
 
 /// A `[[discover]]` block over the directory `source`, every `.md` file a page.
-fn block(name: &str, source: &str, id: &str, project: &str, owner: &str) -> String {
+pub(crate) fn block(name: &str, source: &str, id: &str, project: &str, owner: &str) -> String {
     format!(
         "[[discover]]\nname = \"{name}\"\nsource = \"{source}\"\ninclude = [\"**/*.md\"]\nid = \"{id}\"\nproject = \"{project}\"\nowner = \"{owner}\"\nboard = false\n"
     )
 }
 
 /// A page titled `title` with `items` bullets under Responsibilities.
-fn page(title: &str, items: usize) -> String {
+pub(crate) fn page(title: &str, items: usize) -> String {
     let mut text = format!("# {title}\n\n## Responsibilities\n\n");
     for i in 1..=items {
         text.push_str(&format!("- {title} duty {i}\n"));
@@ -63,14 +63,14 @@ fn page(title: &str, items: usize) -> String {
     text
 }
 
-fn write(world: &World, path: &str, text: &str) {
+pub(crate) fn write(world: &World, path: &str, text: &str) {
     let path = world.dir.join(path);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
 
 /// `project`'s issues in `state` (`opened`, `closed`).
-async fn issues_in(world: &World, project: &str, state: &str) -> Vec<Value> {
+pub(crate) async fn issues_in(world: &World, project: &str, state: &str) -> Vec<Value> {
     world
         .issues(project)
         .await
@@ -79,12 +79,12 @@ async fn issues_in(world: &World, project: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn open_count(world: &World, project: &str) -> usize {
+pub(crate) async fn open_count(world: &World, project: &str) -> usize {
     issues_in(world, project, "opened").await.len()
 }
 
 /// The user id of `username`.
-async fn user_id(world: &World, username: &str) -> u64 {
+pub(crate) async fn user_id(world: &World, username: &str) -> u64 {
     let users = world
         .api(
             reqwest::Method::GET,
@@ -384,7 +384,7 @@ async fn a_rename_that_changes_ids_holds_the_new_pages_until_removal_is_allowed(
 }
 
 /// One commit to `acme/handbook`'s `main` creating `files`.
-async fn commit(world: &World, files: &[(String, String)]) {
+pub(crate) async fn commit(world: &World, files: &[(String, String)]) {
     let actions: Vec<Value> = files
         .iter()
         .map(|(path, content)| {

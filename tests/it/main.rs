@@ -23,6 +23,7 @@ mod daemon_truth;
 mod demo_boards_status;
 mod discover;
 mod discover_attacks;
+mod discover_review;
 mod fidelity;
 mod first_hour;
 mod label_titles;

@@ -186,10 +186,15 @@ fn unhex(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// One keyset page: the entries after `page_token`'s, and a `Link` to the next page
-/// whenever the page is full, as GitLab's `GitalyKeysetPager#apply_headers` does
-/// (`if records.count == params[:per_page]`): a tree of exactly `per_page` entries has
-/// an empty page after it.
+/// One keyset page: the entries after `page_token`'s, and a `Link` to the next page only
+/// while entries follow. GitLab's `GitalyKeysetPager#apply_headers` links when
+/// `records.count == params[:per_page] && next_cursor.present?` (the cursor is
+/// `TreeFinder#next_cursor`, Gitaly's), and Gitaly's `paginateTreeEntries`
+/// (`internal/gitaly/service/commit/tree_entries.go`) returns no cursor when
+/// `index+limit >= len(entries)`: a tree of exactly `per_page` entries ends on a full
+/// page without a link. (GitLab before the cursor linked whenever a page was full.)
+/// The token is Gitaly's `encodePageToken`: base64 of `{"file_name": PATH}` of the
+/// page's last entry; one naming no entry is Gitaly's "could not find starting OID".
 fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
     let per_page = req.params.int("per_page")?.unwrap_or(20).clamp(1, 100) as usize;
     let start = match req.params.get("page_token") {
@@ -209,7 +214,9 @@ fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
         StatusCode::OK,
         Value::Array(page.iter().map(Entry::json).collect()),
     );
+    let more = start + per_page < entries.len();
     if page.len() == per_page
+        && more
         && let Some(last) = page.last()
     {
         let mut query: Vec<(String, String)> =
