@@ -36,6 +36,7 @@ mod release;
 mod resilience;
 mod resilience_process;
 mod roadmap;
+mod roadmap_daemon;
 mod safe_edits;
 mod sandbox_abilities;
 mod sandbox_answers;
