@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::metrics::GitlabMetrics;
 use crate::sync_run::{self, RunOptions};
 
+mod asked;
 mod health;
 mod server;
 mod webhook;
@@ -55,14 +56,13 @@ pub async fn run(
         config.schedule.clone(),
         &gitlab_metrics,
     ));
-    let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
     // One client for the daemon's life: its throttle and a `RateLimit-Reset` pause carry
     // over from one sync to the next, and a shutdown ends its waits.
     let connection =
         sync_run::Connection::with_cancel(&config, token, Some(gitlab_metrics), shutdown.clone())?;
-    let hooks = Arc::new(Hooks::new(&config, trigger, connection.gitlab.clone()).await?);
+    let hooks = Arc::new(Hooks::new(&config, connection.gitlab.clone()).await?);
     let roadmap = crate::roadmap::Served::new();
-    let router = router(health.clone(), hooks).merge(roadmap.router());
+    let router = router(health.clone(), hooks.clone()).merge(roadmap.router());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -111,17 +111,8 @@ pub async fn run(
             .unwrap_or(std::time::Duration::MAX);
         tokio::select! {
             _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
-            Some(mut asked) = triggered.recv() => {
-                // An empty list asks for every page, and wins over any other.
-                let mut all = asked.is_empty();
-                while let Ok(more) = triggered.try_recv() {
-                    all |= more.is_empty();
-                    asked.extend(more);
-                }
-                asked.sort();
-                asked.dedup();
-                pages = if all { Vec::new() } else { asked };
-            }
+            // None asked: every page (a `[[discover]]` block's file changed).
+            asked = hooks.asked() => pages = asked,
             _ = shutdown.cancelled() => break,
         }
     }

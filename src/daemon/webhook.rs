@@ -22,6 +22,13 @@
 //! deleted branch: `before` or `after` all zeros), fails, is cut short, or takes longer
 //! than [`COMPARE_DEADLINE`], every `gitlab://` page of the project on that branch is
 //! synced: never none.
+//!
+//! A compare is a request on the daemon's token, within its request budget, and pushes
+//! come as fast as their sender likes (GitLab retrying deliveries, or whoever has the
+//! secret). So a push asks nothing when every page on its branch already waits for a
+//! sync (that sync starts after the push, and reads what it pushed), and while a compare
+//! of the project is in flight another push syncs every page on its branch instead of
+//! asking too: a burst of pushes costs about one compare, and its syncs coalesce.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,6 +40,7 @@ use http_body_util::BodyExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
+use super::asked::Asked;
 use crate::config::Config;
 use crate::gitlab::Gitlab;
 use crate::source::SourceSpec;
@@ -71,14 +79,16 @@ impl Source {
     }
 }
 
-/// The webhook's view: the secret, the `gitlab://` pages, where to ask for a sync.
+/// The webhook's view: the secret, the `gitlab://` pages, the pages pushes asked a sync
+/// of.
 pub struct Hooks {
     secret: Option<SecretString>,
     sources: Vec<Source>,
     /// `[[discover]]` blocks in GitLab repositories: a push touching a file one matches
     /// (added, changed or removed) syncs the whole handbook, new pages included.
     discovered: Vec<crate::discover::PushWatch>,
-    trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    /// Pages asked for, and compares in flight.
+    asked: Asked,
     /// Asks GitLab which files a push changed.
     gitlab: Gitlab,
     /// Bounds the authenticated bodies read at once.
@@ -87,11 +97,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
-    pub async fn new(
-        config: &Config,
-        trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
-        gitlab: Gitlab,
-    ) -> Result<Self, crate::config::ConfigError> {
+    pub async fn new(config: &Config, gitlab: Gitlab) -> Result<Self, crate::config::ConfigError> {
         Ok(Hooks {
             gitlab,
             secret: config.webhook_secret().await?,
@@ -113,19 +119,32 @@ impl Hooks {
                 })
                 .collect(),
             discovered: crate::discover::PushWatch::of(config),
-            trigger,
+            asked: Asked::default(),
             reading: tokio::sync::Semaphore::new(CONCURRENT_READS),
         })
+    }
+
+    /// The pages pushes asked a sync of since the last call, as soon as there is one
+    /// (none: every page); cancel-safe.
+    pub async fn asked(&self) -> Vec<String> {
+        self.asked.take().await
     }
 }
 
 /// True when `headers` carry `secret` as `X-Gitlab-Token`, compared in constant time.
+///
+/// The two are hashed first: `subtle` compares slices of different lengths in variable
+/// time, so comparing the tokens themselves would tell a client the secret's length;
+/// their SHA-256 digests always have the same.
 fn authenticated(headers: &HeaderMap, secret: &SecretString) -> bool {
+    use sha2::Digest as _;
     let given = headers
         .get("x-gitlab-token")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    subtle::ConstantTimeEq::ct_eq(given, secret.expose_secret().as_bytes()).into()
+    let given = sha2::Sha256::digest(given);
+    let expected = sha2::Sha256::digest(secret.expose_secret().as_bytes());
+    subtle::ConstantTimeEq::ct_eq(given.as_slice(), expected.as_slice()).into()
 }
 
 /// `POST /hooks/gitlab`: a GitLab push event. 404 without a secret configured; 401 for a
@@ -173,10 +192,10 @@ pub async fn push_hook(
             ?blocks,
             "push hook: files of discovered pages changed; syncing the handbook"
         );
-        let _ = hooks.trigger.send(Vec::new());
+        hooks.asked.ask_all();
     } else if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
-        let _ = hooks.trigger.send(pages.clone());
+        hooks.asked.ask(pages.iter().cloned());
     }
     let status = if read.error.is_some() {
         StatusCode::REQUEST_TIMEOUT
@@ -337,9 +356,30 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> (Vec<String>, Vec
     if on_branch.is_empty() && watched.is_empty() {
         return (Vec::new(), Vec::new());
     }
+    // Checked under the lock the daemon's loop takes the pages under: they are still
+    // waiting, so their sync starts after this push and reads what it pushed. A block's
+    // files need the whole handbook waiting.
+    let pages_waiting = || {
+        hooks
+            .asked
+            .waiting(on_branch.iter().map(|s| s.page.as_str()))
+    };
+    if hooks.asked.all_waiting() || (watched.is_empty() && pages_waiting()) {
+        let pages = on_branch.iter().map(|s| s.page.clone()).collect();
+        return (pages, Vec::new());
+    }
     let changed = match (&fields.project, &fields.before, &fields.after) {
         (Some(project), Some(before), Some(after)) if !no_commit(before) && !no_commit(after) => {
-            changed_files(&hooks.gitlab, project, before, after).await
+            match hooks.asked.compare(project) {
+                Some(_comparing) => changed_files(&hooks.gitlab, project, before, after).await,
+                None => {
+                    tracing::info!(
+                        project,
+                        "push hook: another push's compare is in flight: syncing every page on the branch"
+                    );
+                    None
+                }
+            }
         }
         _ => {
             tracing::info!(
@@ -398,6 +438,28 @@ async fn changed_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_secret_itself_authenticates() {
+        let secret = SecretString::from("s3cret");
+        let with = |token: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(token) = token {
+                headers.insert("x-gitlab-token", token.parse().unwrap());
+            }
+            authenticated(&headers, &secret)
+        };
+        assert!(with(Some("s3cret")));
+        for wrong in [
+            None,
+            Some(""),
+            Some("s3cre"),
+            Some("s3crett"),
+            Some("S3CRET"),
+        ] {
+            assert!(!with(wrong), "{wrong:?}");
+        }
+    }
 
     /// GitLab's push event puts what the daemon needs before the commits
     /// (`lib/gitlab/data_builder/push.rb`): an event cut anywhere in its commits still

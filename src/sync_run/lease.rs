@@ -758,29 +758,45 @@ impl Leases {
 
     /// Stops the renewal, takes the fence off the client and deletes every lease held
     /// (by id, and only if unchanged since its last renewal: one another run took over is
-    /// not touched). During a shutdown the delete is sent at once and tried once; a
-    /// lease that could not be deleted expires.
+    /// not touched). During a shutdown each delete is sent at once and tried once, all
+    /// of them together, so that a GitLab that stopped answering costs one client
+    /// timeout, not one per project, of the time the process has to stop; a lease that
+    /// could not be deleted expires.
     pub async fn release(mut self) {
         self.stop();
         let held = std::mem::take(&mut *self.shared.held.lock().await);
         let at_once = self.shared.gitlab.is_cancelled();
-        for (project, lease) in held {
-            let release = self.release_one(&project, &lease, at_once);
-            match tokio::time::timeout(Duration::from_secs(70), release).await {
-                Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
-                Ok(Ok(Deleted::Gone)) => {
-                    tracing::warn!(project, "the project's lease was gone already")
-                }
-                Ok(Ok(Deleted::Changed)) => tracing::warn!(
-                    project,
-                    "the project's lease changed since this run renewed it (another run holds it now): left as it is"
-                ),
-                Ok(Err(e)) => {
-                    tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
-                }
-                Err(_) => {
-                    tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
-                }
+        if at_once {
+            let this = &self;
+            futures_util::future::join_all(
+                held.iter()
+                    .map(|(project, lease)| this.release_logged(project, lease, true)),
+            )
+            .await;
+            return;
+        }
+        for (project, lease) in &held {
+            self.release_logged(project, lease, false).await;
+        }
+    }
+
+    /// [`Leases::release_one`], its outcome logged.
+    async fn release_logged(&self, project: &str, lease: &Held, at_once: bool) {
+        let release = self.release_one(project, lease, at_once);
+        match tokio::time::timeout(Duration::from_secs(70), release).await {
+            Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
+            Ok(Ok(Deleted::Gone)) => {
+                tracing::warn!(project, "the project's lease was gone already")
+            }
+            Ok(Ok(Deleted::Changed)) => tracing::warn!(
+                project,
+                "the project's lease changed since this run renewed it (another run holds it now): left as it is"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
+            }
+            Err(_) => {
+                tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
             }
         }
     }

@@ -468,8 +468,10 @@ async fn large_signed_pushes_sync_their_page_and_are_logged() {
 }
 
 /// The deploy files set what the daemon's limits rely on: the systemd unit a descriptor
-/// limit with room for the default connection cap and the daemon's own 64, the
-/// Deployment a memory limit and probe timeouts, the ConfigMap the cap itself.
+/// limit with room for the default connection cap and the daemon's own 64; both units,
+/// the Deployment and the CronJob a stop timeout that SIGTERM's worst case fits in (at
+/// the ConfigMap's client timeout); the Deployment a memory limit and probe timeouts;
+/// the ConfigMap the cap itself.
 #[test]
 fn the_deploy_files_set_the_daemon_s_limits() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -483,10 +485,55 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         .parse()
         .unwrap();
     assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
+    let configmap =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/base/configmap.yaml"))
+            .unwrap();
+    let config: toml::Table = configmap[0]["data"]["config.toml"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // SIGTERM's worst case, for the daemon and for `apply` alike: a write in flight, then
+    // the leases' release, each up to the client timeout when GitLab does not answer, and
+    // a margin.
+    let timeout = config
+        .get("gitlab")
+        .and_then(|g| g.get("timeout_seconds"))
+        .map(|t| t.as_float().or(t.as_integer().map(|i| i as f64)).unwrap())
+        .unwrap_or(handbook_sync::config::GitlabSettings::default().timeout_seconds);
+    let stop_within = (2.0 * timeout).ceil() as u64 + 5;
+    for path in [
+        "deploy/systemd/handbook-sync-daemon.service",
+        "deploy/systemd/handbook-sync.service",
+    ] {
+        let stop: u64 = read(path)
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.strip_suffix('s'))
+            .unwrap_or_else(|| panic!("{path} sets TimeoutStopSec in seconds"))
+            .parse()
+            .unwrap();
+        assert!(
+            stop >= stop_within,
+            "{path}: TimeoutStopSec={stop}s < {stop_within}s"
+        );
+    }
     let deployment =
         yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/daemon/deployment.yaml"))
             .unwrap();
-    let container = &deployment[0]["spec"]["template"]["spec"]["containers"][0];
+    let pod = &deployment[0]["spec"]["template"]["spec"];
+    let cronjob =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/cronjob.yaml")).unwrap();
+    let job_pod = &cronjob[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    for (what, spec) in [("daemon/deployment.yaml", pod), ("cronjob.yaml", job_pod)] {
+        // Kubernetes' default is 30 s.
+        let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+        assert!(
+            grace >= stop_within as i64,
+            "{what}: terminationGracePeriodSeconds: {grace} < {stop_within}"
+        );
+    }
+    let container = &pod["containers"][0];
     assert!(
         container["resources"]["limits"]["memory"]
             .as_str()
@@ -498,14 +545,6 @@ fn the_deploy_files_set_the_daemon_s_limits() {
             "{probe}"
         );
     }
-    let configmap =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/base/configmap.yaml"))
-            .unwrap();
-    let config: toml::Table = configmap[0]["data"]["config.toml"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     assert_eq!(
         config["server"]["max_connections"].as_integer(),
         Some(cap as i64)

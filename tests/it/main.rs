@@ -10,6 +10,7 @@ mod as_user;
 mod attack_adopt;
 mod attack_apply;
 mod attack_config;
+mod attack_daemon;
 mod common;
 
 mod cache;
