@@ -58,6 +58,7 @@ mod sandbox_tiers;
 mod sandbox_tree;
 mod secrets;
 mod sync_e2e;
+mod sync_e2e_guards;
 mod sync_gitlab_today;
 mod sync_props;
 mod sync_safety;
