@@ -14,6 +14,7 @@ mod attack_daemon;
 mod common;
 
 mod cache;
+mod ci_jobs;
 mod cli_docs;
 mod cli_parse;
 mod corpus;
