@@ -20,6 +20,7 @@ mod cli_parse;
 mod corpus;
 mod daemon;
 mod daemon_hardening;
+mod daemon_pushes;
 mod daemon_truth;
 mod demo_boards_status;
 mod discover;
