@@ -13,6 +13,7 @@ mod attack_config;
 mod attack_daemon;
 mod common;
 
+mod adopt;
 mod cache;
 mod ci_jobs;
 mod cli_docs;
