@@ -25,6 +25,7 @@ mod daemon_pushes;
 mod daemon_truth;
 mod demo_boards_status;
 mod discover;
+mod discover_repository;
 mod fidelity;
 mod first_hour;
 mod label_titles;
