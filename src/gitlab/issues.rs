@@ -29,13 +29,22 @@ pub(super) struct GlIssue {
     labels: Vec<String>,
     #[serde(default)]
     assignees: Vec<GlUser>,
+    #[serde(default)]
+    author: Option<GlAuthorId>,
+}
+
+/// An issue's `author`: only its id matters.
+#[derive(Debug, Deserialize)]
+pub(super) struct GlAuthorId {
+    id: u64,
 }
 
 impl GlIssue {
     /// The issue as the planner compares it; the description is dropped once its managed
     /// block is hashed and its marker read.
     pub(super) fn observed(self) -> ObservedIssue {
-        ObservedIssue::new(
+        let author = self.author.map(|a| a.id);
+        let mut observed = ObservedIssue::new(
             self.iid,
             self.title,
             self.description.as_deref().unwrap_or_default(),
@@ -46,7 +55,9 @@ impl GlIssue {
             },
             self.labels,
             self.assignees.into_iter().map(|u| u.username).collect(),
-        )
+        );
+        observed.author = author;
+        observed
     }
 }
 

@@ -34,7 +34,7 @@ pub use members::{CurrentUser, Member};
 pub use projects::{AccessLevel, Permissions, ProjectInfo};
 pub use repository::RepositoryFile;
 pub use transport::{Client, DEFAULT_RETRY_AFTER, Fence, GITLAB_GRACE, Policy, Turn, http_client};
-pub use tree::{IssueElsewhere, TreeFile};
+pub use tree::{IssueElsewhere, Opener, TreeFile};
 pub use turn::Onto;
 
 // What GitLab answers, shared by the files below.

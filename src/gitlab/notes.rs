@@ -142,8 +142,9 @@ impl Gitlab {
         }
     }
 
-    /// The id of the token's user (`GET /user`).
-    async fn current_user_id(&self) -> Result<u64, GitlabError> {
+    /// The id of the token's user (`GET /user`): one request, never the admin check of
+    /// [`Gitlab::current_user`].
+    pub async fn current_user_id(&self) -> Result<u64, GitlabError> {
         let user: GlAuthor = api::users::CurrentUser::builder()
             .build()
             .expect("a user query builds")

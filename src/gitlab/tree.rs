@@ -1,7 +1,8 @@
 //! Discovery's reads: a repository tree (`GET /projects/:id/repository/tree`, keyset
-//! pages), and the managed issues the token's user opened across projects
-//! (`GET /issues_statistics` and `GET /issues` with `scope=created_by_me`), which tell pages that vanished from the handbook in
-//! projects no current page writes to.
+//! pages), and the managed issues one user opened across projects (`GET
+//! /issues_statistics` and `GET /issues`, `scope=created_by_me` for the token's user,
+//! `scope=all&author_id=ID` for another), which tell pages that vanished from the
+//! handbook in projects no current page writes to.
 
 use serde::Deserialize;
 
@@ -24,6 +25,28 @@ pub struct IssueElsewhere {
     pub project: String,
     /// The issue as the planner compares it.
     pub issue: ObservedIssue,
+}
+
+/// Whose issues a count or a listing across projects takes: never everyone's, as anyone
+/// may copy the labels and a marker into an issue of their own project, never its
+/// author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Opener {
+    /// The token's user (`scope=created_by_me`).
+    Me,
+    /// Another user, by id (`scope=all&author_id=ID`): one who opened issues of a block
+    /// in a project the run read (a former token's user, a person whose issue was
+    /// adopted).
+    User(u64),
+}
+
+impl Opener {
+    fn query(self) -> Vec<(&'static str, String)> {
+        match self {
+            Opener::Me => vec![("scope", "created_by_me".to_owned())],
+            Opener::User(id) => vec![("scope", "all".to_owned()), ("author_id", id.to_string())],
+        }
+    }
 }
 
 /// Entries a tree page holds; GitLab's maximum.
@@ -118,12 +141,12 @@ impl Gitlab {
         }
     }
 
-    /// How many open and closed issues the token's user opened carry every label of
-    /// `labels`, in every project (`GET /issues_statistics?scope=created_by_me`): one
-    /// request. Only its own: anyone may copy labels and a marker into their project.
+    /// How many open and closed issues `opener` opened carry every label of `labels`,
+    /// in every project the token may read (`GET /issues_statistics`): one request.
     pub async fn count_issues_everywhere(
         &self,
         labels: &[String],
+        opener: Opener,
     ) -> Result<(u64, u64), GitlabError> {
         #[derive(Deserialize)]
         struct Counts {
@@ -142,10 +165,8 @@ impl Gitlab {
             "counting the issues labeled {} in every project",
             labels.join(", ")
         );
-        let query = [
-            ("scope", "created_by_me".to_owned()),
-            ("labels", labels.join(",")),
-        ];
+        let mut query = opener.query();
+        query.push(("labels", labels.join(",")));
         let (answer, _): (Answer, _) = self
             .get_with_headers(&what, "issues_statistics", &query)
             .await?;
@@ -155,12 +176,12 @@ impl Gitlab {
         ))
     }
 
-    /// Every open issue the token's user opened carrying every label of `labels`, in
-    /// every project (`GET /issues?scope=created_by_me&state=opened`), each once, oldest
-    /// first.
+    /// Every open issue `opener` opened carrying every label of `labels`, in every
+    /// project the token may read (`GET /issues?state=opened`), each once, oldest first.
     pub async fn open_issues_everywhere(
         &self,
         labels: &[String],
+        opener: Opener,
     ) -> Result<Vec<IssueElsewhere>, GitlabError> {
         #[derive(Deserialize)]
         struct References {
@@ -177,13 +198,13 @@ impl Gitlab {
             "listing the open issues labeled {} in every project",
             labels.join(", ")
         );
-        let query = [
-            ("scope", "created_by_me".to_owned()),
+        let mut query = opener.query();
+        query.extend([
             ("state", "opened".to_owned()),
             ("labels", labels.join(",")),
             ("order_by", "created_at".to_owned()),
             ("sort", "asc".to_owned()),
-        ];
+        ]);
         let listed = self
             .list_stable(&what, "issues", &query, |i: &Listed| i.id)
             .await?;

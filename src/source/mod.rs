@@ -197,8 +197,11 @@ pub struct SourceCache {
     files: std::sync::Mutex<std::collections::BTreeMap<String, FileMemo>>,
     files_changed: std::sync::atomic::AtomicBool,
     /// (project, label) → its open managed issues with that label at the last full read.
-    open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), OpenCounts>>,
 }
+
+/// Open managed issues by the id of the user who opened them (`None`: not known).
+pub type OpenCounts = std::collections::BTreeMap<Option<u64>, u64>;
 
 /// What discovery made of one file of a repository tree: the same blob is the same text,
 /// so the same verdict.
@@ -302,21 +305,22 @@ impl SourceCache {
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Remembers how many open managed issues of `project` carry `label`.
-    pub fn set_open_count(&self, project: &str, label: &str, count: u64) {
+    /// Remembers how many open managed issues of `project` carry `label`, by author.
+    pub fn set_open_count(&self, project: &str, label: &str, count: OpenCounts) {
         self.open_counts
             .lock()
             .expect("the cache lock is never poisoned")
             .insert((project.to_owned(), label.to_owned()), count);
     }
 
-    /// How many open managed issues of `project` carried `label` at its last full read.
-    pub fn open_count(&self, project: &str, label: &str) -> Option<u64> {
+    /// How many open managed issues of `project` carried `label` at its last full read,
+    /// by author.
+    pub fn open_count(&self, project: &str, label: &str) -> Option<OpenCounts> {
         self.open_counts
             .lock()
             .expect("the cache lock is never poisoned")
             .get(&(project.to_owned(), label.to_owned()))
-            .copied()
+            .cloned()
     }
 
     /// Marks the page's current version as synced (or not).

@@ -17,9 +17,13 @@
 //!   read, and those it skipped as unchanged, by their counts at their last full read),
 //!   the block's open issues are listed across projects to find where the others are.
 //!
-//! Only issues the token's user opened count across projects (`scope=created_by_me`: a
-//! stranger can copy our labels and marker into an issue of their own project, never
-//! our authorship), and only in projects the block's project template could name
+//! Across projects, issues are counted and listed by who opened them, never everyone's
+//! (a stranger can copy our labels and marker into an issue of their own project, never
+//! its author): the token's user's (`scope=created_by_me`), and each other user's who
+//! opened an open issue of the block in a project the run read (`author_id`: a former
+//! token's user, a person whose issue was adopted), each against the issues of that
+//! same user the run knows of, so a new token does not hide its predecessor's issues.
+//! And only in projects the block's project template could name
 //! ([`Template::could_give`](handbook_sync_core::discover::Template::could_give)), here
 //! and in the projects read: another team's handbook-sync with a block of the same name
 //! and the same bot writes elsewhere, and its pages are never ours.
@@ -32,8 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, Discovered, PageSettings};
 use crate::discover::BlockListing;
-use crate::gitlab::Gitlab;
-use crate::source::SourceCache;
+use crate::gitlab::{Gitlab, Opener};
+use crate::source::{OpenCounts, SourceCache};
 use crate::sync::{IssueState, ObservedIssue};
 
 use super::{PageInput, PageRead, Projects};
@@ -76,6 +80,8 @@ pub(super) async fn add_vanished(
     }
     // (project, page) → (block, the project the page is in now if it moved).
     let mut gone: BTreeMap<Gone, (String, Option<String>)> = BTreeMap::new();
+    // The token's user's id, read once when a block looks across projects.
+    let mut me = None;
     let mut judge = |project: String, page: String, block: &str| match current.get(page.as_str()) {
         None => {
             gone.insert(Gone { project, page }, (block.to_owned(), None));
@@ -107,7 +113,9 @@ pub(super) async fn add_vanished(
         {
             continue;
         }
-        for (project, page) in elsewhere(config, block, gitlab, pages, projects, counts).await {
+        for (project, page) in
+            elsewhere(config, block, gitlab, pages, projects, counts, &mut me).await
+        {
             judge(project, page, &block.name);
         }
     }
@@ -197,12 +205,16 @@ pub(super) async fn add_vanished(
     pages.extend(added);
 }
 
-/// Open managed issues carrying `label`.
-fn open_with(issues: &[ObservedIssue], managed: &str, label: &str) -> u64 {
-    issues
+/// Open managed issues carrying `label`, by who opened them.
+fn open_with(issues: &[ObservedIssue], managed: &str, label: &str) -> OpenCounts {
+    let mut counts = OpenCounts::new();
+    for i in issues
         .iter()
         .filter(|i| i.state == IssueState::Opened && has(i, managed) && has(i, label))
-        .count() as u64
+    {
+        *counts.entry(i.author).or_default() += 1;
+    }
+    counts
 }
 
 fn has(issue: &ObservedIssue, label: &str) -> bool {
@@ -218,8 +230,9 @@ fn pages_of(issues: &[ObservedIssue], managed: &str, label: &str) -> BTreeSet<St
         .collect()
 }
 
-/// (project, page) of the block's open issues in projects the run did not read, when
-/// GitLab counts more of them than the run knows of; nothing when it cannot tell.
+/// (project, page) of the block's open issues in projects the run did not read, for
+/// each user GitLab counts more of them of than the run knows of; nothing when it cannot
+/// tell. `me` keeps the token's user's id across blocks.
 async fn elsewhere(
     config: &Config,
     block: &BlockListing,
@@ -227,6 +240,7 @@ async fn elsewhere(
     pages: &[PageInput],
     projects: &Projects,
     counts: &SourceCache,
+    me: &mut Option<u64>,
 ) -> BTreeSet<(String, String)> {
     let mut known: BTreeSet<&str> = projects.keys().map(String::as_str).collect();
     known.extend(
@@ -235,10 +249,14 @@ async fn elsewhere(
             .filter(|p| in_block(&p.settings, &block.name))
             .map(|p| p.settings.project.as_str()),
     );
-    let mut local = 0;
+    let mut local = OpenCounts::new();
     for project in &known {
         match counts.open_count(project, &block.label) {
-            Some(n) => local += n,
+            Some(n) => {
+                for (author, n) in n {
+                    *local.entry(author).or_default() += n;
+                }
+            }
             None => {
                 // A page of it could not be read, so its project was not: the count is
                 // unknown, and looking elsewhere waits for a run that reads it.
@@ -248,36 +266,61 @@ async fn elsewhere(
         }
     }
     let labels = [config.sync.managed_label.clone(), block.label.clone()];
-    let everywhere = match gitlab.count_issues_everywhere(&labels).await {
-        Ok((opened, _)) => opened,
-        Err(e) => {
-            tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
-            return BTreeSet::new();
-        }
+    let me = match me {
+        Some(id) => *id,
+        None => match gitlab.current_user_id().await {
+            Ok(id) => *me.insert(id),
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
+        },
     };
-    if everywhere <= local {
-        return BTreeSet::new();
-    }
-    tracing::info!(
-        block = %block.name,
-        everywhere,
-        known = local,
-        "more open issues of the block than its pages' projects hold: listing them"
-    );
-    match gitlab.open_issues_everywhere(&labels).await {
-        Ok(found) => found
-            .into_iter()
-            .filter(|f| !known.contains(f.project.as_str()))
-            // Another configuration's block of the same name (another team, the same
-            // bot) writes to projects ours cannot name: theirs are never our pages.
-            .filter(|f| block.project_template.could_give(&f.project))
-            .filter_map(|f| Some((f.project, f.issue.marker?.page)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
-            BTreeSet::new()
+    // Each user's issues against that user's: the token's user's own count says nothing
+    // of a former token's issues, and counting everyone's issues in the projects read
+    // against the token's user's everywhere hid the pages of either.
+    let mut openers = vec![(Opener::Me, local.get(&Some(me)).copied().unwrap_or(0))];
+    openers.extend(local.iter().filter_map(|(author, n)| match author {
+        Some(id) if *id != me => Some((Opener::User(*id), *n)),
+        _ => None,
+    }));
+    let mut found = BTreeSet::new();
+    for (opener, known_count) in openers {
+        let everywhere = match gitlab.count_issues_everywhere(&labels, opener).await {
+            Ok((opened, _)) => opened,
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
+        };
+        if everywhere <= known_count {
+            continue;
+        }
+        tracing::info!(
+            block = %block.name,
+            ?opener,
+            everywhere,
+            known = known_count,
+            "more open issues of the block than its pages' projects hold: listing them"
+        );
+        match gitlab.open_issues_everywhere(&labels, opener).await {
+            Ok(listed) => found.extend(
+                listed
+                    .into_iter()
+                    .filter(|f| !known.contains(f.project.as_str()))
+                    // Another configuration's block of the same name (another team, the
+                    // same bot) writes to projects ours cannot name: theirs are never
+                    // our pages.
+                    .filter(|f| block.project_template.could_give(&f.project))
+                    .filter_map(|f| Some((f.project, f.issue.marker?.page))),
+            ),
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
         }
     }
+    found
 }
 
 fn in_block(settings: &PageSettings, block: &str) -> bool {

@@ -142,8 +142,9 @@ async fn the_same_through_a_gitlab_repository_tree_a_page_whose_project_only_it_
 }
 
 /// With `sync.cache_dir`, a run in a new process whose handbook and tracker did not
-/// change lists the tree, counts the block's issues, and asks each project once: no
-/// file is read again (their blobs are remembered), no issue list is read.
+/// change lists the tree, counts the block's issues (and reads whose the count is), and
+/// asks each project once: no file is read again (their blobs are remembered), no issue
+/// list is read.
 #[tokio::test]
 async fn with_the_cache_an_unchanged_handbook_costs_the_listing_and_one_request_per_project() {
     let world = World::with_sandbox(
@@ -190,8 +191,9 @@ async fn with_the_cache_an_unchanged_handbook_costs_the_listing_and_one_request_
     let total = world.stats().await["total"].as_u64().unwrap();
     assert_eq!(by_route["GET /projects/:id/repository/tree"], 1);
     assert_eq!(by_route["GET /issues_statistics"], 1);
+    assert_eq!(by_route["GET /user"], 1, "whose the count is");
     assert_eq!(by_route["GET /projects/:id/issues"], 3, "one per project");
-    assert_eq!(total, 5, "{by_route:?}");
+    assert_eq!(total, 6, "{by_route:?}");
 }
 
 /// The daemon with a push webhook: a new file pushed to the handbook's repository opens

@@ -4,7 +4,9 @@
 //! test runs the CLI as a process against the sandbox, and is named after what must hold.
 
 use crate::common;
-use crate::discover_attacks::{block, commit, open_count, page, sandbox_config};
+use crate::discover_attacks::{
+    block, commit, issues_in, open_count, page, sandbox_config, user_id, write,
+};
 
 use common::World;
 
@@ -62,4 +64,106 @@ async fn a_tree_of_exactly_one_or_two_full_pages_is_read_whole() {
     let (code, out, err) = world.run(&["plan"]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(tree_requests(&world).await, 3);
+}
+
+/// The sandbox of `discover_attacks`, with `bot2`: a developer of every roadmap project,
+/// the user a new (project or group) access token would be.
+fn with_bot2() -> gitlab_sandbox::Config {
+    let mut config = sandbox_config();
+    config.users.push(("bot2".into(), "bot2".into()));
+    for project in ["roadmaps/engineering", "roadmaps/sales", "roadmaps/design"] {
+        config.members.push((project.into(), "bot2".into(), 30));
+    }
+    config
+}
+
+/// Review 2: across projects only the token's user's issues were counted
+/// (`scope=created_by_me`), against every author's issues in the projects read. Once the
+/// token was replaced by another user's, that user's count (none) never exceeded the
+/// former token's issues in the projects read, and a page deleted from a project no page
+/// writes to any more was never found: its issues stayed open, unmanaged, in silence.
+/// Each user who opened issues of the block is counted against that user's own now.
+#[tokio::test]
+async fn a_page_gone_from_a_project_no_longer_read_is_found_after_the_token_changed_user() {
+    let mut world = World::with_sandbox(
+        &block("jobs", "ours", "{name}", "roadmaps/{dir}", "sytses"),
+        "",
+        |c| *c = with_bot2(),
+    )
+    .await;
+    write(&world, "ours/engineering/backend.md", &page("backend", 1));
+    write(&world, "ours/sales/sdr.md", &page("sdr", 2));
+    world.apply_ok().await;
+    assert_eq!(open_count(&world, "roadmaps/sales").await, 2);
+
+    let bot2 = user_id(&world, "bot2").await;
+    let token = world.create_token(bot2, &["api"]).await;
+    world.env("GITLAB_TOKEN", &token);
+    std::fs::remove_file(world.dir.join("ours/sales/sdr.md")).unwrap();
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(
+        code, 4,
+        "the page is found, its issues refused:\n{out}\n{err}"
+    );
+    assert!(out.contains("page sdr") && out.contains("REFUSED"), "{out}");
+    assert_eq!(open_count(&world, "roadmaps/sales").await, 2);
+
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(open_count(&world, "roadmaps/sales").await, 0, "{out}");
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 1);
+}
+
+/// Review, the weak test: the rule kept is "each user's issues, never everyone's". A
+/// block whose project is a placeholder alone can name any project, so nothing but
+/// authorship keeps a stranger's copy of our labels and marker in their own project
+/// out: counting everyone's issues would make it a vanished page of ours on every run.
+#[tokio::test]
+async fn a_stranger_s_copy_in_their_own_project_is_never_counted_whatever_the_template_names() {
+    let world = World::with_sandbox(
+        &block(
+            "jobs",
+            "jobs",
+            "{name}",
+            "{front_matter.roadmap|acme/roadmap}",
+            "sytses",
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/backend.md", &page("backend", 1));
+    world.apply_ok().await;
+    let forged = issues_in(&world, "acme/roadmap", "opened").await[0]["description"]
+        .as_str()
+        .unwrap()
+        .replace("\"page\":\"backend\"", "\"page\":\"gotcha\"");
+    let stranger = user_id(&world, "stranger").await;
+    let token = world.create_token(stranger, &["api"]).await;
+    let response = world
+        .http
+        .post(format!(
+            "{}/api/v4/projects/stranger%2Fown/issues",
+            world.sandbox.url
+        ))
+        .header("PRIVATE-TOKEN", token)
+        .form(&[
+            ("title", "hi"),
+            ("labels", "handbook-sync,handbook-discover::jobs"),
+            ("description", forged.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    world.reset_stats().await;
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("gotcha"), "{out}");
+    assert_eq!(open_count(&world, "stranger/own").await, 1);
+    let stats = world.stats().await;
+    assert_eq!(
+        stats["by_route"]["GET /issues_statistics"], 1,
+        "only the token's user is counted: {stats}"
+    );
 }

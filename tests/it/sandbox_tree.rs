@@ -304,6 +304,28 @@ async fn issues_across_projects_are_listed_and_counted_by_label_state_and_scope(
         .await
         .unwrap();
     assert_eq!(theirs["statistics"]["counts"]["all"], 0);
+    // `author_id` (`issues_params`, `IssuableFinder#by_author`): another's issues, those
+    // the caller may read.
+    let root = api.get("/user").await["id"].as_u64().unwrap();
+    let roots: Value = as_eve(&format!(
+        "/issues_statistics?scope=all&labels=hs&author_id={root}"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(roots["statistics"]["counts"]["all"], 2, "not acme/secret's");
+    let eves: Value = as_eve(&format!(
+        "/issues?scope=all&labels=hs&author_id={}",
+        user["id"]
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(eves, json!([]));
     let visible: Value = as_eve("/issues?scope=all&labels=hs")
         .await
         .unwrap()

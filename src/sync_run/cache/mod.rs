@@ -104,6 +104,9 @@ struct IssueEntry {
     /// Hash of what the planner reads of the description: the managed block's hash and
     /// the marker (people's text around the block is never compared, so not cached).
     block: String,
+    /// Who opened it (absent in a cache written before it was kept).
+    #[serde(default)]
+    author: Option<u64>,
 }
 
 impl IssueEntry {
@@ -123,6 +126,7 @@ impl IssueEntry {
                 &serde_json::to_string(&(&issue.block_hash, &issue.marker))
                     .expect("a marker serializes"),
             ),
+            author: issue.author,
         }
     }
 }
@@ -373,16 +377,15 @@ impl Session {
                 input.read = PageRead::Unchanged { items };
             }
             for label in &self.block_labels {
-                let open = cache
-                    .issues
-                    .values()
-                    .filter(|i| {
-                        i.state == "opened"
-                            && i.labels.contains(&self.managed_label)
-                            && i.labels.contains(label)
-                    })
-                    .count();
-                self.sources.set_open_count(&project, label, open as u64);
+                let mut open = crate::source::OpenCounts::new();
+                for i in cache.issues.values().filter(|i| {
+                    i.state == "opened"
+                        && i.labels.contains(&self.managed_label)
+                        && i.labels.contains(label)
+                }) {
+                    *open.entry(i.author).or_default() += 1;
+                }
+                self.sources.set_open_count(&project, label, open);
             }
             let mut renewed = cache.clone();
             renewed.synced_at = date.unwrap_or(self.started);

@@ -50,6 +50,9 @@ pub struct ObservedIssue {
     pub block_hash: Option<String>,
     /// The marker of the managed block, when there is one and it is readable.
     pub marker: Option<Marker>,
+    /// The id of the user who opened it, when GitLab said (the planner ignores it;
+    /// discovery compares like with like when it counts the issues of a block).
+    pub author: Option<u64>,
 }
 
 impl ObservedIssue {
@@ -72,6 +75,7 @@ impl ObservedIssue {
             assignees,
             block_hash: parsed.as_ref().map(|p| marker::hash(&p.block)),
             marker: parsed.and_then(|p| p.marker),
+            author: None,
         }
     }
 }
