@@ -88,9 +88,15 @@ pub(super) async fn add_vanished(
         }
         // Its file moved to a directory whose project is another: the issues left here
         // would stay open for ever, and the page's items be created there beside them.
+        // Only into a project read now: a typo in front matter names one that does not
+        // exist (or cannot be read), and the page fails there, named, closing nothing.
         Some(now) if !now.eq_ignore_ascii_case(&project) => {
-            let now = (*now).to_owned();
-            gone.insert(Gone { project, page }, (block.to_owned(), Some(now)));
+            if matches!(projects.get(*now), Some(Ok(_))) {
+                let now = (*now).to_owned();
+                gone.insert(Gone { project, page }, (block.to_owned(), Some(now)));
+            } else {
+                tracing::warn!(page = %page, project = %project, now = %now, block = %block, "a discovered page names a project that was not read: not taken as moved");
+            }
         }
         Some(_) => {}
     };

@@ -167,3 +167,36 @@ async fn a_stranger_s_copy_in_their_own_project_is_never_counted_whatever_the_te
         "only the token's user is counted: {stats}"
     );
 }
+
+/// Review 3: a page whose file gives it another project was "moved" without that project
+/// being read: a typo in front matter (or a directory whose project does not exist)
+/// dropped the page from the run, so its own error went with it, and a routine
+/// `--allow-removed-pages` closed every issue of it. Now a page moves only into a project
+/// read now; else it fails there, named, and nothing is closed.
+#[tokio::test]
+async fn a_page_moved_to_a_project_that_cannot_be_read_fails_and_closes_nothing() {
+    let world = World::with_sandbox(
+        &block("jobs", "ours", "{name}", "roadmaps/{dir}", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "ours/engineering/backend.md", &page("backend", 1));
+    write(&world, "ours/sales/sdr.md", &page("sdr", 2));
+    world.apply_ok().await;
+    std::fs::create_dir_all(world.dir.join("ours/sails")).unwrap();
+    std::fs::rename(
+        world.dir.join("ours/sales/sdr.md"),
+        world.dir.join("ours/sails/sdr.md"),
+    )
+    .unwrap();
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("page sdr") && out.contains("roadmaps/sails"),
+        "the page fails where its file sends it:\n{out}"
+    );
+    assert!(!out.contains("moved to project"), "{out}");
+    assert_eq!(open_count(&world, "roadmaps/sales").await, 2, "{out}");
+    assert_eq!(open_count(&world, "roadmaps/engineering").await, 1);
+}
