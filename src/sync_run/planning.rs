@@ -55,19 +55,39 @@ pub fn plan(
         allow_removed_pages: options.allow_removed_pages,
         vanishing: BTreeMap::new(),
     };
-    for input in pages
-        .iter()
-        .filter(|p| matches!(p.read, PageRead::Vanished { .. }))
-    {
-        if let Some(d) = &input.settings.discovered {
-            let ids = planner.vanishing.entry(d.block.clone()).or_default();
-            ids.insert(input.settings.id.clone());
+    // Vanished pages first: a block's new pages wait only behind those refused (a page
+    // whose plan writes nothing, or whose project could not be read, holds nothing).
+    let mut vanished = BTreeMap::new();
+    for (n, input) in pages.iter().enumerate() {
+        if let PageRead::Vanished { why, moved_to } = &input.read {
+            let s = &input.settings;
+            let planned = planner.vanished(s, projects, why, moved_to.as_deref());
+            if let (Some(d), true) = (&s.discovered, planned.0.outcome.is_refused()) {
+                let ids = planner.vanishing.entry(d.block.clone()).or_default();
+                ids.insert(s.id.clone());
+            }
+            vanished.insert(n, planned);
         }
     }
-    for input in pages {
-        planner.add(input, projects);
+    for (n, input) in pages.iter().enumerate() {
+        match vanished.remove(&n) {
+            Some((report, page_plan)) => planner.planned.plan.add_page(report, page_plan),
+            None => planner.add(input, projects),
+        }
     }
     planner.planned
+}
+
+/// A page's report before planning: ok, nothing counted.
+fn report_of(s: &PageSettings) -> PageReport {
+    PageReport {
+        id: s.id.clone(),
+        project: s.project.clone(),
+        outcome: PageOutcome::Ok,
+        create_labels: Vec::new(),
+        warnings: Vec::new(),
+        items: BTreeMap::new(),
+    }
 }
 
 /// What planning the pages one after the other accumulates.
@@ -88,14 +108,7 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn add(&mut self, input: &PageInput, projects: &Projects) {
         let s = &input.settings;
-        let mut report = PageReport {
-            id: s.id.clone(),
-            project: s.project.clone(),
-            outcome: PageOutcome::Ok,
-            create_labels: Vec::new(),
-            warnings: Vec::new(),
-            items: BTreeMap::new(),
-        };
+        let mut report = report_of(s);
         let page = match &input.read {
             PageRead::Parsed(page) => page,
             PageRead::Unchanged { items } => {
@@ -110,7 +123,8 @@ impl Planner<'_> {
                 return self.planned.plan.add_page(report, empty_plan());
             }
             PageRead::Vanished { why, moved_to } => {
-                return self.add_vanished(s, projects, report, why, moved_to.as_deref());
+                let (report, page_plan) = self.vanished(s, projects, why, moved_to.as_deref());
+                return self.planned.plan.add_page(report, page_plan);
             }
         };
         for item in &page.items {
@@ -237,14 +251,14 @@ impl Planner<'_> {
 
     /// A page that left a `[[discover]]` block: its open issues closed, naming it, when
     /// the run allows removed pages; refused otherwise.
-    fn add_vanished(
+    fn vanished(
         &mut self,
         s: &PageSettings,
         projects: &Projects,
-        mut report: PageReport,
         why: &str,
         moved_to: Option<&str>,
-    ) {
+    ) -> (PageReport, PagePlan) {
+        let mut report = report_of(s);
         let project = match projects.get(&s.project) {
             Some(Ok(project)) => project,
             Some(Err(e)) => {
@@ -252,11 +266,11 @@ impl Planner<'_> {
                     "{}; nothing is written to this project",
                     with_causes(e)
                 ));
-                return self.planned.plan.add_page(report, empty_plan());
+                return (report, empty_plan());
             }
             None => {
                 report.outcome = PageOutcome::Failed(format!("project {} was not read", s.project));
-                return self.planned.plan.add_page(report, empty_plan());
+                return (report, empty_plan());
             }
         };
         let id = project.info.id;
@@ -285,7 +299,7 @@ impl Planner<'_> {
         if let Some(refusal) = &page_plan.refused {
             report.outcome = PageOutcome::Refused(refusal.clone());
         }
-        self.planned.plan.add_page(report, page_plan);
+        (report, page_plan)
     }
 
     /// Labels of `wanted` that the project lacks and no earlier page planned.

@@ -200,3 +200,40 @@ async fn a_page_moved_to_a_project_that_cannot_be_read_fails_and_closes_nothing(
     assert_eq!(open_count(&world, "roadmaps/sales").await, 2, "{out}");
     assert_eq!(open_count(&world, "roadmaps/engineering").await, 1);
 }
+
+/// Review 4: every vanished page held the block's new pages, even one whose plan writes
+/// nothing: a page closed with `--allow-removed-pages` whose issue a person then
+/// reopened is still "vanished" (its issue is open), but it is drift the run leaves
+/// alone, refused nothing, and the block's new pages waited behind it on every run.
+/// Only a refused vanished page holds the new ones now.
+#[tokio::test]
+async fn a_vanished_page_that_writes_nothing_holds_no_new_page() {
+    let world = World::with_sandbox(
+        &block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/keep.md", &page("keep", 1));
+    write(&world, "jobs/old.md", &page("old", 1));
+    world.apply_ok().await;
+    std::fs::remove_file(world.dir.join("jobs/old.md")).unwrap();
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let closed = issues_in(&world, "acme/roadmap", "closed").await;
+    assert_eq!(closed.len(), 1, "{out}");
+    let iid = closed[0]["iid"].as_u64().unwrap();
+    // A person reopens it: the run leaves a reopened issue alone (no `enforce`).
+    world
+        .api(
+            reqwest::Method::PUT,
+            &format!("/projects/acme%2Froadmap/issues/{iid}"),
+            &[("state_event", "reopen")],
+        )
+        .await;
+    write(&world, "jobs/new.md", &page("new", 1));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 0, "nothing refused, nothing held:\n{out}\n{err}");
+    assert!(!out.contains("held"), "{out}");
+    assert_eq!(open_count(&world, "acme/roadmap").await, 3, "{out}");
+}
