@@ -195,6 +195,18 @@ struct Listed {
 /// read only when `sources` does not remember their blob; texts read are left in
 /// `sources` for the page stage.
 pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> Expansion {
+    expand_with(config, gitlab, sources, false).await
+}
+
+/// [`expand`], where a block whose listing was read without error and holds no file it
+/// matches is complete when `empty_is_complete` (`--allow-removed-pages`: retiring a
+/// block closes its pages' issues), and incomplete, a problem, otherwise.
+pub async fn expand_with(
+    config: &Config,
+    gitlab: &Gitlab,
+    sources: &SourceCache,
+    empty_is_complete: bool,
+) -> Expansion {
     let mut expansion = Expansion {
         config: config.clone(),
         problems: Vec::new(),
@@ -237,9 +249,10 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
         };
         let files = match listed {
             // No file at all is more often a listing cut short (an empty answer, a
-            // checkout that failed) than a handbook emptied: never every page removed.
-            Ok(files) if files.is_empty() => Err(
-                "the listing holds no file the block matches: taken as incomplete, so no page of the block is looked for as removed (remove the block to retire it)"
+            // checkout that failed) than a handbook emptied: never every page removed,
+            // unless the run allows removed pages (how a block is retired).
+            Ok(files) if files.is_empty() && !empty_is_complete => Err(
+                "the listing holds no file the block matches: taken as incomplete, so no page of the block is looked for as removed (to retire the block, run `apply --allow-removed-pages` with its files gone, which closes its pages' issues, then remove the block)"
                     .to_owned(),
             ),
             listed => listed,

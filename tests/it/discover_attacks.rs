@@ -450,9 +450,11 @@ async fn a_tree_listed_by_offset_pages_is_read_to_its_end_and_no_page_looks_remo
 }
 
 /// Finding 6, too: a listing that holds no file at all (an answer cut to `[]`, a checkout
-/// that failed) made every page look removed, and `--allow-removed-pages` closed them all.
+/// that failed) made every page look removed. A plain run takes it as incomplete and
+/// closes nothing; only `--allow-removed-pages` takes it as the block retired (review 5:
+/// refusing it there too left no way to retire a block but orphaning its issues).
 #[tokio::test]
-async fn finding_6_an_empty_listing_is_taken_as_incomplete_and_closes_nothing() {
+async fn finding_6_an_empty_listing_closes_nothing_unless_removed_pages_are_allowed() {
     let world = World::with_sandbox(
         &block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
         "",
@@ -466,13 +468,21 @@ async fn finding_6_an_empty_listing_is_taken_as_incomplete_and_closes_nothing() 
     for role in ["backend", "frontend"] {
         std::fs::remove_file(world.dir.join(format!("jobs/{role}.md"))).unwrap();
     }
-    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    let (code, out, err) = world.run(&["apply"]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         out.contains("discover:jobs") && out.contains("no file the block matches"),
         "{out}"
     );
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
+    // Retiring the block: its pages' issues closed, naming them.
+    let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("page backend") && out.contains("page frontend"),
+        "{out}"
+    );
+    assert_eq!(open_count(&world, "acme/roadmap").await, 0, "{out}");
 }
 
 /// Finding 7: a file that is a configured page and also found by two blocks had every
