@@ -147,7 +147,8 @@ impl Template {
 
     /// True when some page could get `text` from this template: its literal parts as
     /// written (ASCII case ignored, as GitLab ignores it in project paths), each
-    /// placeholder standing for at least one character of any kind. What vanished-page
+    /// placeholder standing for any text, none included (`{dir}` of a file at the root
+    /// is empty, a front matter value may be). What vanished-page
     /// detection asks of a project found elsewhere: a project the block cannot name is
     /// never one of its pages'.
     pub fn could_give(&self, text: &str) -> bool {
@@ -161,9 +162,8 @@ impl Template {
                 }
                 Some((Part::Var(_), rest)) => text
                     .char_indices()
-                    .skip(1)
                     .map(|(i, _)| i)
-                    .chain((!text.is_empty()).then_some(text.len()))
+                    .chain(std::iter::once(text.len()))
                     .any(|end| from(rest, &text[end..])),
             }
         }
@@ -579,14 +579,18 @@ mod tests {
         let dir = t("roadmaps/{dir}");
         assert!(dir.could_give("roadmaps/engineering"));
         assert!(dir.could_give("Roadmaps/eng/sub"), "case and subgroups");
-        assert!(!dir.could_give("roadmaps/"));
         assert!(!dir.could_give("teamb/roadmap"));
         assert!(!dir.could_give("stranger/roadmaps/x"));
         let fixed = t("acme/roadmap");
         assert!(fixed.could_give("acme/roadmap") && !fixed.could_give("acme/roadmap2"));
         let both = t("{front_matter.group|acme}/roadmap-{name}");
         assert!(both.could_give("x/y/roadmap-z"));
-        assert!(!both.could_give("x/roadmap-") && !both.could_give("x/other-z"));
+        assert!(!both.could_give("x/other-z"));
+        // A placeholder may give nothing: a file at the root has no `{dir}`, a front
+        // matter value may be empty.
+        assert!(t("roadmaps/team{dir}").could_give("roadmaps/team"));
+        assert!(t("{front_matter.group|acme}roadmap").could_give("ROADMAP"));
+        assert!(both.could_give("x/roadmap-"));
         assert!(t("{front_matter.project|acme/roadmap}").could_give("any/where"));
     }
 
