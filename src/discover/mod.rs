@@ -296,9 +296,18 @@ pub async fn expand_with(
     }
     // An id two files give is neither's: the first in path order would take the other's
     // issues over (closing those its text lacks, or moving the page to its project).
-    let mut givers: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
-    for f in &found {
-        givers.entry(f.page.id.as_str()).or_default().push(f);
+    // One file found twice (two blocks, one id template) is one file: synced once below.
+    let base = config.path.parent().unwrap_or(std::path::Path::new("."));
+    let keys: Vec<String> = found
+        .iter()
+        .map(|f| {
+            SourceSpec::parse(&f.source, base)
+                .map_or_else(|_| f.source.clone(), |spec| source_key(&spec))
+        })
+        .collect();
+    let mut givers: BTreeMap<&str, Vec<(&Found, &str)>> = BTreeMap::new();
+    for (f, key) in found.iter().zip(&keys) {
+        givers.entry(f.page.id.as_str()).or_default().push((f, key));
     }
     let configured: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
     // The file each page reads, resolved: a file a configured page or an earlier block
@@ -308,14 +317,14 @@ pub async fn expand_with(
         .iter()
         .map(|p| (source_key(&config.source(p)), p.id.clone()))
         .collect();
-    let base = config.path.parent().unwrap_or(std::path::Path::new("."));
     let mut refused: Vec<(usize, Problem)> = Vec::new();
     for (i, f) in found.iter().enumerate() {
         let block = &config.discover[f.block];
+        let key = &keys[i];
         let others: Vec<String> = givers[f.page.id.as_str()]
             .iter()
-            .filter(|o| !std::ptr::eq(**o, f))
-            .map(|o| {
+            .filter(|(_, other)| other != key)
+            .map(|(o, _)| {
                 let other = &config.discover[o.block].name;
                 if *other == block.name {
                     format!("`{}`", o.path)
@@ -337,14 +346,12 @@ pub async fn expand_with(
                 f.page.id
             )
         } else {
-            let key = SourceSpec::parse(&f.source, base)
-                .map_or_else(|_| f.source.clone(), |spec| source_key(&spec));
-            match read_by.get(&key) {
+            match read_by.get(key) {
                 Some(page) => format!(
                     "this file is already page `{page}` (a configured page, or an earlier block's): it is synced once, as that page; exclude it from one of them"
                 ),
                 None => {
-                    read_by.insert(key, f.page.id.clone());
+                    read_by.insert(key.clone(), f.page.id.clone());
                     continue;
                 }
             }

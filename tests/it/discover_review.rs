@@ -237,3 +237,23 @@ async fn a_vanished_page_that_writes_nothing_holds_no_new_page() {
     assert!(!out.contains("held"), "{out}");
     assert_eq!(open_count(&world, "acme/roadmap").await, 3, "{out}");
 }
+
+/// Review 9: a file two blocks find with the same id template gives one id twice, and
+/// the id clash was checked before the same-file check: neither block synced it. One
+/// file is one page: synced once, by the first block; the other's copy is named.
+#[tokio::test]
+async fn a_file_two_blocks_find_with_one_id_template_is_synced_once() {
+    let blocks = format!(
+        "{}\n{}",
+        block("jobs", "jobs", "{name}", "acme/roadmap", "sytses"),
+        block("roles", ".", "{name}", "acme/roadmap", "sytses")
+            .replace("[\"**/*.md\"]", "[\"jobs/*.md\"]"),
+    );
+    let world = World::with_sandbox(&blocks, "", |c| *c = sandbox_config()).await;
+    write(&world, "jobs/backend.md", &page("backend", 2));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert_eq!(code, 1, "the second copy is named:\n{out}\n{err}");
+    assert!(out.contains("already page `backend`"), "{out}");
+    assert!(!out.contains("also given by"), "{out}");
+    assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
+}
