@@ -178,6 +178,14 @@ impl Template {
         })
     }
 
+    /// True when the template takes text from the file's path (`{path}`, `{dir}`,
+    /// `{stem}`, `{name}`, `{slug}`).
+    pub fn uses_path(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(var) if !matches!(var, Var::FrontMatter(..))))
+    }
+
     /// True when the template reads the page's front matter.
     pub fn uses_front_matter(&self) -> bool {
         self.parts
@@ -498,7 +506,9 @@ impl Rules {
         Ok(DiscoveredPage {
             id,
             project,
-            owner_from_page: t.owner.reads_page(facts),
+            // A file name is page text as much as its front matter: whoever adds
+            // `jobs/alice.md` chooses `{stem}` as surely as `owner: alice`.
+            owner_from_page: t.owner.reads_page(facts) || t.owner.uses_path(),
             owner,
             url,
             page_label,
@@ -697,6 +707,13 @@ mod tests {
         };
         assert_eq!(fallback.owner, "sytses");
         assert!(!fallback.owner_from_page, "the fallback is configuration");
+        let mut by_name = rules(None, None, "acme/roadmap");
+        by_name.templates.owner = t("{stem}");
+        let Verdict::Page(named) = by_name.judge("jobs/alice.md", Some("# Alice\n")) else {
+            panic!("a page")
+        };
+        assert_eq!(named.owner, "alice");
+        assert!(named.owner_from_page, "a file name is page text too");
         assert!(matches!(
             r.judge("sales/x.md", Some("## Requirements\n- a\n")),
             Verdict::NotQualified(_)

@@ -445,7 +445,11 @@ fn page_settings(
             label: block.label(),
             path: path.to_owned(),
             project_template: block.project.clone(),
-            owner_from_page: page.owner_from_page,
+            // Also from the block's template: a verdict remembered by blob from before a
+            // path-given owner counted as page text says otherwise.
+            owner_from_page: page.owner_from_page
+                || handbook_sync_core::discover::Template::parse(&block.owner)
+                    .map_or(true, |t| t.uses_path()),
             blob,
         }),
     }

@@ -257,3 +257,40 @@ async fn a_file_two_blocks_find_with_one_id_template_is_synced_once() {
     assert!(!out.contains("also given by"), "{out}");
     assert_eq!(open_count(&world, "acme/roadmap").await, 2, "{out}");
 }
+
+/// Review 10: an owner the file's name gives (`owner = "{stem}"`) is page text as much
+/// as one its front matter names: whoever adds `jobs/stranger.md` chooses it. Assigned
+/// only when a member of the project.
+#[tokio::test]
+async fn an_owner_a_file_name_gives_is_assigned_only_when_a_member() {
+    let world = World::with_sandbox(
+        &block("jobs", "jobs", "{name}", "acme/roadmap", "{stem}"),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/stranger.md", &page("stranger", 1));
+    write(&world, "jobs/drew.md", &page("drew", 1));
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let mut assigned: Vec<String> = world
+        .issues("acme/roadmap")
+        .await
+        .iter()
+        .map(|i| {
+            let who: Vec<&str> = i["assignees"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["username"].as_str().unwrap())
+                .collect();
+            format!("{}: {}", i["title"].as_str().unwrap(), who.join(","))
+        })
+        .collect();
+    assigned.sort();
+    assert_eq!(
+        assigned,
+        ["drew duty 1: drew", "stranger duty 1: "],
+        "{out}\n{err}"
+    );
+}
