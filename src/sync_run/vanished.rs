@@ -115,7 +115,7 @@ pub(super) async fn add_vanished(
         if block
             .one_project
             .as_ref()
-            .is_some_and(|p| projects.contains_key(p))
+            .is_some_and(|p| projects.keys().any(|k| k.eq_ignore_ascii_case(p)))
         {
             continue;
         }
@@ -313,7 +313,9 @@ async fn elsewhere(
             Ok(listed) => found.extend(
                 listed
                     .into_iter()
-                    .filter(|f| !known.contains(f.project.as_str()))
+                    // GitLab's own spelling of a path the configuration wrote in
+                    // another case is the same project.
+                    .filter(|f| !known.iter().any(|k| k.eq_ignore_ascii_case(&f.project)))
                     // Another configuration's block of the same name (another team, the
                     // same bot) writes to projects ours cannot name: theirs are never
                     // our pages.

@@ -294,3 +294,44 @@ async fn an_owner_a_file_name_gives_is_assigned_only_when_a_member() {
         "{out}\n{err}"
     );
 }
+
+/// Review 10, too: the projects the run read were compared with the paths GitLab
+/// reports across projects case and all, so a project the configuration writes
+/// `Acme/Roadmap` (GitLab ignores the case) looked unread, and a page gone from it was
+/// found there twice, planned twice.
+#[tokio::test]
+async fn a_project_written_in_another_case_is_the_project_read() {
+    let world = World::with_sandbox(
+        &block(
+            "jobs",
+            "jobs",
+            "{name}",
+            "{front_matter.roadmap|Acme/Roadmap}",
+            "sytses",
+        ),
+        "",
+        |c| *c = sandbox_config(),
+    )
+    .await;
+    write(&world, "jobs/keep.md", &page("keep", 1));
+    write(&world, "jobs/gone.md", &page("gone", 1));
+    write(
+        &world,
+        "jobs/design.md",
+        &format!("---\nroadmap: roadmaps/design\n---\n{}", page("design", 1)),
+    );
+    world.apply_ok().await;
+    std::fs::remove_file(world.dir.join("jobs/gone.md")).unwrap();
+    // Gone from a project no page writes to now: the block's issues are listed across
+    // projects, its own project's among them, in GitLab's spelling.
+    std::fs::remove_file(world.dir.join("jobs/design.md")).unwrap();
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    let gone: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("page gone "))
+        .collect();
+    assert_eq!(gone.len(), 1, "planned once:\n{out}");
+    assert_eq!(out.matches("gone duty 1").count(), 1, "closed once:\n{out}");
+    assert!(out.contains("page design → roadmaps/design"), "{out}");
+}
