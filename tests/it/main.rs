@@ -10,6 +10,7 @@ mod as_user;
 mod common;
 
 mod attacks;
+mod attacks_block;
 mod cache;
 mod cli_docs;
 mod cli_parse;
