@@ -98,7 +98,7 @@ struct IssueEntry {
     /// Sorted.
     labels: Vec<String>,
     /// Hash of what the planner reads of the description: the managed block's hash, the
-    /// marker, and the markers of a pasted description (people's text around the block
+    /// marker, the markers of a pasted description and a damaged block's remains (people's text around the block
     /// is never compared, so not cached).
     block: String,
 }
@@ -117,8 +117,13 @@ impl IssueEntry {
             assignees: issue.assignees.clone(),
             labels,
             block: hash(
-                &serde_json::to_string(&(&issue.block_hash, &issue.marker, &issue.pasted))
-                    .expect("a marker serializes"),
+                &serde_json::to_string(&(
+                    &issue.block_hash,
+                    &issue.marker,
+                    &issue.pasted,
+                    &issue.damaged,
+                ))
+                .expect("a marker serializes"),
             ),
         }
     }

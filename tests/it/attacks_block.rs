@@ -66,3 +66,109 @@ async fn a_command_after_an_html_comment_or_autolink_line_is_text() {
     }
     second_apply_writes_nothing(&world).await;
 }
+
+/// Sets issue `iid`'s description, as a person in the web UI.
+async fn set_description(world: &World, iid: u64, text: &str) {
+    world
+        .api(
+            reqwest::Method::PUT,
+            &format!("/projects/acme%2Froadmap/issues/{iid}"),
+            &[("description", text)],
+        )
+        .await;
+}
+
+/// The iid of the issue titled `title`.
+fn iid_of(issues: &[Value], title: &str) -> u64 {
+    titled(issues, title)["iid"].as_u64().unwrap()
+}
+
+const THREE: &str = "# PM\n\n## Goals\n\n- Alpha task\n- Beta task\n- Gamma task\n";
+
+/// A three-item page, applied once: its issues by title.
+async fn three_items(extra_toml: &str) -> (World, Vec<Value>) {
+    let world = World::new(&page_toml("pm", "pm.md", PROJECT), extra_toml).await;
+    world.write_page("pm.md", THREE);
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    assert_eq!(issues.len(), 3, "{issues:#?}");
+    (world, issues)
+}
+
+/// `apply` changes no issue and creates none; its output.
+async fn apply_changes_nothing(world: &World, before: &[Value]) -> String {
+    let (code, out, err) = world.run(&["apply"]).await;
+    assert!(code == 0 || code == 2, "apply: {code}\n{out}\n{err}");
+    assert_eq!(
+        world.issues(PROJECT).await,
+        before,
+        "the issues changed:\n{out}"
+    );
+    out
+}
+
+/// F3: a person replaces Alpha's description with Beta's (one marker, Beta's). Before,
+/// Beta's issue, which nobody touched, was closed as a "duplicate" of Alpha's, a new
+/// issue was created for Alpha, and with `enforce` Alpha's issue was retitled Beta. Now
+/// the issue whose title and block are its marker's keeps the key, and the other is
+/// reported, with nothing closed, created or written, with or without `enforce`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_description_replaced_by_another_issues_moves_no_identity() {
+    for extra in ["", "[sync]\nenforce = true\n"] {
+        let (world, issues) = three_items(extra).await;
+        let (alpha, beta) = (iid_of(&issues, "Alpha task"), iid_of(&issues, "Beta task"));
+        let beta_description = titled(&issues, "Beta task")["description"]
+            .as_str()
+            .unwrap();
+        set_description(
+            &world,
+            alpha,
+            &format!("Merged notes from #{beta}:\n{beta_description}"),
+        )
+        .await;
+        let before = world.issues(PROJECT).await;
+        for _ in 0..2 {
+            let out = apply_changes_nothing(&world, &before).await;
+            assert!(
+                out.contains(&format!("#{alpha}")) && out.contains("not created"),
+                "reported:\n{out}"
+            );
+        }
+    }
+}
+
+/// F2: a person damages one issue's block in the web UI: deletes its end line, its begin
+/// line, or breaks its marker's JSON. Before, the next `apply` created a second issue for
+/// the item (one create of three: no guard), and both stayed open for good. Now the issue
+/// is reported as damaged and nothing is created for its item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_block_is_reported_and_its_item_gets_no_second_issue() {
+    type Damage = fn(&str) -> String;
+    let damages: [(&str, Damage); 3] = [
+        ("end line", |d| {
+            d.replace("<!-- handbook-sync:end -->", "") + "\nmy notes"
+        }),
+        ("begin line", |d| {
+            d.replace("<!-- handbook-sync:begin -->\n", "my notes\n")
+        }),
+        ("marker JSON", |d| d.replace("\"v\":1,", "\"v\":1,,")),
+    ];
+    for (what, damage) in damages {
+        let (world, issues) = three_items("").await;
+        let alpha = iid_of(&issues, "Alpha task");
+        let text = damage(
+            titled(&issues, "Alpha task")["description"]
+                .as_str()
+                .unwrap(),
+        );
+        set_description(&world, alpha, &text).await;
+        let before = world.issues(PROJECT).await;
+        for _ in 0..2 {
+            let out = apply_changes_nothing(&world, &before).await;
+            assert!(
+                out.contains("not created") && out.contains(&format!("#{alpha}")),
+                "{what}: reported:\n{out}"
+            );
+        }
+    }
+}

@@ -31,6 +31,13 @@ impl Managed<'_> {
     pub fn is_open(&self) -> bool {
         self.issue.state == IssueState::Opened
     }
+
+    /// Its title and block are the ones its marker records: nobody changed them since the
+    /// last sync. Of two issues with one key, one that is not intact may hold the other's
+    /// description, pasted over its own.
+    pub fn is_intact(&self) -> bool {
+        self.issue.title == self.marker.title && self.block_hash == self.marker.block
+    }
 }
 
 /// The issues of `page` among `observed`: those with the managed label (exactly: GitLab
@@ -108,13 +115,19 @@ pub(super) fn held_identities<'a>(
 pub(super) struct Deduplicated<'m, 'a> {
     /// The issue each key keeps, in key order.
     pub winners: Vec<&'m Managed<'a>>,
-    /// Open issues with the key of an older issue, each with the iid of the one kept.
+    /// Open, intact issues with the key of another issue, each with the iid of the one
+    /// kept: copies (two runs, a create whose answer was lost), closed.
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
+    /// Open issues with the key of another issue whose title or block is not what their
+    /// marker records, each with the iid of the one kept: most likely a description
+    /// pasted over another issue's own. Reported, never closed nor written.
+    pub claims: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open issue (else the oldest closed one); the other open
-/// issues with that key are duplicates. Closed repeats are left alone: closing them
-/// again would change nothing.
+/// Keeps per key the oldest open intact issue (else the oldest open one, else the oldest
+/// closed one); the other open issues with that key are duplicates when intact, claims
+/// otherwise: an issue whose title and block are its marker's is never closed for one
+/// whose are not. Closed repeats are left alone: closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -122,20 +135,24 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     }
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
+    let mut claims = Vec::new();
     for group in by_key.values_mut() {
-        group.sort_by_key(|m| (!m.is_open(), m.issue.iid));
+        group.sort_by_key(|m| (!m.is_open(), !m.is_intact(), m.issue.iid));
         let winner = group[0];
         winners.push(winner);
-        duplicates.extend(
-            group[1..]
-                .iter()
-                .filter(|dup| dup.is_open())
-                .map(|dup| (*dup, winner.issue.iid)),
-        );
+        for other in group[1..].iter().filter(|m| m.is_open()) {
+            let list = if other.is_intact() {
+                &mut duplicates
+            } else {
+                &mut claims
+            };
+            list.push((*other, winner.issue.iid));
+        }
     }
     Deduplicated {
         winners,
         duplicates,
+        claims,
     }
 }
 

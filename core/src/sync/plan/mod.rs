@@ -10,6 +10,7 @@ mod adopt;
 mod guard;
 mod matching;
 mod merge;
+mod withheld;
 mod write;
 
 use std::collections::BTreeSet;
@@ -54,6 +55,19 @@ pub struct ObservedIssue {
     /// issue is its identity: it is reported and left alone, and the items it names get
     /// no other issue while it holds them (see [`plan_page`]).
     pub pasted: Vec<Marker>,
+    /// What is left of a managed block a person damaged (a begin or end line deleted, the
+    /// marker's JSON broken): the issue is not managed, but it is reported, and the item
+    /// it names gets no second issue while it is ([`withheld`]). `None` when the block is
+    /// whole, absent, or pasted twice.
+    pub damaged: Option<Damaged>,
+}
+
+/// The remains of a damaged managed block ([`ObservedIssue::damaged`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damaged {
+    /// The description's one readable marker, outside any whole block; `None` when no
+    /// marker is readable.
+    pub marker: Option<Marker>,
 }
 
 impl ObservedIssue {
@@ -69,6 +83,13 @@ impl ObservedIssue {
     ) -> Self {
         let parsed = marker::parse(description);
         let mut pasted = marker::markers(description);
+        let damaged = match (&parsed, pasted.len()) {
+            (Some(p), 0) if p.marker.is_none() => Some(Damaged { marker: None }),
+            (None, 1) => Some(Damaged {
+                marker: pasted.pop(),
+            }),
+            _ => None,
+        };
         if pasted.len() < 2 {
             pasted.clear();
         }
@@ -81,6 +102,7 @@ impl ObservedIssue {
             block_hash: parsed.as_ref().map(|p| marker::hash(&p.block)),
             marker: parsed.and_then(|p| p.marker).filter(|_| pasted.is_empty()),
             pasted,
+            damaged,
         }
     }
 }
@@ -307,6 +329,8 @@ pub fn plan_page(
             .iter()
             .map(|issue| actions::pasted_report(spec, issue)),
     );
+    let claimants = withheld::claimants(spec, settings, observed, &deduplicated.claims);
+    withheld::withhold(spec, &mut actions, &claimants);
     let exempt: BTreeSet<u64> = deduplicated
         .duplicates
         .iter()
