@@ -172,3 +172,48 @@ async fn a_damaged_block_is_reported_and_its_item_gets_no_second_issue() {
         }
     }
 }
+
+/// F4: a source URL with an upper-case scheme or a leading space was taken for a file
+/// name, and `cannot read page …` printed its password and `sig` in the plan (text, JSON,
+/// the merge request note); a malformed `gitlab://` source printed its `private_token` in
+/// the configuration error. Now the scheme is read without case after trimming, any other
+/// `scheme://` is refused as a configuration error, and every message with a source or
+/// path passes the redaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_url_in_any_case_or_shape_prints_no_credential() {
+    // Loopback, nothing listening: the read fails and its message names the source.
+    let port = common::free_port();
+    let secrets = ["hunter2", "SECRET1", "SECRET2"];
+    for (source, expected) in [
+        (
+            format!("HTTPS://alice:hunter2@127.0.0.1:{port}/pm.md?sig=SECRET1"),
+            1,
+        ),
+        (
+            format!(" https://alice:hunter2@127.0.0.1:{port}/pm.md?sig=SECRET1"),
+            1,
+        ),
+        ("gitlab://onlygroup?private_token=SECRET2".to_owned(), 3),
+        (
+            format!("ftp://alice:hunter2@127.0.0.1:{port}/pm.md?sig=SECRET1"),
+            3,
+        ),
+    ] {
+        let mut world = World::new(&page_toml("pm", &source, PROJECT), "").await;
+        world.env("RUST_LOG", "trace");
+        for format in ["text", "json", "markdown"] {
+            let (code, out, err) = world.run(&["plan", "--format", format]).await;
+            assert_eq!(code, expected, "{source:?} {format}:\n{out}\n{err}");
+            assert!(
+                out.contains("REDACTED") || err.contains("REDACTED"),
+                "{source:?} {format}: the source is named, redacted:\n{out}\n{err}"
+            );
+            for secret in secrets {
+                assert!(
+                    !out.contains(secret) && !err.contains(secret),
+                    "{secret} printed for {source:?} {format}:\n{out}\n{err}"
+                );
+            }
+        }
+    }
+}
