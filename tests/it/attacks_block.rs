@@ -217,3 +217,33 @@ async fn a_source_url_in_any_case_or_shape_prints_no_credential() {
         }
     }
 }
+
+/// F6: a person's note above the block mentions `` `<!-- handbook-sync:begin -->` ``.
+/// Before, the block started there: false drift on every run, and the next handbook
+/// change cut the person's sentence, the rest only in a conflict note. Now the block
+/// starts at the begin line that ends its line: no drift, and a handbook change leaves
+/// the note whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_mentioning_the_begin_line_above_the_block_stays_whole() {
+    let world = World::new(&page_toml("pm", "pm.md", PROJECT), "").await;
+    world.write_page("pm.md", "# PM\n\n## Goals\n\n- Gamma task\n");
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    let iid = iid_of(&issues, "Gamma task");
+    let note = "Person note: do not edit below the `<!-- handbook-sync:begin -->` line, thanks.\nSecond person line.\n\n";
+    let description = titled(&issues, "Gamma task")["description"]
+        .as_str()
+        .unwrap();
+    set_description(&world, iid, &format!("{note}{description}")).await;
+    let (code, out, err) = world.run(&["plan"]).await;
+    assert_eq!(code, 0, "no drift:\n{out}\n{err}");
+    world.write_page("pm.md", "# PM\n\n## Goals\n\n- Gamma task reworded a bit\n");
+    world.apply_ok().await;
+    let issues = world.issues(PROJECT).await;
+    let issue = titled(&issues, "Gamma task reworded a bit");
+    assert!(
+        issue["description"].as_str().unwrap().starts_with(note),
+        "{issue:#}"
+    );
+    second_apply_writes_nothing(&world).await;
+}
