@@ -247,3 +247,29 @@ async fn a_note_mentioning_the_begin_line_above_the_block_stays_whole() {
     );
     second_apply_writes_nothing(&world).await;
 }
+
+/// F8: `page_label_prefix = "hb-"` and `section_label_prefix = "hb-s-"` were accepted:
+/// the section label of `x` is the page label of a page `s-x`, a clash found only by a
+/// false refusal later. Now a prefix that starts with another is a configuration error
+/// naming both keys (exit 3), before anything is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_prefix_that_starts_with_another_is_a_configuration_error() {
+    let world = World::new(&page_toml("pm", "pm.md", PROJECT), "").await;
+    world.write_page("pm.md", "# PM\n\n## Goals\n\n- Alpha task\n");
+    for sync in [
+        "page_label_prefix = \"hb-\"\nsection_label_prefix = \"hb-s-\"",
+        "page_label_prefix = \"hb-page-\"\nsection_label_prefix = \"hb-\"",
+    ] {
+        world.write_config(
+            &page_toml("pm", "pm.md", PROJECT),
+            &format!("[sync]\n{sync}\n"),
+        );
+        world.reset_stats().await;
+        let (code, out, err) = world.run(&["apply"]).await;
+        assert_eq!(code, 3, "{sync}\n{out}\n{err}");
+        for key in ["sync.page_label_prefix", "sync.section_label_prefix"] {
+            assert!(err.contains(key), "{sync}: {key} not named in\n{err}");
+        }
+        assert_eq!(world.stats().await["writes"], 0);
+    }
+}
