@@ -1,11 +1,18 @@
 # Multi-stage: build with the Rust toolchain, run on a minimal Debian with CA certificates
-# as a non-root user. Build: docker build -t handbook-sync .
+# as a non-root user. For users with a registry to pull from; without one, build the
+# image from a binary with deploy/image/build (Containerfile). Build:
+#   docker build --build-arg HANDBOOK_SYNC_COMMIT="$(git rev-parse HEAD)" -t handbook-sync .
 FROM rust:1.95-slim-bookworm AS build
+# The commit --version names (.dockerignore leaves .git out of the context).
+ARG HANDBOOK_SYNC_COMMIT=""
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin handbook-sync
 
 FROM debian:bookworm-slim
+LABEL org.opencontainers.image.title="handbook-sync" \
+      org.opencontainers.image.description="Keeps GitLab issues equal to a Markdown handbook" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates=20230311* \
     && rm -rf /var/lib/apt/lists/* \

@@ -25,7 +25,7 @@ use crate::sync_run::{self, RunError, RunOptions};
 /// The token comes from `GITLAB_TOKEN`, else the file in `gitlab.token_file`, else
 /// systemd's `$CREDENTIALS_DIRECTORY/gitlab-token`; it is never printed.
 #[derive(Debug, Parser)]
-#[command(name = "handbook-sync", version, propagate_version = true)]
+#[command(name = "handbook-sync", version = crate::build_info::LONG_VERSION, propagate_version = true)]
 #[command(after_help = Exit::help_text(&Exit::ALL))]
 pub struct Cli {
     /// Log line format (logs go to stderr; `RUST_LOG` sets the level).
@@ -170,6 +170,11 @@ pub struct SyncArgs {
     /// project holds issues of the page that handbook-sync no longer recognises.
     #[arg(long)]
     pub allow_mass_create: bool,
+    /// Let a plan close the open issues of pages that left a `[[discover]]` block
+    /// (deleted, renamed to another id, no longer qualifying); without it such a page is
+    /// refused (exit 4) and nothing of it is closed.
+    #[arg(long)]
+    pub allow_removed_pages: bool,
     /// Take over open issues people made whose title is exactly an item's, instead of
     /// creating a second one: the managed block goes below their description (every page;
     /// one page: `adopt = true` in its `[[pages]]`).
@@ -322,6 +327,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
         pages: args.pages.clone(),
         allow_mass_close: args.allow_mass_close,
         allow_mass_create: args.allow_mass_create,
+        allow_removed_pages: args.allow_removed_pages,
         adopt: args.adopt,
         today: chrono::Utc::now().date_naive().to_string(),
         cache: None,
@@ -391,6 +397,7 @@ fn sync_command(args: &SyncArgs, apply: bool) -> anyhow::Result<ExitCode> {
             update = plan.summary.update,
             close = plan.summary.close,
             reopen = plan.summary.reopen,
+            adopt = plan.summary.adopt,
             drift = plan.summary.drift,
             unchanged = plan.summary.unchanged,
             failed = plan.failures(),

@@ -378,10 +378,11 @@ pub struct PageSettings {
     pub project: String,
     /// GitLab username responsible for the page's active items.
     pub owner: String,
-    /// Only items under these headings.
-    #[serde(default)]
+    /// Only items under headings (at any depth above them) matching these patterns
+    /// (`sections`, or its older name `include_sections`).
+    #[serde(default, alias = "sections")]
     pub include_sections: Vec<String>,
-    /// Never items under these headings.
+    /// Never items under headings matching these patterns.
     #[serde(default)]
     pub exclude_sections: Vec<String>,
     /// Keep a board `Handbook: <page title>` with one list per section.
@@ -391,6 +392,141 @@ pub struct PageSettings {
     /// (as `--adopt` does for every page).
     #[serde(default)]
     pub adopt: bool,
+    /// The page label when not `sync.page_label_prefix` + id (a `[[discover]]` template).
+    #[serde(skip)]
+    pub page_label: Option<String>,
+    /// Set on pages a `[[discover]]` block found; `None` on configured pages.
+    #[serde(skip)]
+    pub discovered: Option<crate::config::Discovered>,
+}
+
+/// Where a discovered page came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The `[[discover]]` block's name.
+    pub block: String,
+    /// The block's label, which every issue of its pages carries.
+    pub label: String,
+    /// The file's path below the block's root.
+    pub path: String,
+    /// The block's project template, for messages about the project.
+    pub project_template: String,
+    /// The file's blob id, for a page in a GitLab repository: the same blob is the
+    /// same text, so a page whose blob is remembered is not read again.
+    pub blob: Option<String>,
+}
+
+impl PageSettings {
+    /// The page's label as GitLab stores it: the discovered page's own, else
+    /// `sync.page_label_prefix` + id.
+    pub fn page_label(&self, sync: &SyncSettings) -> String {
+        handbook_sync_core::sync::desired::label_name(&match &self.page_label {
+            Some(label) => label.clone(),
+            None => format!("{}{}", sync.page_label_prefix, self.id),
+        })
+    }
+}
+
+/// One `[[discover]]` block: pages found by pattern in a directory or repository tree
+/// at the start of every run (see `crate::discover`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverSettings {
+    /// The block's stable name (its label, messages).
+    pub name: String,
+    /// A directory (relative to the configuration file) or
+    /// `gitlab://GROUP/PROJECT/-/DIR?ref=main`.
+    pub source: String,
+    /// Path patterns below the source, `**/*.md` by default.
+    #[serde(default = "default_discover_include")]
+    pub include: Vec<String>,
+    /// Path patterns left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Only files whose front matter has this key.
+    #[serde(default)]
+    pub require_front_matter: Option<String>,
+    /// Only files with a heading matching this pattern.
+    #[serde(default)]
+    pub require_heading: Option<String>,
+    /// The page id template.
+    #[serde(default = "default_discover_id")]
+    pub id: String,
+    /// The project template.
+    pub project: String,
+    /// The owner template.
+    pub owner: String,
+    /// The URL template.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The page label template (default: `sync.page_label_prefix` + id).
+    #[serde(default)]
+    pub page_label: Option<String>,
+    /// The label every issue of the block's pages carries (default
+    /// `handbook-discover::NAME`): how pages that vanished are found in the tracker.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// As `pages[].sections`.
+    #[serde(default, alias = "include_sections")]
+    pub sections: Vec<String>,
+    /// As `pages[].exclude_sections`.
+    #[serde(default)]
+    pub exclude_sections: Vec<String>,
+    /// As `pages[].board`.
+    #[serde(default = "default_true")]
+    pub board: bool,
+}
+
+fn default_discover_include() -> Vec<String> {
+    vec!["**/*.md".to_owned()]
+}
+
+fn default_discover_id() -> String {
+    "{slug}".to_owned()
+}
+
+impl DiscoverSettings {
+    /// The label of the block's issues, as GitLab stores it.
+    pub fn label(&self) -> String {
+        handbook_sync_core::sync::desired::label_name(
+            self.label
+                .as_deref()
+                .unwrap_or(&format!("handbook-discover::{}", self.name)),
+        )
+    }
+
+    /// The block's rules, compiled; the error names the key.
+    pub fn rules(&self) -> Result<handbook_sync_core::discover::Rules, String> {
+        use handbook_sync_core::discover::{
+            PathPatterns, Qualification, Rules, Template, Templates,
+        };
+        let template = |key: &str, text: &str| {
+            Template::parse(text).map_err(|e| format!("discover `{}`.{key}: {e}", self.name))
+        };
+        let optional = |key: &str, text: &Option<String>| {
+            text.as_deref().map(|t| template(key, t)).transpose()
+        };
+        Ok(Rules {
+            paths: PathPatterns::new(&self.include, &self.exclude)
+                .map_err(|e| format!("discover `{}`.include/exclude: {e}", self.name))?,
+            qualification: Qualification {
+                front_matter_key: self.require_front_matter.clone(),
+                heading: self
+                    .require_heading
+                    .as_ref()
+                    .map(|h| crate::parse::HeadingPatterns::new(std::slice::from_ref(h)))
+                    .transpose()
+                    .map_err(|e| format!("discover `{}`.require_heading: {e}", self.name))?,
+            },
+            templates: Templates {
+                id: template("id", &self.id)?,
+                project: template("project", &self.project)?,
+                owner: template("owner", &self.owner)?,
+                url: optional("url", &self.url)?,
+                page_label: optional("page_label", &self.page_label)?,
+            },
+        })
+    }
 }
 
 fn default_true() -> bool {
@@ -430,6 +566,8 @@ struct RawConfig {
     people: BTreeMap<String, String>,
     #[serde(default)]
     pages: Vec<PageSettings>,
+    #[serde(default)]
+    discover: Vec<DiscoverSettings>,
 }
 
 /// A validated configuration. Its `Debug` shows no credential: URLs are redacted and
@@ -454,8 +592,11 @@ pub struct Config {
     pub schedule: crate::schedule::Schedule,
     /// Handbook name → GitLab username.
     pub people: BTreeMap<String, String>,
-    /// The pages, in configuration order.
+    /// The pages, in configuration order; after `crate::discover::expand`, the
+    /// discovered ones follow.
     pub pages: Vec<PageSettings>,
+    /// The `[[discover]]` blocks.
+    pub discover: Vec<DiscoverSettings>,
 }
 
 impl std::fmt::Debug for Config {
@@ -471,6 +612,7 @@ impl std::fmt::Debug for Config {
             .field("schedule", &self.schedule)
             .field("people", &self.people)
             .field("pages", &self.pages)
+            .field("discover", &self.discover)
             .finish()
     }
 }
@@ -583,6 +725,9 @@ impl Config {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
+                // Said, as the working directory's file wins over /etc's: a stray copy
+                // where a cron job starts must not be used unseen.
+                .inspect(|p| tracing::info!(config = %std::path::absolute(p).unwrap_or_else(|_| p.clone()).display(), "no --config given: using the configuration file found there"))
                 .ok_or_else(|| {
                     ConfigError::NotFound(
                         DEFAULT_PATHS
@@ -687,6 +832,16 @@ impl Config {
         for (i, page) in raw.pages.iter().enumerate() {
             Self::validate_page(i, page, base_dir, &mut ids)?;
         }
+        let mut names = std::collections::HashSet::new();
+        for block in &raw.discover {
+            Self::validate_discover(block, base_dir, &mut names)?;
+            if block.label() == raw.sync.lease_label {
+                return Err(format!(
+                    "discover `{}`.label is sync.lease_label: the block's label must be its own",
+                    block.name
+                ));
+            }
+        }
         placeholders::check(&raw.people, &raw.pages)?;
         Ok(Config {
             path,
@@ -699,7 +854,59 @@ impl Config {
             schedule,
             people: raw.people,
             pages: raw.pages,
+            discover: raw.discover,
         })
+    }
+
+    /// Checks a `[[discover]]` block; `names` collects the names seen so far.
+    fn validate_discover(
+        block: &DiscoverSettings,
+        base_dir: &Path,
+        names: &mut std::collections::HashSet<String>,
+    ) -> Result<(), String> {
+        let at = format!("discover `{}`", block.name);
+        handbook_sync_core::discover::check_page_id(&block.name)
+            .map_err(|e| format!("discover.name: the name {e}"))?;
+        if !names.insert(block.name.clone()) {
+            return Err(format!(
+                "{at}: the name is used by another [[discover]] block"
+            ));
+        }
+        match crate::source::SourceSpec::parse(&block.source, base_dir) {
+            Ok(crate::source::SourceSpec::Http(_)) => {
+                return Err(format!(
+                    "{at}.source: discovery lists a directory or a GitLab repository (gitlab://GROUP/PROJECT/-/DIR?ref=BRANCH), not an http(s) URL"
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("{at}.source: {e}")),
+        }
+        if block.include.is_empty() {
+            return Err(format!(
+                "{at}.include: give at least one pattern, e.g. \"**/*.md\""
+            ));
+        }
+        if block.label().is_empty() {
+            return Err(format!("{at}.label must not be empty"));
+        }
+        // As for `[[pages]]`: a copy of the example must not assign to whoever owns the
+        // placeholder's name.
+        for (key, template) in [("owner", &block.owner), ("project", &block.project)] {
+            if placeholders::USERNAMES.iter().any(|u| template.contains(u))
+                || template.contains(placeholders::GROUP)
+            {
+                return Err(format!(
+                    "{at}.{key} = \"{template}\" holds the example configuration's placeholder: set your own"
+                ));
+            }
+        }
+        for (key, patterns) in [
+            ("sections", &block.sections),
+            ("exclude_sections", &block.exclude_sections),
+        ] {
+            crate::parse::HeadingPatterns::new(patterns).map_err(|e| format!("{at}.{key}: {e}"))?;
+        }
+        block.rules().map(|_| ())
     }
 
     /// `sync.lease_label` is a label name no issue ever carries: none of handbook-sync's
@@ -710,6 +917,20 @@ impl Config {
             return Err(
                 "sync.lease_label must be a label name without commas or surrounding spaces".into(),
             );
+        }
+        // Every run reads the lease back by its title: one GitLab stores otherwise (HTML
+        // stripped, entities decoded) is never found, and one that is a number is taken
+        // for a label's id.
+        let stored = crate::sync::desired::label_name(lease);
+        if stored != lease {
+            return Err(format!(
+                "sync.lease_label `{lease}` is not kept as written by GitLab (it would store `{stored}`): leave out HTML, entities and repeated spaces"
+            ));
+        }
+        if lease.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "sync.lease_label `{lease}` is a number, which GitLab takes for a label's id"
+            ));
         }
         for (key, label) in [
             ("sync.managed_label", &sync.managed_label),
@@ -767,6 +988,12 @@ impl Config {
         }
         crate::source::SourceSpec::parse(&page.source, base_dir)
             .map_err(|e| format!("{at}.source: {e}"))?;
+        for (key, patterns) in [
+            ("sections", &page.include_sections),
+            ("exclude_sections", &page.exclude_sections),
+        ] {
+            crate::parse::HeadingPatterns::new(patterns).map_err(|e| format!("{at}.{key}: {e}"))?;
+        }
         if let Some(url) = &page.url {
             let shown = crate::redact::text(url);
             let parsed = Url::parse(url).map_err(|e| format!("{at}.url `{shown}`: {e}"))?;
@@ -829,6 +1056,16 @@ impl Config {
             .expect("sources are validated when the configuration loads")
     }
 
+    /// Where a `[[discover]]` block lists its files; a directory relative to the
+    /// configuration file.
+    pub fn source_of(&self, block: &DiscoverSettings) -> crate::source::SourceSpec {
+        crate::source::SourceSpec::parse(
+            &block.source,
+            self.path.parent().unwrap_or(Path::new(".")),
+        )
+        .expect("discover sources are validated when the configuration loads")
+    }
+
     /// `sync.cache_dir`, relative paths resolved against the configuration file's
     /// directory; `None` when the cache is off.
     pub fn cache_dir(&self) -> Option<PathBuf> {
@@ -845,10 +1082,20 @@ impl Config {
 
     /// [`Config::plan_fingerprint`] as handbook-sync `version` computes it.
     fn fingerprint_at(&self, version: &str) -> String {
-        let shape = format!(
+        // Discovered pages are not part of it: what they are is the repository's
+        // content, which the cache checks page by page; their blocks are.
+        let configured: Vec<&PageSettings> = self
+            .pages
+            .iter()
+            .filter(|p| p.discovered.is_none())
+            .collect();
+        let mut shape = format!(
             "{}\n{:?}\n{:?}\n{:?}\n{version}",
-            self.gitlab_url, self.sync, self.people, self.pages,
+            self.gitlab_url, self.sync, self.people, configured,
         );
+        if !self.discover.is_empty() {
+            shape.push_str(&format!("\n{:?}", self.discover));
+        }
         handbook_sync_core::sync::marker::hash(&shape)
     }
 

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::metrics::GitlabMetrics;
 use crate::sync_run::{self, RunOptions};
 
+mod asked;
 mod health;
 mod server;
 mod webhook;
@@ -55,14 +56,13 @@ pub async fn run(
         config.schedule.clone(),
         &gitlab_metrics,
     ));
-    let (trigger, mut triggered) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
     // One client for the daemon's life: its throttle and a `RateLimit-Reset` pause carry
     // over from one sync to the next, and a shutdown ends its waits.
     let connection =
         sync_run::Connection::with_cancel(&config, token, Some(gitlab_metrics), shutdown.clone())?;
-    let hooks = Arc::new(Hooks::new(&config, trigger, connection.gitlab.clone()).await?);
+    let hooks = Arc::new(Hooks::new(&config, connection.gitlab.clone()).await?);
     let roadmap = crate::roadmap::Served::new();
-    let router = router(health.clone(), hooks).merge(roadmap.router());
+    let router = router(health.clone(), hooks.clone()).merge(roadmap.router());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| {
@@ -72,7 +72,7 @@ pub async fn run(
             )
         })?;
     let cap = server::connection_cap(config.server.max_connections);
-    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, "handbook-sync daemon started");
+    tracing::info!(listen = %config.server.listen, schedule = %config.sync.schedule, max_connections = cap, version = crate::build_info::LONG_VERSION, "handbook-sync daemon started");
     let server = tokio::spawn(server::serve(
         listener,
         router,
@@ -111,14 +111,8 @@ pub async fn run(
             .unwrap_or(std::time::Duration::MAX);
         tokio::select! {
             _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(366 * 24 * 3600))) => pages = Vec::new(),
-            Some(mut asked) = triggered.recv() => {
-                while let Ok(more) = triggered.try_recv() {
-                    asked.extend(more);
-                }
-                asked.sort();
-                asked.dedup();
-                pages = asked;
-            }
+            // None asked: every page (a `[[discover]]` block's file changed).
+            asked = hooks.asked() => pages = asked,
             _ = shutdown.cancelled() => break,
         }
     }
@@ -189,6 +183,7 @@ async fn sync_once(
                 update = s.update,
                 close = s.close,
                 reopen = s.reopen,
+                adopt = s.adopt,
                 drift = s.drift,
                 unchanged = s.unchanged,
                 failed = s.failed,

@@ -20,7 +20,8 @@ pub enum Exit {
     Changes,
     /// 3: the configuration is wrong (the message names the key) or the token is missing.
     Config,
-    /// 4: a guard refused a page (mass close or mass create); nothing of it was written.
+    /// 4: a guard refused a page (mass close, mass create, or a page that left the
+    /// handbook); nothing of it was written.
     Refused,
     /// 64 (`EX_USAGE`): the command line is wrong: an unknown flag, a missing or bad
     /// value. Nothing was read or sent.
@@ -65,7 +66,7 @@ impl Exit {
             Exit::Changes => "plan only: changes to make (not a failure)",
             Exit::Config => "configuration error (the message names the key), or no token",
             Exit::Refused => {
-                "a guard refused a page (mass close or mass create); nothing of it written"
+                "a guard refused a page (mass close, mass create, a page gone from the handbook); nothing of it written"
             }
             Exit::Usage => "usage error: unknown flag, missing or bad value (sysexits EX_USAGE)",
             Exit::LeaseHeld => {

@@ -8,11 +8,14 @@
 
 #![warn(missing_docs)]
 
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod discover;
 pub mod exit;
+pub mod exposition;
 pub mod gitlab;
 pub mod logging;
 pub mod metrics;

@@ -117,6 +117,11 @@ pub async fn read(
     texts: Option<&SourceCache>,
     now: DateTime<Utc>,
 ) -> Result<Read, RunError> {
+    // Discovered pages are on the roadmap too.
+    let own = SourceCache::default();
+    let expansion =
+        crate::discover::expand(config, &connection.gitlab, texts.unwrap_or(&own)).await;
+    let config = &expansion.config;
     let selected = sync_run::select_pages(config, wanted)?;
     let gitlab = &connection.gitlab;
     let mut projects: BTreeMap<&str, Result<ProjectInfo, Failure>> = BTreeMap::new();
@@ -297,7 +302,7 @@ async fn page_orders(
                         warnings.push((input.settings.id, e.to_string()));
                         None
                     }
-                    PageRead::Unchanged { .. } => None,
+                    PageRead::Unchanged { .. } | PageRead::Vanished => None,
                 })
                 .collect()
         }

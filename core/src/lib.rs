@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod discover;
 pub mod parse;
 pub mod readiness;
 pub mod roadmap;

@@ -130,45 +130,76 @@ fn percent(closed: usize, total: usize) -> usize {
 }
 
 impl StatusReport {
-    /// Text with a bar per section (`bars` on a terminal).
+    /// Text with a bar per section (`bars` on a terminal). Pages of several projects are
+    /// grouped under a line per project with its totals.
     pub fn to_text(&self, bars: bool) -> String {
         let mut out = String::new();
+        let mut projects: Vec<&str> = Vec::new();
         for page in &self.pages {
-            let _ = writeln!(
-                out,
-                "{} → {}: {} of {} done ({}%), {} open, {} handed over",
-                page.id,
-                page.project,
-                page.closed,
-                page.total,
-                percent(page.closed, page.total),
-                page.open,
-                page.handed_over
-            );
-            let width = page
-                .sections
-                .iter()
-                .map(|s| s.name.chars().count())
-                .max()
-                .unwrap_or(0);
-            for s in &page.sections {
-                let bar = if bars {
-                    let filled = (s.closed * 20).checked_div(s.total).unwrap_or(0);
-                    format!("[{}{}] ", "#".repeat(filled), ".".repeat(20 - filled))
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<width$}  {bar}{}/{} done ({}%), {} open",
-                    s.name,
-                    s.closed,
-                    s.total,
-                    percent(s.closed, s.total),
-                    s.open
-                );
+            if !projects.contains(&page.project.as_str()) {
+                projects.push(&page.project);
             }
         }
+        if projects.len() > 1 {
+            for project in projects {
+                let pages: Vec<&PageProgress> =
+                    self.pages.iter().filter(|p| p.project == project).collect();
+                let total: usize = pages.iter().map(|p| p.total).sum();
+                let closed: usize = pages.iter().map(|p| p.closed).sum();
+                let open: usize = pages.iter().map(|p| p.open).sum();
+                let _ = writeln!(
+                    out,
+                    "project {project}: {} page(s), {closed} of {total} done ({}%), {open} open",
+                    pages.len(),
+                    percent(closed, total)
+                );
+                for page in pages {
+                    page_text(page, bars, &mut out);
+                }
+            }
+            return out;
+        }
+        for page in &self.pages {
+            page_text(page, bars, &mut out);
+        }
         out
+    }
+}
+
+/// One page's line and its sections.
+fn page_text(page: &PageProgress, bars: bool, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{} → {}: {} of {} done ({}%), {} open, {} handed over",
+        page.id,
+        page.project,
+        page.closed,
+        page.total,
+        percent(page.closed, page.total),
+        page.open,
+        page.handed_over
+    );
+    let width = page
+        .sections
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for s in &page.sections {
+        let bar = if bars {
+            let filled = (s.closed * 20).checked_div(s.total).unwrap_or(0);
+            format!("[{}{}] ", "#".repeat(filled), ".".repeat(20 - filled))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {bar}{}/{} done ({}%), {} open",
+            s.name,
+            s.closed,
+            s.total,
+            percent(s.closed, s.total),
+            s.open
+        );
     }
 }

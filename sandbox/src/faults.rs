@@ -49,6 +49,9 @@ pub struct Faults {
     /// Share of requests answered with a 429 that has no rate-limit headers at all, as
     /// the Projects and Users API limits answer.
     pub headerless_429_rate: f64,
+    /// How a label create whose title is taken is answered: as when it met the create
+    /// that took the title inside GitLab (see [`LabelCreateRace`]).
+    pub label_create_race: LabelCreateRace,
     /// Routes answered `403 Forbidden` whatever the caller's role, as `"POST
     /// /projects/:id/boards"` (method, space, the route as GitLab's docs write it): what a
     /// GitLab answers where a project setting forbids the endpoint (its issues turned
@@ -56,6 +59,26 @@ pub struct Faults {
     pub forbid: Vec<String>,
     /// Seed of every random decision.
     pub seed: u64,
+}
+
+/// The answer to `POST /projects/:id/labels` for a title another create took an instant
+/// before. GitLab checks in three places, one after the other, each seeing only what was
+/// committed when it ran: `create_label`'s `find_by_title` (`409 Label already exists`,
+/// `lib/api/helpers/label_helpers.rb`), the model's uniqueness validation (`400
+/// {"message":{"title":["has already been taken"]}}`, `app/models/label.rb` `validates
+/// :title, uniqueness:`, through `render_validation_error!`), and the database's unique
+/// index (`index_labels_on_project_id_and_title_varchar_unique`: an unhandled
+/// `ActiveRecord::RecordNotUnique`, `500 {"message":"500 Internal Server Error"}`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelCreateRace {
+    /// The first check saw it: `409` (a create that comes later is always answered so).
+    #[default]
+    Check,
+    /// Only the validation saw it: `400`, for every create of a taken title.
+    Validation,
+    /// Only the unique index saw it: `500`, for every create of a taken title.
+    Index,
 }
 
 /// What an injected 5xx carries.

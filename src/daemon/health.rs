@@ -69,6 +69,13 @@ impl Metrics {
             "Syncs by outcome (ok, failed, refused, lease_held)",
             syncs.clone(),
         );
+        // Every outcome from the start, at 0: a rate or increase over a series that is
+        // born at 1 misses the first failure (deploy/prometheus/ alerts on them).
+        for outcome in ["ok", "failed", "refused", "lease_held"] {
+            let _ = syncs.get_or_create(&Outcome {
+                outcome: outcome.into(),
+            });
+        }
         let actions = Family::<Kind, Counter>::default();
         registry.register(
             "actions",
@@ -106,6 +113,14 @@ impl Metrics {
             "drift",
             "Issues a person changed against the handbook, per page, as last read from GitLab",
             drift.clone(),
+        );
+        registry.register(
+            "build",
+            "The version and commit of this handbook-sync",
+            prometheus_client::metrics::info::Info::new(vec![
+                ("version", crate::build_info::VERSION),
+                ("commit", crate::build_info::COMMIT),
+            ]),
         );
         gitlab.register(&mut registry);
         Metrics {
@@ -315,22 +330,19 @@ pub async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {
     (status, verdict.to_text())
 }
 
-/// `GET /metrics`: Prometheus' text format.
-pub async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, &health.metrics.registry).is_err() {
-        return (
+/// `GET /metrics`: OpenMetrics, or Prometheus' text format 0.0.4 to a scraper that does
+/// not ask for OpenMetrics (`crate::exposition`).
+pub async fn metrics(
+    State(health): State<Arc<Health>>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    match crate::exposition::render(&health.metrics.registry, accept) {
+        Ok((kind, text)) => (StatusCode::OK, [(header::CONTENT_TYPE, kind)], text),
+        Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain")],
             String::new(),
-        );
+        ),
     }
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
 }

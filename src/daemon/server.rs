@@ -9,15 +9,22 @@
 //! - **Connections**: at most `server.max_connections` at once, fewer when the file
 //!   descriptor limit leaves less room ([`connection_cap`]). When the cap is reached, a
 //!   new connection takes the place of the oldest one with no request in progress (a
-//!   connection still sending its head, or idle between requests), which is closed; when
-//!   every connection is in a request, the new one is closed at once. So connections that
-//!   never finish their head cannot lock out `/healthz`: a probe's request, sent as soon as
-//!   it connects, is served while theirs wait.
+//!   connection still sending its head, or idle between requests) of the address that
+//!   holds the most connections, which is closed. A connection counts as idle from its
+//!   accept until its head is read, so without the address a flood that turns the table
+//!   over within that gap would close a probe's or GitLab's connection unanswered; with
+//!   it, a flood from one address (an IPv6 /64 counts as one) closes only its own.
+//!   When every connection is in a request, the oldest one of that address is cut off.
+//!   A new connection is never refused: whoever holds the webhook's secret can keep
+//!   every connection in a request (a push whose body trickles in is read for 10 s), and
+//!   refusing would then close the kubelet's probe at once. So neither connections that
+//!   never finish their head nor requests that never end lock out `/healthz`: a probe's
+//!   request, sent as soon as it connects, is served while theirs wait.
 //! - **Shutdown**: no connection is accepted after the signal; each one finishes its
 //!   request in progress and closes, and whatever is still open after the grace period
 //!   is dropped with the process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -74,42 +81,106 @@ fn cap_for_limit(configured: usize, limit: u64) -> usize {
 
 /// One open connection, as the accept loop sees it.
 struct Open {
+    /// Where it comes from.
+    peer: Peer,
     /// Requests in progress on it (0: sending its head, or idle).
     busy: Arc<AtomicUsize>,
     /// Closes it.
     evict: CancellationToken,
 }
 
-/// The open connections, oldest first (ids grow).
+impl Open {
+    fn idle(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// A client's address as the connection table counts it: an IPv4 address, or the /64
+/// of an IPv6 one (a single host is usually given a whole /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Peer(u128);
+
+impl Peer {
+    fn of(address: std::net::IpAddr) -> Self {
+        match address {
+            std::net::IpAddr::V4(v4) => Peer(u128::from(v4.to_bits())),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Peer(u128::from(v4.to_bits())),
+                None => Peer(v6.to_bits() & !u128::from(u64::MAX)),
+            },
+        }
+    }
+}
+
+/// The open connections, oldest first (ids grow), and how many each peer holds.
 struct Connections {
     cap: usize,
     next: u64,
     open: BTreeMap<u64, Open>,
+    per_peer: HashMap<Peer, usize>,
 }
 
 impl Connections {
-    /// Room for one more: its id and handles, or `None` when every connection is in a
-    /// request and none can make way.
-    fn admit(&mut self) -> Option<(u64, Arc<AtomicUsize>, CancellationToken)> {
+    fn new(cap: usize) -> Self {
+        Connections {
+            cap,
+            next: 0,
+            open: BTreeMap::new(),
+            per_peer: HashMap::new(),
+        }
+    }
+
+    /// Room for one more from `peer`: its id and handles. At the cap, one connection of
+    /// the peer holding the most is closed for it: its oldest with no request in
+    /// progress, else its oldest.
+    fn admit(&mut self, peer: Peer) -> (u64, Arc<AtomicUsize>, CancellationToken) {
         if self.open.len() >= self.cap {
+            let most = self.per_peer.values().copied().max().unwrap_or(0);
+            let theirs = |c: &Open| self.per_peer.get(&c.peer) == Some(&most);
             let idle = self
                 .open
                 .iter()
-                .find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0)
-                .map(|(id, _)| *id)?;
-            if let Some(oldest) = self.open.remove(&idle) {
+                .find(|(_, c)| theirs(c) && c.idle())
+                .map(|(id, _)| *id);
+            let evicted = idle.or_else(|| {
+                tracing::warn!(
+                    connections = self.open.len(),
+                    "every connection of the address holding the most is in a request: its oldest is cut off for a new one"
+                );
+                self.open
+                    .iter()
+                    .find(|(_, c)| theirs(c))
+                    .map(|(id, _)| *id)
+            });
+            if let Some(oldest) = evicted.and_then(|id| self.remove(id)) {
                 oldest.evict.cancel();
             }
         }
         let id = self.next;
         self.next += 1;
         let open = Open {
+            peer,
             busy: Arc::new(AtomicUsize::new(0)),
             evict: CancellationToken::new(),
         };
         let handles = (id, open.busy.clone(), open.evict.clone());
         self.open.insert(id, open);
-        Some(handles)
+        *self.per_peer.entry(peer).or_default() += 1;
+        handles
+    }
+
+    /// Takes connection `id` out of the table, if it is still in it.
+    fn remove(&mut self, id: u64) -> Option<Open> {
+        let open = self.open.remove(&id)?;
+        if let std::collections::hash_map::Entry::Occupied(mut count) =
+            self.per_peer.entry(open.peer)
+        {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+        Some(open)
     }
 }
 
@@ -147,16 +218,12 @@ pub async fn serve(
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
-    let connections = Arc::new(std::sync::Mutex::new(Connections {
-        cap,
-        next: 0,
-        open: BTreeMap::new(),
-    }));
+    let connections = Arc::new(std::sync::Mutex::new(Connections::new(cap)));
     let tasks = TaskTracker::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, Peer::of(peer.ip())),
                 Err(e) => {
                     // Out of descriptors (or memory): the cap should prevent it; never spin.
                     tracing::warn!("cannot accept a connection: {e}");
@@ -166,14 +233,10 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let admitted = connections
+        let (id, busy, evict) = connections
             .lock()
             .expect("the connection table lock is never poisoned")
-            .admit();
-        let Some((id, busy, evict)) = admitted else {
-            tracing::debug!("every connection is in a request: a new one is refused");
-            continue;
-        };
+            .admit(peer);
         let service = hyper::service::service_fn({
             let app = app.clone();
             move |request: http::Request<hyper::body::Incoming>| {
@@ -204,8 +267,7 @@ pub async fn serve(
             connections
                 .lock()
                 .expect("the connection table lock is never poisoned")
-                .open
-                .remove(&id);
+                .remove(id);
         });
     }
     drop(listener);
@@ -222,38 +284,75 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    fn table(cap: usize) -> Connections {
-        Connections {
-            cap,
-            next: 0,
-            open: BTreeMap::new(),
-        }
-    }
+    const ONE: Peer = Peer(1);
 
     #[test]
     fn a_full_table_closes_its_oldest_idle_connection_for_a_new_one() {
-        let mut t = table(3);
-        let (_, first_busy, first) = t.admit().unwrap();
-        let (_, _, second) = t.admit().unwrap();
-        let (_, _, third) = t.admit().unwrap();
+        let mut t = Connections::new(3);
+        let (_, first_busy, first) = t.admit(ONE);
+        let (_, _, second) = t.admit(ONE);
+        let (_, _, third) = t.admit(ONE);
         first_busy.fetch_add(1, Ordering::SeqCst);
-        let (id, _, _) = t.admit().expect("an idle connection makes way");
+        let (id, _, _) = t.admit(ONE);
         assert_eq!(id, 3);
         assert!(!first.is_cancelled(), "in a request: kept");
         assert!(second.is_cancelled(), "the oldest idle one is closed");
         assert!(!third.is_cancelled());
         assert_eq!(t.open.len(), 3);
+        assert_eq!(t.per_peer[&ONE], 3);
+    }
+
+    /// Whoever can keep every connection in a request (the webhook's secret lets a body
+    /// trickle in for 10 s) must not lock out a probe: its connection takes the oldest
+    /// one's place.
+    #[test]
+    fn a_table_of_connections_all_in_requests_closes_the_oldest_for_a_new_one() {
+        let mut t = Connections::new(2);
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (_, busy, evict) = t.admit(ONE);
+            busy.fetch_add(1, Ordering::SeqCst);
+            held.push(evict);
+        }
+        let (id, _, _) = t.admit(Peer(2));
+        assert_eq!(id, 2);
+        assert!(held[0].is_cancelled(), "the oldest is cut off");
+        assert!(!held[1].is_cancelled());
+        assert_eq!(t.open.len(), 2);
+    }
+
+    /// A flood from one address takes the places of its own connections, never those
+    /// of the others, however old or idle.
+    #[test]
+    fn a_full_table_closes_a_connection_of_the_address_holding_the_most() {
+        let (probe, flood) = (Peer(1), Peer(2));
+        let mut t = Connections::new(4);
+        let (probe_id, _, probed) = t.admit(probe);
+        let mut flooded = Vec::new();
+        for _ in 0..3 {
+            flooded.push(t.admit(flood).2);
+        }
+        for _ in 0..10 {
+            t.admit(flood);
+        }
+        assert!(!probed.is_cancelled(), "the oldest and idle, but alone");
+        assert!(t.open.contains_key(&probe_id));
+        assert!(flooded.iter().all(|c| c.is_cancelled()));
+        assert_eq!(t.per_peer[&flood], 3);
+        t.remove(probe_id);
+        assert!(!t.per_peer.contains_key(&probe), "{:?}", t.per_peer);
     }
 
     #[test]
-    fn a_table_of_connections_all_in_requests_refuses_a_new_one() {
-        let mut t = table(2);
-        for _ in 0..2 {
-            let (_, busy, _) = t.admit().unwrap();
-            busy.fetch_add(1, Ordering::SeqCst);
-        }
-        assert!(t.admit().is_none());
-        assert_eq!(t.open.len(), 2);
+    fn an_ipv6_host_counts_as_its_64_and_a_mapped_ipv4_as_its_address() {
+        let a: std::net::IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Peer::of(a), Peer::of(b));
+        assert_ne!(Peer::of(a), Peer::of(c));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let v4: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(Peer::of(mapped), Peer::of(v4));
     }
 
     #[test]

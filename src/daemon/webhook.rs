@@ -22,6 +22,13 @@
 //! deleted branch: `before` or `after` all zeros), fails, is cut short, or takes longer
 //! than [`COMPARE_DEADLINE`], every `gitlab://` page of the project on that branch is
 //! synced: never none.
+//!
+//! A compare is a request on the daemon's token, within its request budget, and pushes
+//! come as fast as their sender likes (GitLab retrying deliveries, or whoever has the
+//! secret). So a push asks nothing when every page on its branch already waits for a
+//! sync (that sync starts after the push, and reads what it pushed), and while a compare
+//! of the project is in flight another push syncs every page on its branch instead of
+//! asking too: a burst of pushes costs about one compare, and its syncs coalesce.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,6 +40,7 @@ use http_body_util::BodyExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
+use super::asked::Asked;
 use crate::config::Config;
 use crate::gitlab::Gitlab;
 use crate::source::SourceSpec;
@@ -71,11 +79,16 @@ impl Source {
     }
 }
 
-/// The webhook's view: the secret, the `gitlab://` pages, where to ask for a sync.
+/// The webhook's view: the secret, the `gitlab://` pages, the pages pushes asked a sync
+/// of.
 pub struct Hooks {
     secret: Option<SecretString>,
     sources: Vec<Source>,
-    trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
+    /// `[[discover]]` blocks in GitLab repositories: a push touching a file one matches
+    /// (added, changed or removed) syncs the whole handbook, new pages included.
+    discovered: Vec<crate::discover::PushWatch>,
+    /// Pages asked for, and compares in flight.
+    asked: Asked,
     /// Asks GitLab which files a push changed.
     gitlab: Gitlab,
     /// Bounds the authenticated bodies read at once.
@@ -84,11 +97,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// The webhook of `config`: its secret, and its `gitlab://` pages by source file.
-    pub async fn new(
-        config: &Config,
-        trigger: tokio::sync::mpsc::UnboundedSender<Vec<String>>,
-        gitlab: Gitlab,
-    ) -> Result<Self, crate::config::ConfigError> {
+    pub async fn new(config: &Config, gitlab: Gitlab) -> Result<Self, crate::config::ConfigError> {
         Ok(Hooks {
             gitlab,
             secret: config.webhook_secret().await?,
@@ -109,19 +118,33 @@ impl Hooks {
                     _ => None,
                 })
                 .collect(),
-            trigger,
+            discovered: crate::discover::PushWatch::of(config),
+            asked: Asked::default(),
             reading: tokio::sync::Semaphore::new(CONCURRENT_READS),
         })
+    }
+
+    /// The pages pushes asked a sync of since the last call, as soon as there is one
+    /// (none: every page); cancel-safe.
+    pub async fn asked(&self) -> Vec<String> {
+        self.asked.take().await
     }
 }
 
 /// True when `headers` carry `secret` as `X-Gitlab-Token`, compared in constant time.
+///
+/// The two are hashed first: `subtle` compares slices of different lengths in variable
+/// time, so comparing the tokens themselves would tell a client the secret's length;
+/// their SHA-256 digests always have the same.
 fn authenticated(headers: &HeaderMap, secret: &SecretString) -> bool {
+    use sha2::Digest as _;
     let given = headers
         .get("x-gitlab-token")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    subtle::ConstantTimeEq::ct_eq(given, secret.expose_secret().as_bytes()).into()
+    let given = sha2::Sha256::digest(given);
+    let expected = sha2::Sha256::digest(secret.expose_secret().as_bytes());
+    subtle::ConstantTimeEq::ct_eq(given.as_slice(), expected.as_slice()).into()
 }
 
 /// `POST /hooks/gitlab`: a GitLab push event. 404 without a secret configured; 401 for a
@@ -160,17 +183,32 @@ pub async fn push_hook(
     if fields.object_kind.as_deref().is_some_and(|k| k != "push") {
         return (StatusCode::OK, "{\"pages\":[]}".to_owned());
     }
-    let pages = pages_touched(&hooks, &fields).await;
-    if !pages.is_empty() {
+    let (pages, blocks) = pages_touched(&hooks, &fields).await;
+    if !blocks.is_empty() {
+        // A new file's page is known only once discovery judged it, and a removed one
+        // must meet the vanished-page guard: the whole handbook (an empty list), where
+        // unchanged blobs cost no read and unchanged pages no issue request.
+        tracing::info!(
+            ?blocks,
+            "push hook: files of discovered pages changed; syncing the handbook"
+        );
+        hooks.asked.ask_all();
+    } else if !pages.is_empty() {
         tracing::info!(?pages, "push hook: syncing the pages it touched");
-        let _ = hooks.trigger.send(pages.clone());
+        hooks.asked.ask(pages.iter().cloned());
     }
     let status = if read.error.is_some() {
         StatusCode::REQUEST_TIMEOUT
     } else {
         StatusCode::ACCEPTED
     };
-    (status, serde_json::json!({"pages": pages}).to_string())
+    // `discover` only when a block's files changed: the answer keeps its shape otherwise.
+    let answer = if blocks.is_empty() {
+        serde_json::json!({ "pages": pages })
+    } else {
+        serde_json::json!({ "pages": pages, "discover": blocks })
+    };
+    (status, answer.to_string())
 }
 
 /// What was read of an authenticated body.
@@ -300,8 +338,9 @@ fn no_commit(id: &str) -> bool {
 
 /// The pages a push touched: of the `gitlab://` pages on its project and branch (all of
 /// them when the event does not say which), those whose file differs between `before`
-/// and `after`, or all of them when that cannot be known.
-async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
+/// and `after`, or all of them when that cannot be known; and the `[[discover]]` blocks
+/// on its branch with a file among those (all of them when that cannot be known).
+async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> (Vec<String>, Vec<String>) {
     let project = fields.project.as_deref().map(str::to_lowercase);
     let on_branch: Vec<&Source> = hooks
         .sources
@@ -309,12 +348,38 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
         .filter(|s| project.as_ref().is_none_or(|p| s.project == *p))
         .filter(|s| fields.git_ref.as_deref().is_none_or(|r| s.on(r)))
         .collect();
-    if on_branch.is_empty() {
-        return Vec::new();
+    let watched: Vec<&crate::discover::PushWatch> = hooks
+        .discovered
+        .iter()
+        .filter(|w| w.on_branch(fields.project.as_deref(), fields.git_ref.as_deref()))
+        .collect();
+    if on_branch.is_empty() && watched.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    // Checked under the lock the daemon's loop takes the pages under: they are still
+    // waiting, so their sync starts after this push and reads what it pushed. A block's
+    // files need the whole handbook waiting.
+    let pages_waiting = || {
+        hooks
+            .asked
+            .waiting(on_branch.iter().map(|s| s.page.as_str()))
+    };
+    if hooks.asked.all_waiting() || (watched.is_empty() && pages_waiting()) {
+        let pages = on_branch.iter().map(|s| s.page.clone()).collect();
+        return (pages, Vec::new());
     }
     let changed = match (&fields.project, &fields.before, &fields.after) {
         (Some(project), Some(before), Some(after)) if !no_commit(before) && !no_commit(after) => {
-            changed_files(&hooks.gitlab, project, before, after).await
+            match hooks.asked.compare(project) {
+                Some(_comparing) => changed_files(&hooks.gitlab, project, before, after).await,
+                None => {
+                    tracing::info!(
+                        project,
+                        "push hook: another push's compare is in flight: syncing every page on the branch"
+                    );
+                    None
+                }
+            }
         }
         _ => {
             tracing::info!(
@@ -325,11 +390,17 @@ async fn pages_touched(hooks: &Hooks, fields: &EventFields) -> Vec<String> {
             None
         }
     };
-    on_branch
+    let blocks = watched
+        .into_iter()
+        .filter(|w| changed.as_ref().is_none_or(|c| w.touches(c)))
+        .map(|w| w.block.clone())
+        .collect();
+    let pages = on_branch
         .into_iter()
         .filter(|s| changed.as_ref().is_none_or(|c| c.contains(&s.path)))
         .map(|s| s.page.clone())
-        .collect()
+        .collect();
+    (pages, blocks)
 }
 
 /// The files that differ between `before` and `after`, or `None` when GitLab cannot say
@@ -367,6 +438,28 @@ async fn changed_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_secret_itself_authenticates() {
+        let secret = SecretString::from("s3cret");
+        let with = |token: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(token) = token {
+                headers.insert("x-gitlab-token", token.parse().unwrap());
+            }
+            authenticated(&headers, &secret)
+        };
+        assert!(with(Some("s3cret")));
+        for wrong in [
+            None,
+            Some(""),
+            Some("s3cre"),
+            Some("s3crett"),
+            Some("S3CRET"),
+        ] {
+            assert!(!with(wrong), "{wrong:?}");
+        }
+    }
 
     /// GitLab's push event puts what the daemon needs before the commits
     /// (`lib/gitlab/data_builder/push.rb`): an event cut anywhere in its commits still

@@ -13,6 +13,11 @@ pub struct Unmanaged {
     pub issue: ObservedIssue,
     /// The username of who opened it, when GitLab says.
     pub author: Option<String>,
+    /// A person made it confidential.
+    pub confidential: bool,
+    /// `issue`, or the work item type it is instead (`task`, `incident`, `test_case`),
+    /// which the project's issue list returns too.
+    pub issue_type: String,
 }
 
 #[derive(Deserialize)]
@@ -21,6 +26,15 @@ struct Listed {
     issue: GlIssue,
     #[serde(default)]
     author: Option<GlUser>,
+    #[serde(default)]
+    confidential: bool,
+    /// Absent before GitLab had work item types: every issue was one.
+    #[serde(default = "an_issue")]
+    issue_type: String,
+}
+
+fn an_issue() -> String {
+    "issue".into()
 }
 
 impl Gitlab {
@@ -43,6 +57,8 @@ impl Gitlab {
             .into_iter()
             .map(|l| Unmanaged {
                 author: l.author.map(|a| a.username),
+                confidential: l.confidential,
+                issue_type: l.issue_type,
                 issue: l.issue.observed(),
             })
             .filter(|u| u.issue.block_hash.is_none())

@@ -9,8 +9,10 @@
 //!   `(project_id, title)`, migration `IndexLabelsUsingVarcharPatternOps`; the model
 //!   validates `uniqueness: { scope: [:group_id, :project_id] }` in `app/models/label.rb`).
 //!   So of two creates at once exactly one succeeds; the other is answered `409`, or
-//!   `500` when both passed the check inside GitLab at once and the index refused the
-//!   second: either way the label read back says who holds it.
+//!   `400 {"message":{"title":["has already been taken"]}}` when it passed that check
+//!   before the winner committed and the model's validation refused it, or `500` when
+//!   it passed the validation too and the index refused it: whichever, the label read
+//!   back says who holds it.
 //! - `DELETE /projects/:id/labels/:label_id` finds the label by id (or else by title) and
 //!   deletes it only if it did not change after `If-Unmodified-Since` (`412` otherwise:
 //!   `destroy_conditionally!` in `lib/api/helpers.rb`). Deleting an expired lease by id
@@ -64,7 +66,8 @@ pub struct Dated<T> {
 pub enum Created {
     /// It was created: the lease is ours.
     Created(LeaseLabel),
-    /// A label of that title exists (`409`).
+    /// A label of that title exists (`409`, or the `400` of a create that met another
+    /// inside GitLab).
     Exists,
 }
 
@@ -128,11 +131,17 @@ impl Gitlab {
                 &form,
                 None,
                 Mode::Lease,
-                &[StatusCode::CONFLICT],
+                &[StatusCode::CONFLICT, StatusCode::BAD_REQUEST],
             )
             .await?;
         let value = match status {
             StatusCode::CONFLICT => Created::Exists,
+            // A create that met another create of the title inside GitLab, past the
+            // `409` check: the model's uniqueness validation refused it.
+            StatusCode::BAD_REQUEST if title_taken(&body) => Created::Exists,
+            StatusCode::BAD_REQUEST => {
+                return Err(GitlabError::from_status(&what, status, &body));
+            }
             _ => Created::Created(label_from(&what, &body)?),
         };
         Ok(Dated { value, date })
@@ -280,6 +289,16 @@ impl Gitlab {
             response.body().clone(),
         ))
     }
+}
+
+/// Whether a `400` says the label's title is taken:
+/// `{"message":{"title":["has already been taken"]}}` (`render_validation_error!`).
+fn title_taken(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v["message"]["title"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m == "has already been taken"))
+    })
 }
 
 /// The label of a `GET` or `PUT` answer; `None` for its `404 Label Not Found`.

@@ -19,6 +19,7 @@ pub mod notes;
 mod page_label;
 mod roadmap;
 mod transport;
+mod tree;
 mod turn;
 
 /// A failure below the HTTP layer (connection, timeout, TLS), or a request the client
@@ -378,6 +379,7 @@ impl GitlabError {
 }
 
 pub use transport::{Client, DEFAULT_RETRY_AFTER, Fence, GITLAB_GRACE, Policy, Turn, http_client};
+pub use tree::{IssueElsewhere, TreeFile};
 pub use turn::Onto;
 
 #[derive(Debug, Deserialize)]

@@ -297,8 +297,9 @@ impl Client {
 
     /// A read and a write with nothing between them: waits here, before the read, for a
     /// concurrency slot (held by the turn), the rate-limit pause, two requests' worth of
-    /// every throttle and the fence (for both requests), then the pause once more; the
-    /// turn's requests then go out at once. `Err` when cancelled or fenced meanwhile.
+    /// every throttle and the fence (for both requests), the fence asked again after any
+    /// pause that began meanwhile; the turn's requests then go out at once. `Err` when
+    /// cancelled or fenced meanwhile.
     pub(super) async fn turn(&self) -> Result<Turn<'_>, TransportError> {
         let waits = async {
             let slot = self
@@ -316,9 +317,16 @@ impl Client {
                 }
             }
             let budget = self.policy.timeout * 2 + GITLAB_GRACE;
-            self.admit(budget).await?;
-            // A pause set while the throttles or the fence held this turn back.
-            self.wait_for_pause().await;
+            // The fence answers last. A pause set while the throttles or the fence held
+            // this turn back is waited out, and then the fence is asked again: its yes
+            // was for writes sent at once, and the lease may lapse during the pause (its
+            // renewal waits for the same pause) and another run take the project.
+            loop {
+                self.admit(budget).await?;
+                if !self.wait_for_pause().await {
+                    break;
+                }
+            }
             Ok(slot)
         };
         let slot = tokio::select! {
@@ -378,8 +386,9 @@ impl Client {
         }
     }
 
-    /// Sleeps until the rate-limit pause ends, saying once per pause until when.
-    async fn wait_for_pause(&self) {
+    /// Sleeps until the rate-limit pause ends, saying once per pause until when; true
+    /// when there was one to wait for.
+    async fn wait_for_pause(&self) -> bool {
         let until = {
             let mut pause = self.paused_until.lock().await;
             match pause.as_mut() {
@@ -393,10 +402,11 @@ impl Client {
                     }
                     p.until
                 }
-                _ => return,
+                _ => return false,
             }
         };
         tokio::time::sleep_until(until).await;
+        true
     }
 
     /// Slows down before GitLab has to refuse: when the quota is nearly spent, nothing

@@ -30,8 +30,11 @@ fn read_bounded(path: &Path, max_bytes: u64) -> Result<(String, String), SourceE
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let modified = file.metadata().and_then(|m| m.modified()).ok();
-    let mut bytes = Vec::new();
+    let metadata = file.metadata().ok();
+    let modified = metadata.as_ref().and_then(|m| m.modified().ok());
+    // Sized once: growing by doubling would hold up to twice a large page.
+    let expected = metadata.map_or(0, |m| m.len()).min(max_bytes) as usize;
+    let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     // One byte more than allowed tells "too large" from "exactly the limit".
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)

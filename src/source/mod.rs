@@ -233,10 +233,26 @@ impl std::fmt::Debug for SourceSpec {
 
 /// Each page's source as last read: its text and version (`ETag`, `blob_id`, file length
 /// and time), so that an unchanged `http(s)` page costs a `304`. Kept by the cache's
-/// `Session` (`sync_run::cache`), for one run or, in the daemon, for its life.
+/// `Session` (`sync_run::cache`), for one run or, in the daemon, for its life. Beside
+/// it, what `[[discover]]` made of each file of a repository tree, by blob (an unchanged
+/// file is not read again), and what vanished-page detection remembers of projects.
 #[derive(Debug, Default)]
 pub struct SourceCache {
     entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
+    files: std::sync::Mutex<std::collections::BTreeMap<String, FileMemo>>,
+    files_changed: std::sync::atomic::AtomicBool,
+    /// (project, label) → its open managed issues with that label at the last full read.
+    open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+}
+
+/// What discovery made of one file of a repository tree: the same blob is the same text,
+/// so the same verdict.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileMemo {
+    /// The file's blob id.
+    pub blob: String,
+    /// What the file is.
+    pub verdict: handbook_sync_core::discover::Verdict,
 }
 
 /// One page's remembered source.
@@ -268,6 +284,84 @@ impl SourceCache {
             .lock()
             .expect("the cache lock is never poisoned")
             .insert(page.to_owned(), cached);
+    }
+
+    /// Remembers `page`'s text at `version` unless that version is remembered already
+    /// (whose `synced` mark it keeps).
+    pub fn put_if_new(&self, page: &str, version: &str, text: String) {
+        let mut entries = self
+            .entries
+            .lock()
+            .expect("the cache lock is never poisoned");
+        if entries.get(page).is_some_and(|c| c.version == version) {
+            return;
+        }
+        entries.insert(
+            page.to_owned(),
+            Cached {
+                version: version.to_owned(),
+                text,
+                synced: false,
+                items: 0,
+            },
+        );
+    }
+
+    /// What discovery made of the file known as `key`, if remembered.
+    pub fn file(&self, key: &str) -> Option<FileMemo> {
+        self.files
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .get(key)
+            .cloned()
+    }
+
+    /// Remembers what discovery made of the file known as `key`.
+    pub fn put_file(&self, key: &str, memo: FileMemo) {
+        let mut files = self.files.lock().expect("the cache lock is never poisoned");
+        if files.get(key) != Some(&memo) {
+            files.insert(key.to_owned(), memo);
+            self.files_changed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Every remembered file whose key starts with `prefix`, and whether any changed
+    /// since [`SourceCache::put_file`] was last reset by [`SourceCache::files_saved`].
+    pub fn files_under(&self, prefix: &str) -> (Vec<(String, FileMemo)>, bool) {
+        let files = self.files.lock().expect("the cache lock is never poisoned");
+        let under = files
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (
+            under,
+            self.files_changed.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    }
+
+    /// Marks the remembered files as saved.
+    pub fn files_saved(&self) {
+        self.files_changed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Remembers how many open managed issues of `project` carry `label`.
+    pub fn set_open_count(&self, project: &str, label: &str, count: u64) {
+        self.open_counts
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .insert((project.to_owned(), label.to_owned()), count);
+    }
+
+    /// How many open managed issues of `project` carried `label` at its last full read.
+    pub fn open_count(&self, project: &str, label: &str) -> Option<u64> {
+        self.open_counts
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .get(&(project.to_owned(), label.to_owned()))
+            .copied()
     }
 
     /// Marks the page's current version as synced (or not).

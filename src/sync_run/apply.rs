@@ -86,9 +86,10 @@ impl Prepared {
         self
     }
 
-    /// Refuses to write to `project` as well, for `why`.
-    pub fn refuse(&mut self, project: String, why: super::ProjectError) {
-        self.refused.insert(project, why);
+    /// Refuses to write to `project` too, for `why` (its lease could not be taken).
+    pub fn refusing(mut self, project: &str, why: super::ProjectError) -> Self {
+        self.refused.entry(project.to_owned()).or_insert(why);
+        self
     }
 
     /// Whether the token may not write to `project` (its pages fail when applied).
@@ -171,17 +172,14 @@ impl Prepared {
                 }
             };
             if let Some(why) = self.blocked_reason(project) {
-                self.plan.summary.failed += failed;
                 self.plan.pages[index].outcome = PageOutcome::Failed(why);
             } else if not_started > 0 {
                 // Not a success: the daemon must neither count it as one nor mark the page
                 // synced, so the next sync (or the next process) applies what is left.
-                self.plan.summary.failed += failed;
                 self.plan.pages[index].outcome = PageOutcome::Skipped(format!(
                     "shutting down: {not_started} write(s) not started; the next sync applies them"
                 ));
             } else if failed > 0 {
-                self.plan.summary.failed += failed;
                 self.plan.pages[index].outcome =
                     PageOutcome::Failed(format!("{failed} request(s) failed; see the log"));
             }
@@ -190,6 +188,14 @@ impl Prepared {
         for (index, result) in results {
             self.plan.actions[index].result = Some(result);
         }
+        // Writes of actions only: a label or board that failed fails its page, which
+        // `Plan::failures` counts, once.
+        self.plan.summary.failed = self
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.result == Some(WriteResult::Failed))
+            .count();
         let summary = &mut self.plan.summary;
         for action in &self.plan.actions {
             match action.result {

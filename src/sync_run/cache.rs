@@ -144,6 +144,11 @@ impl Memory {
     pub fn sources(&self) -> &SourceCache {
         &self.sources
     }
+
+    /// [`Memory::sources`], shared: discovery reads and remembers through it.
+    pub fn shared_sources(&self) -> Arc<SourceCache> {
+        self.sources.clone()
+    }
 }
 
 /// Where a [`Session`] loads and saves.
@@ -217,14 +222,24 @@ pub struct Session {
     sources: Arc<SourceCache>,
     /// What to write for each project, if its pages succeed.
     pending: BTreeMap<String, ProjectCache>,
+    /// Every `[[discover]]` block's label (a skipped project's open issues per block are
+    /// counted from its cache, for `vanished`).
+    block_labels: Vec<String>,
+    /// Every page of the configuration, discovered ones included (`--page` or not): a
+    /// cached page not among them left the handbook.
+    all_pages: std::collections::BTreeSet<String>,
 }
 
 impl Session {
     /// The cache of `config`'s projects that `pages` touch, when `sync.cache_dir` is
     /// set; a file that cannot be used is reported (why) and ignored.
-    pub async fn open(config: &Config, pages: &[crate::config::PageSettings]) -> Option<Self> {
+    pub async fn open(
+        config: &Config,
+        pages: &[crate::config::PageSettings],
+        sources: Arc<SourceCache>,
+    ) -> Option<Self> {
         let dir = config.cache_dir()?;
-        Some(Self::open_in(Store::Dir(dir), config, pages).await)
+        Some(Self::open_in(Store::Dir(dir), config, pages, sources).await)
     }
 
     /// The cache of `config`'s projects that `pages` touch, in `memory` (the daemon's).
@@ -233,18 +248,25 @@ impl Session {
         config: &Config,
         pages: &[crate::config::PageSettings],
     ) -> Self {
-        Self::open_in(Store::Memory(memory.clone()), config, pages).await
+        // Kept from tick to tick: an `http(s)` page's last `ETag` goes out again.
+        Self::open_in(
+            Store::Memory(memory.clone()),
+            config,
+            pages,
+            memory.sources.clone(),
+        )
+        .await
     }
 
-    async fn open_in(store: Store, config: &Config, pages: &[crate::config::PageSettings]) -> Self {
+    async fn open_in(
+        store: Store,
+        config: &Config,
+        pages: &[crate::config::PageSettings],
+        sources: Arc<SourceCache>,
+    ) -> Self {
         let fingerprint = config.plan_fingerprint();
         let started = Utc::now();
         let mut loaded = BTreeMap::new();
-        let sources = match &store {
-            // Kept from tick to tick: an `http(s)` page's last `ETag` goes out again.
-            Store::Memory(memory) => memory.sources.clone(),
-            Store::Dir(_) => Arc::new(SourceCache::default()),
-        };
         for settings in pages {
             let project = &settings.project;
             if !loaded.contains_key(project) {
@@ -258,10 +280,13 @@ impl Session {
                     }
                 }
             }
-            // The remembered `ETag` of an `http(s)` page goes out as `If-None-Match`.
+            // The remembered `ETag` of an `http(s)` page goes out as `If-None-Match`; a
+            // discovered repository file whose blob is this version is this text.
             // Never marked synced: every page is parsed, and "unchanged" is decided here.
+            // What discovery read this run is newer, and stays.
             if let Some(entry) = loaded[project].pages.get(&settings.id)
                 && let Some(text) = &entry.text
+                && sources.get(&settings.id).is_none()
             {
                 sources.put(
                     &settings.id,
@@ -285,6 +310,8 @@ impl Session {
             loaded,
             sources,
             pending: BTreeMap::new(),
+            block_labels: config.discover.iter().map(|b| b.label()).collect(),
+            all_pages: config.pages.iter().map(|p| p.id.clone()).collect(),
         }
     }
 
@@ -301,7 +328,14 @@ impl Session {
         for project in projects {
             let cache = &self.loaded[&project];
             let of_project = || pages.iter().filter(|p| p.settings.project == project);
-            if let Some(why) = of_project().find_map(|p| self.page_changed(cache, p)) {
+            let gone = cache
+                .pages
+                .keys()
+                .find(|id| !self.all_pages.contains(*id))
+                .map(|id| format!("page `{id}` is no longer in the handbook"));
+            if let Some(why) =
+                gone.or_else(|| of_project().find_map(|p| self.page_changed(cache, p)))
+            {
                 tracing::info!(project = %project, "{why}: reading the project in full");
                 continue;
             }
@@ -340,6 +374,18 @@ impl Session {
                 let items = cache.pages[&input.settings.id].items;
                 input.read = PageRead::Unchanged { items };
             }
+            for label in &self.block_labels {
+                let open = cache
+                    .issues
+                    .values()
+                    .filter(|i| {
+                        i.state == "opened"
+                            && i.labels.contains(&self.managed_label)
+                            && i.labels.contains(label)
+                    })
+                    .count();
+                self.sources.set_open_count(&project, label, open as u64);
+            }
             let mut renewed = cache.clone();
             renewed.synced_at = date.unwrap_or(self.started);
             self.pending.insert(project, renewed);
@@ -373,12 +419,18 @@ impl Session {
                 let read = self.sources.get(&input.settings.id);
                 match (&input.read, read) {
                     (PageRead::Parsed(_), Some(read)) => {
-                        let http = matches!(config.source(&input.settings), SourceSpec::Http(_));
+                        // An `http(s)` page's text is needed on a 304, a discovered
+                        // repository file's when its blob is unchanged.
+                        let keep = match config.source(&input.settings) {
+                            SourceSpec::Http(_) => true,
+                            SourceSpec::Gitlab { .. } => input.settings.discovered.is_some(),
+                            SourceSpec::Local(_) => false,
+                        };
                         entries.insert(
                             input.settings.id.clone(),
                             PageEntry {
                                 text_hash: hash(&read.text),
-                                text: http.then(|| read.text.clone()),
+                                text: keep.then(|| read.text.clone()),
                                 version: read.version,
                                 items: read.items,
                             },
@@ -423,6 +475,82 @@ impl Session {
             self.store.save(cache).await;
         }
     }
+}
+
+/// What discovery made of a block's repository files, by blob: `discover-NAME-….json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct DiscoveryMemo {
+    format: u32,
+    /// A hash of the block's settings and handbook-sync's version: what decides a
+    /// verdict besides the text.
+    rules: String,
+    /// Path below the block's root → blob and verdict.
+    files: BTreeMap<String, crate::source::FileMemo>,
+}
+
+fn memo_file(dir: &Path, block: &crate::config::DiscoverSettings) -> PathBuf {
+    dir.join(format!(
+        "discover-{}-{}.json",
+        block.name,
+        &hash(&block.name)[..8]
+    ))
+}
+
+fn memo_rules(block: &crate::config::DiscoverSettings) -> String {
+    hash(&format!("{block:?}\n{}", env!("CARGO_PKG_VERSION")))
+}
+
+/// Loads what earlier runs learnt of the `[[discover]]` blocks' repository files into
+/// `sources` (with `sync.cache_dir`). A missing or unusable file means reading the files.
+pub async fn load_discovery(config: &Config, sources: &SourceCache) {
+    let Some(dir) = config.cache_dir() else {
+        return;
+    };
+    for block in &config.discover {
+        let Ok(bytes) = tokio::fs::read(memo_file(&dir, block)).await else {
+            continue;
+        };
+        let Ok(memo) = serde_json::from_slice::<DiscoveryMemo>(&bytes) else {
+            tracing::info!(block = %block.name, "the discovery cache is corrupt: reading the files");
+            continue;
+        };
+        if memo.format != FORMAT || memo.rules != memo_rules(block) {
+            continue;
+        }
+        for (path, file) in memo.files {
+            sources.put_file(&format!("{}\0{path}", block.name), file);
+        }
+    }
+    sources.files_saved();
+}
+
+/// Writes what this run learnt of the blocks' repository files (with `sync.cache_dir`),
+/// when anything changed. Content-addressed, so never stale: a changed file has another
+/// blob.
+pub async fn save_discovery(config: &Config, sources: &SourceCache) {
+    let Some(dir) = config.cache_dir() else {
+        return;
+    };
+    for block in &config.discover {
+        let prefix = format!("{}\0", block.name);
+        let (files, changed) = sources.files_under(&prefix);
+        if !changed || files.is_empty() {
+            continue;
+        }
+        let memo = DiscoveryMemo {
+            format: FORMAT,
+            rules: memo_rules(block),
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k[prefix.len()..].to_owned(), v))
+                .collect(),
+        };
+        let path = memo_file(&dir, block);
+        if let Err(e) = store_json(&dir, &path, &memo).await {
+            tracing::warn!(block = %block.name, "could not write the discovery cache ({e})");
+        }
+    }
+    sources.files_saved();
 }
 
 /// The file of `project` in `dir`: the path made safe for a file name, and a hash of it
@@ -499,10 +627,15 @@ fn check_age(cache: &ProjectCache, now: DateTime<Utc>) -> Result<(), String> {
 /// issue titles, which may be confidential), flushed to disk, then renamed over the old
 /// one, so a run that dies midway, or two pods sharing the volume, leave one whole file.
 async fn store(dir: &Path, cache: &ProjectCache) -> std::io::Result<()> {
+    store_json(dir, &file_of(dir, &cache.project), cache).await
+}
+
+/// Writes `value` as JSON to `path` in `dir`, atomically, as [`store`] says.
+async fn store_json<T: Serialize>(dir: &Path, path: &Path, value: &T) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = dir.to_owned();
-    let path = file_of(&dir, &cache.project);
-    let bytes = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
+    let path = path.to_owned();
+    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)?;
         let mut temporary = tempfile::NamedTempFile::new_in(&dir)?;

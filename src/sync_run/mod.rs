@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, PageSettings};
 use crate::gitlab::{Client, Gitlab, GitlabError};
 use crate::metrics::GitlabMetrics;
+use crate::source::SourceCache;
 use crate::sync::ObservedIssue;
 
 mod adopt;
@@ -32,12 +33,15 @@ mod pages;
 mod people;
 mod planning;
 mod projects;
+mod vanished;
 
 pub use apply::{Prepared, apply};
 pub use pages::{PageError, PageInput, PageRead, parse_options, read_pages};
 pub use people::{ResolvedPeople, resolve_people};
 pub use planning::{Planned, plan};
-pub use projects::{ProjectError, ProjectState, Projects, read_projects, writers_refused};
+pub use projects::{
+    ProjectError, ProjectState, Projects, read_projects, read_projects_at, writers_refused,
+};
 
 /// What to do.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +53,8 @@ pub struct RunOptions {
     /// Let plans create many issues while the project holds unrecognised issues of the
     /// page.
     pub allow_mass_create: bool,
+    /// Let plans close the issues of pages that left a `[[discover]]` block.
+    pub allow_removed_pages: bool,
     /// `YYYY-MM-DD`, for reason lines.
     pub today: String,
     /// The daemon's cache, in memory: like `sync.cache_dir`'s, an unchanged page of a
@@ -126,7 +132,8 @@ impl Connection {
 /// Stage 1: the pages of `config` that `wanted` names (all when empty), in configuration
 /// order. Fails when there are no pages or `wanted` names one that is not configured.
 pub fn select_pages(config: &Config, wanted: &[String]) -> Result<Vec<PageSettings>, RunError> {
-    if config.pages.is_empty() {
+    // Discovery may find no page (an emptied directory): its vanished pages are the plan.
+    if config.pages.is_empty() && config.discover.is_empty() {
         return Err(RunError::NoPages);
     }
     if let Some(id) = wanted
@@ -150,7 +157,10 @@ pub async fn prepare(
     token: SecretString,
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
-    select_pages(config, &options.pages)?;
+    // Before any request, unless `--page` may name a page discovery has yet to find.
+    if config.discover.is_empty() {
+        select_pages(config, &options.pages)?;
+    }
     let connection = Connection::new(config, token, options.metrics.clone())?;
     prepare_on(config, &connection, options).await
 }
@@ -161,35 +171,78 @@ pub async fn prepare_on(
     connection: &Connection,
     options: &RunOptions,
 ) -> Result<Prepared, RunError> {
+    // What the daemon remembers, or this run's own memory (with `sync.cache_dir`,
+    // discovery's memory of repository files comes from there).
+    // What the daemon remembers, or this run's own memory (with `sync.cache_dir`,
+    // discovery's memory of repository files comes from there).
+    let sources = match &options.cache {
+        Some(memory) => memory.shared_sources(),
+        None => std::sync::Arc::new(SourceCache::default()),
+    };
+    let persisted = options.cache.is_none();
+    if persisted {
+        cache::load_discovery(config, &sources).await;
+    }
+    let expansion = crate::discover::expand(config, &connection.gitlab, &sources).await;
+    if persisted {
+        cache::save_discovery(config, &sources).await;
+    }
+    let config = &expansion.config;
     let selected = select_pages(config, &options.pages)?;
+    let whole = options.pages.is_empty();
     // The daemon keeps the cache in memory; a run in a new process may keep it in files.
     let mut cache = match &options.cache {
         Some(memory) => Some(cache::Session::in_memory(memory, config, &selected).await),
-        None => cache::Session::open(config, &selected).await,
+        None => cache::Session::open(config, &selected, sources.clone()).await,
     };
-    let sources = cache.as_ref().map(cache::Session::sources);
-    let mut pages = read_pages(config, connection, &selected, sources).await;
+    let mut pages = read_pages(config, connection, &selected, Some(&sources)).await;
+    if whole {
+        pages.extend(expansion.problems.iter().map(PageInput::discovery_problem));
+    }
     if let Some(cache) = &mut cache {
         cache.skip_unchanged(&connection.gitlab, &mut pages).await;
     }
-    let mut projects = read_projects(&connection.gitlab, &pages, &config.sync).await;
+    let concurrency = config.gitlab.concurrency;
+    let mut projects =
+        read_projects_at(&connection.gitlab, &pages, &config.sync, concurrency).await;
+    if whole && !config.discover.is_empty() {
+        vanished::add_vanished(
+            config,
+            &expansion.blocks,
+            &connection.gitlab,
+            &mut pages,
+            &mut projects,
+            &sources,
+        )
+        .await;
+    }
     if let Some(cache) = &mut cache {
         cache.record_reads(config, &pages, &projects);
     }
-    let people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
+    let mut people = resolve_people(config, &connection.gitlab, &pages, &projects).await;
     let mut planned = plan(config, options, &pages, &projects, &people);
     // Only when an adopting page would create: a run with nothing to create reads no more.
-    if let Some(strangers) = adopt::read_candidates(
+    let left = adopt::read_candidates(
         &connection.gitlab,
         config,
         options,
         &planned.plan,
         &mut projects,
     )
-    .await
+    .await;
+    if let Some(left) = &left {
+        planned = plan(config, options, &pages, &projects, &people);
+        adopt::warn_left(&mut planned.plan, config, options, left);
+    }
+    // Configured users who are not members are asked for only when a write needs them.
+    if people
+        .confirm(&connection.gitlab, &planned.plan, concurrency)
+        .await
     {
         planned = plan(config, options, &pages, &projects, &people);
-        adopt::warn_strangers(&mut planned.plan, config, &strangers);
+        if let Some(left) = &left {
+            adopt::warn_left(&mut planned.plan, config, options, left);
+        }
     }
     // Only where the plan writes: a read-only token plans, and `apply` refuses.
     let refused = writers_refused(&connection.gitlab, &projects, &planned.plan).await;
@@ -204,31 +257,56 @@ pub async fn prepare_on(
         .with_cache(cache))
 }
 
-/// Reads the configured pages' issues from GitLab and counts them.
+/// Reads the issues of the configured pages, and of those `[[discover]]` finds, from
+/// GitLab and counts them, the pages of each project together. Projects are read
+/// `gitlab.concurrency` at once.
 pub async fn status(
     config: &Config,
     token: SecretString,
 ) -> Result<crate::status::StatusReport, RunError> {
+    use futures_util::StreamExt as _;
     let client = Client::new(&config.gitlab_url, token, config.policy())?;
     let gitlab = Gitlab::new(client);
-    let mut issues_of: BTreeMap<String, Vec<ObservedIssue>> = BTreeMap::new();
-    let mut report = crate::status::StatusReport::default();
+    let sources = SourceCache::default();
+    cache::load_discovery(config, &sources).await;
+    let expansion = crate::discover::expand(config, &gitlab, &sources).await;
+    cache::save_discovery(config, &sources).await;
+    for problem in &expansion.problems {
+        tracing::warn!("{problem}");
+    }
+    let config = &expansion.config;
+    let mut projects: Vec<&str> = Vec::new();
     for page in &config.pages {
-        if !issues_of.contains_key(&page.project) {
-            let info = gitlab.project(&page.project).await?;
-            issues_of.insert(
-                page.project.clone(),
-                gitlab
-                    .managed_issues(info.id, &config.sync.managed_label)
-                    .await?,
-            );
+        if !projects.contains(&page.project.as_str()) {
+            projects.push(&page.project);
         }
-        report.pages.push(crate::status::page_progress(
-            &config.sync.section_label_prefix,
-            &page.id,
-            &page.project,
-            &issues_of[&page.project],
-        ));
+    }
+    let label = &config.sync.managed_label;
+    let issues_of: BTreeMap<&str, Vec<ObservedIssue>> =
+        futures_util::stream::iter(projects.clone())
+            .map(|project| {
+                let gitlab = &gitlab;
+                async move {
+                    let info = gitlab.project(project).await?;
+                    let issues = gitlab.managed_issues(info.id, label).await?;
+                    Ok::<_, GitlabError>((project, issues))
+                }
+            })
+            .buffered(config.gitlab.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+    let mut report = crate::status::StatusReport::default();
+    for project in projects {
+        for page in config.pages.iter().filter(|p| p.project == project) {
+            report.pages.push(crate::status::page_progress(
+                &config.sync.section_label_prefix,
+                &page.id,
+                &page.project,
+                &issues_of[project],
+            ));
+        }
     }
     Ok(report)
 }

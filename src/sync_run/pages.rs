@@ -13,6 +13,9 @@ pub enum PageError {
     /// Its source could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Discovery could not make a page of a file, or list a block's files.
+    #[error("{0}")]
+    Discovery(crate::discover::Problem),
     /// Not read: the process is stopping.
     #[error("page `{page}` not read: shutting down")]
     Cancelled {
@@ -60,6 +63,10 @@ pub enum PageRead {
     },
     /// Skipped: nothing of it is closed.
     Failed(PageError),
+    /// A page of a `[[discover]]` block that is no longer in the handbook (deleted,
+    /// renamed, no longer qualifying) and still has open issues: closing them is refused
+    /// unless allowed (`--allow-removed-pages`).
+    Vanished,
 }
 
 /// One selected page and what reading it gave.
@@ -71,7 +78,30 @@ pub struct PageInput {
     pub read: PageRead,
 }
 
-/// Stage 2: reads and parses every page of `pages`, in order, through `connection` (an
+impl PageInput {
+    /// A file or block discovery could not make a page of: a skipped page named after it.
+    pub fn discovery_problem(problem: &crate::discover::Problem) -> Self {
+        PageInput {
+            settings: PageSettings {
+                id: problem.page_name(),
+                source: problem.source.clone(),
+                url: None,
+                project: String::new(),
+                owner: String::new(),
+                include_sections: Vec::new(),
+                exclude_sections: Vec::new(),
+                board: false,
+                adopt: false,
+                page_label: None,
+                discovered: None,
+            },
+            read: PageRead::Failed(PageError::Discovery(problem.clone())),
+        }
+    }
+}
+
+/// Stage 2: reads and parses every page of `pages` (`gitlab.concurrency` at once; the
+/// result in their order) through `connection` (an
 /// `http(s)` page through its HTTP client, a `gitlab://` one through GitLab). With a
 /// `cache`, a page whose source is the version last synced successfully is
 /// [`PageRead::Unchanged`] (unless `sync.enforce`), and every parsed page's source is
@@ -83,27 +113,31 @@ pub async fn read_pages(
     pages: &[PageSettings],
     cache: Option<&SourceCache>,
 ) -> Vec<PageInput> {
-    let mut inputs = Vec::with_capacity(pages.len());
-    for settings in pages {
-        let cancelled = || {
-            PageRead::Failed(PageError::Cancelled {
-                page: settings.id.clone(),
-            })
-        };
-        let read = if connection.cancel.is_cancelled() {
-            cancelled()
-        } else {
-            tokio::select! {
-                read = read_page(config, connection, settings, cache) => read,
-                () = connection.cancel.cancelled() => cancelled(),
+    use futures_util::StreamExt as _;
+    // `gitlab.concurrency` at once (the client still paces every request), in order.
+    futures_util::stream::iter(pages)
+        .map(|settings| async move {
+            let cancelled = || {
+                PageRead::Failed(PageError::Cancelled {
+                    page: settings.id.clone(),
+                })
+            };
+            let read = if connection.cancel.is_cancelled() {
+                cancelled()
+            } else {
+                tokio::select! {
+                    read = read_page(config, connection, settings, cache) => read,
+                    () = connection.cancel.cancelled() => cancelled(),
+                }
+            };
+            PageInput {
+                settings: settings.clone(),
+                read,
             }
-        };
-        inputs.push(PageInput {
-            settings: settings.clone(),
-            read,
-        });
-    }
-    inputs
+        })
+        .buffered(config.gitlab.concurrency.max(1))
+        .collect()
+        .await
 }
 
 async fn read_page(
@@ -114,14 +148,25 @@ async fn read_page(
 ) -> PageRead {
     let cached = cache.and_then(|c| c.get(&settings.id));
     let spec = config.source(settings);
-    let fetched = source::fetch(
-        &spec,
-        &connection.http,
-        &connection.gitlab,
-        cached.as_ref(),
-        config.sync.max_page_bytes,
-    )
-    .await;
+    // A discovered repository file whose blob is remembered is that text: not read again.
+    let blob = settings.discovered.as_ref().and_then(|d| d.blob.as_ref());
+    let fetched = match cached.as_ref().filter(|c| Some(&c.version) == blob) {
+        Some(known) => Ok(Fetched {
+            text: known.text.clone(),
+            unchanged: known.synced,
+            version: known.version.clone(),
+        }),
+        None => {
+            source::fetch(
+                &spec,
+                &connection.http,
+                &connection.gitlab,
+                cached.as_ref(),
+                config.sync.max_page_bytes,
+            )
+            .await
+        }
+    };
     let Fetched {
         text,
         unchanged,

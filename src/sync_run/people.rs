@@ -1,7 +1,9 @@
 //! Stage 4: the people. A handbook name is assigned through `[people]` or when a member
 //! of the project has exactly that username (the member lists come with the projects,
-//! one listing per project); the configuration's own usernames (`[people]` values, page
-//! owners) that are not members are looked up once each, concurrently.
+//! one listing per project). The configuration's own usernames (`[people]` values, page
+//! owners) that are not members are taken as configured, and looked up — once each,
+//! concurrently — only when a write of the plan needs their id ([`ResolvedPeople::confirm`]):
+//! a run that assigns nobody new asks GitLab about nobody.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,11 +34,12 @@ impl ResolvedPeople {
     }
 }
 
-/// Stage 4: resolves the people of every project that was read. Never fails: a user who
-/// cannot be looked up is left unassigned with a warning, and the run goes on.
+/// Stage 4: resolves the people of every project that was read, from its members; no
+/// request (see [`ResolvedPeople::confirm`] for the configured users who are not
+/// members). Never fails.
 pub async fn resolve_people(
     config: &Config,
-    gitlab: &Gitlab,
+    _gitlab: &Gitlab,
     pages: &[PageInput],
     projects: &Projects,
 ) -> ResolvedPeople {
@@ -58,42 +61,72 @@ pub async fn resolve_people(
             resolved.user_ids.insert(username.clone(), *id);
         }
     }
-    let strangers: BTreeSet<String> = configured
-        .iter()
-        .flat_map(|(project, wanted)| {
-            let members = projects[*project].as_ref().map(|s| &s.members).ok();
-            wanted
-                .iter()
-                .filter(move |u| members.is_none_or(|m| !m.contains_key(*u)))
-                .cloned()
-        })
-        .collect();
-    let looked_up = look_up(gitlab, strangers, config.gitlab.concurrency.max(1)).await;
-    let mut unavailable = BTreeMap::new();
-    for (username, found) in looked_up {
-        match found {
-            Ok(Some(id)) => {
-                resolved.user_ids.insert(username, id);
-            }
-            Ok(None) => {}
-            Err(why) => {
-                unavailable.insert(username, why);
-            }
-        }
-    }
     for (project, wanted) in configured {
         if let Some(Ok(state)) = projects.get(project) {
-            let people = people_of(config, project, state, &wanted, &resolved.user_ids);
             resolved.people.insert(
                 project.to_owned(),
-                People {
-                    unavailable: unavailable.clone(),
-                    ..people
-                },
+                people_of(config, project, state, &wanted),
             );
         }
     }
     resolved
+}
+
+impl ResolvedPeople {
+    /// Looks up the configured users who are not members and whose id a write of `plan`
+    /// needs (a create assigning them, an edit adding them), `concurrency` at once. Those
+    /// found get their id; those GitLab does not know, or that could not be looked up,
+    /// are no longer assigned anywhere, and the return is true: the plan must be made
+    /// again.
+    pub async fn confirm(
+        &mut self,
+        gitlab: &Gitlab,
+        plan: &crate::sync::Plan,
+        concurrency: usize,
+    ) -> bool {
+        use crate::sync::Write;
+        let needed: BTreeSet<String> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match &a.write {
+                Some(Write::Create(_)) => a.changes.assignee.as_ref()?.to.clone(),
+                Some(Write::Edit { assignee, .. }) => assignee.as_ref()?.add.clone(),
+                Some(Write::Adopt(adoption)) => adoption.assignee.add.clone(),
+                None => None,
+            })
+            .filter(|u| !self.user_ids.contains_key(u))
+            .collect();
+        if needed.is_empty() {
+            return false;
+        }
+        let mut missing = BTreeMap::new();
+        for (username, found) in look_up(gitlab, needed, concurrency.max(1)).await {
+            match found {
+                Ok(Some(id)) => {
+                    tracing::warn!(
+                        username,
+                        "a configured user is not a member of the project; assigned as configured (GitLab drops an assignee who cannot see the project)"
+                    );
+                    self.user_ids.insert(username, id);
+                }
+                Ok(None) => {
+                    missing.insert(username, None);
+                }
+                Err(why) => {
+                    missing.insert(username, Some(why));
+                }
+            }
+        }
+        for people in self.people.values_mut() {
+            for (username, why) in &missing {
+                people.known.remove(username);
+                if let Some(why) = why {
+                    people.unavailable.insert(username.clone(), why.clone());
+                }
+            }
+        }
+        !missing.is_empty()
+    }
 }
 
 /// How names resolve in `project`: its members, and which of the configured usernames it
@@ -103,26 +136,12 @@ fn people_of(
     project: &str,
     state: &super::ProjectState,
     wanted: &BTreeSet<String>,
-    user_ids: &BTreeMap<String, u64>,
 ) -> People {
-    let members: BTreeSet<String> = state.members.keys().cloned().collect();
-    for username in wanted.iter().filter(|u| !members.contains(*u)) {
-        if user_ids.contains_key(username) {
-            tracing::warn!(
-                project,
-                username,
-                "a configured user is not a member of the project; assigned as configured (GitLab drops an assignee who cannot see the project)"
-            );
-        }
-    }
     People {
         map: config.people.clone(),
-        known: wanted
-            .iter()
-            .filter(|u| user_ids.contains_key(*u))
-            .cloned()
-            .collect(),
-        members,
+        // Taken to exist until a write needs the id (`confirm`).
+        known: wanted.clone(),
+        members: state.members.keys().cloned().collect(),
         unavailable: BTreeMap::new(),
         project: project.to_owned(),
     }

@@ -52,6 +52,7 @@ pub fn plan(
         people,
         planned: Planned::default(),
         labels_planned: BTreeMap::new(),
+        allow_removed_pages: options.allow_removed_pages,
     };
     for input in pages {
         planner.add(input, projects);
@@ -68,6 +69,8 @@ struct Planner<'a> {
     planned: Planned,
     /// Per project: labels already planned for creation by an earlier page.
     labels_planned: BTreeMap<String, BTreeSet<String>>,
+    /// `--allow-removed-pages`.
+    allow_removed_pages: bool,
 }
 
 impl Planner<'_> {
@@ -94,13 +97,21 @@ impl Planner<'_> {
                 report.outcome = PageOutcome::Skipped(with_causes(e));
                 return self.planned.plan.add_page(report, empty_plan());
             }
+            PageRead::Vanished => return self.add_vanished(s, projects, report),
         };
         for item in &page.items {
             *report.items.entry(item.status.as_str()).or_default() += 1;
         }
         let failed = match projects.get(&s.project) {
             Some(Ok(project)) => return self.add_page(s, page, project, report),
-            Some(Err(e)) => format!("{}; nothing is written to this project", with_causes(e)),
+            Some(Err(e)) => format!(
+                "{}{}; nothing is written to this project",
+                with_causes(e),
+                s.discovered.as_ref().map_or(String::new(), |d| format!(
+                    " (the project of [[discover]] `{}`'s template `{}` for `{}`)",
+                    d.block, d.project_template, d.path
+                ))
+            ),
             // `prepare` reads every parsed page's project; a caller of the stages may not.
             None => format!("project {} was not read", s.project),
         };
@@ -120,15 +131,17 @@ impl Planner<'_> {
         self.planned
             .known_iids
             .extend(project.issues.iter().map(|i| (id, i.iid)));
-        let prefix = &self.config.sync.page_label_prefix;
         let spec = PageSpec {
             id: s.id.clone(),
             title: page.title.clone(),
             url: s.url.clone(),
-            page_label: desired::label_name(&format!("{prefix}{}", s.id)),
+            page_label: s.page_label(&self.config.sync),
         };
         let people = self.people.of(&s.project);
-        let desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, &people);
+        let mut desired = desired::desired_issues(page, &spec, &s.owner, &self.labels, &people);
+        if let Some(discovered) = &s.discovered {
+            desired::add_label(&mut desired, &discovered.label);
+        }
         // Issues that lost the managed label are only weighed by the mass-create guard.
         let observed: Vec<_> = project
             .issues
@@ -144,7 +157,15 @@ impl Planner<'_> {
             adopt: s.adopt || self.settings.adopt,
             ..self.settings.clone()
         };
-        let mut page_plan = core_plan::plan_page(&spec, desired, &observed, &settings);
+        // Only the candidates `adopt::read_candidates` vetted (members', not
+        // confidential): an issue read for its labels may be anyone's.
+        let mut page_plan = core_plan::plan_page_adopting(
+            &spec,
+            desired,
+            &observed,
+            &project.candidates,
+            &settings,
+        );
         // A refused page writes nothing, its labels included: leave them for the next page of
         // the project to plan, or that page's issues get grey auto-created labels and its
         // board fails for a label that does not exist.
@@ -165,6 +186,55 @@ impl Planner<'_> {
             .label_ids
             .entry(s.project.clone())
             .or_insert_with(|| project.labels.clone());
+        if let Some(refusal) = &page_plan.refused {
+            report.outcome = PageOutcome::Refused(refusal.clone());
+        }
+        self.planned.plan.add_page(report, page_plan);
+    }
+
+    /// A page that left a `[[discover]]` block: its open issues closed, naming it, when
+    /// the run allows removed pages; refused otherwise.
+    fn add_vanished(&mut self, s: &PageSettings, projects: &Projects, mut report: PageReport) {
+        let project = match projects.get(&s.project) {
+            Some(Ok(project)) => project,
+            Some(Err(e)) => {
+                report.outcome = PageOutcome::Failed(format!(
+                    "{}; nothing is written to this project",
+                    with_causes(e)
+                ));
+                return self.planned.plan.add_page(report, empty_plan());
+            }
+            None => {
+                report.outcome = PageOutcome::Failed(format!("project {} was not read", s.project));
+                return self.planned.plan.add_page(report, empty_plan());
+            }
+        };
+        let id = project.info.id;
+        self.planned.project_ids.insert(s.project.clone(), id);
+        self.planned
+            .known_iids
+            .extend(project.issues.iter().map(|i| (id, i.iid)));
+        self.planned
+            .label_ids
+            .entry(s.project.clone())
+            .or_insert_with(|| project.labels.clone());
+        let spec = PageSpec {
+            id: s.id.clone(),
+            title: s.id.clone(),
+            url: None,
+            page_label: s.page_label(&self.config.sync),
+        };
+        let block = s.discovered.as_ref().map_or("", |d| d.block.as_str());
+        let why = format!(
+            "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
+        );
+        let page_plan = core_plan::plan_vanished_page(
+            &spec,
+            &project.issues,
+            &self.settings,
+            &why,
+            self.allow_removed_pages,
+        );
         if let Some(refusal) = &page_plan.refused {
             report.outcome = PageOutcome::Refused(refusal.clone());
         }
@@ -250,10 +320,20 @@ fn label_style(config: &Config, name: &str) -> (String, String) {
     let s = &config.sync;
     let (color, what) = if name == s.managed_label {
         ("#1f75cb", "Kept in step with the handbook by handbook-sync")
-    } else if name.starts_with(&s.page_label_prefix) {
+    } else if name.starts_with(&s.page_label_prefix)
+        || config
+            .pages
+            .iter()
+            .any(|p| p.page_label.is_some() && p.page_label(s) == name)
+    {
         ("#6666c4", "Handbook page (handbook-sync)")
     } else if name.starts_with(&s.section_label_prefix) {
         ("#009966", "Handbook section (handbook-sync)")
+    } else if config.discover.iter().any(|b| b.label() == name) {
+        (
+            "#6666c4",
+            "Handbook pages found by [[discover]] (handbook-sync)",
+        )
     } else {
         (
             "#737278",

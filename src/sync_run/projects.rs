@@ -66,10 +66,11 @@ pub enum ProjectError {
         /// The role, in words (`is Guest (10)`, `is not a member`).
         role: String,
     },
-    /// Its lease could not be taken for another reason than another run holding it
-    /// (GitLab refused or failed the label's create): nothing is written there without it.
-    #[error("{0}")]
-    NoLease(String),
+    /// Its lease could not be taken for a reason a wait does not resolve (GitLab refused
+    /// or failed the lease label's request): nothing is written there this run, and the
+    /// other projects are synced.
+    #[error(transparent)]
+    Lease(std::sync::Arc<super::lease::LeaseError>),
 }
 
 /// Per project path: its state, or why nothing is written to it.
@@ -80,26 +81,44 @@ pub type Projects = BTreeMap<String, Result<ProjectState, ProjectError>>;
 /// when a project is not public. The token's role is not checked here (`plan` may run
 /// with a read-only token): see [`writers_refused`].
 pub async fn read_projects(gitlab: &Gitlab, pages: &[PageInput], sync: &SyncSettings) -> Projects {
-    let mut projects = Projects::new();
+    read_projects_at(gitlab, pages, sync, 1).await
+}
+
+/// [`read_projects`], `concurrency` projects at once (the client still paces every
+/// request; a project's own reads stay in order).
+pub async fn read_projects_at(
+    gitlab: &Gitlab,
+    pages: &[PageInput],
+    sync: &SyncSettings,
+    concurrency: usize,
+) -> Projects {
+    use futures_util::StreamExt as _;
+    let mut names: Vec<&String> = Vec::new();
     for input in pages {
         let name = &input.settings.project;
-        if projects.contains_key(name) || !matches!(input.read, PageRead::Parsed(_)) {
-            continue;
-        }
-        let state = read_project(gitlab, name, pages, sync).await;
-        if let Ok(state) = &state
-            && let Some(visibility) = state.info.visibility.as_deref()
-            && visibility != "public"
+        if matches!(input.read, PageRead::Parsed(_) | PageRead::Vanished) && !names.contains(&name)
         {
-            tracing::warn!(
-                project = %name,
-                visibility,
-                "the project is not public: the handbook asks for a public roadmap"
-            );
+            names.push(name);
         }
-        projects.insert(name.clone(), state);
     }
-    projects
+    futures_util::stream::iter(names)
+        .map(|name| async move {
+            let state = read_project(gitlab, name, pages, sync).await;
+            if let Ok(state) = &state
+                && let Some(visibility) = state.info.visibility.as_deref()
+                && visibility != "public"
+            {
+                tracing::warn!(
+                    project = %name,
+                    visibility,
+                    "the project is not public: the handbook asks for a public roadmap"
+                );
+            }
+            (name.clone(), state)
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// The projects `plan` writes to where the token's user may not set labels and
@@ -179,8 +198,10 @@ fn labels_known_from(
             continue;
         };
         needed.insert(settings.managed_label.clone(), 0);
-        let page_label = format!("{}{}", settings.page_label_prefix, input.settings.id);
-        needed.insert(desired::label_name(&page_label), 0);
+        needed.insert(input.settings.page_label(sync), 0);
+        if let Some(discovered) = &input.settings.discovered {
+            needed.insert(discovered.label.clone(), 0);
+        }
         for item in &page.items {
             if let Some(section) = desired::section_label(&settings, &item.section) {
                 needed.insert(section, 0);
@@ -251,8 +272,7 @@ async fn read_project(
         .iter()
         .filter(|p| p.settings.project == project && matches!(p.read, PageRead::Parsed(_)));
     for page in in_project {
-        let page_label =
-            desired::label_name(&format!("{}{}", sync.page_label_prefix, page.settings.id));
+        let page_label = page.settings.page_label(sync);
         // Only when nothing of the page is managed (a first sync, or its identity lost):
         // a steady run costs no extra request.
         if issues.iter().any(|i| i.labels.contains(&page_label)) {

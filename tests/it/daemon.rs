@@ -107,6 +107,13 @@ async fn the_daemon_syncs_at_start_reports_ready_and_metrics_and_stops_on_sigter
         text.contains("handbook_sync_rate_limit_waits_total 0"),
         "{text}"
     );
+    assert_eq!(
+        value(
+            "handbook_sync_build_info",
+            ("version", env!("CARGO_PKG_VERSION"))
+        ),
+        1.0
+    );
 
     // A client that sent half a request (or a scraper's idle keep-alive) holds a
     // graceful shutdown open; the daemon stops anyway after a bounded wait.
@@ -185,7 +192,7 @@ async fn sigterm_during_a_sync_exits_0_and_leaves_nothing_half_done() {
 #[test]
 fn the_kubernetes_configmap_holds_a_valid_configuration() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes/base/configmap.yaml")).unwrap();
     let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
     let data = &docs[0]["data"];
     let dir = std::env::temp_dir().join(format!("hs-configmap-{}", std::process::id()));

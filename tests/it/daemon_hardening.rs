@@ -290,9 +290,10 @@ async fn stalling_site() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
     (url, requests)
 }
 
-/// Four `http(s)` pages on a site that never answers, the default 30 s timeout: SIGTERM
-/// during the first fetch stops it and the three others are never asked for; the daemon
-/// exits within 5 s (before, it fetched them all after the signal, one timeout each).
+/// Four `http(s)` pages on a site that never answers, the default 30 s timeout, read two
+/// at a time (`gitlab.concurrency = 2`): SIGTERM during the first two fetches stops them
+/// and the two others are never asked for; the daemon exits within 5 s (before, it
+/// fetched them all after the signal, one timeout each).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_four_slow_page_fetches_exits_within_5_s_and_asks_nothing_more() {
     use std::sync::atomic::Ordering;
@@ -312,18 +313,28 @@ async fn sigterm_during_four_slow_page_fetches_exits_within_5_s_and_asks_nothing
     )
     .await;
     let log = world.dir.join("daemon.log");
-    let daemon = start_logging(&world, &log);
+    let daemon = Command::new(env!("CARGO_BIN_EXE_handbook-sync"))
+        .args(["run", "--config"])
+        .arg(world.dir.join("config.toml"))
+        .env("GITLAB_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .env("HANDBOOK_SYNC__GITLAB__CONCURRENCY", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while requests.load(Ordering::SeqCst) == 0 {
+    while requests.load(Ordering::SeqCst) < 2 {
         assert!(
             Instant::now() < deadline,
-            "the first page was never asked for"
+            "the first two pages were never asked for"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Pages are read one after the other: exactly one request is in flight.
+    // Pages are read two at a time: exactly two requests are in flight, and no third
+    // starts while they hang.
     let at_signal = requests.load(Ordering::SeqCst);
-    assert_eq!(at_signal, 1);
+    assert_eq!(at_signal, 2);
     let (code, took) = tokio::task::spawn_blocking(move || terminate(daemon))
         .await
         .unwrap();
@@ -457,8 +468,10 @@ async fn large_signed_pushes_sync_their_page_and_are_logged() {
 }
 
 /// The deploy files set what the daemon's limits rely on: the systemd unit a descriptor
-/// limit with room for the default connection cap and the daemon's own 64, the
-/// Deployment a memory limit and probe timeouts, the ConfigMap the cap itself.
+/// limit with room for the default connection cap and the daemon's own 64; both units,
+/// the Deployment and the CronJob a stop timeout that SIGTERM's worst case fits in (at
+/// the ConfigMap's client timeout); the Deployment a memory limit and probe timeouts;
+/// the ConfigMap the cap itself.
 #[test]
 fn the_deploy_files_set_the_daemon_s_limits() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -472,9 +485,55 @@ fn the_deploy_files_set_the_daemon_s_limits() {
         .parse()
         .unwrap();
     assert!(nofile >= cap + 64, "LimitNOFILE={nofile} < {cap} + 64");
+    let configmap =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/base/configmap.yaml"))
+            .unwrap();
+    let config: toml::Table = configmap[0]["data"]["config.toml"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // SIGTERM's worst case, for the daemon and for `apply` alike: a write in flight, then
+    // the leases' release, each up to the client timeout when GitLab does not answer, and
+    // a margin.
+    let timeout = config
+        .get("gitlab")
+        .and_then(|g| g.get("timeout_seconds"))
+        .map(|t| t.as_float().or(t.as_integer().map(|i| i as f64)).unwrap())
+        .unwrap_or(handbook_sync::config::GitlabSettings::default().timeout_seconds);
+    let stop_within = (2.0 * timeout).ceil() as u64 + 5;
+    for path in [
+        "deploy/systemd/handbook-sync-daemon.service",
+        "deploy/systemd/handbook-sync.service",
+    ] {
+        let stop: u64 = read(path)
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.strip_suffix('s'))
+            .unwrap_or_else(|| panic!("{path} sets TimeoutStopSec in seconds"))
+            .parse()
+            .unwrap();
+        assert!(
+            stop >= stop_within,
+            "{path}: TimeoutStopSec={stop}s < {stop_within}s"
+        );
+    }
     let deployment =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
-    let container = &deployment[0]["spec"]["template"]["spec"]["containers"][0];
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/daemon/deployment.yaml"))
+            .unwrap();
+    let pod = &deployment[0]["spec"]["template"]["spec"];
+    let cronjob =
+        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/cronjob.yaml")).unwrap();
+    let job_pod = &cronjob[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    for (what, spec) in [("daemon/deployment.yaml", pod), ("cronjob.yaml", job_pod)] {
+        // Kubernetes' default is 30 s.
+        let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+        assert!(
+            grace >= stop_within as i64,
+            "{what}: terminationGracePeriodSeconds: {grace} < {stop_within}"
+        );
+    }
+    let container = &pod["containers"][0];
     assert!(
         container["resources"]["limits"]["memory"]
             .as_str()
@@ -486,13 +545,6 @@ fn the_deploy_files_set_the_daemon_s_limits() {
             "{probe}"
         );
     }
-    let configmap =
-        yaml_rust2::YamlLoader::load_from_str(&read("deploy/kubernetes/configmap.yaml")).unwrap();
-    let config: toml::Table = configmap[0]["data"]["config.toml"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     assert_eq!(
         config["server"]["max_connections"].as_integer(),
         Some(cap as i64)

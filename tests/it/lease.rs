@@ -562,11 +562,19 @@ async fn the_daemon_reports_a_held_lease_and_syncs_on_a_later_tick() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(ready.contains("host ci-runner-7, pid 4242"), "{ready}");
-    let (_, metrics) = get_local(port, "/metrics").await.unwrap();
-    assert!(
-        metrics.contains("handbook_sync_syncs_total{outcome=\"lease_held\"}"),
-        "{metrics}"
-    );
+    // Counted (the series exists from the start, at 0).
+    loop {
+        let (_, metrics) = get_local(port, "/metrics").await.unwrap();
+        let held = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("handbook_sync_syncs_total{outcome=\"lease_held\"} "))
+            .and_then(|v| v.parse::<f64>().ok());
+        if held.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(world.issues(PROJECT).await.is_empty());
     // The other run ends.
     world

@@ -7,6 +7,10 @@
 //! environment goes to the child processes, and files go to per-test directories.
 
 mod as_user;
+mod attack_adopt;
+mod attack_apply;
+mod attack_config;
+mod attack_daemon;
 mod common;
 
 mod attacks;
@@ -19,14 +23,19 @@ mod daemon;
 mod daemon_hardening;
 mod daemon_truth;
 mod demo_boards_status;
+mod discover;
 mod fidelity;
 mod first_hour;
 mod label_titles;
 mod lease;
+mod lease_attacks;
 mod merge_request_note;
 mod page_limits;
 mod parse_props;
+mod people_lookup;
+mod plan_by_project;
 mod plan_markdown;
+mod release;
 mod resilience;
 mod resilience_process;
 mod roadmap;
@@ -43,6 +52,7 @@ mod sandbox_git_push;
 mod sandbox_groups;
 mod sandbox_repository;
 mod sandbox_roles;
+mod sandbox_tree;
 mod secrets;
 mod simulation;
 mod sync_e2e;

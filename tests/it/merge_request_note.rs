@@ -237,72 +237,157 @@ async fn a_note_that_cannot_be_posted_fails_the_run_and_a_bad_reference_is_refus
     assert!(err.contains("GROUP/PROJECT!IID"), "{err}");
 }
 
-/// The shell lines GitLab Runner would run for `job` of the CI template: the `before_script`
-/// of the job it `extends`, then its `script`; and the template's global `variables`.
-fn template_job(job: &str) -> (String, Vec<(String, String)>) {
-    use yaml_rust2::{Yaml, YamlLoader};
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gitlab-ci/handbook-sync.gitlab-ci.yml");
-    let docs = YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let doc = &docs[0];
-    let lines = |v: &Yaml| -> Vec<String> {
-        v.as_vec()
-            .map(|l| l.iter().map(|l| l.as_str().unwrap().to_owned()).collect())
-            .unwrap_or_default()
-    };
-    let spec = &doc[job];
-    let base = &doc[spec["extends"].as_str().expect("the job extends the base")];
-    let mut script = lines(&base["before_script"]);
-    script.extend(lines(&spec["script"]));
-    let variables = doc["variables"]
-        .as_hash()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().unwrap().to_owned(),
-                v.as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    (script.join("\n"), variables)
+/// A GitLab CI file whose jobs the tests run as GitLab Runner would: the include
+/// template, or the CI/CD component with its inputs interpolated.
+pub(crate) struct Ci {
+    /// The jobs' YAML, after a component's `$[[ inputs.* ]]` are replaced.
+    yaml: String,
+    /// The shell the runner starts in the job's image: bash, or the published image's
+    /// BusyBox `sh` (POSIX only: `sh` here is dash on Debian).
+    shell: &'static str,
+    /// The CI/CD variables that hold the plan and the apply token.
+    plan_token: String,
+    apply_token: String,
+    /// The job that writes the roadmap for GitLab Pages.
+    pages_job: &'static str,
 }
 
-/// Runs a job of the CI template in `dir` (the checkout) as GitLab Runner's bash shell
-/// does (`set -eo pipefail`, one shell for all lines), with `ci` as the predefined
-/// variables and `handbook-sync` on `PATH`; returns the exit code and the output.
-async fn run_job(job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) {
-    let (script, variables) = template_job(job);
-    let bin = dir.join(".bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let _ = std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_handbook-sync"),
-        bin.join("handbook-sync"),
-    );
-    let mut command = std::process::Command::new("bash");
-    command
-        .arg("-c")
-        .arg(format!("set -eo pipefail\n{script}"))
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .envs(variables)
-        .env("CI", "true")
-        .env("CI_PROJECT_DIR", dir)
-        .env("HANDBOOK_SYNC_PLAN_TOKEN", common::TOKEN)
-        .env("HANDBOOK_SYNC_APPLY_TOKEN", common::TOKEN)
-        .env_remove("GITLAB_TOKEN");
-    for (k, v) in ci {
-        command.env(k, v);
+impl Ci {
+    /// `deploy/gitlab-ci/handbook-sync.gitlab-ci.yml`, in bash.
+    pub(crate) fn template() -> Ci {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/gitlab-ci/handbook-sync.gitlab-ci.yml");
+        Ci {
+            yaml: std::fs::read_to_string(path).unwrap(),
+            shell: "bash",
+            plan_token: "HANDBOOK_SYNC_PLAN_TOKEN".into(),
+            apply_token: "HANDBOOK_SYNC_APPLY_TOKEN".into(),
+            // Hidden: a project turns it on with a job `pages` that extends it.
+            pages_job: ".handbook-sync:pages",
+        }
     }
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let text = format!("{}\n{}", common::stdout(&output), common::stderr(&output));
-    (output.status.code().unwrap_or(-1), text)
+
+    /// `templates/handbook-sync.yml` as `include: component:` with `inputs` (the others
+    /// at their defaults) makes it: each `$[[ inputs.NAME ]]` replaced by the value, as
+    /// GitLab interpolates a string or boolean input. Run in `sh`.
+    pub(crate) fn component(inputs: &[(&str, &str)]) -> Ci {
+        use yaml_rust2::YamlLoader;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/handbook-sync.yml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (header, jobs) = text.split_once("\n---\n").expect("spec, ---, jobs");
+        let spec = &YamlLoader::load_from_str(header).unwrap()[0]["spec"]["inputs"];
+        let mut values = std::collections::BTreeMap::new();
+        for (name, input) in spec.as_hash().unwrap() {
+            let default = match &input["default"] {
+                yaml_rust2::Yaml::Boolean(b) => b.to_string(),
+                other => other
+                    .as_str()
+                    .expect("a default for every input")
+                    .to_owned(),
+            };
+            values.insert(name.as_str().unwrap().to_owned(), default);
+        }
+        for (name, value) in inputs {
+            assert!(
+                values.contains_key(*name),
+                "the component has no input {name}"
+            );
+            values.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let mut yaml = jobs.to_owned();
+        for (name, value) in &values {
+            yaml = yaml.replace(&format!("$[[ inputs.{name} ]]"), value);
+        }
+        assert!(
+            !yaml.contains("$[["),
+            "an input the spec does not declare:\n{yaml}"
+        );
+        Ci {
+            yaml,
+            shell: "sh",
+            plan_token: values["plan_token_variable"].clone(),
+            apply_token: values["apply_token_variable"].clone(),
+            pages_job: "handbook-sync:pages",
+        }
+    }
+
+    /// The shell lines GitLab Runner would run for `job`: the `before_script` of the job
+    /// it `extends`, then its `script`; and the file's global `variables`.
+    fn job(&self, job: &str) -> (String, Vec<(String, String)>) {
+        use yaml_rust2::{Yaml, YamlLoader};
+        let docs = YamlLoader::load_from_str(&self.yaml).unwrap();
+        let doc = &docs[0];
+        let lines = |v: &Yaml| -> Vec<String> {
+            v.as_vec()
+                .map(|l| l.iter().map(|l| l.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default()
+        };
+        let spec = &doc[job];
+        let base = &doc[spec["extends"].as_str().expect("the job extends the base")];
+        let mut script = lines(&base["before_script"]);
+        script.extend(lines(&spec["script"]));
+        let variables = doc["variables"]
+            .as_hash()
+            .map(|vars| {
+                vars.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().unwrap().to_owned(),
+                            v.as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (script.join("\n"), variables)
+    }
+
+    /// Runs `job` in `dir` (the checkout) as GitLab Runner's shell does (`set -e`, one
+    /// shell for all lines), with `ci` as the predefined variables, both tokens in their
+    /// variables and `handbook-sync` on `PATH`; returns the exit code and the output.
+    pub(crate) async fn run(&self, job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) {
+        let (script, variables) = self.job(job);
+        let bin = dir.join(".bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let _ = std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_handbook-sync"),
+            bin.join("handbook-sync"),
+        );
+        let set = if self.shell == "bash" {
+            "set -eo pipefail"
+        } else {
+            "set -e"
+        };
+        let mut command = std::process::Command::new(self.shell);
+        command
+            .arg("-c")
+            .arg(format!("{set}\n{script}"))
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .envs(variables)
+            .env("CI", "true")
+            .env("CI_PROJECT_DIR", dir)
+            .env(&self.plan_token, common::TOKEN)
+            .env(&self.apply_token, common::TOKEN)
+            .env_remove("GITLAB_TOKEN");
+        for (k, v) in ci {
+            command.env(k, v);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let text = format!("{}\n{}", common::stdout(&output), common::stderr(&output));
+        (output.status.code().unwrap_or(-1), text)
+    }
+}
+
+/// Runs a job of the CI template (see [`Ci::run`]).
+async fn run_job(job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) {
+    Ci::template().run(job, dir, ci).await
 }
 
 /// The template's jobs, as a merge request pipeline and a default-branch pipeline run
@@ -310,6 +395,20 @@ async fn run_job(job: &str, dir: &Path, ci: &[(&str, String)]) -> (i32, String) 
 /// through `CI_API_V4_URL`, as a job on the handbook's own GitLab would.
 #[tokio::test]
 async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
+    plans_on_a_merge_request_and_applies_on_main(&Ci::template()).await;
+}
+
+/// The same with the CI/CD component, in `sh`, its tokens in variables of other names.
+#[tokio::test]
+async fn the_ci_component_plans_on_a_merge_request_and_applies_on_main() {
+    let ci = Ci::component(&[
+        ("plan_token_variable", "ROADMAP_READ_TOKEN"),
+        ("apply_token_variable", "ROADMAP_WRITE_TOKEN"),
+    ]);
+    plans_on_a_merge_request_and_applies_on_main(&ci).await;
+}
+
+async fn plans_on_a_merge_request_and_applies_on_main(ci: &Ci) {
     let world = World::new("", "").await;
     let api = Rest::new(&world.sandbox.url);
     let checkout_dir = world.dir.join("checkout");
@@ -331,7 +430,7 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
         ("CI_API_V4_URL", api_url.clone()),
     ];
     checkout(&api, &checkout_dir, "main").await;
-    let (code, out) = run_job("handbook-sync:apply", &checkout_dir, &on_main).await;
+    let (code, out) = ci.run("handbook-sync:apply", &checkout_dir, &on_main).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(world.issues("acme/roadmap").await.len(), 3);
 
@@ -377,7 +476,9 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
     ];
     checkout(&api, &checkout_dir, "hand-over").await;
     for _ in 0..2 {
-        let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &in_merge_request).await;
+        let (code, out) = ci
+            .run("handbook-sync:plan", &checkout_dir, &in_merge_request)
+            .await;
         assert_eq!(code, 0, "changes to make still pass the job:\n{out}");
     }
     let all = notes(&api).await;
@@ -401,7 +502,7 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
         .await;
     assert_eq!(status, StatusCode::OK);
     checkout(&api, &checkout_dir, "main").await;
-    let (code, out) = run_job("handbook-sync:apply", &checkout_dir, &on_main).await;
+    let (code, out) = ci.run("handbook-sync:apply", &checkout_dir, &on_main).await;
     assert_eq!(code, 0, "{out}");
     let issues = world.issues("acme/roadmap").await;
     let tile = issues
@@ -416,10 +517,17 @@ async fn the_ci_template_plans_on_a_merge_request_and_applies_on_main() {
         (Some("closed"), Some("drew"))
     );
 
+    // The Pages job writes the public roadmap from the tracker as apply left it.
+    let (code, out) = ci.run(ci.pages_job, &checkout_dir, &on_main).await;
+    assert_eq!(code, 0, "{out}");
+    let roadmap = std::fs::read_to_string(checkout_dir.join("public/roadmap.json")).unwrap();
+    assert!(roadmap.contains("\"product-manager\""), "{roadmap}");
+    assert!(checkout_dir.join("public/index.html").is_file());
+
     // A token the instance refuses fails the plan job: no silent stale note.
     let mut bad = in_merge_request.to_vec();
-    bad.push(("HANDBOOK_SYNC_PLAN_TOKEN", "wrong".to_owned()));
-    let (code, out) = run_job("handbook-sync:plan", &checkout_dir, &bad).await;
+    bad.push((ci.plan_token.as_str(), "wrong".to_owned()));
+    let (code, out) = ci.run("handbook-sync:plan", &checkout_dir, &bad).await;
     assert_eq!(code, 1, "{out}");
     assert!(!out.contains(common::TOKEN));
 }
@@ -468,6 +576,29 @@ async fn open_merge_request(api: &Rest, checkout_dir: &Path) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     checkout(api, checkout_dir, "first").await;
+}
+
+/// The component with `merge_request_note: false`: the plan job shows the plan in its
+/// log only, posts nothing, and still passes on changes to make.
+#[tokio::test]
+async fn the_component_without_the_note_leaves_the_merge_request_alone() {
+    let world = World::new("", "").await;
+    let (api, checkout_dir) = handbook_on_main(&world).await;
+    open_merge_request(&api, &checkout_dir).await;
+    let in_merge_request = [
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "1".to_owned()),
+        ("CI_MERGE_REQUEST_PROJECT_PATH", "acme/other".to_owned()),
+        ("CI_API_V4_URL", format!("{}/api/v4", world.sandbox.url)),
+    ];
+    let ci = Ci::component(&[("merge_request_note", "false")]);
+    let (code, out) = ci
+        .run("handbook-sync:plan", &checkout_dir, &in_merge_request)
+        .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Do regular feature highlights"), "{out}");
+    assert!(notes(&api).await.is_empty());
+    assert!(world.issues("acme/roadmap").await.is_empty());
 }
 
 /// The template says the plan token may be a Guest on the roadmap project (it reads the

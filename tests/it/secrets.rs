@@ -157,7 +157,13 @@ async fn daemon_outputs(world: &World, port: u16) -> Vec<(String, String)> {
     let metrics = loop {
         if let Ok(r) = reqwest::get(format!("{base}/metrics")).await {
             let text = r.text().await.unwrap();
-            if text.contains("handbook_sync_syncs_total{") {
+            // Every outcome is there from the start, at 0: one of them must have counted.
+            let counted = text
+                .lines()
+                .filter(|l| l.starts_with("handbook_sync_syncs_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .any(|n| n >= 1.0);
+            if counted {
                 break text;
             }
         }

@@ -574,13 +574,17 @@ async fn a_failed_user_lookup_leaves_the_user_unassigned_and_the_run_goes_on() {
     let root = Connection::new(&config, crate::common::TOKEN.to_owned().into(), None).unwrap();
     let pages = sync_run::read_pages(&config, &root, &selected, None).await;
     let projects = sync_run::read_projects(&root.gitlab, &pages, &config.sync).await;
-    world.set_faults(json!({"error_rate": 1.0})).await;
-    let people = sync_run::resolve_people(&config, &root.gitlab, &pages, &projects).await;
-    world.set_faults(json!({})).await;
+    let mut people = sync_run::resolve_people(&config, &root.gitlab, &pages, &projects).await;
     let options = sync_run::RunOptions {
         today: "2026-11-27".into(),
         ..Default::default()
     };
+    let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
+    // The create needs the user's id: only now is the user looked up, and that fails.
+    world.set_faults(json!({"error_rate": 1.0})).await;
+    let again = people.confirm(&root.gitlab, &planned.plan, 4).await;
+    world.set_faults(json!({})).await;
+    assert!(again, "the plan is made again without the user");
     let planned = sync_run::plan(&config, &options, &pages, &projects, &people);
     let create = &planned.plan.actions[0];
     assert!(

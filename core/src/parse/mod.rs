@@ -8,6 +8,7 @@
 
 mod inline;
 mod key;
+mod select;
 
 use std::ops::Range;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use key::item_key;
+pub use select::{HeadingPatterns, PatternError, front_matter, headings};
 
 use inline::{InlineText, Segment};
 
@@ -34,9 +36,10 @@ pub struct ParseOptions {
     pub page_id: String,
     /// The page's public URL; relative links in bodies are made absolute against it.
     pub page_url: Option<Url>,
-    /// When not empty, only items under a heading with one of these texts are kept.
+    /// When not empty, only items under a heading (at any depth above them) that matches
+    /// one of these patterns are kept ([`HeadingPatterns`]).
     pub include_sections: Vec<String>,
-    /// Items under a heading with one of these texts are dropped.
+    /// Items under a heading that matches one of these patterns are dropped.
     pub exclude_sections: Vec<String>,
 }
 
@@ -245,10 +248,14 @@ fn items(
     warnings: &mut Vec<String>,
 ) -> Vec<Item> {
     let lines = LineIndex::new(ctx.text);
+    let selection = Selection {
+        include: HeadingPatterns::lenient(&options.include_sections),
+        exclude: HeadingPatterns::lenient(&options.exclude_sections),
+    };
     let mut items = Vec::new();
     let mut used_keys = FxHashSet::with_capacity_and_hasher(raw_items.len(), Default::default());
     for (section, start) in raw_items {
-        if !section_selected(&section, options) {
+        if !selection.selects(&section) {
             continue;
         }
         let line = lines.line_of(ctx.events[start].1.start);
@@ -270,18 +277,21 @@ fn items(
     items
 }
 
-fn section_selected(section: &[String], options: &ParseOptions) -> bool {
-    let matches = |names: &[String]| {
-        section.iter().any(|h| {
-            names
-                .iter()
-                .any(|n| n.trim().eq_ignore_ascii_case(h.trim()))
-        })
-    };
-    if matches(&options.exclude_sections) {
-        return false;
+/// Which sections' items a page keeps.
+struct Selection {
+    include: HeadingPatterns,
+    exclude: HeadingPatterns,
+}
+
+impl Selection {
+    /// True when an item under the headings `section` is kept: no heading above it
+    /// matches an exclude pattern and, when there are include patterns, one matches.
+    fn selects(&self, section: &[String]) -> bool {
+        if section.iter().any(|h| self.exclude.matches(h)) {
+            return false;
+        }
+        self.include.is_empty() || section.iter().any(|h| self.include.matches(h))
     }
-    options.include_sections.is_empty() || matches(&options.include_sections)
 }
 
 /// For every `Start` event, the index of its `End`; other events map to themselves.

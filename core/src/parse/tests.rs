@@ -287,3 +287,26 @@ fn erb_and_hugo_shortcodes_are_not_items() {
         parse("<%= partial(\"includes/x\") %>\n\n{{< note >}}\ntext\n{{< /note >}}\n\n- real\n");
     assert_eq!(titles(&page), ["real"]);
 }
+
+/// A job-family page: responsibilities per level, beside requirements and indicators
+/// that must never become issues.
+#[test]
+fn sections_select_nested_headings_by_pattern() {
+    let text = "# Backend Engineer\n\n## Responsibilities\n- Ship features\n\n### Senior\n- Mentor others\n\n## Requirements\n- Five years of Rust\n\n## Levels\n### Staff\n#### Staff responsibilities\n- Lead design\n#### Staff requirements\n- Ten years\n\n## Performance indicators\n- Velocity\n";
+    let options = ParseOptions {
+        include_sections: vec!["Responsibilities".into(), "* responsibilities".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        titles(&parse_page(text, &options)),
+        ["Ship features", "Mentor others", "Lead design"]
+    );
+    let options = ParseOptions {
+        exclude_sections: vec!["*requirements".into(), "Performance*".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        titles(&parse_page(text, &options)),
+        ["Ship features", "Mentor others", "Lead design"]
+    );
+}

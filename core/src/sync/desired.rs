@@ -224,6 +224,17 @@ pub fn desired_issues(
         .collect()
 }
 
+/// Adds `label` to every issue of `desired` (a `[[discover]]` block's label beside the
+/// page label), keeping each issue's labels sorted and each once.
+pub fn add_label(desired: &mut [DesiredIssue], label: &str) {
+    let label = label_name(label);
+    for d in desired {
+        if let Err(at) = d.labels.binary_search(&label) {
+            d.labels.insert(at, label.clone());
+        }
+    }
+}
+
 fn desired_issue(
     item: &Item,
     spec: &PageSpec,

@@ -22,6 +22,9 @@ pub const GITLAB_NOTE_LIMIT: usize = 1_000_000;
 /// Above this many actions a page's table is collapsed in a `<details>` section.
 const COLLAPSE_ROWS: usize = 10;
 
+/// The head of a page's table.
+const TABLE_HEADER: &str = "| Action | Issue | Title | Changes | Why |\n|---|---|---|---|---|\n";
+
 /// Room kept for what closes the note after the last row that fits (the end of a
 /// table, `</details>`, the truncation line).
 const CLOSING_RESERVE: usize = 400;
@@ -88,16 +91,109 @@ pub fn plan_to_markdown(plan: &Plan, options: &MarkdownOptions) -> String {
         out.push_str("Nothing to do: the tracker already matches the handbook.\n");
         return cut(out, options.max_len);
     }
+    let by_page = super::by_project::actions_by_page(plan);
+    let parts = parts(plan, &by_page, options);
+    // Every page's line is written, whatever the rows take: rows come out of what the
+    // lines leave (unless the lines alone are too long, when they are cut too).
+    let lines: usize = parts.iter().map(|p| p.head.len()).sum();
+    let room = options.max_len.saturating_sub(out.len() + CLOSING_RESERVE);
     let mut writer = Writer {
         out,
         max_len: options.max_len,
         left_out: 0,
+        reserved: if lines <= room { lines } else { 0 },
     };
-    for page in &plan.pages {
-        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.page == page.id).collect();
-        writer.page(plan, page, &actions, options);
+    let none = Vec::new();
+    for part in &parts {
+        let actions = part
+            .page
+            .and_then(|p| by_page.get(p.id.as_str()))
+            .unwrap_or(&none);
+        writer.part(part, actions, options);
     }
     writer.finish()
+}
+
+/// A heading of the note, with the page whose table follows it, if any.
+struct Part<'p> {
+    head: String,
+    page: Option<&'p PageReport>,
+}
+
+/// What the note shows, in order: every page's line with its labels and board; over
+/// several projects a heading per project first, and the pages with nothing to do only
+/// counted there.
+fn parts<'p>(
+    plan: &'p Plan,
+    by_page: &std::collections::HashMap<&str, Vec<&Action>>,
+    o: &MarkdownOptions,
+) -> Vec<Part<'p>> {
+    use super::by_project::{is_quiet, pages_of, project_line, projects};
+    let page_part = |page: &'p PageReport| Part {
+        head: page_head(
+            plan,
+            page,
+            by_page.get(page.id.as_str()).map_or(&[][..], Vec::as_slice),
+            o,
+        ),
+        page: Some(page),
+    };
+    let projects = projects(plan);
+    if projects.len() <= 1 {
+        return plan.pages.iter().map(page_part).collect();
+    }
+    let mut parts = Vec::new();
+    for project in projects {
+        parts.push(Part {
+            head: format!(
+                "### Project {}: {}\n\n",
+                code(project),
+                project_line(plan, project, by_page)
+            ),
+            page: None,
+        });
+        parts.extend(
+            pages_of(plan, project)
+                .filter(|p| !is_quiet(plan, p, by_page))
+                .map(page_part),
+        );
+    }
+    parts.extend(
+        plan.pages
+            .iter()
+            .filter(|p| p.project.is_empty())
+            .map(page_part),
+    );
+    parts
+}
+
+/// A page's summary line, new labels and board changes.
+fn page_head(plan: &Plan, page: &PageReport, actions: &[&Action], o: &MarkdownOptions) -> String {
+    let summary = match page.outcome {
+        PageOutcome::Ok => page_summary(actions, o.applied),
+        PageOutcome::Refused(_) => "refused, nothing of it will be applied".to_owned(),
+        PageOutcome::Skipped(_) => "skipped".to_owned(),
+        PageOutcome::Failed(_) => "failed".to_owned(),
+    };
+    let mut head = format!(
+        "#### Page {} → {}: {summary}\n\n",
+        code(&page.id),
+        code(&page.project),
+    );
+    if !page.create_labels.is_empty() {
+        let labels: Vec<String> = page.create_labels.iter().map(|l| code(l)).collect();
+        let _ = writeln!(head, "New labels: {}\n", labels.join(", "));
+    }
+    for board in plan.boards.iter().filter(|b| b.page == page.id) {
+        if board.create {
+            let _ = writeln!(head, "New board: {}\n", code(&board.board));
+        }
+        if !board.add_lists.is_empty() {
+            let lists: Vec<String> = board.add_lists.iter().map(|l| code(&l.label)).collect();
+            let _ = writeln!(head, "New board lists: {}\n", lists.join(", "));
+        }
+    }
+    head
 }
 
 /// The words of the counts: a plan's, or an applied plan's.
@@ -153,70 +249,51 @@ struct Writer {
     out: String,
     max_len: usize,
     left_out: usize,
+    /// Room kept for the page lines not written yet.
+    reserved: usize,
 }
 
 impl Writer {
-    /// True when `text` still fits beside the closing reserve.
-    fn fits(&self, text: &str) -> bool {
-        self.out.len() + text.len() + CLOSING_RESERVE <= self.max_len
+    /// True when `text`, and `after` more bytes, still fit beside the closing reserve
+    /// and the lines to come.
+    fn fits(&self, text: &str, after: usize) -> bool {
+        self.out.len() + text.len() + after + self.reserved + CLOSING_RESERVE <= self.max_len
     }
 
-    /// One page: its summary line, new labels, boards, and its actions' table.
-    fn page(&mut self, plan: &Plan, page: &PageReport, actions: &[&Action], o: &MarkdownOptions) {
-        let summary = match page.outcome {
-            PageOutcome::Ok => page_summary(actions, o.applied),
-            PageOutcome::Refused(_) => "refused, nothing of it will be applied".to_owned(),
-            PageOutcome::Skipped(_) => "skipped".to_owned(),
-            PageOutcome::Failed(_) => "failed".to_owned(),
-        };
-        let mut head = format!(
-            "#### Page {} → {}: {summary}\n\n",
-            code(&page.id),
-            code(&page.project),
-        );
-        if !page.create_labels.is_empty() {
-            let labels: Vec<String> = page.create_labels.iter().map(|l| code(l)).collect();
-            let _ = writeln!(head, "New labels: {}\n", labels.join(", "));
-        }
-        for board in plan.boards.iter().filter(|b| b.page == page.id) {
-            if board.create {
-                let _ = writeln!(head, "New board: {}\n", code(&board.board));
-            }
-            if !board.add_lists.is_empty() {
-                let lists: Vec<String> = board.add_lists.iter().map(|l| code(&l.label)).collect();
-                let _ = writeln!(head, "New board lists: {}\n", lists.join(", "));
-            }
-        }
-        if self.left_out > 0 || !self.fits(&head) {
+    /// A heading, and the table of its page's actions.
+    fn part(&mut self, part: &Part<'_>, actions: &[&Action], o: &MarkdownOptions) {
+        self.reserved = self.reserved.saturating_sub(part.head.len());
+        if !self.fits(&part.head, 0) {
             self.left_out += actions.len();
             return;
         }
-        self.out.push_str(&head);
+        self.out.push_str(&part.head);
+        let Some(page) = part.page else { return };
         if actions.is_empty() {
             return;
         }
         let collapsed = actions.len() > COLLAPSE_ROWS;
-        if collapsed {
-            let _ = write!(
-                self.out,
-                "<details><summary>{} actions</summary>\n\n",
-                actions.len()
-            );
+        let opening = if collapsed {
+            format!("<details><summary>{} actions</summary>\n\n", actions.len())
+        } else {
+            String::new()
+        } + TABLE_HEADER;
+        let closing = if collapsed { "\n</details>\n\n" } else { "\n" };
+        let first = row(actions[0], &page.project, o.gitlab_url);
+        if !self.fits(&(opening.clone() + &first), closing.len()) {
+            self.left_out += actions.len();
+            return;
         }
-        self.out
-            .push_str("| Action | Issue | Title | Changes | Why |\n|---|---|---|---|---|\n");
+        self.out.push_str(&opening);
         for (n, action) in actions.iter().enumerate() {
             let row = row(action, &page.project, o.gitlab_url);
-            if !self.fits(&row) {
+            if !self.fits(&row, closing.len()) {
                 self.left_out += actions.len() - n;
                 break;
             }
             self.out.push_str(&row);
         }
-        self.out.push('\n');
-        if collapsed {
-            self.out.push_str("</details>\n\n");
-        }
+        self.out.push_str(closing);
     }
 
     /// The text, with a truncation line when rows were left out.

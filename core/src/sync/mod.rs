@@ -1,6 +1,7 @@
 //! The sync engine's pure core: desired issues, markers, plans and how plans read.
 
 pub mod board;
+pub mod by_project;
 pub mod desired;
 pub mod label_clash;
 pub mod label_title;
@@ -180,15 +181,25 @@ impl Plan {
                 .iter()
                 .filter(|a| a.write.is_some())
                 .count();
-            self.actions.extend(page_plan.actions);
+            self.take_actions(page_plan.actions);
             self.pages.push(report);
             return;
         }
         for action in &page_plan.actions {
             *self.summary.count_mut(action.action) += 1;
         }
-        self.actions.extend(page_plan.actions);
+        self.take_actions(page_plan.actions);
         self.pages.push(report);
+    }
+
+    /// Appends a page's actions; the first page's vector becomes the plan's, so a plan of
+    /// one large page never holds its actions twice.
+    fn take_actions(&mut self, actions: Vec<Action>) {
+        if self.actions.is_empty() {
+            self.actions = actions;
+        } else {
+            self.actions.extend(actions);
+        }
     }
 
     /// True when applying would write something: an issue, a label, or a board or board
@@ -226,10 +237,10 @@ impl Plan {
             .count()
     }
 
-    /// Everything that failed, each once: every failed request (`summary.failed`), and
-    /// every page that failed as a whole without a failed write of its own (unreadable,
-    /// GitLab not reachable, the project may not be written). The closing log line's
-    /// `failed`: 0 exactly when nothing failed.
+    /// Everything that failed, each once: every action whose write failed
+    /// (`summary.failed`), and every page that failed without a failed action of its own
+    /// (unreadable, GitLab not reachable, the project may not be written, a label or its
+    /// board refused). The closing log line's `failed`: 0 exactly when nothing failed.
     pub fn failures(&self) -> usize {
         let whole_pages = self
             .pages
@@ -266,41 +277,17 @@ impl Plan {
 
     /// The plan as a reviewable diff, one line per action. Once applied, a page that
     /// failed says so with its reason on its first line, each write that did not happen
-    /// is marked `[FAILED]` or `[not run]`, and the counts say what was done.
+    /// is marked `[FAILED]` or `[not run]`, and the counts say what was done. A plan over
+    /// several projects is grouped by project ([`by_project`]), and pages with nothing to
+    /// do are counted there rather than listed.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        for page in &self.pages {
-            let status = match &page.outcome {
-                PageOutcome::Ok => "ok".to_owned(),
-                PageOutcome::Skipped(why) => format!("SKIPPED: {why}"),
-                PageOutcome::Refused(why) => format!("REFUSED: {why}"),
-                PageOutcome::Failed(why) => format!("FAILED: {why}"),
-            };
-            let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
-            for warning in &page.warnings {
-                let _ = writeln!(out, "  warning: {warning}");
-            }
-            if !page.create_labels.is_empty() {
-                let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
-            }
-            for action in self.actions.iter().filter(|a| a.page == page.id) {
-                out.push_str(&action_line(action));
-            }
-            for board in self
-                .boards
-                .iter()
-                .filter(|b| b.page == page.id && b.has_changes())
-            {
-                if board.create {
-                    let _ = writeln!(out, "  + board  “{}”", board.board);
-                }
-                for list in &board.add_lists {
-                    let _ = writeln!(
-                        out,
-                        "  + list   {} (position {})",
-                        list.label, list.position
-                    );
-                }
+        let actions = by_project::actions_by_page(self);
+        if by_project::projects(self).len() > 1 {
+            by_project::to_text(self, &actions, &mut out);
+        } else {
+            for page in &self.pages {
+                self.page_text(page, &actions, &mut out);
             }
         }
         let s = &self.summary;
@@ -359,6 +346,53 @@ impl Plan {
         }
         out.push('\n');
         out
+    }
+}
+
+impl Plan {
+    /// One page's lines: its status, problems, warnings, labels, actions and board.
+    fn page_text(
+        &self,
+        page: &PageReport,
+        actions: &std::collections::HashMap<&str, Vec<&Action>>,
+        out: &mut String,
+    ) {
+        let status = match &page.outcome {
+            PageOutcome::Ok => "ok".to_owned(),
+            PageOutcome::Skipped(why) => format!("SKIPPED: {why}"),
+            PageOutcome::Refused(why) => format!("REFUSED: {why}"),
+            PageOutcome::Failed(why) => format!("FAILED: {why}"),
+        };
+        if page.project.is_empty() {
+            let _ = writeln!(out, "page {} [{status}]", page.id);
+        } else {
+            let _ = writeln!(out, "page {} → {} [{status}]", page.id, page.project);
+        }
+        for warning in &page.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
+        if !page.create_labels.is_empty() {
+            let _ = writeln!(out, "  + labels {}", page.create_labels.join(", "));
+        }
+        for action in actions.get(page.id.as_str()).into_iter().flatten() {
+            out.push_str(&action_line(action));
+        }
+        for board in self
+            .boards
+            .iter()
+            .filter(|b| b.page == page.id && b.has_changes())
+        {
+            if board.create {
+                let _ = writeln!(out, "  + board  “{}”", board.board);
+            }
+            for list in &board.add_lists {
+                let _ = writeln!(
+                    out,
+                    "  + list   {} (position {})",
+                    list.label, list.position
+                );
+            }
+        }
     }
 }
 

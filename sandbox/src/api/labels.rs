@@ -162,9 +162,10 @@ pub(super) async fn create_label(
     // The check and the insert happen under the state's lock, so of two creates of one
     // title exactly one gets `201` and the other this `409`, as when GitLab's
     // `find_by_title` sees the first (`lib/api/helpers/label_helpers.rb`). (Two creates
-    // overlapping inside GitLab's database can also end in a 500 from the unique index
+    // overlapping inside GitLab can also end in a 400 from the model's uniqueness
+    // validation, or a 500 from the unique index
     // `index_labels_on_project_id_and_title_varchar_unique`, migration
-    // `IndexLabelsUsingVarcharPatternOps`; the sandbox never answers that.)
+    // `IndexLabelsUsingVarcharPatternOps`: the fault `label_create_race` answers so.)
     if state.projects[pi].label(&name).is_some() {
         return Err(ApiError::conflict("Label already exists"));
     }

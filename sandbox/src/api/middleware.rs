@@ -16,7 +16,9 @@ use super::extract::Shared;
 use super::reply::set_header;
 use crate::App;
 use crate::error::ApiError;
-use crate::faults::{Decision, ErrorBody, Faults, LostResponse, ThrottleData, Window, Windows};
+use crate::faults::{
+    Decision, ErrorBody, Faults, LabelCreateRace, LostResponse, ThrottleData, Window, Windows,
+};
 use crate::flags;
 
 /// A request with this header is not faulted, throttled or counted.
@@ -96,6 +98,7 @@ impl Call {
                         tokio::time::sleep(delay).await;
                     }
                     let response = next.run(request).await;
+                    let response = label_create_race(&self, response);
                     let lose = self.decision.lose;
                     let body = self.faults.error_body;
                     let response = after_handler(&self.app, response, self.is_write, lose, body);
@@ -304,6 +307,26 @@ fn application_limited(retry_after: Option<u64>) -> Response {
         set_header(&mut response, "retry-after", &seconds.to_string());
     }
     response
+}
+
+/// A label create refused because its title is taken (`409`), answered as GitLab answers
+/// one that met the create taking the title inside it (`faults.label_create_race`).
+fn label_create_race(call: &Call, response: Response) -> Response {
+    if call.method != Method::POST
+        || call.route != "/projects/:id/labels"
+        || response.status() != StatusCode::CONFLICT
+    {
+        return response;
+    }
+    match call.faults.label_create_race {
+        LabelCreateRace::Check => response,
+        LabelCreateRace::Validation => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": {"title": ["has already been taken"]}})),
+        )
+            .into_response(),
+        LabelCreateRace::Index => error_page(500, ErrorBody::Json),
+    }
 }
 
 /// After the handler: a write is saved before anyone hears of it (a refused one too: an

@@ -35,6 +35,7 @@ mod repository;
 mod sandbox;
 mod scopes;
 mod settings;
+mod tree;
 mod users;
 
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/projects/{id}",
             get(projects::get_project).put(project_settings::put_project),
         )
+        .route("/issues", get(issues::list_all_issues))
+        .route("/issues_statistics", get(issues::issues_statistics))
+        .route("/projects/{id}/repository/tree", get(tree::list_tree))
         .route(
             "/projects/{id}/issues",
             get(issues::list_issues).post(issues::create_issue),

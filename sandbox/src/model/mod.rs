@@ -101,11 +101,20 @@ pub struct Issue {
     pub assignee_ids: Vec<u64>,
     pub author_id: u64,
     pub confidential: bool,
+    /// `issue`, `incident`, `test_case` or `task` (`doc/api/issues.md`: the
+    /// `issue_type` of `POST /projects/:id/issues`, `issue` by default); a work item's
+    /// task is listed among the project's issues like any other.
+    #[serde(default = "default_issue_type")]
+    pub issue_type: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub closed_by: Option<u64>,
     pub notes: Vec<Note>,
+}
+
+fn default_issue_type() -> String {
+    "issue".into()
 }
 
 /// A comment on an issue.

@@ -82,11 +82,12 @@ impl Action {
 }
 
 /// Turns creates of active items into adoptions of the open, marker-less issues among
-/// `observed` that have their title; warns on the creates where that is ambiguous.
-pub(super) fn take_over(actions: &mut [Action], observed: &[ObservedIssue]) {
+/// `vetted` (the candidates the shell read and vetted, never the page's other observed
+/// issues) that have their title; warns on the creates where that is ambiguous.
+pub(super) fn take_over(actions: &mut [Action], vetted: &[ObservedIssue]) {
     let mut candidates: BTreeMap<&str, Vec<&ObservedIssue>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    for issue in observed {
+    for issue in vetted {
         let free = issue.state == IssueState::Opened
             && issue.marker.is_none()
             && issue.block_hash.is_none();
@@ -160,7 +161,7 @@ fn adopt(action: &mut Action, issue: &ObservedIssue) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{PlanSettings, plan_page};
+    use super::super::{PlanSettings, plan_page_adopting};
     use super::*;
     use crate::sync::desired::{DesiredIssue, PageSpec};
 
@@ -213,6 +214,16 @@ mod tests {
         )
     }
 
+    /// Plans `items` with every issue of `observed` a vetted candidate.
+    fn plan_page(
+        spec: &PageSpec,
+        items: Vec<DesiredIssue>,
+        observed: &[ObservedIssue],
+        settings: &PlanSettings,
+    ) -> super::super::PagePlan {
+        plan_page_adopting(spec, items, observed, observed, settings)
+    }
+
     fn kinds(actions: &[Action]) -> Vec<(ActionKind, Option<u64>)> {
         actions.iter().map(|a| (a.action, a.iid)).collect()
     }
@@ -254,6 +265,28 @@ mod tests {
             },
         );
         assert_eq!(kinds(&without.actions), [(ActionKind::Create, None)]);
+    }
+
+    /// An issue the plan observes (it carries the managed or the page's label) but that
+    /// the shell did not vet (a stranger opened it) is never adopted.
+    #[test]
+    fn only_vetted_candidates_are_adopted() {
+        let observed = [hand_made(3, "Answer the phone", IssueState::Opened)];
+        let plan = plan_page_adopting(
+            &spec(),
+            vec![item("Answer the phone")],
+            &observed,
+            &[],
+            &settings(),
+        );
+        assert_eq!(kinds(&plan.actions), [(ActionKind::Create, None)]);
+        let plan = super::super::plan_page(
+            &spec(),
+            vec![item("Answer the phone")],
+            &observed,
+            &settings(),
+        );
+        assert_eq!(kinds(&plan.actions), [(ActionKind::Create, None)]);
     }
 
     #[test]

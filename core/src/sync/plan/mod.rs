@@ -11,6 +11,7 @@ mod guard;
 mod matching;
 mod merge;
 mod withheld;
+mod vanished;
 mod write;
 
 use std::collections::BTreeSet;
@@ -22,6 +23,7 @@ use super::marker::{self, Marker, MarkerStatus};
 
 pub use adopt::{Adoption, gitlab_title};
 pub use matching::similarity;
+pub use vanished::plan_vanished_page;
 pub use write::{
     AssigneeSwap, BlockText, BlockWrite, IssueToCreate, NewIssue, Rewrite, conflict_note,
     removed_block,
@@ -282,11 +284,24 @@ pub struct PagePlan {
 /// mass-create guard.
 ///
 /// `desired` is taken by value: the creates move their items' text into the plan
-/// instead of copying it.
+/// instead of copying it. Nothing is adopted: see [`plan_page_adopting`].
 pub fn plan_page(
     spec: &PageSpec,
     desired: Vec<DesiredIssue>,
     observed: &[ObservedIssue],
+    settings: &PlanSettings,
+) -> PagePlan {
+    plan_page_adopting(spec, desired, observed, &[], settings)
+}
+
+/// [`plan_page`], where with `settings.adopt` the creates may take over issues among
+/// `candidates` only: those the caller vetted (who opened them, whether they are
+/// confidential), never any other issue of `observed`, however it was read.
+pub fn plan_page_adopting(
+    spec: &PageSpec,
+    desired: Vec<DesiredIssue>,
+    observed: &[ObservedIssue],
+    candidates: &[ObservedIssue],
     settings: &PlanSettings,
 ) -> PagePlan {
     let managed = matching::managed_issues(&spec.id, &settings.managed_label, observed);
@@ -299,7 +314,7 @@ pub fn plan_page(
     let items = desired.len();
     let (mut actions, unchanged, orphans) = item_actions(spec, desired, &winners, settings);
     if settings.adopt {
-        adopt::take_over(&mut actions, observed);
+        adopt::take_over(&mut actions, candidates);
     }
     actions.extend(
         deduplicated

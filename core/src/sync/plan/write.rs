@@ -26,6 +26,14 @@ pub enum BlockText {
         /// `YYYY-MM-DD`.
         today: String,
     },
+    /// As [`BlockText::Removed`], for an item whose whole page left the handbook: the
+    /// reason line names the page.
+    PageRemoved {
+        /// `YYYY-MM-DD`.
+        today: String,
+        /// The page id.
+        page: String,
+    },
 }
 
 /// The managed block and marker an edit writes.
@@ -52,9 +60,26 @@ pub struct Rewrite {
 }
 
 /// The block of an issue whose item left the handbook: `current`'s body and Source line,
-/// and the removal's reason line in place of any earlier one. The Source line is the
-/// block's last one: a bullet's body may hold a `---` and a `Source:` line of its own.
+/// and the removal's reason line in place of any earlier one.
 pub fn removed_block(current: &str, today: &str) -> String {
+    with_reason(current, &format!("Removed from the handbook on {today}."))
+}
+
+/// The block of an issue whose whole page left the handbook: as [`removed_block`], with
+/// the page named in the reason line.
+pub fn page_removed_block(current: &str, today: &str, page: &str) -> String {
+    with_reason(
+        current,
+        &format!(
+            "Removed from the handbook on {today}: its page `{page}` is no longer in the handbook."
+        ),
+    )
+}
+
+/// `current`'s body and Source line, then `reason` in place of any earlier reason line.
+/// The Source line is the block's last one: a bullet's body may hold a `---` and a
+/// `Source:` line of its own.
+fn with_reason(current: &str, reason: &str) -> String {
     let kept = match current.rfind("---\nSource:") {
         Some(at) => {
             let source_end = current[at + 4..]
@@ -64,7 +89,7 @@ pub fn removed_block(current: &str, today: &str) -> String {
         }
         None => current,
     };
-    format!("{kept}\n\nRemoved from the handbook on {today}.")
+    format!("{kept}\n\n{reason}")
 }
 
 impl BlockWrite {
@@ -85,7 +110,7 @@ impl BlockWrite {
             // Another run (a daemon beside a CI apply) closed it as removed since the
             // plan: its block already is the removal's, and writing it again would add a
             // second reason line and keep handbook-sync's own block as a person's.
-            BlockText::Removed { .. }
+            BlockText::Removed { .. } | BlockText::PageRemoved { .. }
                 if parsed.marker.as_ref().is_some_and(|m| {
                     m.status == MarkerStatus::Removed && m.block == marker::hash(&parsed.block)
                 }) =>
@@ -93,8 +118,13 @@ impl BlockWrite {
                 new_marker = parsed.marker.clone();
                 &parsed.block
             }
-            BlockText::Removed { today } => {
-                removed = removed_block(&parsed.block, today);
+            BlockText::Removed { today } | BlockText::PageRemoved { today, .. } => {
+                removed = match &self.block {
+                    BlockText::PageRemoved { page, .. } => {
+                        page_removed_block(&parsed.block, today, page)
+                    }
+                    _ => removed_block(&parsed.block, today),
+                };
                 new_marker = Some(Marker {
                     block: marker::hash(&removed),
                     ..self.marker.clone()

@@ -71,7 +71,7 @@ pub(in crate::api) async fn list_issues(
 }
 
 /// The filters and order of an issue list, checked before anything is looked up.
-struct IssueQuery {
+pub(super) struct IssueQuery {
     state: String,
     labels: Option<Vec<String>>,
     iids: Option<Vec<u64>>,
@@ -83,14 +83,14 @@ struct IssueQuery {
     updated_before: Option<DateTime<Utc>>,
     assignee: Option<String>,
     confidential: Option<bool>,
-    order_by: String,
-    desc: bool,
+    pub(super) order_by: String,
+    pub(super) desc: bool,
     keyset: bool,
 }
 
 impl IssueQuery {
     /// Reads the parameters; the first invalid one, in this order, is the error.
-    fn parse(p: &Params) -> Result<Self, ApiError> {
+    pub(super) fn parse(p: &Params) -> Result<Self, ApiError> {
         let state = p.get("state").unwrap_or("all").to_owned();
         if !matches!(state.as_str(), "opened" | "closed" | "all") {
             return Err(ApiError::bad_request_error(
@@ -152,7 +152,7 @@ impl IssueQuery {
         selected
     }
 
-    fn keeps(&self, i: &Issue) -> bool {
+    pub(super) fn keeps(&self, i: &Issue) -> bool {
         (self.state == "all" || i.state.as_str() == self.state)
             && labels_match(i, self.labels.as_deref())
             && self.iids.as_ref().is_none_or(|ids| ids.contains(&i.iid))
@@ -219,7 +219,7 @@ fn matches_search(issue: &Issue, query: &str, in_fields: &[String]) -> bool {
 }
 
 /// The order `issue_sort_key` gives, without building the keys (lists sort often).
-fn compare_issues(a: &Issue, b: &Issue, order_by: &str) -> Ordering {
+pub(super) fn compare_issues(a: &Issue, b: &Issue, order_by: &str) -> Ordering {
     let primary = match order_by {
         "updated_at" => a.updated_at.cmp(&b.updated_at),
         "title" => a.title.to_lowercase().cmp(&b.title.to_lowercase()),

@@ -5,6 +5,7 @@
 
 mod commands;
 mod edit;
+mod global;
 mod links;
 mod list;
 
@@ -25,6 +26,7 @@ use crate::{LabelTitles, Tier};
 use commands::{Target, Updates};
 
 pub(super) use edit::edit_issue;
+pub(super) use global::{issues_statistics, list_all_issues};
 pub(super) use links::list_issue_links;
 pub(super) use list::list_issues;
 
@@ -321,6 +323,13 @@ pub(super) async fn create_issue(
         validate_description(d)?;
     }
     let confidential = p.bool("confidential")?.unwrap_or(false);
+    // `lib/api/issues.rb`: `values: WorkItems::Type.allowed_types_for_issues`.
+    let issue_type = p.get("issue_type").unwrap_or("issue").to_owned();
+    if !["issue", "incident", "test_case", "task"].contains(&issue_type.as_str()) {
+        return Err(ApiError::bad_request_error(
+            "issue_type does not have a valid value".into(),
+        ));
+    }
     if !access.set_issue_metadata(false) {
         meta = Metadata::default();
     }
@@ -354,6 +363,7 @@ pub(super) async fn create_issue(
         assignee_ids,
         author_id: caller.0,
         confidential,
+        issue_type,
         created_at: now,
         updated_at: now,
         closed_at: None,

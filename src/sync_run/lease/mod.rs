@@ -15,9 +15,11 @@
 //! - **Renewal**: a task rewrites the expiry every [`LeasePolicy::renew_every`]. Every
 //!   write the run makes passes the [`Fence`] right before it is sent: it goes out only
 //!   while the lease is known to hold until the write is surely done (a long rate-limit
-//!   pause can outlast it: the write then waits for a renewal). A renewal that finds the
-//!   label gone (a person deleted it, or another run found it expired and took it over)
-//!   or renamed closes the fence for good: nothing more is written.
+//!   pause can outlast it: the write then waits for a renewal). Its time is counted on
+//!   both of this machine's clocks (`Moment`): the monotonic one misses a suspend. A
+//!   renewal that finds the label gone (a person deleted it, or another run found it
+//!   expired and took it over) or renamed closes the fence for good: nothing more is
+//!   written.
 //! - **Release**: at the end of the run (also after an error, and on SIGTERM) the label is
 //!   deleted by id, if it did not change since the lease's last renewal.
 //! - `plan` takes no lease: it writes nothing. A run with nothing to write takes none
@@ -30,232 +32,32 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::time::Instant;
 
-use super::{Connection, Prepared, ProjectError, RunError, RunOptions};
+use super::{Connection, Prepared, RunError, RunOptions};
 use crate::config::Config;
 use crate::gitlab::lease::{Created, Dated, Deleted};
-use crate::gitlab::{Fence, GITLAB_GRACE, Gitlab, GitlabError};
+use crate::gitlab::{Fence, Gitlab, GitlabError};
 use crate::sync::{ActionKind, PageOutcome};
 
 /// The lease label's colour: a warning red, so that people notice it in the label list.
 const COLOR: &str = "#d9534f";
 
+/// How long a run tries to take a lease that keeps changing under every look, however
+/// short `sync.lease_wait_seconds` is: several of GitLab's seconds.
+const UNSETTLED_GRACE: Duration = Duration::from_secs(10);
+
 /// What the machine-readable part of the description starts with.
 const TAG: &str = "lease-v1 ";
 
-/// Who runs: written into every lease this process takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// Random, one per run: tells this run's lease from another's.
-    pub run: String,
-    /// The machine (a pod's name in Kubernetes).
-    pub host: String,
-    /// The process id.
-    pub pid: u32,
-    /// What runs: `handbook-sync apply`, with the CI job when there is one.
-    pub command: String,
-}
+mod identity;
+mod policy;
+mod time;
 
-impl Identity {
-    /// This process, running `handbook-sync <command>`.
-    pub fn this_process(command: &str) -> Identity {
-        let mut command = format!("handbook-sync {command}");
-        if let Ok(job) = std::env::var("CI_JOB_URL") {
-            command.push_str(&format!(" (CI job {job})"));
-        }
-        Identity {
-            run: format!("{:016x}", rand::random::<u64>()),
-            host: clean(&gethostname::gethostname().to_string_lossy()),
-            pid: std::process::id(),
-            command: clean(&crate::redact::text(&command)),
-        }
-    }
-}
-
-/// Text that survives GitLab's sanitizing of label descriptions unchanged, and short.
-fn clean(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '<' | '>'))
-        .take(200)
-        .collect()
-}
-
-/// A lease's holder and until when it holds, as its label's description records them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
-    /// The run ([`Identity::run`]).
-    pub run: String,
-    /// Its machine.
-    pub host: String,
-    /// Its process id.
-    pub pid: u32,
-    /// What it runs.
-    pub command: String,
-    /// When it took the lease (GitLab's clock).
-    pub since: DateTime<Utc>,
-    /// When the lease expires unless renewed (GitLab's clock).
-    pub until: DateTime<Utc>,
-}
-
-impl std::fmt::Display for Holder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        write!(
-            f,
-            "host {}, pid {}, `{}`, since {}, until {}",
-            self.host,
-            self.pid,
-            self.command,
-            time(&self.since),
-            time(&self.until)
-        )
-    }
-}
-
-impl Holder {
-    /// The label's description: what a person reading the label list needs to know,
-    /// then the same as one line of JSON for the next run.
-    fn describe(&self) -> String {
-        let json = serde_json::to_string(self).expect("a holder serialises");
-        format!(
-            "handbook-sync's lease: while this label exists, one handbook-sync run writes to this project's issues and no other does. Held by {self}; the run renews it while it goes on and deletes it when it ends. Never put this label on an issue. If no handbook-sync run is going on any more (it crashed), deleting this label is safe; after the time above the next run also takes it over by itself. {TAG}{json}"
-        )
-    }
-
-    /// The holder a lease label's description records, if it is one.
-    fn parse(description: &str) -> Option<Holder> {
-        let at = description.rfind(TAG)?;
-        serde_json::from_str(description[at + TAG.len()..].trim()).ok()
-    }
-}
-
-/// How leases are taken, kept and given up.
-#[derive(Debug, Clone)]
-pub struct LeasePolicy {
-    /// The label's title (`sync.lease_label`).
-    pub label: String,
-    /// How long to wait for another holder (`sync.lease_wait_seconds`).
-    pub wait: Duration,
-    /// How long a lease holds unless renewed.
-    pub ttl: Duration,
-    /// How often it is renewed.
-    pub renew_every: Duration,
-    /// How often a waiting run reads the lease again.
-    pub poll: Duration,
-    /// Taken off the lease's lifetime on this machine: the way to GitLab and back of the
-    /// request that set it, and the second GitLab's `Date` rounds off.
-    pub margin: Duration,
-    /// Who holds it.
-    pub me: Identity,
-}
-
-impl LeasePolicy {
-    /// The policy of `config` for a run of `command` (`apply`, `run`). A lease holds five
-    /// minutes, or twice the longest a read and its write may take if that is more (each
-    /// request up to `gitlab.timeout_seconds`, GitLab running one up to a minute after its
-    /// client gave up, and the margin): between two renewals, every fifth of that, the
-    /// fence always has room for what it admits.
-    pub fn new(config: &Config, command: &str) -> LeasePolicy {
-        let timeout = config.policy().timeout;
-        let margin = timeout + Duration::from_secs(2);
-        let ttl = Duration::from_secs(300).max((timeout * 2 + GITLAB_GRACE + margin) * 2);
-        LeasePolicy {
-            label: config.sync.lease_label.clone(),
-            wait: Duration::from_secs(config.sync.lease_wait_seconds),
-            ttl,
-            renew_every: ttl / 5,
-            poll: Duration::from_secs(5),
-            margin,
-            me: Identity::this_process(command),
-        }
-    }
-}
-
-/// Why a run could not take a project's lease.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// Another run holds it, and kept it longer than the run waited.
-    #[error(
-        "project {project}: another handbook-sync run holds its lease (the label `{label}`): {holder}. Waited {waited} s for it (sync.lease_wait_seconds); nothing was written. The lease is deleted when that run ends and expires at the time above if the run died; if you are sure no such run is going on, delete the label `{label}` in {project} (Manage > Labels) to break it now"
-    )]
-    Held {
-        /// The project path.
-        project: String,
-        /// The lease label.
-        label: String,
-        /// Who holds it.
-        holder: Holder,
-        /// How long this run waited, in seconds.
-        waited: u64,
-    },
-    /// The label exists but is not a lease: a person's label, or a group's.
-    #[error(
-        "project {project}: a label `{label}` exists that is not handbook-sync's lease ({what}), so no run can take the lease; nothing was written. Rename that label, or set sync.lease_label to a name no label has"
-    )]
-    Foreign {
-        /// The project path.
-        project: String,
-        /// The label.
-        label: String,
-        /// What it is instead.
-        what: String,
-    },
-    /// Reading, creating or deleting the label failed.
-    #[error("project {project}: taking the lease: {source}")]
-    Gitlab {
-        /// The project path.
-        project: String,
-        /// What failed.
-        source: GitlabError,
-    },
-    /// Shutting down while waiting.
-    #[error("shutting down: the lease of {project} was not taken and nothing was written")]
-    Cancelled {
-        /// The project path.
-        project: String,
-    },
-}
-
-impl From<LeaseError> for RunError {
-    fn from(e: LeaseError) -> Self {
-        RunError::Lease(Box::new(e))
-    }
-}
-
-impl LeaseError {
-    /// True when another run holds the lease, or a label of its name blocks it: a
-    /// person or time resolves it, not a retry now (exit 75).
-    pub fn is_held(&self) -> bool {
-        matches!(self, LeaseError::Held { .. } | LeaseError::Foreign { .. })
-    }
-}
-
-/// GitLab's clock, as far as its answers tell it: the last `Date`, and when it came.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    date: Option<(DateTime<Utc>, Instant)>,
-}
-
-impl Clock {
-    fn observe(&mut self, date: Option<DateTime<Utc>>) {
-        if let Some(date) = date {
-            self.date = Some((date, Instant::now()));
-        }
-    }
-
-    /// GitLab's time now, or this machine's when GitLab never sent a `Date`.
-    fn now(&self) -> DateTime<Utc> {
-        match self.date {
-            Some((date, at)) => {
-                date + chrono::TimeDelta::from_std(at.elapsed()).unwrap_or_default()
-            }
-            None => Utc::now(),
-        }
-    }
-}
+pub use identity::{Holder, Identity};
+pub use policy::{LeaseError, LeasePolicy};
+use time::{Clock, Moment, Validity};
 
 /// A lease this run holds.
 #[derive(Debug, Clone)]
@@ -263,8 +65,8 @@ struct Held {
     /// The label's id.
     id: u64,
     holder: Holder,
-    /// Until when, on this machine's monotonic clock, it surely holds.
-    valid_until: Instant,
+    /// How long, on this machine's clocks, it surely holds.
+    valid: Validity,
     /// GitLab's `Date` when it was last set.
     set_at: Option<DateTime<Utc>>,
 }
@@ -272,8 +74,8 @@ struct Held {
 /// What the fence knows.
 #[derive(Debug, Clone)]
 enum FenceState {
-    /// Writes may go out until then.
-    Open(Instant),
+    /// Writes may go out while this holds.
+    Open(Validity),
     /// No write may go out any more, and why.
     Lost(String),
 }
@@ -299,19 +101,18 @@ impl Shared {
         self.clock.lock().expect("never poisoned").observe(date);
     }
 
-    /// The lease as described for `holder`, valid from `sent` on this machine.
-    fn valid_from(&self, sent: Instant) -> Instant {
-        sent + self.policy.ttl.saturating_sub(self.policy.margin)
-    }
-
     /// Publishes what the fence may admit: until the earliest lease ends.
     async fn publish(&self) {
         let held = self.held.lock().await;
-        if let Some(until) = held.values().map(|h| h.valid_until).min() {
+        let at = Moment::now();
+        if let Some(left) = held.values().map(|h| h.valid.left_at(at)).min() {
             self.fence.send_if_modified(|state| match state {
                 FenceState::Lost(_) => false,
                 _ => {
-                    *state = FenceState::Open(until);
+                    *state = FenceState::Open(Validity {
+                        from: at,
+                        length: left,
+                    });
                     true
                 }
             });
@@ -334,7 +135,7 @@ impl Shared {
             .map(|(p, h)| (p.clone(), h.clone()))
             .collect();
         for (project, held) in projects {
-            let sent = Instant::now();
+            let sent = Moment::now();
             let holder = Holder {
                 until: self.gitlab_now()
                     + chrono::TimeDelta::from_std(self.policy.ttl).unwrap_or_default(),
@@ -351,8 +152,8 @@ impl Shared {
                 }) if label.name == self.policy.label => {
                     self.observe(date);
                     if let Some(h) = self.held.lock().await.get_mut(&project) {
+                        h.valid = self.policy.validity(sent, holder.until, date);
                         h.holder = holder;
-                        h.valid_until = self.valid_from(sent);
                         h.set_at = date.or(h.set_at);
                     }
                 }
@@ -414,7 +215,7 @@ impl Fence for LeaseFence {
         loop {
             match &*state.borrow_and_update() {
                 FenceState::Lost(why) => return Err(why.clone()),
-                FenceState::Open(until) if Instant::now() + budget <= *until => return Ok(()),
+                FenceState::Open(valid) if valid.admits(Moment::now(), budget) => return Ok(()),
                 FenceState::Open(_) => {}
             }
             self.shared.renew_now.notify_one();
@@ -458,7 +259,10 @@ impl std::fmt::Debug for Leases {
 impl Leases {
     /// No lease yet; they are taken through `gitlab`.
     pub fn new(gitlab: Gitlab, policy: LeasePolicy) -> Leases {
-        let (fence, _) = watch::channel(FenceState::Open(Instant::now()));
+        let (fence, _) = watch::channel(FenceState::Open(Validity {
+            from: Moment::now(),
+            length: Duration::ZERO,
+        }));
         Leases {
             shared: Arc::new(Shared {
                 gitlab,
@@ -480,7 +284,7 @@ impl Leases {
     /// Whether a write may go out now and be done within `budget`: the fence's answer,
     /// without waiting (for tests and reports).
     pub fn is_open_for(&self, budget: Duration) -> bool {
-        matches!(&*self.shared.fence.borrow(), FenceState::Open(until) if Instant::now() + budget <= *until)
+        matches!(&*self.shared.fence.borrow(), FenceState::Open(valid) if valid.admits(Moment::now(), budget))
     }
 
     /// Takes `project`'s lease, waiting up to the policy's `wait` for another holder
@@ -525,7 +329,21 @@ impl Leases {
                     agains += 1;
                     continue;
                 }
-                Attempt::Again => policy.poll,
+                // Still changing: a delete refused because the lease changed in the
+                // second its read was dated in (`If-Unmodified-Since` counts whole
+                // seconds) goes through once GitLab's `Date` has passed it. A lease that
+                // keeps changing past the wait (and a few seconds) is given up on.
+                Attempt::Again => {
+                    let now = Instant::now();
+                    if now >= deadline.max(started + UNSETTLED_GRACE) {
+                        return Err(LeaseError::Unsettled {
+                            project: project.to_owned(),
+                            label: policy.label.clone(),
+                            waited: (now - started).as_secs(),
+                        });
+                    }
+                    policy.poll.min(Duration::from_secs(1))
+                }
                 Attempt::HeldBy(holder) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -557,10 +375,11 @@ impl Leases {
     async fn try_take(&self, project: &str) -> Result<Result<Attempt, LeaseError>, GitlabError> {
         let shared = &self.shared;
         let policy = &shared.policy;
+        let read_sent = Moment::now();
         let read = shared.gitlab.lease_label(project, &policy.label).await?;
         shared.observe(read.date);
         let Some(label) = read.value else {
-            let sent = Instant::now();
+            let sent = Moment::now();
             let now = shared.gitlab_now();
             let holder = Holder {
                 run: policy.me.run.clone(),
@@ -578,8 +397,8 @@ impl Leases {
             return Ok(Ok(match created.value {
                 Created::Created(label) => Attempt::Taken(Held {
                     id: label.id,
+                    valid: policy.validity(sent, holder.until, created.date),
                     holder,
-                    valid_until: shared.valid_from(sent),
                     set_at: created.date,
                 }),
                 Created::Exists => Attempt::Again,
@@ -602,10 +421,9 @@ impl Leases {
         let now = read.date.unwrap_or_else(|| shared.gitlab_now());
         if holder.run == policy.me.run {
             // Our own create, whose answer was lost and which the client sent again.
-            let left = (holder.until - now).to_std().unwrap_or_default();
             return Ok(Ok(Attempt::Taken(Held {
                 id: label.id,
-                valid_until: Instant::now() + left.saturating_sub(policy.margin),
+                valid: policy.validity(read_sent, holder.until, read.date),
                 set_at: read.date,
                 holder,
             })));
@@ -642,29 +460,45 @@ impl Leases {
 
     /// Stops the renewal, takes the fence off the client and deletes every lease held
     /// (by id, and only if unchanged since its last renewal: one another run took over is
-    /// not touched). During a shutdown the delete is sent at once and tried once; a
-    /// lease that could not be deleted expires.
+    /// not touched). During a shutdown each delete is sent at once and tried once, all
+    /// of them together, so that a GitLab that stopped answering costs one client
+    /// timeout, not one per project, of the time the process has to stop; a lease that
+    /// could not be deleted expires.
     pub async fn release(mut self) {
         self.stop();
         let held = std::mem::take(&mut *self.shared.held.lock().await);
         let at_once = self.shared.gitlab.is_cancelled();
-        for (project, lease) in held {
-            let release = self.release_one(&project, &lease, at_once);
-            match tokio::time::timeout(Duration::from_secs(70), release).await {
-                Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
-                Ok(Ok(Deleted::Gone)) => {
-                    tracing::warn!(project, "the project's lease was gone already")
-                }
-                Ok(Ok(Deleted::Changed)) => tracing::warn!(
-                    project,
-                    "the project's lease changed since this run renewed it (another run holds it now): left as it is"
-                ),
-                Ok(Err(e)) => {
-                    tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
-                }
-                Err(_) => {
-                    tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
-                }
+        if at_once {
+            let this = &self;
+            futures_util::future::join_all(
+                held.iter()
+                    .map(|(project, lease)| this.release_logged(project, lease, true)),
+            )
+            .await;
+            return;
+        }
+        for (project, lease) in &held {
+            self.release_logged(project, lease, false).await;
+        }
+    }
+
+    /// [`Leases::release_one`], its outcome logged.
+    async fn release_logged(&self, project: &str, lease: &Held, at_once: bool) {
+        let release = self.release_one(project, lease, at_once);
+        match tokio::time::timeout(Duration::from_secs(70), release).await {
+            Ok(Ok(Deleted::Deleted)) => tracing::info!(project, "released the project's lease"),
+            Ok(Ok(Deleted::Gone)) => {
+                tracing::warn!(project, "the project's lease was gone already")
+            }
+            Ok(Ok(Deleted::Changed)) => tracing::warn!(
+                project,
+                "the project's lease changed since this run renewed it (another run holds it now): left as it is"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(project, until = %lease.holder.until, "{e}; the lease expires by itself")
+            }
+            Err(_) => {
+                tracing::warn!(project, until = %lease.holder.until, "releasing the lease took too long; it expires by itself")
             }
         }
     }
@@ -749,7 +583,10 @@ fn projects_written(prepared: &Prepared) -> BTreeSet<String> {
 /// [`super::prepare_on`] under the lease of every project the plan writes to: plans
 /// without a lease (a run with nothing to write takes none), takes the leases the plan
 /// needs (waiting for other runs), and plans again under them, until the plan needs no
-/// lease it does not hold.
+/// lease it does not hold. A lease another run holds, or a shutdown, ends the run; a
+/// lease GitLab refused or failed (a `read_api` token, a 5xx) fails that project's pages
+/// only, as a project the token may not write to: the others are still synced, and the
+/// output says which failed and why.
 pub async fn prepare_leased(
     config: &Config,
     connection: &Connection,
@@ -757,13 +594,11 @@ pub async fn prepare_leased(
     leases: &mut Leases,
     waiting: &(dyn Fn(&str, &Holder) + Sync),
 ) -> Result<Prepared, RunError> {
-    // Projects whose lease GitLab refused or failed (not held by another run): their
-    // pages fail with the reason, the other projects are written.
-    let mut refused: BTreeMap<String, String> = BTreeMap::new();
+    let mut failed: BTreeMap<String, Arc<LeaseError>> = BTreeMap::new();
     loop {
         let mut prepared = super::prepare_on(config, connection, options).await?;
-        for (project, why) in &refused {
-            prepared.refuse(project.clone(), ProjectError::NoLease(why.clone()));
+        for (project, e) in &failed {
+            prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
         }
         let held = leases.projects().await;
         let missing: Vec<String> = projects_written(&prepared)
@@ -773,52 +608,26 @@ pub async fn prepare_leased(
         if missing.is_empty() {
             return Ok(prepared);
         }
+        let mut taken = false;
         for project in &missing {
             match leases.acquire(project, waiting).await {
-                Ok(()) => {}
+                Ok(()) => taken = true,
                 Err(e @ LeaseError::Gitlab { .. }) => {
-                    tracing::warn!("{e}; nothing is written to {project}");
-                    refused.insert(project.clone(), e.to_string());
+                    tracing::error!(project, "{e}");
+                    let e = Arc::new(e);
+                    prepared = prepared.refusing(project, super::ProjectError::Lease(e.clone()));
+                    failed.insert(project.clone(), e);
                 }
-                // Another run holds it (exit 75), or the run is stopping.
                 Err(e) => return Err(e.into()),
             }
+        }
+        // Every lease it lacked failed: nothing it plans to write is written unleased.
+        if !taken {
+            return Ok(prepared);
         }
         tracing::info!(projects = ?missing, "planned before holding the lease: reading again under it");
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn holder() -> Holder {
-        Holder {
-            run: "00ff".into(),
-            host: "ci-runner-7".into(),
-            pid: 4242,
-            command: "handbook-sync apply".into(),
-            since: "2026-12-07T10:00:00Z".parse().unwrap(),
-            until: "2026-12-07T10:05:00Z".parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn a_description_says_who_holds_it_and_reads_back() {
-        let text = holder().describe();
-        assert!(text.contains("host ci-runner-7, pid 4242, `handbook-sync apply`, since 2026-12-07T10:00:00Z, until 2026-12-07T10:05:00Z"), "{text}");
-        assert!(text.contains("Never put this label on an issue"), "{text}");
-        assert!(
-            !text.contains('<') && !text.contains('>'),
-            "no HTML for GitLab to strip: {text}"
-        );
-        assert_eq!(Holder::parse(&text), Some(holder()));
-        assert_eq!(Holder::parse("Release blocker"), None);
-        assert_eq!(Holder::parse("lease-v1 {not json"), None);
-    }
-
-    #[test]
-    fn names_lose_what_gitlab_would_strip() {
-        assert_eq!(clean("ci<script>\n7"), "ciscript7");
-    }
-}
+mod tests;
