@@ -10,8 +10,8 @@ mod adopt;
 mod guard;
 mod matching;
 mod merge;
-mod withheld;
 mod vanished;
+mod withheld;
 mod write;
 
 use std::collections::BTreeSet;
