@@ -125,6 +125,62 @@ async fn a_pasted_block_closes_nothing_creates_nothing_and_is_reported() {
     }
 }
 
+/// Found by the simulation: a person takes issue A over (deletes its handbook-sync
+/// block, the managed label left on), then pastes issue B's whole description below a
+/// line of their own. A then holds one marker, B's, and the two were taken for two
+/// creates of B's item: the older kept, the younger closed as a duplicate. With the paste
+/// in the older issue, B (which nobody touched) was closed and A became the item's
+/// issue. Now B stays the item's issue, A is reported and left as the person wrote it,
+/// nothing is closed, and A's item gets no second issue while A may still be its issue
+/// (its title is the item's): the report says how to settle it, as for any description
+/// replaced by another's (`attacks_block`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_pasted_into_a_taken_over_issue_closes_nothing_and_is_reported() {
+    for (into, from) in [(1u64, 2u64), (2, 1)] {
+        let world = premium(&page_toml("pm", "pm.md", PROJECT), "").await;
+        world.write_page(
+            "pm.md",
+            "# PM\n\n## Duties\n\n- Maintain the mailing lists\n- Plan the roadmap\n",
+        );
+        world.apply_ok().await;
+        let context = format!("#{from} pasted into #{into}");
+        let merged = format!(
+            "Taken over by Ashley. Merged from #{from}:\n\n{}",
+            description(&world, from).await
+        );
+        set_description(&world, into, &merged).await;
+        let pasted = description(&world, into).await;
+
+        let (code, out, err) = world.run(&["apply", "--format", "json"]).await;
+        assert_eq!(code, 0, "{context}:\n{out}\n{err}");
+        let json: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(json["summary"]["close"], 0, "{context}: {out}");
+        assert_eq!(json["summary"]["create"], 0, "{context}: {out}");
+        let report = json["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["iid"] == into)
+            .unwrap_or_else(|| panic!("{context}: no report of #{into} in {out}"));
+        assert_eq!(report["action"], "drift", "{context}: {report}");
+        assert!(
+            report["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("whose issue is #{from}")),
+            "{context}: {report}"
+        );
+        let issues = world.issues(PROJECT).await;
+        assert_eq!(count(&issues, "opened"), 2, "{context}: nothing closed or created");
+        assert_eq!(
+            description(&world, into).await,
+            pasted,
+            "{context}: left alone"
+        );
+        second_apply_writes_nothing(&world).await;
+    }
+}
+
 /// Case 4: a bullet with a lone carriage return (GitLab deletes every `\r`:
 /// `lib/gitlab/quick_actions/extractor.rb`, `content.delete!("\r")`), one whose
 /// continuation line is a marker-shaped HTML comment, one that starts with a no-break

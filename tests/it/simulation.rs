@@ -13,9 +13,12 @@
 //! After every sync: no secret in the plan (text, JSON, Markdown) or the logs; no issue
 //! without the managed label or with other than one marker changed or commented on; every
 //! line a person wrote still in its issue or in a note on it; no item with two open
-//! issues. After a sync without faults: every item has its issue (or one that holds it
-//! by a pasted marker), no item more than one per faulty sync so far, under `enforce`
-//! each in its state, and a second sync writes nothing.
+//! issues (an issue holding only a description a person pasted into it is theirs, not
+//! the item's, while the item's own issue exists); no open issue of an active item
+//! closed because a person pasted its description into another issue. After a sync
+//! without faults: every item has its issue (or one that holds it by a pasted marker),
+//! no item more than one per faulty sync so far, under `enforce` each in its state, and
+//! a second sync writes nothing.
 //!
 //! Sync runs in-process through the `sync_run` stages. `HANDBOOK_SYNC_SIM_CASES` sets the
 //! number of cases (default 12: a few tens of seconds on two cores); the figures of the
@@ -441,6 +444,10 @@ struct Sim {
     pasted: BTreeMap<u64, String>,
     next_line: usize,
     counts: Counts,
+    /// Before a sync, the open issues whose marker a person pasted into another issue
+    /// (whose own block they had deleted), with the key and the other issue: the sync
+    /// must not take the paste for the item's issue and close this one.
+    pasted_twins: BTreeMap<u64, (String, u64)>,
 }
 
 type Check = Result<(), TestCaseError>;
@@ -551,6 +558,7 @@ impl Sim {
             pasted: BTreeMap::new(),
             next_line: 0,
             counts: Counts::default(),
+            pasted_twins: BTreeMap::new(),
         };
         sim.configure(false);
         sim.publish();
@@ -941,11 +949,55 @@ impl Sim {
         self.counts.stale_leases += u64::from(status == 204);
     }
 
+    /// The issue `iid` still holds what a person pasted into it, and its only marker is
+    /// the pasted one (its own block was deleted before).
+    fn holds_only_a_paste(&self, issue: &Value) -> bool {
+        let iid = issue["iid"].as_u64().unwrap();
+        self.pasted
+            .get(&iid)
+            .is_some_and(|prefix| description(issue).starts_with(prefix.as_str()))
+            && marker::markers(description(issue)).len() == 1
+    }
+
+    /// Each issue that is an item's (`managed_key`), with its key; but not an issue that
+    /// holds only a pasted marker while another issue holds it too: that one is the
+    /// person's, and the other the item's.
+    fn identities(&self, issues: &[Value]) -> BTreeMap<u64, String> {
+        let all: Vec<(u64, String, bool)> = issues
+            .iter()
+            .filter_map(|i| {
+                let key = managed_key(i)?;
+                Some((i["iid"].as_u64().unwrap(), key, self.holds_only_a_paste(i)))
+            })
+            .collect();
+        all.iter()
+            .filter(|(iid, key, paste)| {
+                !paste || !all.iter().any(|(other, k, _)| other != iid && k == key)
+            })
+            .map(|(iid, key, _)| (*iid, key.clone()))
+            .collect()
+    }
+
     /// Issues that are not the sync's to touch (no managed label, or not exactly one
-    /// marker), as they are now.
-    async fn untouchable(&self) -> BTreeMap<u64, Seen> {
+    /// marker), as they are now; and the open issues whose marker a person pasted into
+    /// another issue ([`Sim::pasted_twins`]).
+    async fn untouchable(&mut self) -> BTreeMap<u64, Seen> {
+        let issues = self.issues().await;
+        let identities = self.identities(&issues);
+        self.pasted_twins = issues
+            .iter()
+            .filter(|i| i["state"] == "opened" && !self.holds_only_a_paste(i))
+            .filter_map(|i| {
+                let iid = i["iid"].as_u64().unwrap();
+                let key = identities.get(&iid)?;
+                let paste = issues
+                    .iter()
+                    .find(|p| self.holds_only_a_paste(p) && managed_key(p).as_ref() == Some(key))?;
+                Some((iid, (key.clone(), paste["iid"].as_u64().unwrap())))
+            })
+            .collect();
         let mut seen = BTreeMap::new();
-        for issue in self.issues().await {
+        for issue in issues {
             if has_label(&issue, MANAGED) && marker::markers(description(&issue)).len() == 1 {
                 continue;
             }
@@ -1000,12 +1052,22 @@ impl Sim {
                 }
             }
         }
+        let active = items(&self.page.lock().unwrap());
+        for (iid, (key, paste)) in &self.pasted_twins {
+            let closed = issues
+                .iter()
+                .any(|i| i["iid"] == *iid && i["state"] == "closed");
+            ensure!(
+                !(closed && active.get(key) == Some(&ItemStatus::Active)),
+                "{context}: #{iid}, the issue of the active item `{key}`, was closed: #{paste}, into which a person pasted its description, took its place"
+            );
+        }
+        let identities = self.identities(&issues);
         let mut open: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for issue in issues.iter().filter(|i| i["state"] == "opened") {
-            if let Some(key) = managed_key(issue) {
-                open.entry(key)
-                    .or_default()
-                    .push(issue["iid"].as_u64().unwrap());
+            let iid = issue["iid"].as_u64().unwrap();
+            if let Some(key) = identities.get(&iid) {
+                open.entry(key.clone()).or_default().push(iid);
             }
         }
         let twice: Vec<_> = open.iter().filter(|(_, v)| v.len() > 1).collect();
@@ -1052,9 +1114,10 @@ impl Sim {
         let page = self.page.lock().unwrap().clone();
         let mut per_key: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
         let mut held = BTreeSet::new();
+        let identities = self.identities(&issues);
         for issue in &issues {
-            if let Some(key) = managed_key(issue) {
-                per_key.entry(key).or_default().push(issue);
+            if let Some(key) = identities.get(&issue["iid"].as_u64().unwrap()) {
+                per_key.entry(key.clone()).or_default().push(issue);
             } else if has_label(issue, MANAGED) {
                 let markers = marker::markers(description(issue));
                 if markers.len() > 1 {

@@ -271,6 +271,30 @@ pub(super) fn pasted_report(spec: &PageSpec, issue: &ObservedIssue) -> Action {
     }
 }
 
+/// The report of an open issue holding the marker of issue `kept` under text of its own,
+/// while `kept` holds it with none: most likely a person deleted the issue's block and
+/// pasted `kept`'s description into it. It is never written or closed.
+pub(super) fn pasted_copy_report(spec: &PageSpec, copy: &Managed<'_>, kept: u64) -> Action {
+    Action {
+        result: None,
+        action: ActionKind::Drift,
+        page: spec.id.clone(),
+        key: copy.marker.key.clone(),
+        iid: Some(copy.issue.iid),
+        title: copy.issue.title.clone(),
+        changes: Changes {
+            drifted: vec!["description".into()],
+            ..Default::default()
+        },
+        reason: format!(
+            "its description holds the handbook-sync marker of `{}/{}` below text of its own, as #{kept} holds it              with none: likely #{kept}'s description pasted into it. #{kept} stays the item's issue; this one is not              closed and is left as it is; delete the handbook-sync block (begin line to end line) that does not              belong to it",
+            copy.marker.page, copy.marker.key
+        ),
+        warnings: Vec::new(),
+        write: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -52,8 +52,10 @@ pub(super) fn mass_close_refusal(
 /// not a readable marker): then the creates are most likely copies of those issues. "Too
 /// much" is more than `max_close_fraction` of the items and more than 5, or every item
 /// of the page whatever its size: a renamed label on a page of three items would
-/// otherwise give each a second issue, run after run. Issues with more than one marker
-/// are reported on their own and not counted here.
+/// otherwise give each a second issue, run after run. Below "many", only issues that still
+/// carry the page's marker or the managed label count (the two ways an identity is lost
+/// leave one of them), not those with the page's label alone. Issues with more than one
+/// marker are reported on their own and not counted here.
 pub(super) fn mass_create_refusal(
     spec: &PageSpec,
     actions: &[Action],
@@ -77,9 +79,15 @@ pub(super) fn mass_create_refusal(
     let mut unlabeled = false;
     for issue in observed {
         let names_page = issue.marker.as_ref().is_some_and(|m| m.page == spec.id);
+        let was_managed = names_page || issue.labels.contains(&settings.managed_label);
         if recognised.contains(&issue.iid)
             || !issue.pasted.is_empty()
             || !(names_page || issue.labels.contains(&spec.page_label))
+            // A small page's items all created: only an issue that still shows it was
+            // handbook-sync's (its marker or the managed label) stops that. One a
+            // person merely gave the page's label (a stranger's, before the first sync)
+            // is no lost identity.
+            || (!many && !was_managed)
         {
             continue;
         }

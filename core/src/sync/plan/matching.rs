@@ -122,12 +122,20 @@ pub(super) struct Deduplicated<'m, 'a> {
     /// marker records, each with the iid of the one kept: most likely a description
     /// pasted over another issue's own. Reported, never closed nor written.
     pub claims: Vec<(&'m Managed<'a>, u64)>,
+    /// Open, intact issues with the key of another issue that are taken for a person's
+    /// paste of its description: text stands above their block and not above the one
+    /// kept. Never closed nor written; each with the iid of the one kept.
+    pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open intact issue (else the oldest open one, else the oldest
-/// closed one); the other open issues with that key are duplicates when intact, claims
-/// otherwise: an issue whose title and block are its marker's is never closed for one
-/// whose are not. Closed repeats are left alone: closing them again would change nothing.
+/// Keeps per key the oldest open intact issue without text above its block (else the
+/// oldest open intact one, else the oldest open one, else the oldest closed one). The
+/// other open issues with that key are claims when not intact (an issue whose title and
+/// block are its marker's is never closed for one whose are not); pasted copies when
+/// intact with text above their block while the one kept has none (most likely another
+/// issue's description a person pasted into theirs after deleting its own block:
+/// handbook-sync writes the block first); duplicates otherwise (two creates of one item),
+/// closed. Closed repeats are left alone: closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -136,15 +144,25 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
     let mut claims = Vec::new();
+    let mut pasted_copies = Vec::new();
     for group in by_key.values_mut() {
-        group.sort_by_key(|m| (!m.is_open(), !m.is_intact(), m.issue.iid));
+        group.sort_by_key(|m| {
+            (
+                !m.is_open(),
+                !m.is_intact(),
+                m.issue.text_above_block,
+                m.issue.iid,
+            )
+        });
         let winner = group[0];
         winners.push(winner);
         for other in group[1..].iter().filter(|m| m.is_open()) {
-            let list = if other.is_intact() {
-                &mut duplicates
-            } else {
+            let list = if !other.is_intact() {
                 &mut claims
+            } else if other.issue.text_above_block && !winner.issue.text_above_block {
+                &mut pasted_copies
+            } else {
+                &mut duplicates
             };
             list.push((*other, winner.issue.iid));
         }
@@ -153,6 +171,7 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
         winners,
         duplicates,
         claims,
+        pasted_copies,
     }
 }
 

@@ -57,6 +57,11 @@ pub struct ObservedIssue {
     /// issue is its identity: it is reported and left alone, and the items it names get
     /// no other issue while it holds them (see [`plan_page`]).
     pub pasted: Vec<Marker>,
+    /// Text stands above the managed block. handbook-sync writes the block first, so it
+    /// is a person's: their notes, or the issue's own text above another issue's
+    /// description they pasted in. Of two open issues with one marker, one with text
+    /// above it and one without, the first is taken for a paste (see [`plan_page`]).
+    pub text_above_block: bool,
     /// What is left of a managed block a person damaged (a begin or end line deleted, the
     /// marker's JSON broken): the issue is not managed, but it is reported, and the item
     /// it names gets no second issue while it is ([`withheld`]). `None` when the block is
@@ -102,6 +107,7 @@ impl ObservedIssue {
             labels,
             assignees,
             block_hash: parsed.as_ref().map(|p| marker::hash(&p.block)),
+            text_above_block: parsed.as_ref().is_some_and(|p| !p.before.trim().is_empty()),
             marker: parsed.and_then(|p| p.marker).filter(|_| pasted.is_empty()),
             pasted,
             damaged,
@@ -277,7 +283,10 @@ pub struct PagePlan {
 /// its update), then the closes of duplicates, then the closes of items that left the
 /// handbook, then the reports (or, with `enforce`, closes) of removed items a person
 /// reopened, then the reports of issues with more than one marker (a pasted
-/// description): such an issue is never written, never closed, and the items its
+/// description), then those of open issues holding another issue's marker below text
+/// of their own while that issue holds it with none (a description pasted into an issue
+/// whose own block was deleted: never written or closed, the other issue stays the
+/// item's). An issue with more than one marker is never written, never closed, and the items its
 /// markers name are neither created nor paired with another issue while it holds them
 /// (unless an issue of their own exists). `observed` may hold issues without the managed
 /// label (those carrying the page's label): they are never touched, only counted by the
@@ -346,6 +355,12 @@ pub fn plan_page_adopting(
     );
     let claimants = withheld::claimants(spec, settings, observed, &deduplicated.claims);
     withheld::withhold(spec, &mut actions, &claimants);
+    actions.extend(
+        deduplicated
+            .pasted_copies
+            .iter()
+            .map(|(copy, kept)| actions::pasted_copy_report(spec, copy, *kept)),
+    );
     let exempt: BTreeSet<u64> = deduplicated
         .duplicates
         .iter()
@@ -800,6 +815,100 @@ mod tests {
                 .refused
                 .is_none(),
             "a first sync"
+        );
+    }
+
+    /// Found by the simulation (soak seeds 1–4): a person deleted the block of one issue
+    /// (taking it over, the managed label left on) and pasted another managed issue's
+    /// description below a line of their own. The issue then held one marker, the other
+    /// issue's: the two were taken for duplicates, the older kept and the younger closed,
+    /// so when the paste went into the older issue the one nobody touched was closed and
+    /// the paste became the item's issue. Now the issue without text above its block
+    /// stays the item's, the paste is reported and left alone, nothing is closed, and
+    /// the item whose block was deleted gets a new issue (as after any take-over).
+    #[test]
+    fn an_issue_holding_a_pasted_block_below_its_own_text_is_no_duplicate() {
+        let items = vec![
+            desired("a", "Answer the phone"),
+            desired("a-2", "Answer the phone"),
+        ];
+        let issues: Vec<ObservedIssue> = items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| observed_for(d, i as u64 + 1))
+            .collect();
+        for (into, from) in [(0usize, 1usize), (1, 0)] {
+            let merged = format!(
+                "Merged from #{}:\n\n{}\n\nTaken over by a person",
+                from + 1,
+                description_for(&items[from])
+            );
+            let mut observed = issues.clone();
+            observed[into] = with_description(&issues[into], &merged);
+            assert!(observed[into].text_above_block);
+            let plan = plan_page(&spec(), items.clone(), &observed, &settings());
+            let kinds: Vec<(ActionKind, Option<u64>)> =
+                plan.actions.iter().map(|a| (a.action, a.iid)).collect();
+            let into_iid = Some(into as u64 + 1);
+            assert_eq!(
+                kinds,
+                [(ActionKind::Create, None), (ActionKind::Drift, into_iid)],
+                "#{} pasted into #{}: {:?}",
+                from + 1,
+                into + 1,
+                plan.actions
+            );
+            assert_eq!(plan.actions[0].key, items[into].key, "the taken-over item");
+            assert!(
+                plan.actions[1]
+                    .reason
+                    .contains(&format!("#{} stays", from + 1)),
+                "{}",
+                plan.actions[1].reason
+            );
+            assert!(plan.refused.is_none());
+        }
+        // Two creates of one item (an answer lost), nothing above either block: the
+        // younger is closed as a duplicate, as before.
+        let twice = [observed_for(&items[0], 1), observed_for(&items[0], 2)];
+        let plan = plan_page(&spec(), items[..1].to_vec(), &twice, &settings());
+        let kinds: Vec<(ActionKind, Option<u64>)> =
+            plan.actions.iter().map(|a| (a.action, a.iid)).collect();
+        assert_eq!(kinds, [(ActionKind::Close, Some(2))], "{:?}", plan.actions);
+    }
+
+    /// Found merging main (issue 26's adoption test): a stranger's issue with an item's
+    /// title, which a triager gave the page's label before the first sync, refused the
+    /// one-item page's first sync as if it were a lost issue of the page. An issue with
+    /// the page's label alone (no marker, no managed label) was never handbook-sync's:
+    /// it stops no small page; among many creates it still counts.
+    #[test]
+    fn an_issue_with_only_the_pages_label_stops_no_small_page() {
+        let items = vec![desired("a", "Answer the phone")];
+        let strangers = ObservedIssue::new(
+            7,
+            "Answer the phone".into(),
+            "Please answer it",
+            IssueState::Opened,
+            vec!["handbook::pm".into()],
+            Vec::new(),
+        );
+        let plan = plan_page(
+            &spec(),
+            items,
+            std::slice::from_ref(&strangers),
+            &settings(),
+        );
+        assert!(plan.refused.is_none(), "{:?}", plan.refused);
+        assert_eq!(plan.actions[0].action, ActionKind::Create);
+        let many: Vec<DesiredIssue> = (0..20)
+            .map(|i| desired(&format!("k{i}"), &format!("Item number {i}")))
+            .collect();
+        assert!(
+            plan_page(&spec(), many, &[strangers], &settings())
+                .refused
+                .is_some(),
+            "many creates beside an issue of the page's label are refused as before"
         );
     }
 
