@@ -131,9 +131,9 @@ async fn a_pasted_block_closes_nothing_creates_nothing_and_is_reported() {
 /// creates of B's item: the older kept, the younger closed as a duplicate. With the paste
 /// in the older issue, B (which nobody touched) was closed and A became the item's
 /// issue. Now B stays the item's issue, A is reported and left as the person wrote it,
-/// nothing is closed, and A's item gets no second issue while A may still be its issue
-/// (its title is the item's): the report says how to settle it, as for any description
-/// replaced by another's (`attacks_block`).
+/// nothing is closed, and A's item gets no second issue while A, titled as the item, may
+/// still be its issue (as for a description replaced wholesale, `attacks_block`): the
+/// person settles it by deleting the pasted block or A's title.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_pasted_into_a_taken_over_issue_closes_nothing_and_is_reported() {
     for (into, from) in [(1u64, 2u64), (2, 1)] {
@@ -167,11 +167,15 @@ async fn a_block_pasted_into_a_taken_over_issue_closes_nothing_and_is_reported()
             report["reason"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("whose issue is #{from}")),
+                .contains(&format!("#{from} stays the item's issue")),
             "{context}: {report}"
         );
         let issues = world.issues(PROJECT).await;
-        assert_eq!(count(&issues, "opened"), 2, "{context}: nothing closed or created");
+        assert_eq!(
+            count(&issues, "opened"),
+            2,
+            "{context}: nothing closed or created"
+        );
         assert_eq!(
             description(&world, into).await,
             pasted,

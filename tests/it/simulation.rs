@@ -960,21 +960,35 @@ impl Sim {
     }
 
     /// Each issue that is an item's (`managed_key`), with its key; but not an issue that
-    /// holds only a pasted marker while another issue holds it too: that one is the
-    /// person's, and the other the item's.
+    /// holds only a pasted marker while an original holds it too: that one is the
+    /// person's, and the original the item's. An original has nothing above its block
+    /// (handbook-sync writes it first) and is open, or was closed by the sync (its marker
+    /// says so), not by a person.
     fn identities(&self, issues: &[Value]) -> BTreeMap<u64, String> {
-        let all: Vec<(u64, String, bool)> = issues
+        let original = |issue: &Value| {
+            let text = description(issue);
+            let written_first = marker::parse(text).is_some_and(|p| p.before.trim().is_empty());
+            let closed_by_sync = marker::markers(text)
+                .first()
+                .is_some_and(|m| m.state == Some(handbook_sync::sync::desired::IssueState::Closed));
+            written_first && (issue["state"] == "opened" || closed_by_sync)
+        };
+        let all: Vec<(u64, String, bool, bool)> = issues
             .iter()
             .filter_map(|i| {
                 let key = managed_key(i)?;
-                Some((i["iid"].as_u64().unwrap(), key, self.holds_only_a_paste(i)))
+                let iid = i["iid"].as_u64().unwrap();
+                Some((iid, key, self.holds_only_a_paste(i), original(i)))
             })
             .collect();
         all.iter()
-            .filter(|(iid, key, paste)| {
-                !paste || !all.iter().any(|(other, k, _)| other != iid && k == key)
+            .filter(|(iid, key, paste, _)| {
+                !paste
+                    || !all
+                        .iter()
+                        .any(|(other, k, _, original)| other != iid && k == key && *original)
             })
-            .map(|(iid, key, _)| (*iid, key.clone()))
+            .map(|(iid, key, ..)| (*iid, key.clone()))
             .collect()
     }
 

@@ -120,22 +120,26 @@ pub(super) struct Deduplicated<'m, 'a> {
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
     /// Open issues with the key of another issue whose title or block is not what their
     /// marker records, each with the iid of the one kept: most likely a description
-    /// pasted over another issue's own. Reported, never closed nor written.
+    /// pasted over another issue's own. Reported, never closed nor written, and the item
+    /// they name gets no other issue while they hold it.
     pub claims: Vec<(&'m Managed<'a>, u64)>,
-    /// Open, intact issues with the key of another issue that are taken for a person's
-    /// paste of its description: text stands above their block and not above the one
-    /// kept. Never closed nor written; each with the iid of the one kept.
+    /// Open issues with the key of another issue that are taken for a person's paste of
+    /// its description (see [`deduplicate`]). Never closed nor written; each with the
+    /// iid of the one kept.
     pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open intact issue without text above its block (else the
-/// oldest open intact one, else the oldest open one, else the oldest closed one). The
-/// other open issues with that key are claims when not intact (an issue whose title and
-/// block are its marker's is never closed for one whose are not); pasted copies when
-/// intact with text above their block while the one kept has none (most likely another
-/// issue's description a person pasted into theirs after deleting its own block:
-/// handbook-sync writes the block first); duplicates otherwise (two creates of one item),
-/// closed. Closed repeats are left alone: closing them again would change nothing.
+/// Keeps per key the oldest open intact issue (title and block its marker's; else the
+/// oldest open one, else the oldest closed one); the other open issues with that key are
+/// duplicates when intact (two creates of one item, when an answer was lost), claims
+/// when not (an issue whose title and block are its marker's is never closed for one
+/// whose are not: reported, never closed). handbook-sync writes its block first in a
+/// description, so when an issue of the key has no text above its block and is open or
+/// was closed by handbook-sync (its marker says closed: done, handed over or removed),
+/// the open issues with text above theirs are most likely its description pasted by a
+/// person into an issue whose own block they had deleted: those are pasted copies, never
+/// kept, closed or written, however old, and however the original fares later. Closed
+/// repeats are left alone: closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -145,8 +149,14 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     let mut duplicates = Vec::new();
     let mut claims = Vec::new();
     let mut pasted_copies = Vec::new();
-    for group in by_key.values_mut() {
-        group.sort_by_key(|m| {
+    for group in by_key.into_values() {
+        let original = group.iter().any(|m| {
+            !m.issue.text_above_block && (m.is_open() || m.marker.state == Some(IssueState::Closed))
+        });
+        let (copies, mut rest): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .partition(|m| original && m.is_open() && m.issue.text_above_block);
+        rest.sort_by_key(|m| {
             (
                 !m.is_open(),
                 !m.is_intact(),
@@ -154,18 +164,17 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
                 m.issue.iid,
             )
         });
-        let winner = group[0];
+        let winner = rest[0];
         winners.push(winner);
-        for other in group[1..].iter().filter(|m| m.is_open()) {
-            let list = if !other.is_intact() {
-                &mut claims
-            } else if other.issue.text_above_block && !winner.issue.text_above_block {
-                &mut pasted_copies
-            } else {
+        for other in rest[1..].iter().filter(|m| m.is_open()) {
+            let list = if other.is_intact() {
                 &mut duplicates
+            } else {
+                &mut claims
             };
             list.push((*other, winner.issue.iid));
         }
+        pasted_copies.extend(copies.into_iter().map(|c| (c, winner.issue.iid)));
     }
     Deduplicated {
         winners,

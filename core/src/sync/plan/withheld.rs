@@ -65,14 +65,39 @@ pub(super) fn claimants<'a>(
     found
 }
 
-/// Turns every create (or adoption) of an item a claimant may be the issue of (by the key its marker
-/// names, or by its title) into a report naming it, and adds a report per claimant.
-pub(super) fn withhold(spec: &PageSpec, actions: &mut Vec<Action>, claimants: &[Claimant<'_>]) {
+/// The pasted copies ([`super::matching::Deduplicated::pasted_copies`]) as claimants of
+/// the item their title is: the issue may still be that item's own, its block replaced
+/// by a person's paste, so the item gets no second issue while it is (they are reported
+/// by [`super::actions::pasted_copy_report`], not here).
+pub(super) fn copies<'a>(copies: &[(&Managed<'a>, u64)]) -> Vec<Claimant<'a>> {
+    copies
+        .iter()
+        .map(|(m, kept)| Claimant {
+            issue: m.issue,
+            key: None,
+            why: format!(
+                "its description holds the marker of `{}`, whose issue is #{kept}, below text of its own \
+                 (#{kept}'s description pasted into it?)",
+                m.marker.key
+            ),
+        })
+        .collect()
+}
+
+/// Turns every create (or adoption) of an item a claimant or a pasted copy may be the
+/// issue of (by the key its marker names, or by its title) into a report naming it, and
+/// adds a report per claimant.
+pub(super) fn withhold(
+    spec: &PageSpec,
+    actions: &mut Vec<Action>,
+    claimants: &[Claimant<'_>],
+    copies: &[Claimant<'_>],
+) {
     for action in actions
         .iter_mut()
         .filter(|a| matches!(a.action, ActionKind::Create | ActionKind::Adopt))
     {
-        let Some(claimant) = claimants.iter().find(|c| {
+        let Some(claimant) = claimants.iter().chain(copies).find(|c| {
             c.key == Some(action.key.as_str())
                 || gitlab_title(&c.issue.title) == gitlab_title(&action.title)
         }) else {
