@@ -1,11 +1,13 @@
 //! Hiding credentials that URLs carry, wherever a URL is shown: log lines, plans, error
 //! messages, `Debug` output and metrics labels.
 //!
-//! A page source may be `https://user:password@host/page.md?private_token=…`; the URL is
-//! needed to fetch the page, but nothing that prints it may show the userinfo or a query
-//! (or fragment) parameter named like a credential. [`url`] redacts one URL, [`text`]
-//! every URL inside a message, and [`RedactingWriter`] every log line on its way out, so
-//! that a library's own logging (reqwest's, hyper's) cannot print one either.
+//! A page source may be `https://user:password@host/page.md?sig=…`; the URL is needed to
+//! fetch the page, but nothing that prints it may show the userinfo or a query parameter
+//! that could be a credential. Which names carry credentials cannot be known (Azure's
+//! `sig`, a `jwt`, a `pw`, a vendor's own name), so every value is hidden unless its name
+//! is on a short list of harmless ones ([`SHOWN_PARAMETERS`]). [`url`] redacts one URL,
+//! [`text`] every URL inside a message, and [`RedactingWriter`] every log line on its way
+//! out, so that a library's own logging (reqwest's, hyper's) cannot print one either.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -13,28 +15,35 @@ use std::io::Write;
 /// What a hidden value is replaced with.
 pub const MASK: &str = "REDACTED";
 
-/// Parts of a parameter name that mark its value as a credential (compared in lower
-/// case): `token`, `private_token`, `access_token`, `secret`, `password`, `api_key`, …
-const SENSITIVE_NAMES: [&str; 8] = [
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "auth",
-    "key",
-    "signature",
-    "credential",
+/// The query (and fragment) parameters whose values are shown, compared exactly: names
+/// that say which page, branch or list page is meant, and the GitLab API's list filters.
+/// Any other parameter's value is hidden, and so is a query part without a name
+/// (`?abc123`).
+pub const SHOWN_PARAMETERS: [&str; 13] = [
+    "ref",
+    "ref_name",
+    "branch",
+    "page",
+    "per_page",
+    "sort",
+    "order_by",
+    "state",
+    "labels",
+    "created_after",
+    "updated_after",
+    "format",
+    "lang",
 ];
 
-/// True for a query parameter whose value must not be shown.
-pub fn is_sensitive_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SENSITIVE_NAMES.iter().any(|s| name.contains(s))
+/// True for a query parameter whose value may be shown.
+pub fn is_shown_name(name: &str) -> bool {
+    SHOWN_PARAMETERS.contains(&name)
 }
 
-/// `url` as it may be shown: userinfo replaced by [`MASK`], and the values of query and
-/// fragment parameters named like credentials too. Everything else is kept byte for
-/// byte, so the result still says which page and which host.
+/// `url` as it may be shown: userinfo replaced by [`MASK`], and the value of every query
+/// and fragment parameter not in [`SHOWN_PARAMETERS`] too (a bare query word as well; a
+/// bare fragment is a heading anchor and stays). Everything else is kept byte for byte,
+/// so the result still says which page and which host.
 pub fn url(url: &url::Url) -> String {
     let mut shown = url.clone();
     if !shown.username().is_empty() || shown.password().is_some() {
@@ -42,12 +51,12 @@ pub fn url(url: &url::Url) -> String {
         let _ = shown.set_password(None);
         let _ = shown.set_username(MASK);
     }
-    if let Some(query) = shown.query().map(redact_params)
+    if let Some(query) = shown.query().map(|q| redact_params(q, true))
         && let Cow::Owned(query) = query
     {
         shown.set_query(Some(&query));
     }
-    if let Some(fragment) = shown.fragment().map(redact_params)
+    if let Some(fragment) = shown.fragment().map(|f| redact_params(f, false))
         && let Cow::Owned(fragment) = fragment
     {
         shown.set_fragment(Some(&fragment));
@@ -55,18 +64,27 @@ pub fn url(url: &url::Url) -> String {
     shown.to_string()
 }
 
-/// `a=1&private_token=x` → `a=1&private_token=REDACTED`; other pairs are kept verbatim.
-fn redact_params(params: &str) -> Cow<'_, str> {
+/// `ref=main&sig=x&abc` → `ref=main&sig=REDACTED&REDACTED` (`bare`: a part without `=`
+/// is hidden too); shown pairs are kept verbatim. A shown value holding a `;` is hidden:
+/// some servers split parameters there too.
+fn redact_params(params: &str, bare: bool) -> Cow<'_, str> {
     let mut changed = false;
     let pairs: Vec<Cow<'_, str>> = params
         .split('&')
         .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some((name, value)) = pair.split_once('=') else {
+                if bare && !pair.is_empty() && pair != MASK && !is_shown_name(pair) {
+                    changed = true;
+                    return Cow::Borrowed(MASK);
+                }
+                return Cow::Borrowed(pair);
+            };
             let decoded: String = form_urlencoded::parse(name.as_bytes())
                 .map(|(k, _)| k.into_owned())
                 .next()
                 .unwrap_or_default();
-            if is_sensitive_name(&decoded) && !value.is_empty() && value != MASK {
+            let hidden = !is_shown_name(&decoded) || value.contains(';');
+            if hidden && !value.is_empty() && value != MASK {
                 changed = true;
                 Cow::Owned(format!("{name}={MASK}"))
             } else {
@@ -123,7 +141,7 @@ pub fn text(text: &str) -> Cow<'_, str> {
 }
 
 /// Something like a URL that the URL parser refused: the part before `@` goes, and the
-/// values of credential parameters after `?`.
+/// values of parameters after `?` but the shown ones.
 fn mask_userinfo(candidate: &str) -> Cow<'_, str> {
     let Some((scheme, rest)) = candidate.split_once("://") else {
         return Cow::Borrowed(candidate);
@@ -134,7 +152,7 @@ fn mask_userinfo(candidate: &str) -> Cow<'_, str> {
         None => Cow::Borrowed(rest),
     };
     let rest = match rest.split_once('?') {
-        Some((before, params)) => match redact_params(params) {
+        Some((before, params)) => match redact_params(params, true) {
             Cow::Owned(params) => Cow::Owned(format!("{before}?{params}")),
             Cow::Borrowed(_) => rest,
         },
@@ -187,15 +205,44 @@ mod tests {
         );
         assert_eq!(
             shown("https://example.com/x?Access_Token=a&secret=b&password=c&q=%20d"),
-            "https://example.com/x?Access_Token=REDACTED&secret=REDACTED&password=REDACTED&q=%20d"
+            "https://example.com/x?Access_Token=REDACTED&secret=REDACTED&password=REDACTED&q=REDACTED"
         );
         assert_eq!(
             shown("https://example.com/cb#access_token=abc&state=1"),
             "https://example.com/cb#access_token=REDACTED&state=1"
         );
         assert_eq!(
-            shown("https://example.com/a?b=1"),
-            "https://example.com/a?b=1"
+            shown("https://example.com/a?page=2&per_page=100&ref=main"),
+            "https://example.com/a?page=2&per_page=100&ref=main"
+        );
+        assert_eq!(
+            shown("https://example.com/handbook/#responsibilities"),
+            "https://example.com/handbook/#responsibilities",
+            "a heading anchor is no parameter"
+        );
+    }
+
+    /// Credentials under names nobody listed: an Azure SAS `sig`, a `jwt`, any name, a
+    /// bare query word, a name in another case, `;` as a separator, an encoded name.
+    #[test]
+    fn every_parameter_not_on_the_list_is_hidden() {
+        assert_eq!(
+            shown(
+                "https://acct.blob.core.windows.net/h/pm.md?sv=2022-11-02&sp=r&sig=S1g%2F&ref=main"
+            ),
+            "https://acct.blob.core.windows.net/h/pm.md?sv=REDACTED&sp=REDACTED&sig=REDACTED&ref=main"
+        );
+        assert_eq!(
+            shown("https://h.example/p.md?jwt=eyJ&foo=bar&pw=x&session=y"),
+            "https://h.example/p.md?jwt=REDACTED&foo=REDACTED&pw=REDACTED&session=REDACTED"
+        );
+        assert_eq!(
+            shown("https://h.example/p.md?S3cretWord"),
+            "https://h.example/p.md?REDACTED"
+        );
+        assert_eq!(
+            shown("https://h.example/p.md?REF=x&ref=main;sig=s&%73ig=t"),
+            "https://h.example/p.md?REF=REDACTED&ref=REDACTED&%73ig=REDACTED"
         );
     }
 
@@ -216,7 +263,7 @@ mod tests {
         );
         assert!(out.contains("gitlab://g/p/-/x.md?ref=main"), "{out}");
         assert_eq!(text("no link here"), "no link here");
-        let coloured = "\u{1b}[2mhttps://h.example/a%20b?x=1\u{1b}[0m";
+        let coloured = "\u{1b}[2mhttps://h.example/a%20b?page=1\u{1b}[0m";
         assert_eq!(
             text(coloured),
             coloured,
@@ -228,10 +275,10 @@ mod tests {
     fn a_broken_url_still_loses_its_userinfo() {
         let out = text("bad source http://user:pw@[::1/page");
         assert!(!out.contains("pw@"), "{out}");
-        let out = text("bad source http://[::1/page?private_token=t0k&a=1");
+        let out = text("bad source http://[::1/page?private_token=t0k&sig=s&ref=main");
         assert_eq!(
             out,
-            "bad source http://[::1/page?private_token=REDACTED&a=1"
+            "bad source http://[::1/page?private_token=REDACTED&sig=REDACTED&ref=main"
         );
     }
 
@@ -254,8 +301,12 @@ mod tests {
         #[test]
         fn a_secret_never_survives(
             secret in "S3c[A-Za-z0-9._~-]{6,20}",
-            name in "(token|private_token|access_token|secret|password|api_key|X-Auth)",
-            place in 0usize..4,
+            name in proptest::strategy::Strategy::prop_filter(
+                "(token|private_token|access_token|secret|password|api_key|X-Auth|sig|jwt|foo|[a-z_]{1,12})",
+                "a shown name",
+                |n| !is_shown_name(n),
+            ),
+            place in 0usize..5,
             before in "[ a-z(`\"]{0,5}",
             after in "[ a-z)`\".,]{0,5}",
         ) {
@@ -263,7 +314,8 @@ mod tests {
                 0 => format!("https://user:{secret}@h.example/p.md?ref=main"),
                 1 => format!("https://{secret}@h.example/p.md"),
                 2 => format!("https://h.example/p.md?ref=main&{name}={secret}"),
-                _ => format!("https://h.example/cb#{name}={secret}&state=1"),
+                3 => format!("https://h.example/cb#{name}={secret}&state=1"),
+                _ => format!("https://h.example/p.md?ref=main&{secret}"),
             };
             let shown = text(&format!("{before}{url}{after}")).into_owned();
             proptest::prop_assert!(!shown.contains(&secret), "{}", shown);

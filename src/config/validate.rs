@@ -61,6 +61,12 @@ impl Config {
         if raw.sync.managed_label.trim().is_empty() || raw.sync.managed_label.contains(',') {
             return Err("sync.managed_label must be a non-empty label name without commas".into());
         }
+        if let Some(clash) = raw.sync.labels().clash() {
+            return Err(format!(
+                "sync.{} and sync.{} collide: {}; every run would rewrite the labels GitLab dropped (or lose the managed one): choose settings that make labels of different scopes",
+                clash.first, clash.second, clash.why
+            ));
+        }
         Self::validate_lease_label(&raw.sync)?;
         let schedule = crate::schedule::Schedule::parse(&raw.sync.schedule, &raw.sync.timezone)
             .map_err(|e| match e {

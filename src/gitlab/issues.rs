@@ -118,17 +118,6 @@ impl Gitlab {
         self.issues(project, query).await
     }
 
-    /// Every issue of the project carrying `label` (any state), for the mass-create
-    /// guard: issues of a page that lost the managed label.
-    pub async fn issues_labeled(
-        &self,
-        project: u64,
-        label: &str,
-    ) -> Result<Vec<ObservedIssue>, GitlabError> {
-        self.issues(project, vec![("labels", label.to_owned())])
-            .await
-    }
-
     /// [`Gitlab::managed_issues`], and GitLab's clock when it answered the listing's
     /// first page (its `Date` header; `None` when it sent none): changes after that time
     /// may be missing from the list.

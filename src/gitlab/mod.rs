@@ -21,6 +21,7 @@ pub mod lease;
 mod list;
 mod members;
 pub mod notes;
+mod page_label;
 mod projects;
 mod repository;
 mod roadmap;

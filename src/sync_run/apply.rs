@@ -603,13 +603,15 @@ impl Prepared {
                 self.managed_label
             ))
         } else {
-            current
-                .issue
-                .marker
-                .as_ref()
+            match current.issue.marker.as_ref() {
+                // Removed, or another issue's pasted beside it: no identity any more.
+                None => Some("its marker was removed, or another issue's pasted beside it, since the plan was made".to_owned()),
                 // The key may differ: a reworded item keeps its issue under a new key.
-                .filter(|m| m.page != page)
-                .map(|m| format!("its marker now names page `{}`, not `{page}`", m.page))
+                Some(m) if m.page != page => {
+                    Some(format!("its marker now names page `{}`, not `{page}`", m.page))
+                }
+                Some(_) => None,
+            }
         };
         if let Some(why) = unmanaged {
             return Err(GitlabError::Other {

@@ -26,7 +26,8 @@ pub enum PageError {
     /// message says so, since a path that works from the shell's directory may not work
     /// from the file's.
     #[error(
-        "page `{page}`: source `{written}` is relative to the configuration file `{}`",
+        "page `{page}`: source `{}` is relative to the configuration file `{}`",
+        crate::redact::text(.written),
         config.display()
     )]
     RelativeSource {

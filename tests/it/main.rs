@@ -14,6 +14,8 @@ mod attack_daemon;
 mod common;
 
 mod adopt;
+mod attacks;
+mod attacks_block;
 mod cache;
 mod ci_jobs;
 mod cli_docs;
@@ -63,6 +65,7 @@ mod sandbox_roles;
 mod sandbox_tiers;
 mod sandbox_tree;
 mod secrets;
+mod simulation;
 mod sync_e2e;
 mod sync_e2e_guards;
 mod sync_gitlab_today;

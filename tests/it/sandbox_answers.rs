@@ -318,3 +318,41 @@ async fn an_issue_without_links_lists_none() {
         json!({"message": "404 Not found"})
     );
 }
+
+/// What GitLab does to an issue's text before it stores it: the title loses leading and
+/// trailing ASCII whitespace (`app/models/concerns/issuable.rb`, `strip_attributes!
+/// :title`: Ruby's `String#strip!`), a no-break space stays; the description loses every
+/// carriage return and its trailing whitespace (`lib/gitlab/quick_actions/extractor.rb`,
+/// `content.delete!("\r")` and `content.rstrip`), inner trailing spaces stay.
+#[tokio::test]
+async fn titles_are_stripped_and_descriptions_lose_carriage_returns_as_on_gitlab() {
+    let sb = sandbox().await;
+    let api = Rest::new(&sb.url);
+    let (status, issue) = api
+        .json(
+            Method::POST,
+            &format!("{ROADMAP}/issues"),
+            &json!({"title": " \t Plan\u{a0} \r\n", "description": "a\rb\r\nc  \nd \n\n"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issue}");
+    assert_eq!(issue["title"], "Plan\u{a0}");
+    assert_eq!(issue["description"], "ab\nc  \nd");
+    let (status, issue) = api
+        .json(
+            Method::PUT,
+            &format!("{ROADMAP}/issues/{}", issue["iid"]),
+            &json!({"title": "  Again  "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{issue}");
+    assert_eq!(issue["title"], "Again");
+    let (status, body) = api
+        .json(
+            Method::POST,
+            &format!("{ROADMAP}/issues"),
+            &json!({"title": " \n "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

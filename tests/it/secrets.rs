@@ -94,6 +94,9 @@ async fn a_redirecting_gitlab_gets_no_token_to_the_target_and_the_run_says_where
 const BASIC_PASSWORD: &str = "pw-B4sicSecret";
 const QUERY_TOKEN: &str = "qt-Qu3rySecret";
 const HOOK_SECRET: &str = "wh-H00kSecret";
+/// Credentials under names no list of credential words holds.
+const SAS_SIG: &str = "sig-Az8reD4emon";
+const OTHER_PARAMETER: &str = "foo-Unl1stedD4emon";
 
 /// A handbook site that serves `/pm.md` only with the right basic credentials and query
 /// token (401 otherwise); anything else is 404.
@@ -193,10 +196,11 @@ async fn daemon_outputs(world: &World, port: u16) -> Vec<(String, String)> {
     ]
 }
 
-/// At trace level, with a page source carrying `user:password@` and `?private_token=`
-/// and a webhook secret, neither they nor the GitLab token appear in stdout, stderr
-/// (human or JSON logs), `/metrics` or the configuration's `Debug`, while the page is
-/// read with them and a failing source's URL is still shown, redacted.
+/// At trace level, with a page source carrying `user:password@`, `?private_token=`, an
+/// Azure SAS `sig=` and a parameter of a name nobody listed, and a webhook secret,
+/// neither they nor the GitLab token appear in stdout, stderr (human or JSON logs),
+/// `/metrics` or the configuration's `Debug`, while the page is read with them and a
+/// failing source's URL is still shown, redacted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_credentials_and_the_webhook_secret_appear_nowhere_even_at_trace_level() {
     let site = guarded_site().await;
@@ -206,8 +210,8 @@ async fn source_credentials_and_the_webhook_secret_appear_nowhere_even_at_trace_
     );
     let port = free_port();
     let pages = format!(
-        "[[pages]]\nid = \"pm\"\nsource = \"http://{authority}/pm.md?ref=main&private_token={QUERY_TOKEN}\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n\n\
-         [[pages]]\nid = \"gone\"\nsource = \"http://{authority}/gone.md?private_token={QUERY_TOKEN}\"\nproject = \"acme/other\"\nowner = \"sytses\"\n"
+        "[[pages]]\nid = \"pm\"\nsource = \"http://{authority}/pm.md?ref=main&private_token={QUERY_TOKEN}&sig={SAS_SIG}&foo={OTHER_PARAMETER}\"\nproject = \"acme/roadmap\"\nowner = \"sytses\"\n\n\
+         [[pages]]\nid = \"gone\"\nsource = \"http://{authority}/gone.md?private_token={QUERY_TOKEN}&sig={SAS_SIG}&foo={OTHER_PARAMETER}\"\nproject = \"acme/other\"\nowner = \"sytses\"\n"
     );
     let mut world = World::new(
         &pages,
@@ -243,7 +247,14 @@ async fn source_credentials_and_the_webhook_secret_appear_nowhere_even_at_trace_
         .any(|(_, text)| text.contains("/gone.md?private_token=REDACTED"));
     assert!(shown, "the failing source is named, redacted");
     for (name, text) in &outputs {
-        for secret in [BASIC_PASSWORD, QUERY_TOKEN, HOOK_SECRET, TOKEN] {
+        for secret in [
+            BASIC_PASSWORD,
+            QUERY_TOKEN,
+            HOOK_SECRET,
+            TOKEN,
+            SAS_SIG,
+            OTHER_PARAMETER,
+        ] {
             assert!(
                 !text.contains(secret),
                 "{secret} appears in {name}:\n{text}"

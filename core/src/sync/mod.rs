@@ -3,6 +3,7 @@
 pub mod board;
 pub mod by_project;
 pub mod desired;
+pub mod label_clash;
 pub mod label_title;
 pub mod markdown;
 pub mod marker;

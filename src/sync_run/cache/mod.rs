@@ -101,8 +101,9 @@ struct IssueEntry {
     assignees: Vec<String>,
     /// Sorted.
     labels: Vec<String>,
-    /// Hash of what the planner reads of the description: the managed block's hash and
-    /// the marker (people's text around the block is never compared, so not cached).
+    /// Hash of what the planner reads of the description: the managed block's hash, the
+    /// marker, the markers of a pasted description and a damaged block's remains (people's text around the block
+    /// is never compared, so not cached).
     block: String,
     /// Who opened it (absent in a cache written before it was kept).
     #[serde(default)]
@@ -123,8 +124,13 @@ impl IssueEntry {
             assignees: issue.assignees.clone(),
             labels,
             block: hash(
-                &serde_json::to_string(&(&issue.block_hash, &issue.marker))
-                    .expect("a marker serializes"),
+                &serde_json::to_string(&(
+                    &issue.block_hash,
+                    &issue.marker,
+                    &issue.pasted,
+                    &issue.damaged,
+                ))
+                .expect("a marker serializes"),
             ),
             author: issue.author,
         }

@@ -4,7 +4,8 @@
 
 use super::matching::Managed;
 use super::{
-    Action, ActionKind, BlockText, BlockWrite, Change, Changes, NewIssue, PlanSettings, Write,
+    Action, ActionKind, BlockText, BlockWrite, Change, Changes, NewIssue, ObservedIssue,
+    PlanSettings, Write,
 };
 use crate::parse::ItemStatus;
 use crate::sync::desired::{DesiredIssue, IssueState, PageSpec};
@@ -23,19 +24,23 @@ pub(super) fn reason_line(d: &DesiredIssue, since: &str) -> Option<String> {
     }
 }
 
-/// The managed block: the item's body, the Source line, and the reason line if any.
+/// The managed block: the item's body, the Source line, and the reason line if any, as
+/// GitLab will store them ([`marker::canonical`]: its line endings, no marker-like text).
 pub(super) fn block_text(body: &str, source: &str, reason: Option<&str>) -> String {
     let mut block = String::new();
     if !body.is_empty() {
-        // Stored and shown as written: GitLab would run `/close` in a bullet's body.
-        block.push_str(&crate::sync::quick_actions::neutralise(body));
+        // Stored and shown as written: GitLab would run `/close` in a bullet's body. The
+        // line endings first: a `\r/close` is a command line once GitLab drops the `\r`.
+        block.push_str(&crate::sync::quick_actions::neutralise(&marker::canonical(
+            body,
+        )));
         block.push_str("\n\n");
     }
     block.push_str("---\n");
-    block.push_str(source);
+    block.push_str(&marker::canonical(source));
     if let Some(reason) = reason {
         block.push_str("\n\n");
-        block.push_str(reason);
+        block.push_str(&marker::canonical(reason));
     }
     block
 }
@@ -226,6 +231,68 @@ pub(super) fn reopened_removed(
         });
     }
     action
+}
+
+/// The report of an issue whose description holds more than one marker, one naming
+/// `spec`'s page: most likely a person pasted another issue's description into it. It is
+/// never written; the report says what to do.
+pub(super) fn pasted_report(spec: &PageSpec, issue: &ObservedIssue) -> Action {
+    let named: Vec<String> = issue
+        .pasted
+        .iter()
+        .map(|m| format!("`{}/{}`", m.page, m.key))
+        .collect();
+    let key = issue
+        .pasted
+        .iter()
+        .find(|m| m.page == spec.id)
+        .map(|m| m.key.clone())
+        .unwrap_or_default();
+    Action {
+        result: None,
+        action: ActionKind::Drift,
+        page: spec.id.clone(),
+        key,
+        iid: Some(issue.iid),
+        title: issue.title.clone(),
+        changes: Changes {
+            drifted: vec!["description".into()],
+            ..Default::default()
+        },
+        reason: format!(
+            "its description holds {} handbook-sync markers ({}), likely another issue's description pasted into it: \
+             it is not taken for any of these items, nothing is created or closed for them, and it is left as it is; \
+             delete the handbook-sync block (begin line to end line) that does not belong to it",
+            named.len(),
+            named.join(", ")
+        ),
+        warnings: Vec::new(),
+        write: None,
+    }
+}
+
+/// The report of an open issue holding the marker of issue `kept` under text of its own,
+/// while `kept` holds it with none: most likely a person deleted the issue's block and
+/// pasted `kept`'s description into it. It is never written or closed.
+pub(super) fn pasted_copy_report(spec: &PageSpec, copy: &Managed<'_>, kept: u64) -> Action {
+    Action {
+        result: None,
+        action: ActionKind::Drift,
+        page: spec.id.clone(),
+        key: copy.marker.key.clone(),
+        iid: Some(copy.issue.iid),
+        title: copy.issue.title.clone(),
+        changes: Changes {
+            drifted: vec!["description".into()],
+            ..Default::default()
+        },
+        reason: format!(
+            "its description holds the handbook-sync marker of `{}/{}` below text of its own, as #{kept} holds it with none: likely #{kept}'s description pasted into it. #{kept} stays the item's issue; this one is not closed and is left as it is; delete the handbook-sync block (begin line to end line) that does not belong to it",
+            copy.marker.page, copy.marker.key
+        ),
+        warnings: Vec::new(),
+        write: None,
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use super::matching::Managed;
 use super::{Action, ActionKind, ObservedIssue, PlanSettings};
 use crate::sync::desired::PageSpec;
 
-/// Refusals need more than this many closes (or creates), however small the page.
+/// Refusals need more than this many closes (or creates, unless every item of the page
+/// would be created), however small the page.
 const MIN_CLOSES: usize = 5;
 
 /// Why the page's `actions` are refused for closing too much, or `None`.
@@ -48,7 +49,13 @@ pub(super) fn mass_close_refusal(
 /// Many creates are normal on a first sync and when a page grows. They are refused only
 /// when the project already holds issues of this page that the plan does not recognise
 /// (they carry the page's label or a marker naming the page, but not the managed label or
-/// not a readable marker): then the creates are most likely copies of those issues.
+/// not a readable marker): then the creates are most likely copies of those issues. "Too
+/// much" is more than `max_close_fraction` of the items and more than 5, or every item
+/// of the page whatever its size: a renamed label on a page of three items would
+/// otherwise give each a second issue, run after run. Below "many", only issues that still
+/// carry the page's marker or the managed label count (the two ways an identity is lost
+/// leave one of them), not those with the page's label alone. Issues with more than one
+/// marker are reported on their own and not counted here.
 pub(super) fn mass_create_refusal(
     spec: &PageSpec,
     actions: &[Action],
@@ -61,10 +68,10 @@ pub(super) fn mass_create_refusal(
         .iter()
         .filter(|a| a.action == ActionKind::Create)
         .count();
-    if creates <= MIN_CLOSES
-        || (creates as f64) <= settings.max_close_fraction * items as f64
-        || settings.allow_mass_create
-    {
+    let every_item = creates > 0 && creates == items;
+    let many =
+        creates > MIN_CLOSES && (creates as f64) > settings.max_close_fraction * items as f64;
+    if !(every_item || many) || settings.allow_mass_create {
         return None;
     }
     let recognised: BTreeSet<u64> = managed.iter().map(|m| m.issue.iid).collect();
@@ -72,8 +79,15 @@ pub(super) fn mass_create_refusal(
     let mut unlabeled = false;
     for issue in observed {
         let names_page = issue.marker.as_ref().is_some_and(|m| m.page == spec.id);
+        let was_managed = names_page || issue.labels.contains(&settings.managed_label);
         if recognised.contains(&issue.iid)
+            || !issue.pasted.is_empty()
             || !(names_page || issue.labels.contains(&spec.page_label))
+            // A small page's items all created: only an issue that still shows it was
+            // handbook-sync's (its marker or the managed label) stops that. One a
+            // person merely gave the page's label (a stranger's, before the first sync)
+            // is no lost identity.
+            || (!many && !was_managed)
         {
             continue;
         }

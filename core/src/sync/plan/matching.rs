@@ -20,12 +20,23 @@ pub(super) struct Managed<'a> {
     pub marker: &'a Marker,
     /// The hash of the managed block as the issue holds it now.
     pub block_hash: &'a str,
+    /// One of the identities named by an issue with more than one marker: it holds its
+    /// item (no issue is created for it, none is paired with it) but is never written
+    /// ([`held_identities`]).
+    pub held: bool,
 }
 
 impl Managed<'_> {
     /// True when the issue is open.
     pub fn is_open(&self) -> bool {
         self.issue.state == IssueState::Opened
+    }
+
+    /// Its title and block are the ones its marker records: nobody changed them since the
+    /// last sync. Of two issues with one key, one that is not intact may hold the other's
+    /// description, pasted over its own.
+    pub fn is_intact(&self) -> bool {
+        self.issue.title == self.marker.title && self.block_hash == self.marker.block
     }
 }
 
@@ -51,22 +62,84 @@ pub(super) fn managed_issues<'a>(
                 issue,
                 marker,
                 block_hash,
+                held: false,
             })
         })
         .collect()
+}
+
+/// The issues with the managed label whose description holds more than one marker, one
+/// of them naming `page`: a person pasted another issue's description into it. Which
+/// marker is its own cannot be told, so none is taken.
+pub(super) fn pasted_issues<'a>(
+    page: &str,
+    managed_label: &str,
+    observed: &'a [ObservedIssue],
+) -> Vec<&'a ObservedIssue> {
+    let mut seen = BTreeSet::new();
+    observed
+        .iter()
+        .filter(|i| i.labels.iter().any(|l| l == managed_label))
+        .filter(|i| i.pasted.iter().any(|m| m.page == page))
+        .filter(|i| seen.insert(i.iid))
+        .collect()
+}
+
+/// The identities of `page` that `pasted` issues name and no issue of `managed` holds,
+/// each key once: while a person's paste is unresolved, their items stay with that issue
+/// (matched by key or by similarity like any issue) so that nothing is created for them,
+/// and nothing is closed either.
+pub(super) fn held_identities<'a>(
+    page: &str,
+    pasted: &[&'a ObservedIssue],
+    managed: &[Managed<'a>],
+) -> Vec<Managed<'a>> {
+    let mut keys: BTreeSet<&str> = managed.iter().map(|m| m.marker.key.as_str()).collect();
+    let mut held = Vec::new();
+    for issue in pasted {
+        for marker in issue.pasted.iter().filter(|m| m.page == page) {
+            if keys.insert(marker.key.as_str()) {
+                held.push(Managed {
+                    issue,
+                    marker,
+                    block_hash: issue.block_hash.as_deref().unwrap_or_default(),
+                    held: true,
+                });
+            }
+        }
+    }
+    held
 }
 
 /// One issue per key, and the open issues that repeat a key.
 pub(super) struct Deduplicated<'m, 'a> {
     /// The issue each key keeps, in key order.
     pub winners: Vec<&'m Managed<'a>>,
-    /// Open issues with the key of an older issue, each with the iid of the one kept.
+    /// Open, intact issues with the key of another issue, each with the iid of the one
+    /// kept: copies (two runs, a create whose answer was lost), closed.
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
+    /// Open issues with the key of another issue whose title or block is not what their
+    /// marker records, each with the iid of the one kept: most likely a description
+    /// pasted over another issue's own. Reported, never closed nor written, and the item
+    /// they name gets no other issue while they hold it.
+    pub claims: Vec<(&'m Managed<'a>, u64)>,
+    /// Open issues with the key of another issue that are taken for a person's paste of
+    /// its description (see [`deduplicate`]). Never closed nor written; each with the
+    /// iid of the one kept.
+    pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open issue (else the oldest closed one); the other open
-/// issues with that key are duplicates. Closed repeats are left alone: closing them
-/// again would change nothing.
+/// Keeps per key the oldest open intact issue (title and block its marker's; else the
+/// oldest open one, else the oldest closed one); the other open issues with that key are
+/// duplicates when intact (two creates of one item, when an answer was lost), claims
+/// when not (an issue whose title and block are its marker's is never closed for one
+/// whose are not: reported, never closed). handbook-sync writes its block first in a
+/// description, so when an issue of the key has no text above its block and is open or
+/// was closed by handbook-sync (its marker says closed: done, handed over or removed),
+/// the open issues with text above theirs are most likely its description pasted by a
+/// person into an issue whose own block they had deleted: those are pasted copies, never
+/// kept, closed or written, however old, and however the original fares later. Closed
+/// repeats are left alone: closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -74,20 +147,40 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     }
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
-    for group in by_key.values_mut() {
-        group.sort_by_key(|m| (!m.is_open(), m.issue.iid));
-        let winner = group[0];
+    let mut claims = Vec::new();
+    let mut pasted_copies = Vec::new();
+    for group in by_key.into_values() {
+        let original = group.iter().any(|m| {
+            !m.issue.text_above_block && (m.is_open() || m.marker.state == Some(IssueState::Closed))
+        });
+        let (copies, mut rest): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .partition(|m| original && m.is_open() && m.issue.text_above_block);
+        rest.sort_by_key(|m| {
+            (
+                !m.is_open(),
+                !m.is_intact(),
+                m.issue.text_above_block,
+                m.issue.iid,
+            )
+        });
+        let winner = rest[0];
         winners.push(winner);
-        duplicates.extend(
-            group[1..]
-                .iter()
-                .filter(|dup| dup.is_open())
-                .map(|dup| (*dup, winner.issue.iid)),
-        );
+        for other in rest[1..].iter().filter(|m| m.is_open()) {
+            let list = if other.is_intact() {
+                &mut duplicates
+            } else {
+                &mut claims
+            };
+            list.push((*other, winner.issue.iid));
+        }
+        pasted_copies.extend(copies.into_iter().map(|c| (c, winner.issue.iid)));
     }
     Deduplicated {
         winners,
         duplicates,
+        claims,
+        pasted_copies,
     }
 }
 
@@ -113,22 +206,25 @@ pub(super) struct Matching<'d, 'm, 'a> {
     pub orphans: Vec<&'m Managed<'a>>,
 }
 
-/// Pairs items with issues: first by key, then the rest by similarity of titles.
+/// Pairs items with issues: first by key, then the rest by similarity of titles, with
+/// issues before the identities held by pasted descriptions.
 pub(super) fn match_items<'d, 'm, 'a>(
     desired: &'d [DesiredIssue],
     winners: &[&'m Managed<'a>],
 ) -> Matching<'d, 'm, 'a> {
-    let winner_by_key: BTreeMap<&str, &'m Managed<'a>> = winners
+    // By position: the identities an issue with several markers holds share its iid.
+    let winner_by_key: BTreeMap<&str, (usize, &'m Managed<'a>)> = winners
         .iter()
-        .map(|w| (w.marker.key.as_str(), *w))
+        .enumerate()
+        .map(|(at, w)| (w.marker.key.as_str(), (at, *w)))
         .collect();
     let mut pairs = Vec::new();
     let mut unkeyed = Vec::new();
     let mut taken = BTreeSet::new();
     for (index, d) in desired.iter().enumerate() {
         match winner_by_key.get(d.key.as_str()) {
-            Some(w) => {
-                taken.insert(w.issue.iid);
+            Some(&(at, w)) => {
+                taken.insert(at);
                 pairs.push(Pair {
                     index,
                     desired: d,
@@ -139,17 +235,27 @@ pub(super) fn match_items<'d, 'm, 'a>(
             None => unkeyed.push((index, d)),
         }
     }
-    let free: Vec<&'m Managed<'a>> = winners
+    // Issues first, then the identities pasted descriptions hold: one of those must never
+    // take a reworded item from its own issue (which would then be closed as removed).
+    let (free_held, free): (Vec<&'m Managed<'a>>, Vec<&'m Managed<'a>>) = winners
         .iter()
-        .copied()
-        .filter(|w| !taken.contains(&w.issue.iid))
-        .collect();
-    let by_similarity = match_by_similarity(&unkeyed, &free);
-    pairs.extend(by_similarity.pairs);
+        .enumerate()
+        .filter(|(at, _)| !taken.contains(at))
+        .map(|(_, w)| *w)
+        .partition(|w| w.held);
+    let first = match_by_similarity(&unkeyed, &free);
+    let left: Vec<(usize, &'d DesiredIssue)> =
+        first.unmatched.iter().map(|&i| (i, &desired[i])).collect();
+    let second = match_by_similarity(&left, &free_held);
+    pairs.extend(first.pairs);
+    pairs.extend(second.pairs);
     pairs.sort_by_key(|p| p.desired.line);
+    let mut orphans = first.orphans;
+    orphans.extend(second.orphans);
     Matching {
         pairs,
-        ..by_similarity
+        unmatched: second.unmatched,
+        orphans,
     }
 }
 

@@ -87,8 +87,10 @@ pub fn page_removed_block(
 }
 
 /// `current`'s body and Source line, then `reason` in place of any earlier reason line.
+/// The Source line is the block's last one: a bullet's body may hold a `---` and a
+/// `Source:` line of its own.
 fn with_reason(current: &str, reason: &str) -> String {
-    let kept = match current.find("---\nSource:") {
+    let kept = match current.rfind("---\nSource:") {
         Some(at) => {
             let source_end = current[at + 4..]
                 .find('\n')
@@ -102,10 +104,14 @@ fn with_reason(current: &str, reason: &str) -> String {
 
 impl BlockWrite {
     /// The description to write onto `current` (the issue's description read right
-    /// before the write). `None` when `current` has no managed block any more: a person
-    /// took the issue over, and it is not written.
+    /// before the write). `None` when `current` has no managed block or marker any more
+    /// (a person took the issue over), or more than one marker (a person pasted another
+    /// issue's description into it): it is not written.
     pub fn apply_to(&self, current: &str) -> Option<Rewrite> {
         let parsed = marker::parse(current)?;
+        if parsed.marker.is_none() || marker::markers(current).len() > 1 {
+            return None;
+        }
         let removed;
         let mut new_marker = None;
         let block = match &self.block {
@@ -406,6 +412,14 @@ mod tests {
                 "2026-11-27"
             ),
             "Body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27."
+        );
+        assert_eq!(
+            removed_block(
+                "Body\n---\nSource: a line of the body\n\nmore body\n\n---\nSource: PM › Goals",
+                "2026-11-27"
+            ),
+            "Body\n---\nSource: a line of the body\n\nmore body\n\n---\nSource: PM › Goals\n\nRemoved from the handbook on 2026-11-27.",
+            "a body's own Source line is the body's"
         );
         assert_eq!(
             removed_block("A person's own words", "2026-11-27"),
