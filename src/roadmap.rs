@@ -302,7 +302,7 @@ async fn page_orders(
                         warnings.push((input.settings.id, e.to_string()));
                         None
                     }
-                    PageRead::Unchanged { .. } | PageRead::Vanished => None,
+                    PageRead::Unchanged { .. } | PageRead::Vanished { .. } => None,
                 })
                 .collect()
         }

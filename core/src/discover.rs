@@ -145,6 +145,47 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// True when some page could get `text` from this template: its literal parts as
+    /// written (ASCII case ignored, as GitLab ignores it in project paths), each
+    /// placeholder standing for any text, none included (`{dir}` of a file at the root
+    /// is empty, a front matter value may be). What vanished-page
+    /// detection asks of a project found elsewhere: a project the block cannot name is
+    /// never one of its pages'.
+    pub fn could_give(&self, text: &str) -> bool {
+        fn from(parts: &[Part], text: &str) -> bool {
+            match parts.split_first() {
+                None => text.is_empty(),
+                Some((Part::Text(literal), rest)) => {
+                    text.get(..literal.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(literal))
+                        && from(rest, &text[literal.len()..])
+                }
+                Some((Part::Var(_), rest)) => text
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(text.len()))
+                    .any(|end| from(rest, &text[end..])),
+            }
+        }
+        from(&self.parts, text)
+    }
+
+    /// True when expanding it for `file` takes a value from the file's front matter (a
+    /// key it has; a fallback is the configuration's text).
+    pub fn reads_page(&self, file: &FileFacts) -> bool {
+        self.parts.iter().any(|p| {
+            matches!(p, Part::Var(Var::FrontMatter(key, _)) if file.front_matter.contains_key(key))
+        })
+    }
+
+    /// True when the template takes text from the file's path (`{path}`, `{dir}`,
+    /// `{stem}`, `{name}`, `{slug}`).
+    pub fn uses_path(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(var) if !matches!(var, Var::FrontMatter(..))))
+    }
+
     /// True when the template reads the page's front matter.
     pub fn uses_front_matter(&self) -> bool {
         self.parts
@@ -346,10 +387,19 @@ pub struct DiscoveredPage {
     pub project: String,
     /// Owner's username (a leading `@` removed).
     pub owner: String,
+    /// The owner is the page's own front matter value, not text of the configuration:
+    /// page text, so only a member of the project is assigned. True when not known (an
+    /// older cache's entry): the safe side.
+    #[serde(default = "owner_from_page_unknown")]
+    pub owner_from_page: bool,
     /// Public URL.
     pub url: Option<String>,
     /// The page label as written, when templated.
     pub page_label: Option<String>,
+}
+
+fn owner_from_page_unknown() -> bool {
+    true
 }
 
 /// What becomes of one listed file.
@@ -420,6 +470,14 @@ impl Rules {
         let project = t.project.expand(facts)?;
         check_project(&project)
             .map_err(|e| format!("project template `{}`: {e}", t.project.as_str()))?;
+        // A number names any project of the instance, with nothing of the template left
+        // to show it: only the configuration itself may write one.
+        if !t.project.is_constant() && project.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "project template `{}` gives the numeric project id `{project}`: a project id is taken only from a template without placeholders; give the project's path",
+                t.project.as_str()
+            ));
+        }
         let owner = t.owner.expand(facts)?;
         let owner = owner.trim().trim_start_matches('@').to_owned();
         check_username(&owner)
@@ -448,6 +506,9 @@ impl Rules {
         Ok(DiscoveredPage {
             id,
             project,
+            // A file name is page text as much as its front matter: whoever adds
+            // `jobs/alice.md` chooses `{stem}` as surely as `owner: alice`.
+            owner_from_page: t.owner.reads_page(facts) || t.owner.uses_path(),
             owner,
             url,
             page_label,
@@ -509,170 +570,4 @@ pub fn check_username(username: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts(path: &str) -> FileFacts {
-        FileFacts {
-            path: path.into(),
-            front_matter: BTreeMap::from([("owner".into(), "@drew".into())]),
-        }
-    }
-
-    fn t(text: &str) -> Template {
-        Template::parse(text).unwrap()
-    }
-
-    #[test]
-    fn paths_give_names_and_slugs() {
-        let f = facts("engineering/Backend Engineer.md");
-        assert_eq!(f.dir(), "engineering");
-        assert_eq!(f.stem(), "Backend Engineer");
-        assert_eq!(f.name(), "Backend Engineer");
-        assert_eq!(f.slug(), "engineering-backend-engineer");
-        let index = facts("engineering/development/backend/manager/index.html.md");
-        assert_eq!(index.stem(), "index");
-        assert_eq!(index.name(), "manager");
-        assert_eq!(index.slug(), "engineering-development-backend-manager");
-        let root = facts("ceo.md");
-        assert_eq!(
-            (root.dir(), root.name(), root.slug().as_str()),
-            ("", "ceo", "ceo")
-        );
-        assert_eq!(
-            facts("README.md").slug(),
-            "readme",
-            "a root index is its own name"
-        );
-        assert_eq!(facts("équipe/Rôle.md").slug(), "équipe-rôle");
-    }
-
-    #[test]
-    fn templates_expand_placeholders_and_front_matter_with_fallbacks() {
-        let f = facts("sales/recruiter.md");
-        assert_eq!(
-            t("roadmaps/{slug}").expand(&f).unwrap(),
-            "roadmaps/sales-recruiter"
-        );
-        assert_eq!(t("{front_matter.owner}").expand(&f).unwrap(), "@drew");
-        assert_eq!(
-            t("{front_matter.lead|sytses}").expand(&f).unwrap(),
-            "sytses"
-        );
-        assert_eq!(
-            t("https://h.example/{dir}/{name}/{{x}}")
-                .expand(&f)
-                .unwrap(),
-            "https://h.example/sales/recruiter/{x}"
-        );
-        let missing = t("{front_matter.lead}").expand(&f).unwrap_err();
-        assert!(missing.contains("no `lead`"), "{missing}");
-        assert!(t("acme/roadmap").is_constant());
-        assert!(!t("roadmaps/{slug}").is_constant());
-    }
-
-    #[test]
-    fn bad_templates_are_named() {
-        for (text, says) in [
-            ("roadmaps/{slog}", "unknown placeholder `{slog}`"),
-            ("roadmaps/{slug", "without its `}`"),
-            ("roadmaps/slug}", "without its `{`"),
-            ("{slug|x}", "only front matter"),
-            ("{front_matter.}", "unknown placeholder"),
-        ] {
-            let e = Template::parse(text).unwrap_err().to_string();
-            assert!(e.contains(text) && e.contains(says), "{text}: {e}");
-        }
-    }
-
-    fn rules(require_heading: Option<&str>, key: Option<&str>, project: &str) -> Rules {
-        Rules {
-            paths: PathPatterns::new(&["**/*.md".into()], &["**/_*.md".into()]).unwrap(),
-            qualification: Qualification {
-                front_matter_key: key.map(str::to_owned),
-                heading: require_heading.map(|h| HeadingPatterns::new(&[h.to_owned()]).unwrap()),
-            },
-            templates: Templates {
-                id: t("job-{slug}"),
-                project: t(project),
-                owner: t("{front_matter.owner|sytses}"),
-                url: Some(t("https://handbook.example/{dir}/{name}/")),
-                page_label: None,
-            },
-        }
-    }
-
-    #[test]
-    fn files_are_matched_qualified_and_expanded() {
-        let r = rules(Some("Responsibilities"), None, "roadmaps/{slug}");
-        assert!(r.needs_text());
-        assert_eq!(r.judge("notes.txt", None), Verdict::NotMatched);
-        assert_eq!(r.judge("sales/_draft.md", None), Verdict::NotMatched);
-        let page = "---\nowner: drew\n---\n# Recruiter\n## Responsibilities\n- hire\n";
-        assert_eq!(
-            r.judge("sales/recruiter.md", Some(page)),
-            Verdict::Page(DiscoveredPage {
-                id: "job-sales-recruiter".into(),
-                project: "roadmaps/sales-recruiter".into(),
-                owner: "drew".into(),
-                url: Some("https://handbook.example/sales/recruiter/".into()),
-                page_label: None,
-            })
-        );
-        assert!(matches!(
-            r.judge("sales/x.md", Some("## Requirements\n- a\n")),
-            Verdict::NotQualified(_)
-        ));
-        let by_key = rules(None, Some("job_family"), "acme/roadmap");
-        assert!(matches!(
-            by_key.judge("a.md", Some("# A\n")),
-            Verdict::NotQualified(_)
-        ));
-        assert!(matches!(
-            by_key.judge("a.md", Some("---\njob_family: x\n---\n# A\n")),
-            Verdict::Page(_)
-        ));
-    }
-
-    #[test]
-    fn templates_that_give_bad_ids_or_projects_are_invalid_pages() {
-        let r = rules(None, None, "{front_matter.roadmap|roadmaps/x}");
-        let hostile = "---\nroadmap: \"../../admin\"\n---\n";
-        let Verdict::Invalid(why) = r.judge("a.md", Some(hostile)) else {
-            panic!("a path escaping its group is not a project");
-        };
-        assert!(
-            why.contains("project template") && why.contains("../../admin"),
-            "{why}"
-        );
-        let r = Rules {
-            templates: Templates {
-                id: t("{front_matter.owner}"),
-                ..rules(None, None, "acme/r").templates
-            },
-            ..rules(None, None, "acme/r")
-        };
-        let Verdict::Invalid(why) = r.judge("a.md", Some("---\nowner: \"a b\"\n---\n")) else {
-            panic!("a space is not in an id");
-        };
-        assert!(
-            why.contains("id template") && why.contains("`a b`"),
-            "{why}"
-        );
-        assert!(check_project("42").is_ok());
-        assert!(check_project("group/sub/project.x").is_ok());
-        assert!(check_project("project").is_err());
-        assert!(check_project("group/-x").is_err());
-        assert!(check_username("drew.smith").is_ok());
-        assert!(check_username("drew smith").is_err());
-    }
-
-    #[test]
-    fn path_patterns_keep_star_within_a_directory() {
-        let p = PathPatterns::new(&["*.md".into()], &[]).unwrap();
-        assert!(p.matches("a.md"));
-        assert!(!p.matches("dir/a.md"));
-        let bad = PathPatterns::new(&["[".into()], &[]).unwrap_err();
-        assert!(bad.to_string().contains("`[`"), "{bad}");
-    }
-}
+mod tests;

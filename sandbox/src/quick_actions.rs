@@ -14,8 +14,10 @@
 //! The line rules: a command is a line of a top-level paragraph that starts with `/`
 //! in its first column, then a known name in any case, then nothing, whitespace, or a
 //! space and the arguments. Lines in fenced code (```` ``` ````, `~~~`), `>>>` quote
-//! fences, blockquotes, list items (and their lazy continuation lines), indented code,
-//! HTML blocks and inline code spans are never commands. A command line is removed with
+//! fences, blockquotes, list items (and their lazy continuation lines, and a fence in an
+//! item, which a line indented less ends), indented code, HTML blocks (CommonMark's
+//! seven kinds: a comment or `<pre>` ends on the line closing it, an autolink starts a
+//! paragraph) and inline code spans are never commands. A command line is removed with
 //! the blank lines right after it, and the result loses its trailing whitespace, even
 //! when the command then does nothing (the extractor strips every known name).
 //! Setext headings and tables are not recognised as such.
@@ -154,14 +156,20 @@ pub fn extract(content: &str) -> (String, Vec<Command>) {
 #[derive(Debug)]
 struct Scan {
     block: Block,
-    /// The fence character and length of an open code fence.
-    fence: Option<(char, usize)>,
+    /// The fence character and length of an open code fence, and, when it was opened in
+    /// a list item or quote, the indent a line needs to stay in it.
+    fence: Option<(char, usize, Option<usize>)>,
     /// Inside a `>>>` quote fence.
     quote_fence: bool,
-    /// Inside an HTML block (ends at a blank line).
-    html: bool,
+    /// Inside an HTML block, and what ends it.
+    html: Option<HtmlEnd>,
     /// An inline code span opened in this paragraph is still open.
     open_code_span: bool,
+    /// The content column of the list item the lines are in, if any: a blank line does
+    /// not end it, a line indented less after a blank line does.
+    list: Option<usize>,
+    /// The previous line was blank.
+    after_blank: bool,
 }
 
 impl Default for Scan {
@@ -170,8 +178,10 @@ impl Default for Scan {
             block: Block::None,
             fence: None,
             quote_fence: false,
-            html: false,
+            html: None,
             open_code_span: false,
+            list: None,
+            after_blank: false,
         }
     }
 }
@@ -183,7 +193,21 @@ impl Scan {
         let text = line.trim_end_matches('\n');
         let indent = indent_width(text);
         let t = text.trim_start();
-        if let Some((c, n)) = self.fence {
+        let after_blank = std::mem::replace(&mut self.after_blank, t.is_empty());
+        if let Some(content) = self.list
+            && !t.is_empty()
+            && indent < content
+            && (after_blank || self.fence.is_some() || starts_block(t, self.block))
+        {
+            // A line not indented enough for the list item ends it (a lazy line only
+            // continues a paragraph), and a fence in it with it.
+            self.list = None;
+            if self.fence.is_some_and(|(_, _, inside)| inside.is_some()) {
+                self.fence = None;
+                self.block = Block::None;
+            }
+        }
+        if let Some((c, n, _)) = self.fence {
             if indent < 4
                 && t.starts_with(&c.to_string().repeat(n))
                 && t.trim_matches(c).trim().is_empty()
@@ -196,13 +220,20 @@ impl Scan {
             self.quote_fence = text.trim_end() != ">>>";
             return false;
         }
+        match self.html {
+            Some(HtmlEnd::Containing(end)) => {
+                if contains_ignoring_case(text, end) {
+                    self.html = None;
+                }
+                return false;
+            }
+            Some(HtmlEnd::BlankLine) if !t.is_empty() => return false,
+            _ => {}
+        }
         if t.is_empty() {
-            self.html = false;
+            self.html = None;
             self.block = Block::None;
             self.open_code_span = false;
-            return false;
-        }
-        if self.html {
             return false;
         }
         if indent < 4 && self.opens_block(text, t) {
@@ -228,7 +259,8 @@ impl Scan {
         for c in ['`', '~'] {
             let n = t.chars().take_while(|x| *x == c).count();
             if n >= 3 {
-                self.fence = Some((c, n));
+                let inside = self.list.filter(|content| indent_width(text) >= *content);
+                self.fence = Some((c, n, inside));
                 self.block = Block::None;
                 return true;
             }
@@ -238,7 +270,14 @@ impl Scan {
             self.block = Block::None;
             return true;
         }
-        if t.starts_with('>') || is_list_marker(t) {
+        if let Some(width) = list_marker_width(t) {
+            let spaces = t[width..].len() - t[width..].trim_start_matches(' ').len();
+            let gap = if (1..=4).contains(&spaces) { spaces } else { 1 };
+            self.list = Some(indent_width(text) + width + gap);
+            self.block = Block::Container;
+            return true;
+        }
+        if t.starts_with('>') {
             self.block = Block::Container;
             return true;
         }
@@ -247,14 +286,221 @@ impl Scan {
             self.block = Block::None;
             return true;
         }
-        // HTML blocks of the kinds that cannot interrupt a paragraph only start after one.
-        if t.starts_with('<') && self.block != Block::Paragraph {
-            self.html = true;
+        if let Some(end) = html_block_start(t, self.block == Block::Paragraph) {
+            // Kinds 1–5 end on the line holding their end, which may be this one.
+            self.html = match end {
+                HtmlEnd::Containing(s) if contains_ignoring_case(t, s) => None,
+                end => Some(end),
+            };
             self.block = Block::None;
             return true;
         }
         false
     }
+}
+
+/// `t` (a line without its indent) starts a block of its own, so it cannot be a lazy
+/// continuation line of a list item.
+fn starts_block(t: &str, block: Block) -> bool {
+    let hashes = t.chars().take_while(|c| *c == '#').count();
+    ['`', '~']
+        .iter()
+        .any(|c| t.starts_with(&c.to_string().repeat(3)))
+        || t.starts_with('>')
+        || list_marker_width(t).is_some()
+        || ((1..=6).contains(&hashes) && t[hashes..].chars().next().is_none_or(char::is_whitespace))
+        || html_block_start(t, block == Block::Paragraph).is_some()
+}
+
+/// What ends an HTML block: a line containing a string (CommonMark's kinds 1–5), or a
+/// blank line (kinds 6 and 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HtmlEnd {
+    Containing(&'static str),
+    BlankLine,
+}
+
+/// The tag names of CommonMark's kind 6 HTML blocks.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+];
+
+/// Whether `t` (a line without its indent of at most three spaces) starts an HTML
+/// block, and what ends it. GitLab renders Markdown with a CommonMark parser (comrak,
+/// through `glfm_markdown`), and `quick_action_filter.rb` takes only the top-level `<p>`
+/// of its output, so a command line is one exactly when CommonMark makes it a paragraph
+/// line: the HTML block start conditions of the CommonMark spec (§4.6). Kinds 1–6 may
+/// interrupt a paragraph, kind 7 (any other complete tag alone on its line) may not.
+/// `spec/lib/banzai/pipeline/quick_action_pipeline_spec.rb`: after a
+/// `<!-- HTML comment -->` line, `/quick` is a paragraph, hence a command. A line that
+/// starts with `<` and matches none (an autolink, `<b>x</b> and text`) is a paragraph.
+fn html_block_start(t: &str, in_paragraph: bool) -> Option<HtmlEnd> {
+    let lower = t.to_ascii_lowercase();
+    let rest = lower.strip_prefix('<')?;
+    let name_end = |name: &str| {
+        rest.strip_prefix(name)
+            .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '>']))
+    };
+    for (name, end) in [
+        ("pre", "</pre>"),
+        ("script", "</script>"),
+        ("style", "</style>"),
+        ("textarea", "</textarea>"),
+    ] {
+        if name_end(name) {
+            return Some(HtmlEnd::Containing(end));
+        }
+    }
+    if rest.starts_with("!--") {
+        return Some(HtmlEnd::Containing("-->"));
+    }
+    if rest.starts_with('?') {
+        return Some(HtmlEnd::Containing("?>"));
+    }
+    if rest.starts_with("![cdata[") {
+        return Some(HtmlEnd::Containing("]]>"));
+    }
+    if rest
+        .strip_prefix('!')
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    {
+        return Some(HtmlEnd::Containing(">"));
+    }
+    let tag = rest.strip_prefix('/').unwrap_or(rest);
+    let name: String = tag
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let after = &tag[name.len()..];
+    if BLOCK_TAGS.contains(&name.as_str())
+        && (after.is_empty() || after.starts_with([' ', '\t', '>']) || after.starts_with("/>"))
+    {
+        return Some(HtmlEnd::BlankLine);
+    }
+    (!in_paragraph && is_complete_tag_alone(rest)).then_some(HtmlEnd::BlankLine)
+}
+
+/// CommonMark's kind 7: an open tag (name, attributes, `/>` or `>`) or a closing tag,
+/// and nothing after it but whitespace. `rest` is the line after `<`, lower-cased.
+fn is_complete_tag_alone(rest: &str) -> bool {
+    let (closing, tag) = match rest.strip_prefix('/') {
+        Some(tag) => (true, tag),
+        None => (false, rest),
+    };
+    if !tag.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    let name_len = tag
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(tag.len());
+    let mut s = &tag[name_len..];
+    if !closing {
+        // Attributes: whitespace, a name, and an optional unquoted or quoted value.
+        loop {
+            let trimmed = s.trim_start_matches([' ', '\t']);
+            if trimmed.len() == s.len() {
+                break;
+            }
+            let attr_len = trimmed
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "_.:-".contains(c)))
+                .unwrap_or(trimmed.len());
+            if attr_len == 0
+                || !trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            {
+                s = trimmed;
+                break;
+            }
+            s = &trimmed[attr_len..];
+            let value = s.trim_start_matches([' ', '\t']);
+            if let Some(v) = value.strip_prefix('=') {
+                let v = v.trim_start_matches([' ', '\t']);
+                let consumed = match v.chars().next() {
+                    Some(q @ ('"' | '\'')) => v[1..].find(q).map(|end| end + 2),
+                    Some(_) => Some(
+                        v.find(|c: char| c.is_whitespace() || "\"'=<>`".contains(c))
+                            .unwrap_or(v.len()),
+                    )
+                    .filter(|n| *n > 0),
+                    None => None,
+                };
+                let Some(consumed) = consumed else {
+                    return false;
+                };
+                s = &v[consumed..];
+            }
+        }
+        s = s.strip_prefix('/').unwrap_or(s);
+    } else {
+        s = s.trim_start_matches([' ', '\t']);
+    }
+    s.strip_prefix('>')
+        .is_some_and(|after| after.trim().is_empty())
+}
+
+/// `text` holds `needle` (lower case), in any case.
+fn contains_ignoring_case(text: &str, needle: &str) -> bool {
+    text.to_ascii_lowercase().contains(needle)
 }
 
 /// Columns of leading whitespace, a tab counting as four.
@@ -265,17 +511,18 @@ fn indent_width(text: &str) -> usize {
         .sum()
 }
 
-/// `- `, `* `, `+ `, `1. `, `1) ` (or the marker alone on its line).
-fn is_list_marker(t: &str) -> bool {
-    let after_bullet = t.strip_prefix(['-', '*', '+']);
+/// `- `, `* `, `+ `, `1. `, `1) ` (or the marker alone on its line): the marker's width.
+fn list_marker_width(t: &str) -> Option<usize> {
     let digits = t.chars().take_while(char::is_ascii_digit).count();
-    let after_number = (1..=9)
-        .contains(&digits)
-        .then(|| t[digits..].strip_prefix(['.', ')']))
-        .flatten();
-    after_bullet
-        .or(after_number)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    let width = if t.starts_with(['-', '*', '+']) {
+        1
+    } else if (1..=9).contains(&digits) && t[digits..].starts_with(['.', ')']) {
+        digits + 1
+    } else {
+        return None;
+    };
+    let rest = &t[width..];
+    (rest.is_empty() || rest.starts_with([' ', '\t'])).then_some(width)
 }
 
 /// `/name`, `/name ARGS` or `/name` and whitespace, with a known name in any case.
@@ -369,9 +616,36 @@ mod tests {
             "/close\tnow",
             "/unknown",
             "<div>\n/close\n</div>",
+            "<!--\n\n/close\n-->",
+            "<pre>\n\n/close\n</pre>",
+            "<details>\n/close",
+            "text\n<div>\n/close",
+            "<span class=\"x\">\n/close",
         ] {
             assert!(names(text).is_empty(), "{text:?}");
             assert_eq!(extract(text).0, text.trim_end(), "{text:?}");
+        }
+    }
+
+    /// CommonMark's HTML blocks (spec §4.6), as GitLab's Markdown parser makes them:
+    /// kinds 1–5 end on the line that closes them, an autolink or inline HTML followed by
+    /// text starts a paragraph, and kind 7 cannot interrupt one.
+    /// `spec/lib/banzai/pipeline/quick_action_pipeline_spec.rb`, "does detect a quick
+    /// action": `<!-- HTML comment -->` then `/quick`.
+    #[test]
+    fn a_command_after_a_closed_html_block_or_inline_html_runs() {
+        for text in [
+            "<!-- HTML comment -->\n/close",
+            "<!-- checklist -->\n/unlabel ~x",
+            "<https://example.com/runbook> has the steps\n/close",
+            "<b>x</b> text\n/close",
+            "<pre>x</pre>\n/close",
+            "<!--\nnote\n-->\n/close",
+            "<?php x ?>\n/close",
+            "<!DOCTYPE html>\n/close",
+            "text\n<span>\n/close",
+        ] {
+            assert_eq!(names(text).len(), 1, "{text:?}");
         }
     }
 

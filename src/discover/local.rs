@@ -32,6 +32,21 @@ fn list_blocking(dir: &Path, rules: &Rules, max_bytes: u64) -> Result<Vec<Listed
             continue;
         }
         let Some(path) = relative(dir, entry.path()) else {
+            // Never silently: a page renamed to such a name would look deleted.
+            let lossy = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap_or(entry.path())
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/");
+            if rules.paths.matches(&lossy) {
+                listed.push(Listed {
+                    source: entry.path().display().to_string(),
+                    path: lossy,
+                    blob: None,
+                    verdict: Err("its name is not UTF-8, so it cannot be a page (rename it)".into()),
+                });
+            }
             continue;
         };
         if !rules.paths.matches(&path) {
@@ -57,7 +72,7 @@ fn list_blocking(dir: &Path, rules: &Rules, max_bytes: u64) -> Result<Vec<Listed
 }
 
 /// `file` below `dir`, `/`-separated; `None` for a name that is not UTF-8 (it cannot be
-/// matched or named in a label).
+/// named in a label; the caller reports it when its lossy name matches).
 fn relative(dir: &Path, file: &Path) -> Option<String> {
     let rest: PathBuf = file.strip_prefix(dir).ok()?.to_owned();
     let parts: Option<Vec<&str>> = rest.components().map(|c| c.as_os_str().to_str()).collect();

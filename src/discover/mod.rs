@@ -16,9 +16,9 @@
 mod local;
 mod repository;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use handbook_sync_core::discover::{DiscoveredPage, Rules, Verdict};
+use handbook_sync_core::discover::{DiscoveredPage, FileFacts, Rules, Template, Verdict};
 
 use crate::config::{Config, DiscoverSettings, Discovered, PageSettings};
 use crate::gitlab::Gitlab;
@@ -43,9 +43,24 @@ impl Problem {
         if self.path.is_empty() {
             format!("discover:{}", self.block)
         } else {
-            format!("discover:{}:{}", self.block, self.path)
+            format!("discover:{}:{}", self.block, shown(&self.path))
         }
     }
+}
+
+/// `text` (a file's name, or a message that quotes one) with its control characters
+/// escaped as Rust writes them (`\n`, `\u{1b}`): a name is anyone's text, and a line
+/// break in it would print a forged line into the plan and the merge request note.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl std::fmt::Display for Problem {
@@ -54,13 +69,17 @@ impl std::fmt::Display for Problem {
             write!(
                 f,
                 "[[discover]] `{}` ({}): {}",
-                self.block, self.source, self.message
+                self.block,
+                self.source,
+                shown(&self.message)
             )
         } else {
             write!(
                 f,
                 "[[discover]] `{}`: `{}`: {}; the page is not synced",
-                self.block, self.path, self.message
+                self.block,
+                shown(&self.path),
+                shown(&self.message)
             )
         }
     }
@@ -78,8 +97,14 @@ pub struct BlockListing {
     pub complete: bool,
     /// Every page of the block goes to one project (its template has no placeholder).
     pub one_project: Option<String>,
+    /// The block's project template: a project it could not give holds none of its
+    /// pages, whatever labels its issues carry.
+    pub project_template: Template,
     /// The ids of the block's pages this run, problems aside.
     pub pages: BTreeSet<String>,
+    /// Matched files that are no page (no such front matter key, no such heading), by
+    /// the id their path would give: (path, why). What a vanished page's refusal names.
+    pub not_pages: BTreeMap<String, (String, String)>,
 }
 
 /// The configuration with its discovered pages.
@@ -170,13 +195,26 @@ struct Listed {
 /// read only when `sources` does not remember their blob; texts read are left in
 /// `sources` for the page stage.
 pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> Expansion {
+    expand_with(config, gitlab, sources, false).await
+}
+
+/// [`expand`], where a block whose listing was read without error and holds no file it
+/// matches is complete when `empty_is_complete` (`--allow-removed-pages`: retiring a
+/// block closes its pages' issues), and incomplete, a problem, otherwise.
+pub async fn expand_with(
+    config: &Config,
+    gitlab: &Gitlab,
+    sources: &SourceCache,
+    empty_is_complete: bool,
+) -> Expansion {
     let mut expansion = Expansion {
         config: config.clone(),
         problems: Vec::new(),
         blocks: Vec::new(),
     };
-    let mut ids: BTreeSet<String> = config.pages.iter().map(|p| p.id.clone()).collect();
-    for block in &config.discover {
+    // Every block's pages first: which ids two files give is known only once all are.
+    let mut found: Vec<Found> = Vec::new();
+    for (index, block) in config.discover.iter().enumerate() {
         let rules = block
             .rules()
             .expect("discover blocks are validated when the configuration loads");
@@ -205,57 +243,182 @@ pub async fn expand(config: &Config, gitlab: &Gitlab, sources: &SourceCache) -> 
                 .project
                 .is_constant()
                 .then(|| rules.templates.project.as_str().to_owned()),
+            project_template: rules.templates.project.clone(),
             pages: BTreeSet::new(),
-        };
-        let problem = |path: &str, message: String| Problem {
-            block: block.name.clone(),
-            path: path.to_owned(),
-            source: block.source.clone(),
-            message,
+            not_pages: BTreeMap::new(),
         };
         let files = match listed {
+            // No file at all is more often a listing cut short (an empty answer, a
+            // checkout that failed) than a handbook emptied: never every page removed,
+            // unless the run allows removed pages (how a block is retired).
+            Ok(files) if files.is_empty() && !empty_is_complete => Err(
+                "the listing holds no file the block matches: taken as incomplete, so no page of the block is looked for as removed (to retire the block, run `apply --allow-removed-pages` with its files gone, which closes its pages' issues, then remove the block)"
+                    .to_owned(),
+            ),
+            listed => listed,
+        };
+        let files = match files {
             Ok(files) => files,
             Err(message) => {
-                expansion.problems.push(problem("", message));
+                listing.complete = false;
+                expansion.problems.push(problem(block, "", message));
                 expansion.blocks.push(listing);
                 continue;
             }
         };
         for file in files {
-            let page = match file.verdict {
-                Ok(Verdict::Page(page)) => page,
-                Ok(Verdict::NotMatched | Verdict::NotQualified(_)) => continue,
+            match file.verdict {
+                Ok(Verdict::Page(page)) => found.push(Found {
+                    block: index,
+                    path: file.path,
+                    source: file.source,
+                    blob: file.blob,
+                    page,
+                }),
+                Ok(Verdict::NotQualified(why)) => {
+                    let facts = FileFacts {
+                        path: file.path.clone(),
+                        front_matter: BTreeMap::new(),
+                    };
+                    if let Ok(id) = rules.templates.id.expand(&facts) {
+                        listing.not_pages.insert(id, (file.path, why));
+                    }
+                }
+                Ok(Verdict::NotMatched) => {}
                 Ok(Verdict::Invalid(message)) | Err(message) => {
                     // Its page, if it had one, is unknown: the block is not complete.
                     listing.complete = false;
-                    expansion.problems.push(problem(&file.path, message));
-                    continue;
+                    expansion.problems.push(problem(block, &file.path, message));
                 }
-            };
-            if !ids.insert(page.id.clone()) {
-                listing.complete = false;
-                expansion.problems.push(problem(
-                    &file.path,
-                    format!(
-                        "its id `{}` is already another page's (a configured page, or a file listed before it); change the id template or the page",
-                        page.id
-                    ),
-                ));
-                continue;
             }
-            listing.pages.insert(page.id.clone());
-            expansion.config.pages.push(page_settings(
-                block,
-                &file.path,
-                file.source,
-                file.blob,
-                page,
-            ));
         }
-        tracing::debug!(block = %block.name, pages = listing.pages.len(), "discovered");
         expansion.blocks.push(listing);
     }
+    // An id two files give is neither's: the first in path order would take the other's
+    // issues over (closing those its text lacks, or moving the page to its project).
+    // One file found twice (two blocks, one id template) is one file: synced once below.
+    let base = config.path.parent().unwrap_or(std::path::Path::new("."));
+    let keys: Vec<String> = found
+        .iter()
+        .map(|f| {
+            SourceSpec::parse(&f.source, base)
+                .map_or_else(|_| f.source.clone(), |spec| source_key(&spec))
+        })
+        .collect();
+    let mut givers: BTreeMap<&str, Vec<(&Found, &str)>> = BTreeMap::new();
+    for (f, key) in found.iter().zip(&keys) {
+        givers.entry(f.page.id.as_str()).or_default().push((f, key));
+    }
+    let configured: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
+    // The file each page reads, resolved: a file a configured page or an earlier block
+    // already reads is synced once, as that page (twice would give every item twice).
+    let mut read_by: BTreeMap<String, String> = config
+        .pages
+        .iter()
+        .map(|p| (source_key(&config.source(p)), p.id.clone()))
+        .collect();
+    let mut refused: Vec<(usize, Problem)> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let block = &config.discover[f.block];
+        let key = &keys[i];
+        let others: Vec<String> = givers[f.page.id.as_str()]
+            .iter()
+            .filter(|(_, other)| other != key)
+            .map(|(o, _)| {
+                let other = &config.discover[o.block].name;
+                if *other == block.name {
+                    format!("`{}`", o.path)
+                } else {
+                    format!("`{}` of [[discover]] `{other}`", o.path)
+                }
+            })
+            .collect();
+        let message = if configured.contains(f.page.id.as_str()) {
+            format!(
+                "its id `{}` is a configured page's; change the id template or the page",
+                f.page.id
+            )
+        } else if !others.is_empty() {
+            format!(
+                "its id `{}` is also given by {}: neither is synced, and nothing of page `{}` is written, until one of them gives another id (rename it, or change the id template)",
+                f.page.id,
+                others.join(", "),
+                f.page.id
+            )
+        } else {
+            match read_by.get(key) {
+                Some(page) => format!(
+                    "this file is already page `{page}` (a configured page, or an earlier block's): it is synced once, as that page; exclude it from one of them"
+                ),
+                None => {
+                    read_by.insert(key.clone(), f.page.id.clone());
+                    continue;
+                }
+            }
+        };
+        refused.push((i, problem(block, &f.path, message)));
+    }
+    for (i, _) in refused.iter().rev() {
+        // The id's page is unknown: the block is not complete, nothing of it vanishes.
+        let f = found.remove(*i);
+        expansion.blocks[f.block].complete = false;
+    }
     expansion
+        .problems
+        .extend(refused.into_iter().map(|(_, problem)| problem));
+    for f in found {
+        let block = &config.discover[f.block];
+        expansion.blocks[f.block].pages.insert(f.page.id.clone());
+        expansion
+            .config
+            .pages
+            .push(page_settings(block, &f.path, f.source, f.blob, f.page));
+    }
+    for listing in &expansion.blocks {
+        tracing::debug!(block = %listing.name, pages = listing.pages.len(), "discovered");
+    }
+    expansion
+}
+
+/// What a page reads, as one text whatever way it was written: a local file's real
+/// path (`./jobs/a.md`, an absolute path and a block's walk give one), a repository
+/// file's project (GitLab ignores its case), ref and path.
+fn source_key(spec: &SourceSpec) -> String {
+    match spec {
+        SourceSpec::Local(path) => {
+            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            format!("file:{}", real.display())
+        }
+        SourceSpec::Http(url) => url.to_string(),
+        SourceSpec::Gitlab {
+            project,
+            path,
+            git_ref,
+        } => format!(
+            "gitlab:{}:{git_ref}:{}",
+            project.to_lowercase(),
+            path.trim_matches('/')
+        ),
+    }
+}
+
+/// A file that gives a page, before the ids are compared.
+struct Found {
+    /// The block's index in the configuration.
+    block: usize,
+    path: String,
+    source: String,
+    blob: Option<String>,
+    page: DiscoveredPage,
+}
+
+fn problem(block: &DiscoverSettings, path: &str, message: String) -> Problem {
+    Problem {
+        block: block.name.clone(),
+        path: path.to_owned(),
+        source: block.source.clone(),
+        message,
+    }
 }
 
 /// The configured page a discovered one stands for.
@@ -282,6 +445,11 @@ fn page_settings(
             label: block.label(),
             path: path.to_owned(),
             project_template: block.project.clone(),
+            // Also from the block's template: a verdict remembered by blob from before a
+            // path-given owner counted as page text says otherwise.
+            owner_from_page: page.owner_from_page
+                || handbook_sync_core::discover::Template::parse(&block.owner)
+                    .map_or(true, |t| t.uses_path()),
             blob,
         }),
     }

@@ -1,11 +1,12 @@
-//! The one handbook-sync note on a merge request: posted once, then edited in place on
-//! every later run, found by the hidden marker it starts with
+//! Notes: a conflict note on an issue ([`Gitlab::create_note`]), and the one
+//! handbook-sync note on a merge request: posted once, then edited in place on every
+//! later run, found by the hidden marker it starts with
 //! ([`crate::sync::markdown::NOTE_MARKER`]).
 
 use gitlab::api::{self, AsyncQuery, Pagination};
 use serde::Deserialize;
 
-use super::{Gitlab, GitlabError};
+use super::{Gitlab, GitlabError, create_without_duplicates};
 use crate::sync::markdown::NOTE_MARKER;
 
 /// A merge request named as GitLab writes references: `group/sub/project!12`.
@@ -141,8 +142,9 @@ impl Gitlab {
         }
     }
 
-    /// The id of the token's user (`GET /user`).
-    async fn current_user_id(&self) -> Result<u64, GitlabError> {
+    /// The id of the token's user (`GET /user`): one request, never the admin check of
+    /// [`Gitlab::current_user`].
+    pub async fn current_user_id(&self) -> Result<u64, GitlabError> {
         let user: GlAuthor = api::users::CurrentUser::builder()
             .build()
             .expect("a user query builds")
@@ -150,6 +152,45 @@ impl Gitlab {
             .await
             .map_err(|e| GitlabError::from_api("reading the token's user", e))?;
         Ok(user.id)
+    }
+}
+
+impl Gitlab {
+    /// Adds a note (a comment) to an issue, never twice: when the outcome of an attempt
+    /// is unknown, the issue's notes are searched for the same body first.
+    pub async fn create_note(&self, project: u64, iid: u64, body: &str) -> Result<(), GitlabError> {
+        let what = || format!("adding a note to issue #{iid}");
+        create_without_duplicates(
+            || async {
+                let ep = api::projects::issues::notes::CreateIssueNote::builder()
+                    .project(project)
+                    .issue(iid)
+                    .body(body)
+                    .build()
+                    .expect("a note builds");
+                api::ignore(ep)
+                    .query_async(&*self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))
+            },
+            || async {
+                #[derive(Deserialize)]
+                struct Note {
+                    body: String,
+                }
+                let ep = api::projects::issues::notes::IssueNotes::builder()
+                    .project(project)
+                    .issue(iid)
+                    .build()
+                    .expect("a note list builds");
+                let notes: Vec<Note> = api::paged(ep, Pagination::All)
+                    .query_async(&*self.client)
+                    .await
+                    .map_err(|e| GitlabError::from_api(what(), e))?;
+                Ok(notes.iter().any(|n| n.body == body).then_some(()))
+            },
+        )
+        .await
     }
 }
 

@@ -27,11 +27,16 @@ pub mod local;
 
 pub use local::read_local;
 
+/// A path for messages: any URL in it redacted.
+fn shown(path: &Path) -> String {
+    crate::redact::text(&path.display().to_string()).into_owned()
+}
+
 /// A page source that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The file is missing, unreadable or a directory.
-    #[error("cannot read page `{path}`")]
+    #[error("cannot read page `{}`", shown(.path))]
     Io {
         /// The path as given.
         path: PathBuf,
@@ -40,7 +45,10 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// The file is not UTF-8 text.
-    #[error("cannot read page `{path}`: not valid UTF-8 (first bad byte at offset {offset})")]
+    #[error(
+        "cannot read page `{}`: not valid UTF-8 (first bad byte at offset {offset})",
+        shown(.path)
+    )]
     NotUtf8 {
         /// The path as given.
         path: PathBuf,
@@ -48,8 +56,21 @@ pub enum SourceError {
         offset: usize,
     },
     /// A `gitlab://` source without group, project and path.
-    #[error("`{spec}`: expected gitlab://GROUP/PROJECT/path/to/page.md")]
+    #[error(
+        "`{}`: expected gitlab://GROUP/PROJECT/path/to/page.md",
+        crate::redact::text(.spec)
+    )]
     BadGitlabSource {
+        /// The source as written.
+        spec: String,
+    },
+    /// A source that looks like a URL (`scheme://`) of a kind that cannot be read: never
+    /// taken for a file name, whose messages would show it whole.
+    #[error(
+        "`{}`: a URL handbook-sync cannot read; a page source is http://, https://, gitlab:// or a file path",
+        crate::redact::text(.spec)
+    )]
+    UnknownScheme {
         /// The source as written.
         spec: String,
     },
@@ -123,7 +144,23 @@ pub enum SourceSpec {
 impl SourceSpec {
     /// Reads `pages[].source`; relative paths are relative to `base_dir`.
     pub fn parse(source: &str, base_dir: &Path) -> Result<SourceSpec, SourceError> {
-        if let Some(rest) = source.strip_prefix("gitlab://") {
+        // `HTTPS://…` or ` https://…` is a URL too (the parser lowers the scheme), never a
+        // file name whose messages would print its credentials.
+        let source = source.trim();
+        let scheme = source
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase())
+            .filter(|scheme| {
+                scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            });
+        if let Some(rest) = scheme
+            .as_deref()
+            .filter(|s| *s == "gitlab")
+            .map(|_| &source["gitlab://".len()..])
+        {
             let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
             let git_ref = form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k == "ref")
@@ -150,7 +187,15 @@ impl SourceSpec {
                 git_ref,
             });
         }
-        if source.starts_with("http://") || source.starts_with("https://") {
+        if scheme
+            .as_deref()
+            .is_some_and(|s| s != "http" && s != "https")
+        {
+            return Err(SourceError::UnknownScheme {
+                spec: source.to_owned(),
+            });
+        }
+        if scheme.is_some() {
             return url::Url::parse(source)
                 .map(SourceSpec::Http)
                 .map_err(|error| SourceError::BadUrl {
@@ -169,7 +214,7 @@ impl SourceSpec {
     /// For messages: credentials in a URL are redacted.
     pub fn describe(&self) -> String {
         match self {
-            SourceSpec::Local(p) => p.display().to_string(),
+            SourceSpec::Local(p) => shown(p),
             SourceSpec::Http(u) => crate::redact::url(u),
             SourceSpec::Gitlab {
                 project,
@@ -197,8 +242,11 @@ pub struct SourceCache {
     files: std::sync::Mutex<std::collections::BTreeMap<String, FileMemo>>,
     files_changed: std::sync::atomic::AtomicBool,
     /// (project, label) → its open managed issues with that label at the last full read.
-    open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    open_counts: std::sync::Mutex<std::collections::HashMap<(String, String), OpenCounts>>,
 }
+
+/// Open managed issues by the id of the user who opened them (`None`: not known).
+pub type OpenCounts = std::collections::BTreeMap<Option<u64>, u64>;
 
 /// What discovery made of one file of a repository tree: the same blob is the same text,
 /// so the same verdict.
@@ -302,21 +350,22 @@ impl SourceCache {
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Remembers how many open managed issues of `project` carry `label`.
-    pub fn set_open_count(&self, project: &str, label: &str, count: u64) {
+    /// Remembers how many open managed issues of `project` carry `label`, by author.
+    pub fn set_open_count(&self, project: &str, label: &str, count: OpenCounts) {
         self.open_counts
             .lock()
             .expect("the cache lock is never poisoned")
             .insert((project.to_owned(), label.to_owned()), count);
     }
 
-    /// How many open managed issues of `project` carried `label` at its last full read.
-    pub fn open_count(&self, project: &str, label: &str) -> Option<u64> {
+    /// How many open managed issues of `project` carried `label` at its last full read,
+    /// by author.
+    pub fn open_count(&self, project: &str, label: &str) -> Option<OpenCounts> {
         self.open_counts
             .lock()
             .expect("the cache lock is never poisoned")
             .get(&(project.to_owned(), label.to_owned()))
-            .copied()
+            .cloned()
     }
 
     /// Marks the page's current version as synced (or not).

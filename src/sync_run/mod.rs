@@ -183,7 +183,13 @@ pub async fn prepare_on(
     if persisted {
         cache::load_discovery(config, &sources).await;
     }
-    let expansion = crate::discover::expand(config, &connection.gitlab, &sources).await;
+    let expansion = crate::discover::expand_with(
+        config,
+        &connection.gitlab,
+        &sources,
+        options.allow_removed_pages,
+    )
+    .await;
     if persisted {
         cache::save_discovery(config, &sources).await;
     }

@@ -26,7 +26,8 @@ pub enum PageError {
     /// message says so, since a path that works from the shell's directory may not work
     /// from the file's.
     #[error(
-        "page `{page}`: source `{written}` is relative to the configuration file `{}`",
+        "page `{page}`: source `{}` is relative to the configuration file `{}`",
+        crate::redact::text(.written),
         config.display()
     )]
     RelativeSource {
@@ -64,8 +65,14 @@ pub enum PageRead {
     Failed(PageError),
     /// A page of a `[[discover]]` block that is no longer in the handbook (deleted,
     /// renamed, no longer qualifying) and still has open issues: closing them is refused
-    /// unless allowed (`--allow-removed-pages`).
-    Vanished,
+    /// unless allowed (`--allow-removed-pages`). Or a page still in the handbook whose
+    /// open issues are in another project than its own now (its file moved).
+    Vanished {
+        /// How it vanished, as far as discovery knows: for the refusal and the reasons.
+        why: String,
+        /// The project the page is synced to now, when it moved.
+        moved_to: Option<String>,
+    },
 }
 
 /// One selected page and what reading it gave.

@@ -1,7 +1,8 @@
 //! Stage 4: the people. A handbook name is assigned through `[people]` or when a member
 //! of the project has exactly that username (the member lists come with the projects,
 //! one listing per project). The configuration's own usernames (`[people]` values, page
-//! owners) that are not members are taken as configured, and looked up — once each,
+//! owners written in it; not an owner a discovered page's front matter names, which is
+//! page text: members only) that are not members are taken as configured, and looked up — once each,
 //! concurrently — only when a write of the plan needs their id ([`ResolvedPeople::confirm`]):
 //! a run that assigns nobody new asks GitLab about nobody.
 
@@ -47,6 +48,8 @@ pub async fn resolve_people(
     // The configured usernames each project needs: every `[people]` value, and the owners
     // of its pages.
     let mut configured: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    // Owners a page's front matter names, per project.
+    let mut from_page: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for input in pages {
         let Some(Ok(state)) = projects.get(&input.settings.project) else {
             continue;
@@ -56,17 +59,37 @@ pub async fn resolve_people(
         }
         let wanted = configured.entry(&input.settings.project).or_default();
         wanted.extend(config.people.values().map(|u| clean(u)));
-        wanted.insert(clean(&input.settings.owner));
+        if input
+            .settings
+            .discovered
+            .as_ref()
+            .is_some_and(|d| d.owner_from_page)
+        {
+            // Page text, not configuration: a member or nobody (anyone who can push a
+            // page could otherwise assign, and e-mail, any user of the instance).
+            from_page
+                .entry(&input.settings.project)
+                .or_default()
+                .insert(clean(&input.settings.owner));
+        } else {
+            wanted.insert(clean(&input.settings.owner));
+        }
         for (username, id) in &state.members {
             resolved.user_ids.insert(username.clone(), *id);
         }
     }
     for (project, wanted) in configured {
         if let Some(Ok(state)) = projects.get(project) {
-            resolved.people.insert(
-                project.to_owned(),
-                people_of(config, project, state, &wanted),
-            );
+            let mut people = people_of(config, project, state, &wanted);
+            for owner in from_page.get(project).into_iter().flatten() {
+                if !wanted.contains(owner) {
+                    people.unavailable.insert(
+                        owner.clone(),
+                        format!("named by the page's front matter, and page text assigns only members of {project}"),
+                    );
+                }
+            }
+            resolved.people.insert(project.to_owned(), people);
         }
     }
     resolved

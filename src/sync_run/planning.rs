@@ -53,11 +53,41 @@ pub fn plan(
         planned: Planned::default(),
         labels_planned: BTreeMap::new(),
         allow_removed_pages: options.allow_removed_pages,
+        vanishing: BTreeMap::new(),
     };
-    for input in pages {
-        planner.add(input, projects);
+    // Vanished pages first: a block's new pages wait only behind those refused (a page
+    // whose plan writes nothing, or whose project could not be read, holds nothing).
+    let mut vanished = BTreeMap::new();
+    for (n, input) in pages.iter().enumerate() {
+        if let PageRead::Vanished { why, moved_to } = &input.read {
+            let s = &input.settings;
+            let planned = planner.vanished(s, projects, why, moved_to.as_deref());
+            if let (Some(d), true) = (&s.discovered, planned.0.outcome.is_refused()) {
+                let ids = planner.vanishing.entry(d.block.clone()).or_default();
+                ids.insert(s.id.clone());
+            }
+            vanished.insert(n, planned);
+        }
+    }
+    for (n, input) in pages.iter().enumerate() {
+        match vanished.remove(&n) {
+            Some((report, page_plan)) => planner.planned.plan.add_page(report, page_plan),
+            None => planner.add(input, projects),
+        }
     }
     planner.planned
+}
+
+/// A page's report before planning: ok, nothing counted.
+fn report_of(s: &PageSettings) -> PageReport {
+    PageReport {
+        id: s.id.clone(),
+        project: s.project.clone(),
+        outcome: PageOutcome::Ok,
+        create_labels: Vec::new(),
+        warnings: Vec::new(),
+        items: BTreeMap::new(),
+    }
 }
 
 /// What planning the pages one after the other accumulates.
@@ -71,19 +101,14 @@ struct Planner<'a> {
     labels_planned: BTreeMap<String, BTreeSet<String>>,
     /// `--allow-removed-pages`.
     allow_removed_pages: bool,
+    /// Per `[[discover]]` block, the pages of it that left the handbook this run.
+    vanishing: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Planner<'_> {
     fn add(&mut self, input: &PageInput, projects: &Projects) {
         let s = &input.settings;
-        let mut report = PageReport {
-            id: s.id.clone(),
-            project: s.project.clone(),
-            outcome: PageOutcome::Ok,
-            create_labels: Vec::new(),
-            warnings: Vec::new(),
-            items: BTreeMap::new(),
-        };
+        let mut report = report_of(s);
         let page = match &input.read {
             PageRead::Parsed(page) => page,
             PageRead::Unchanged { items } => {
@@ -97,7 +122,10 @@ impl Planner<'_> {
                 report.outcome = PageOutcome::Skipped(with_causes(e));
                 return self.planned.plan.add_page(report, empty_plan());
             }
-            PageRead::Vanished => return self.add_vanished(s, projects, report),
+            PageRead::Vanished { why, moved_to } => {
+                let (report, page_plan) = self.vanished(s, projects, why, moved_to.as_deref());
+                return self.planned.plan.add_page(report, page_plan);
+            }
         };
         for item in &page.items {
             *report.items.entry(item.status.as_str()).or_default() += 1;
@@ -126,6 +154,10 @@ impl Planner<'_> {
         project: &ProjectState,
         mut report: PageReport,
     ) {
+        if let Some(held) = self.held(s, project) {
+            report.outcome = PageOutcome::Refused(held);
+            return self.planned.plan.add_page(report, empty_plan());
+        }
         let id = project.info.id;
         self.planned.project_ids.insert(s.project.clone(), id);
         self.planned
@@ -192,9 +224,41 @@ impl Planner<'_> {
         self.planned.plan.add_page(report, page_plan);
     }
 
+    /// Why a new page of a block that pages left this run waits, if it does: a renamed
+    /// directory or file gives new ids, and creating the new pages' issues while the old
+    /// ones' are refused would leave every item twice in the tracker. A page is new when
+    /// its project holds no issue of it; `--allow-removed-pages` lets both go ahead.
+    fn held(&self, s: &PageSettings, project: &ProjectState) -> Option<String> {
+        if self.allow_removed_pages {
+            return None;
+        }
+        let discovered = s.discovered.as_ref()?;
+        let gone = self.vanishing.get(&discovered.block)?;
+        let known = project
+            .issues
+            .iter()
+            .any(|i| i.marker.as_ref().is_some_and(|m| m.page == s.id));
+        if known {
+            return None;
+        }
+        let gone: Vec<String> = gone.iter().map(|id| format!("`{id}`")).collect();
+        Some(format!(
+            "a new page of [[discover]] `{}`, held: page(s) {} of the block left the handbook in this run (renamed or moved files give new ids), and creating its issues now could give every item twice; nothing of it is created; re-run with --allow-removed-pages once the pages that left are really gone, or restore them",
+            discovered.block,
+            gone.join(", ")
+        ))
+    }
+
     /// A page that left a `[[discover]]` block: its open issues closed, naming it, when
     /// the run allows removed pages; refused otherwise.
-    fn add_vanished(&mut self, s: &PageSettings, projects: &Projects, mut report: PageReport) {
+    fn vanished(
+        &mut self,
+        s: &PageSettings,
+        projects: &Projects,
+        why: &str,
+        moved_to: Option<&str>,
+    ) -> (PageReport, PagePlan) {
+        let mut report = report_of(s);
         let project = match projects.get(&s.project) {
             Some(Ok(project)) => project,
             Some(Err(e)) => {
@@ -202,11 +266,11 @@ impl Planner<'_> {
                     "{}; nothing is written to this project",
                     with_causes(e)
                 ));
-                return self.planned.plan.add_page(report, empty_plan());
+                return (report, empty_plan());
             }
             None => {
                 report.outcome = PageOutcome::Failed(format!("project {} was not read", s.project));
-                return self.planned.plan.add_page(report, empty_plan());
+                return (report, empty_plan());
             }
         };
         let id = project.info.id;
@@ -224,21 +288,18 @@ impl Planner<'_> {
             url: None,
             page_label: s.page_label(&self.config.sync),
         };
-        let block = s.discovered.as_ref().map_or("", |d| d.block.as_str());
-        let why = format!(
-            "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
-        );
         let page_plan = core_plan::plan_vanished_page(
             &spec,
             &project.issues,
             &self.settings,
-            &why,
+            why,
+            moved_to,
             self.allow_removed_pages,
         );
         if let Some(refusal) = &page_plan.refused {
             report.outcome = PageOutcome::Refused(refusal.clone());
         }
-        self.planned.plan.add_page(report, page_plan);
+        (report, page_plan)
     }
 
     /// Labels of `wanted` that the project lacks and no earlier page planned.

@@ -96,7 +96,8 @@ pub async fn read_projects_at(
     let mut names: Vec<&String> = Vec::new();
     for input in pages {
         let name = &input.settings.project;
-        if matches!(input.read, PageRead::Parsed(_) | PageRead::Vanished) && !names.contains(&name)
+        if matches!(input.read, PageRead::Parsed(_) | PageRead::Vanished { .. })
+            && !names.contains(&name)
         {
             names.push(name);
         }

@@ -17,6 +17,17 @@
 //!   read, and those it skipped as unchanged, by their counts at their last full read),
 //!   the block's open issues are listed across projects to find where the others are.
 //!
+//! Across projects, issues are counted and listed by who opened them, never everyone's
+//! (a stranger can copy our labels and marker into an issue of their own project, never
+//! its author): the token's user's (`scope=created_by_me`), and each other user's who
+//! opened an open issue of the block in a project the run read (`author_id`: a former
+//! token's user, a person whose issue was adopted), each against the issues of that
+//! same user the run knows of, so a new token does not hide its predecessor's issues.
+//! And only in projects the block's project template could name
+//! ([`Template::could_give`](handbook_sync_core::discover::Template::could_give)), here
+//! and in the projects read: another team's handbook-sync with a block of the same name
+//! and the same bot writes elsewhere, and its pages are never ours.
+//!
 //! Only a run over the whole handbook looks (`--page` and a push's pages do not), and only
 //! for a block whose listing was complete: a directory that could not be read, or a
 //! file whose page is unknown, never makes pages look vanished.
@@ -25,8 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, Discovered, PageSettings};
 use crate::discover::BlockListing;
-use crate::gitlab::Gitlab;
-use crate::source::SourceCache;
+use crate::gitlab::{Gitlab, Opener};
+use crate::source::{OpenCounts, SourceCache};
 use crate::sync::{IssueState, ObservedIssue};
 
 use super::{PageInput, PageRead, Projects};
@@ -49,7 +60,12 @@ pub(super) async fn add_vanished(
     projects: &mut Projects,
     counts: &SourceCache,
 ) {
-    let current: BTreeSet<&str> = config.pages.iter().map(|p| p.id.as_str()).collect();
+    // Each page of the handbook and its project now.
+    let current: BTreeMap<&str, &str> = config
+        .pages
+        .iter()
+        .map(|p| (p.id.as_str(), p.project.as_str()))
+        .collect();
     let managed = &config.sync.managed_label;
     for block in blocks {
         for (name, state) in projects.iter() {
@@ -62,20 +78,36 @@ pub(super) async fn add_vanished(
             }
         }
     }
-    let mut gone: BTreeMap<Gone, String> = BTreeMap::new();
+    // (project, page) → (block, the project the page is in now if it moved).
+    let mut gone: BTreeMap<Gone, (String, Option<String>)> = BTreeMap::new();
+    // The token's user's id, read once when a block looks across projects.
+    let mut me = None;
+    let mut judge = |project: String, page: String, block: &str| match current.get(page.as_str()) {
+        None => {
+            gone.insert(Gone { project, page }, (block.to_owned(), None));
+        }
+        // Its file moved to a directory whose project is another: the issues left here
+        // would stay open for ever, and the page's items be created there beside them.
+        // Only into a project read now: a typo in front matter names one that does not
+        // exist (or cannot be read), and the page fails there, named, closing nothing.
+        Some(now) if !now.eq_ignore_ascii_case(&project) => {
+            if matches!(projects.get(*now), Some(Ok(_))) {
+                let now = (*now).to_owned();
+                gone.insert(Gone { project, page }, (block.to_owned(), Some(now)));
+            } else {
+                tracing::warn!(page = %page, project = %project, now = %now, block = %block, "a discovered page names a project that was not read: not taken as moved");
+            }
+        }
+        Some(_) => {}
+    };
     for block in blocks.iter().filter(|b| b.complete) {
         for (project, state) in projects.iter() {
             let Ok(state) = state else { continue };
+            if !block.project_template.could_give(project) {
+                continue;
+            }
             for page in pages_of(&state.issues, managed, &block.label) {
-                if !current.contains(page.as_str()) {
-                    gone.insert(
-                        Gone {
-                            project: project.clone(),
-                            page,
-                        },
-                        block.name.clone(),
-                    );
-                }
+                judge(project.clone(), page, &block.name);
             }
         }
         // A block of one project has it read whenever a page of it is in the handbook;
@@ -83,27 +115,59 @@ pub(super) async fn add_vanished(
         if block
             .one_project
             .as_ref()
-            .is_some_and(|p| projects.contains_key(p))
+            .is_some_and(|p| projects.keys().any(|k| k.eq_ignore_ascii_case(p)))
         {
             continue;
         }
-        for (project, page) in elsewhere(config, block, gitlab, pages, projects, counts).await {
-            if !current.contains(page.as_str()) {
-                gone.insert(Gone { project, page }, block.name.clone());
-            }
+        for (project, page) in
+            elsewhere(config, block, gitlab, pages, projects, counts, &mut me).await
+        {
+            judge(project, page, &block.name);
         }
     }
     if gone.is_empty() {
         return;
     }
+    // A moved page is planned once, as its issues in the old project: its id twice in one
+    // plan would mix the two projects' actions. Its issues in the new one are created on
+    // the run after the old ones are closed (`--allow-removed-pages`).
+    let moved: BTreeSet<&str> = gone
+        .iter()
+        .filter(|(_, (_, to))| to.is_some())
+        .map(|(g, _)| g.page.as_str())
+        .collect();
+    pages.retain(|p| !moved.contains(p.settings.id.as_str()));
     let mut added = Vec::new();
-    for (Gone { project, page }, block) in gone {
+    for (Gone { project, page }, (block, moved_to)) in gone {
         let settings = config
             .discover
             .iter()
             .find(|b| b.name == block)
             .expect("a vanished page's block is configured");
-        tracing::warn!(page = %page, project = %project, block = %block, "a discovered page is no longer in the handbook");
+        let why = match &moved_to {
+            Some(to) => {
+                tracing::warn!(page = %page, project = %project, now = %to, block = %block, "a discovered page moved to another project");
+                format!(
+                    "its file gives it in project {to} now: its open issues in {project} are no longer synced"
+                )
+            }
+            None => {
+                tracing::warn!(page = %page, project = %project, block = %block, "a discovered page is no longer in the handbook");
+                let file = blocks
+                    .iter()
+                    .find(|b| b.name == block)
+                    .and_then(|b| b.not_pages.get(&page));
+                match file {
+                    Some((path, not)) => format!(
+                        "its file `{}` is no page of [[discover]] `{block}` any more: {not}",
+                        crate::discover::shown(path)
+                    ),
+                    None => format!(
+                        "no file of [[discover]] `{block}` gives this id any more: deleted, renamed or no longer qualifying"
+                    ),
+                }
+            }
+        };
         added.push(PageInput {
             settings: PageSettings {
                 id: page,
@@ -121,10 +185,11 @@ pub(super) async fn add_vanished(
                     label: settings.label(),
                     path: String::new(),
                     project_template: settings.project.clone(),
+                    owner_from_page: false,
                     blob: None,
                 }),
             },
-            read: PageRead::Vanished,
+            read: PageRead::Vanished { why, moved_to },
         });
     }
     let unread: Vec<PageInput> = added
@@ -132,7 +197,11 @@ pub(super) async fn add_vanished(
         .filter(|p| !projects.contains_key(&p.settings.project))
         .map(|p| PageInput {
             settings: p.settings.clone(),
-            read: PageRead::Vanished,
+            // Only its kind matters for reading its project.
+            read: PageRead::Vanished {
+                why: String::new(),
+                moved_to: None,
+            },
         })
         .collect();
     let read =
@@ -142,12 +211,16 @@ pub(super) async fn add_vanished(
     pages.extend(added);
 }
 
-/// Open managed issues carrying `label`.
-fn open_with(issues: &[ObservedIssue], managed: &str, label: &str) -> u64 {
-    issues
+/// Open managed issues carrying `label`, by who opened them.
+fn open_with(issues: &[ObservedIssue], managed: &str, label: &str) -> OpenCounts {
+    let mut counts = OpenCounts::new();
+    for i in issues
         .iter()
         .filter(|i| i.state == IssueState::Opened && has(i, managed) && has(i, label))
-        .count() as u64
+    {
+        *counts.entry(i.author).or_default() += 1;
+    }
+    counts
 }
 
 fn has(issue: &ObservedIssue, label: &str) -> bool {
@@ -163,8 +236,9 @@ fn pages_of(issues: &[ObservedIssue], managed: &str, label: &str) -> BTreeSet<St
         .collect()
 }
 
-/// (project, page) of the block's open issues in projects the run did not read, when
-/// GitLab counts more of them than the run knows of; nothing when it cannot tell.
+/// (project, page) of the block's open issues in projects the run did not read, for
+/// each user GitLab counts more of them of than the run knows of; nothing when it cannot
+/// tell. `me` keeps the token's user's id across blocks.
 async fn elsewhere(
     config: &Config,
     block: &BlockListing,
@@ -172,6 +246,7 @@ async fn elsewhere(
     pages: &[PageInput],
     projects: &Projects,
     counts: &SourceCache,
+    me: &mut Option<u64>,
 ) -> BTreeSet<(String, String)> {
     let mut known: BTreeSet<&str> = projects.keys().map(String::as_str).collect();
     known.extend(
@@ -180,10 +255,14 @@ async fn elsewhere(
             .filter(|p| in_block(&p.settings, &block.name))
             .map(|p| p.settings.project.as_str()),
     );
-    let mut local = 0;
+    let mut local = OpenCounts::new();
     for project in &known {
         match counts.open_count(project, &block.label) {
-            Some(n) => local += n,
+            Some(n) => {
+                for (author, n) in n {
+                    *local.entry(author).or_default() += n;
+                }
+            }
             None => {
                 // A page of it could not be read, so its project was not: the count is
                 // unknown, and looking elsewhere waits for a run that reads it.
@@ -193,33 +272,63 @@ async fn elsewhere(
         }
     }
     let labels = [config.sync.managed_label.clone(), block.label.clone()];
-    let everywhere = match gitlab.count_issues_everywhere(&labels).await {
-        Ok((opened, _)) => opened,
-        Err(e) => {
-            tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
-            return BTreeSet::new();
-        }
+    let me = match me {
+        Some(id) => *id,
+        None => match gitlab.current_user_id().await {
+            Ok(id) => *me.insert(id),
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
+        },
     };
-    if everywhere <= local {
-        return BTreeSet::new();
-    }
-    tracing::info!(
-        block = %block.name,
-        everywhere,
-        known = local,
-        "more open issues of the block than its pages' projects hold: listing them"
-    );
-    match gitlab.open_issues_everywhere(&labels).await {
-        Ok(found) => found
-            .into_iter()
-            .filter(|f| !known.contains(f.project.as_str()))
-            .filter_map(|f| Some((f.project, f.issue.marker?.page)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
-            BTreeSet::new()
+    // Each user's issues against that user's: the token's user's own count says nothing
+    // of a former token's issues, and counting everyone's issues in the projects read
+    // against the token's user's everywhere hid the pages of either.
+    let mut openers = vec![(Opener::Me, local.get(&Some(me)).copied().unwrap_or(0))];
+    openers.extend(local.iter().filter_map(|(author, n)| match author {
+        Some(id) if *id != me => Some((Opener::User(*id), *n)),
+        _ => None,
+    }));
+    let mut found = BTreeSet::new();
+    for (opener, known_count) in openers {
+        let everywhere = match gitlab.count_issues_everywhere(&labels, opener).await {
+            Ok((opened, _)) => opened,
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
+        };
+        if everywhere <= known_count {
+            continue;
+        }
+        tracing::info!(
+            block = %block.name,
+            ?opener,
+            everywhere,
+            known = known_count,
+            "more open issues of the block than its pages' projects hold: listing them"
+        );
+        match gitlab.open_issues_everywhere(&labels, opener).await {
+            Ok(listed) => found.extend(
+                listed
+                    .into_iter()
+                    // GitLab's own spelling of a path the configuration wrote in
+                    // another case is the same project.
+                    .filter(|f| !known.iter().any(|k| k.eq_ignore_ascii_case(&f.project)))
+                    // Another configuration's block of the same name (another team, the
+                    // same bot) writes to projects ours cannot name: theirs are never
+                    // our pages.
+                    .filter(|f| block.project_template.could_give(&f.project))
+                    .filter_map(|f| Some((f.project, f.issue.marker?.page))),
+            ),
+            Err(e) => {
+                tracing::warn!(block = %block.name, "{e}; pages that vanished in other projects are looked for next run");
+                return BTreeSet::new();
+            }
         }
     }
+    found
 }
 
 fn in_block(settings: &PageSettings, block: &str) -> bool {

@@ -1,5 +1,6 @@
 //! The sandbox speaks GitLab's API: checked over HTTP with plain requests, against GitLab's
-//! documented examples in `tests/data/gitlab-api/`, and with the `gitlab` crate.
+//! documented examples in `tests/data/gitlab-api/`, and with the `gitlab` crate. Lists and
+//! pages are `sandbox_listing`'s, repository files and boards `sandbox_files_boards`'s.
 
 use crate::common;
 
@@ -10,20 +11,20 @@ use gitlab_sandbox::Tier;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-struct Api {
-    http: Client,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) http: Client,
+    pub(crate) base: String,
 }
 
 impl Api {
-    fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &str) -> Self {
         Api {
             http: Client::new(),
             base: format!("{url}/api/v4"),
         }
     }
 
-    async fn send(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn send(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Response {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -39,19 +40,24 @@ impl Api {
         request.send().await.unwrap()
     }
 
-    async fn json(&self, method: Method, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let r = self.send(method, path, form).await;
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let (status, body) = self.json(Method::GET, path, &[]).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         body
     }
 
-    async fn create_issue(&self, form: &[(&str, &str)]) -> Value {
+    pub(crate) async fn create_issue(&self, form: &[(&str, &str)]) -> Value {
         let (status, body) = self
             .json(Method::POST, "/projects/acme%2Froadmap/issues", form)
             .await;
@@ -434,116 +440,6 @@ async fn json_bodies_work_like_form_bodies() {
 }
 
 #[tokio::test]
-async fn issue_list_filters_and_sorts_like_gitlab() {
-    let sb = sandbox().await;
-    let api = Api::new(&sb.url);
-    let drew = api.get("/users?username=DREW").await[0]["id"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-    api.create_issue(&[
-        ("title", "Maintain the website"),
-        ("labels", "a,b"),
-        ("assignee_id", &drew),
-    ])
-    .await;
-    // Timestamps have millisecond precision: keep the cut clear of both issues.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let before_second = chrono::Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    api.create_issue(&[
-        ("title", "Website infrastructure"),
-        ("labels", "a"),
-        ("description", "keep the servers up"),
-    ])
-    .await;
-    api.create_issue(&[("title", "Ownership of ads")]).await;
-    let titles = |v: Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["title"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let p = "/projects/acme%2Froadmap/issues";
-
-    assert_eq!(
-        titles(api.get(&format!("{p}?labels=a,b")).await),
-        ["Maintain the website"]
-    );
-    assert_eq!(
-        titles(
-            api.get(&format!("{p}?labels=a&order_by=created_at&sort=asc"))
-                .await
-        ),
-        ["Maintain the website", "Website infrastructure"]
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?labels=None")).await),
-        ["Ownership of ads"]
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?search=website&sort=asc")).await),
-        ["Maintain the website", "Website infrastructure"]
-    );
-    assert!(
-        titles(api.get(&format!("{p}?search=websi")).await).is_empty(),
-        "search matches words, not substrings"
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?search=servers&in=title")).await),
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?search=servers&in=description")).await),
-        ["Website infrastructure"]
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?iids[]=1&iids[]=3&sort=asc")).await),
-        ["Maintain the website", "Ownership of ads"]
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?assignee_id={drew}")).await),
-        ["Maintain the website"]
-    );
-    assert_eq!(
-        titles(api.get(&format!("{p}?assignee_id=None&sort=asc")).await),
-        ["Website infrastructure", "Ownership of ads"]
-    );
-    let after = before_second.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    assert_eq!(
-        titles(
-            api.get(&format!("{p}?created_after={after}&sort=asc"))
-                .await
-        ),
-        ["Website infrastructure", "Ownership of ads"]
-    );
-
-    let (_, closed) = api
-        .json(Method::PUT, &format!("{p}/3"), &[("state_event", "close")])
-        .await;
-    assert_eq!(closed["state"], "closed");
-    assert_eq!(
-        titles(api.get(&format!("{p}?state=closed")).await),
-        ["Ownership of ads"]
-    );
-    assert_eq!(titles(api.get(&format!("{p}?state=opened")).await).len(), 2);
-    let updated_after = closed["updated_at"].as_str().unwrap().to_owned();
-    assert_eq!(
-        titles(api.get(&format!("{p}?updated_after={updated_after}")).await),
-        ["Ownership of ads"]
-    );
-    let (_, reopened) = api
-        .json(Method::PUT, &format!("{p}/3"), &[("state_event", "reopen")])
-        .await;
-    assert!(
-        reopened["state"] == "opened"
-            && reopened["closed_at"].is_null()
-            && reopened["closed_by"].is_null()
-    );
-}
-
-#[tokio::test]
 async fn free_tier_keeps_one_assignee_and_unassigns_with_zero() {
     let sb = sandbox().await;
     let api = Api::new(&sb.url);
@@ -585,340 +481,10 @@ async fn free_tier_keeps_one_assignee_and_unassigns_with_zero() {
     );
 }
 
-fn header(r: &Response, name: &str) -> Option<String> {
+pub(crate) fn header(r: &Response, name: &str) -> Option<String> {
     r.headers()
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())
-}
-
-#[tokio::test]
-async fn offset_pagination_headers_and_links_are_as_documented() {
-    let sb = sandbox().await;
-    let api = Api::new(&sb.url);
-    for n in 0..8 {
-        api.create_issue(&[("title", &format!("issue {n}"))]).await;
-    }
-    let r = api
-        .send(
-            Method::GET,
-            "/projects/acme%2Froadmap/issues?per_page=3&page=2",
-            &[],
-        )
-        .await;
-    assert_eq!(header(&r, "x-page").as_deref(), Some("2"));
-    assert_eq!(header(&r, "x-per-page").as_deref(), Some("3"));
-    assert_eq!(header(&r, "x-next-page").as_deref(), Some("3"));
-    assert_eq!(header(&r, "x-prev-page").as_deref(), Some("1"));
-    assert_eq!(header(&r, "x-total").as_deref(), Some("8"));
-    assert_eq!(header(&r, "x-total-pages").as_deref(), Some("3"));
-    let base = format!("{}/projects/acme%2Froadmap/issues", api.base);
-    let link = |p: u32| format!("<{base}?page={p}&per_page=3>");
-    assert_eq!(
-        header(&r, "link").unwrap(),
-        format!(
-            "{}; rel=\"prev\", {}; rel=\"next\", {}; rel=\"first\", {}; rel=\"last\"",
-            link(1),
-            link(3),
-            link(1),
-            link(3)
-        )
-    );
-    let last = api
-        .send(
-            Method::GET,
-            "/projects/acme%2Froadmap/issues?per_page=3&page=3",
-            &[],
-        )
-        .await;
-    assert_eq!(header(&last, "x-next-page").as_deref(), Some(""));
-    assert_eq!(
-        last.json::<Value>()
-            .await
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    let capped = api
-        .send(
-            Method::GET,
-            "/projects/acme%2Froadmap/issues?per_page=500",
-            &[],
-        )
-        .await;
-    assert_eq!(header(&capped, "x-per-page").as_deref(), Some("100"));
-}
-
-/// `api_kaminari_count_with_limit` (`lib/gitlab/pagination/offset_pagination.rb`,
-/// `paginate_with_limit_optimization`; off by default, on at gitlab.com): with it GitLab
-/// counts no further than 10,000 records, so above that there is no `X-Total`,
-/// `X-Total-Pages` or `rel="last"`; without it the totals are always there.
-#[tokio::test]
-async fn totals_and_last_link_are_left_out_above_ten_thousand_records() {
-    let sb = sandbox().await;
-    let api = Api::new(&sb.url);
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..8 {
-        let base = api.base.clone();
-        tasks.spawn(async move {
-            let api = Api {
-                http: Client::new(),
-                base,
-            };
-            for n in 0..1251 {
-                api.create_issue(&[("title", &format!("bulk {worker}-{n}"))])
-                    .await;
-            }
-        });
-    }
-    tasks.join_all().await;
-    let page_2 = "/projects/acme%2Froadmap/issues?per_page=100&page=2";
-    let r = api.send(Method::GET, page_2, &[]).await;
-    assert_eq!(header(&r, "x-total").as_deref(), Some("10008"));
-    assert_eq!(header(&r, "x-total-pages").as_deref(), Some("101"));
-    assert!(header(&r, "link").unwrap().contains("rel=\"last\""));
-    crate::as_user::enable_feature(&sb.url, "api_kaminari_count_with_limit").await;
-    let r = api.send(Method::GET, page_2, &[]).await;
-    assert_eq!(header(&r, "x-total"), None);
-    assert_eq!(header(&r, "x-total-pages"), None);
-    let link = header(&r, "link").unwrap();
-    assert!(
-        link.contains("rel=\"next\"")
-            && link.contains("rel=\"first\"")
-            && !link.contains("rel=\"last\""),
-        "{link}"
-    );
-}
-
-#[tokio::test]
-async fn keyset_pagination_walks_every_issue_once() {
-    let sb = sandbox().await;
-    let api = Api::new(&sb.url);
-    for n in 0..25 {
-        api.create_issue(&[("title", &format!("k{n:02}"))]).await;
-    }
-    let mut url = format!(
-        "{}/projects/acme%2Froadmap/issues?pagination=keyset&per_page=10&order_by=title&sort=asc",
-        api.base
-    );
-    let mut seen = Vec::new();
-    loop {
-        let r = Client::new()
-            .get(&url)
-            .header("PRIVATE-TOKEN", TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let next = header(&r, "link");
-        let page: Value = r.json().await.unwrap();
-        seen.extend(
-            page.as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["title"].as_str().unwrap().to_owned()),
-        );
-        match next {
-            Some(link) => {
-                url = link
-                    .trim_start_matches('<')
-                    .split('>')
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            }
-            None => break,
-        }
-    }
-    let expected: Vec<String> = (0..25).map(|n| format!("k{n:02}")).collect();
-    assert_eq!(seen, expected);
-}
-
-#[tokio::test]
-async fn repository_files_are_versioned_on_main() {
-    let sb = sandbox().await;
-    let api = Api::new(&sb.url);
-    let path = "/projects/acme%2Froadmap/repository/files/handbook%2Fpm.md";
-    let (status, body) = api
-        .json(
-            Method::POST,
-            path,
-            &[
-                ("branch", "main"),
-                ("content", "- one\n"),
-                ("commit_message", "add"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
-            StatusCode::CREATED,
-            json!({"file_path": "handbook/pm.md", "branch": "main"})
-        )
-    );
-    let (status, _) = api
-        .json(
-            Method::POST,
-            path,
-            &[
-                ("branch", "main"),
-                ("content", "x"),
-                ("commit_message", "again"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-
-    let meta = api.get(&format!("{path}?ref=main")).await;
-    use base64::Engine as _;
-    let content = base64::engine::general_purpose::STANDARD
-        .decode(meta["content"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(content, b"- one\n");
-    // Git's own blob id of "- one\n".
-    assert_eq!(meta["blob_id"], git_blob_id(b"- one\n"));
-    let first_commit = meta["last_commit_id"].as_str().unwrap().to_owned();
-
-    let head = api
-        .send(Method::HEAD, &format!("{path}?ref=main"), &[])
-        .await;
-    assert_eq!(
-        header(&head, "x-gitlab-blob-id").as_deref(),
-        meta["blob_id"].as_str()
-    );
-    let raw = api
-        .send(Method::GET, &format!("{path}/raw?ref=main"), &[])
-        .await;
-    assert_eq!(raw.text().await.unwrap(), "- one\n");
-
-    let (status, _) = api
-        .json(
-            Method::PUT,
-            path,
-            &[
-                ("branch", "main"),
-                ("content", "- one\n- two\n"),
-                ("commit_message", "edit"),
-                ("last_commit_id", &first_commit),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let meta2 = api.get(&format!("{path}?ref=main")).await;
-    assert_ne!(meta2["blob_id"], meta["blob_id"]);
-    assert_ne!(meta2["last_commit_id"], first_commit);
-    let (status, _) = api
-        .json(
-            Method::PUT,
-            path,
-            &[
-                ("branch", "main"),
-                ("content", "stale"),
-                ("commit_message", "edit"),
-                ("last_commit_id", &first_commit),
-            ],
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "an update based on an old commit is refused"
-    );
-    let (status, body) = api
-        .json(
-            Method::GET,
-            "/projects/acme%2Froadmap/repository/files/missing.md?ref=main",
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 File Not Found"})
-        )
-    );
-}
-
-/// `git hash-object` computed independently of the sandbox, from the git object format.
-fn git_blob_id(content: &[u8]) -> String {
-    let output = std::process::Command::new("git")
-        .args(["hash-object", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(content)?;
-            child.wait_with_output()
-        })
-        .expect("git runs");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-#[tokio::test]
-async fn boards_take_one_list_per_label() {
-    let sb = sandbox_with_tier(Tier::Premium).await;
-    let api = Api::new(&sb.url);
-    let (_, label) = api
-        .json(
-            Method::POST,
-            "/projects/acme%2Froadmap/labels",
-            &[("name", "section::Marketing"), ("color", "#428BCA")],
-        )
-        .await;
-    let (_, board) = api
-        .json(
-            Method::POST,
-            "/projects/acme%2Froadmap/boards",
-            &[("name", "Handbook: PM")],
-        )
-        .await;
-    let lists = format!("/projects/acme%2Froadmap/boards/{}/lists", board["id"]);
-    let label_id = label["id"].to_string();
-    let (status, list) = api
-        .json(Method::POST, &lists, &[("label_id", &label_id)])
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(list["label"]["name"], "section::Marketing");
-    let (status, _) = api
-        .json(Method::POST, &lists, &[("label_id", &label_id)])
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    // GitLab answers an unknown label 400, not 404 (`base_create_service.rb`; the
-    // bodies are shown in `sandbox_answers`).
-    let (status, _) = api
-        .json(Method::POST, &lists, &[("label_id", "999999")])
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let board = api
-        .get(&format!("/projects/acme%2Froadmap/boards/{}", board["id"]))
-        .await;
-    assert_eq!(board["lists"].as_array().unwrap().len(), 1);
-}
-
-/// Boards are created on every tier: `Project#multiple_issue_boards_available?` has been
-/// `true` since GitLab 12.1 (`app/models/project.rb`), so `create_board` in
-/// `lib/api/boards_responses.rb` never refuses a project, Free included.
-#[tokio::test]
-async fn every_tier_creates_boards_through_the_api() {
-    for tier in [Tier::Free, Tier::Premium] {
-        let sb = sandbox_with_tier(tier).await;
-        let api = Api::new(&sb.url);
-        for name in ["Handbook: PM", "Handbook: CEO"] {
-            let (status, _) = api
-                .json(
-                    Method::POST,
-                    "/projects/acme%2Froadmap/boards",
-                    &[("name", name)],
-                )
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{tier:?}");
-        }
-        let boards = api.get("/projects/acme%2Froadmap/boards").await;
-        assert_eq!(boards.as_array().unwrap().len(), 2, "{tier:?}");
-    }
 }
 
 #[tokio::test]

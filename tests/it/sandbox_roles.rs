@@ -1,8 +1,8 @@
 //! The sandbox decides who may do what as GitLab does: users and tokens, project
-//! members and roles, silently dropped issue metadata, tiers, exact label titles and
-//! quick actions. Every behaviour cites the GitLab source it follows (paths in
-//! gitlab-org/gitlab); everything is set up through GitLab's own API, as any client
-//! could.
+//! members and roles, silently dropped issue metadata, exact label titles, confidential
+//! issues (quick actions are `sandbox_quick_actions`', tiers `sandbox_tiers`'). Every
+//! behaviour cites the GitLab source it follows (paths in gitlab-org/gitlab); everything
+//! is set up through GitLab's own API, as any client could.
 
 use crate::as_user::As;
 use crate::common::TOKEN;
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// A sandbox with the public `acme/roadmap`, the private `acme/secret` and users
 /// `drew` and `ashley`, at `tier`.
-async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
+pub(crate) async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
     let config = gitlab_sandbox::Config {
         token: TOKEN.into(),
         projects: vec![
@@ -34,10 +34,10 @@ async fn sandbox(tier: gitlab_sandbox::Tier) -> gitlab_sandbox::Running {
         .spawn()
 }
 
-const ROADMAP: &str = "/projects/acme%2Froadmap";
-const SECRET: &str = "/projects/acme%2Fsecret";
+pub(crate) const ROADMAP: &str = "/projects/acme%2Froadmap";
+pub(crate) const SECRET: &str = "/projects/acme%2Fsecret";
 
-fn titles(labels: &Value) -> Vec<&str> {
+pub(crate) fn titles(labels: &Value) -> Vec<&str> {
     labels
         .as_array()
         .unwrap()
@@ -46,7 +46,7 @@ fn titles(labels: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn assignee_ids(issue: &Value) -> Vec<u64> {
+pub(crate) fn assignee_ids(issue: &Value) -> Vec<u64> {
     issue["assignees"]
         .as_array()
         .unwrap()
@@ -463,296 +463,6 @@ async fn label_titles_match_exactly_case_included() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-}
-
-// `app/services/issuable_base_service.rb` `update` runs `handle_quick_actions` on the new
-// description; `lib/gitlab/quick_actions/issuable_actions.rb` `/close` is available on a
-// persisted open issue the caller may update, and `extractor.rb` removes the line.
-#[tokio::test]
-async fn a_close_line_in_an_edited_description_closes_the_issue_and_disappears() {
-    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
-    let root = As::root(&sb.url);
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[("title", "T"), ("description", "Body")],
-        )
-        .await;
-    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
-    let edited = root.put(&path, &[("description", "Body\n/close\n")]).await;
-    assert_eq!(edited["state"], "closed");
-    assert_eq!(edited["description"], "Body");
-    // `/reopen` (and a case-insensitive name, `extractor.rb` `/i`) reopens it.
-    let edited = root.put(&path, &[("description", "Body\n/REOPEN")]).await;
-    assert_eq!(
-        (edited["state"].as_str(), edited["description"].as_str()),
-        (Some("opened"), Some("Body"))
-    );
-}
-
-// `issuable_actions.rb`: `/label` adds existing labels (`find_labels`, never created)
-// when the caller may set metadata, also on create; `/close` needs `persisted?`, so on
-// create it does nothing — but `extractor.rb` strips every known command name, so its
-// line is removed anyway. Lines in code blocks are no commands
-// (`lib/banzai/filter/quick_action_filter.rb`: top-level paragraphs only).
-#[tokio::test]
-async fn quick_actions_on_a_new_issue_label_it_but_do_not_close_it() {
-    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
-    let root = As::root(&sb.url);
-    root.post(
-        &format!("{ROADMAP}/labels"),
-        &[("name", "qa"), ("color", "#ff0000")],
-    )
-    .await;
-    root.post(
-        &format!("{ROADMAP}/labels"),
-        &[("name", "multi word"), ("color", "#ff0000")],
-    )
-    .await;
-
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[
-                ("title", "T"),
-                ("description", "Text\n/label ~qa ~\"multi word\" ~absent"),
-            ],
-        )
-        .await;
-    assert_eq!(titles(&issue["labels"]), ["multi word", "qa"]);
-    assert_eq!(issue["description"], "Text");
-    let labels = root.get(&format!("{ROADMAP}/labels")).await;
-    assert_eq!(
-        titles(&labels),
-        ["multi word", "qa"],
-        "`/label` creates no label"
-    );
-
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[
-                ("title", "T"),
-                ("description", "Text\n/close\n\n```\n/close\n```"),
-            ],
-        )
-        .await;
-    assert_eq!(issue["state"], "opened");
-    assert_eq!(issue["description"], "Text\n```\n/close\n```");
-
-    // `extractor.rb` `perform_regex` deletes `\r` and returns `content.rstrip` whether or
-    // not it found a command, and the service stores that text.
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[("title", "T"), ("description", "Line\r\nNext\n\n")],
-        )
-        .await;
-    assert_eq!(issue["description"], "Line\nNext");
-}
-
-// `issue_and_merge_request_actions.rb`: `/assign @user` sets assignees, `/unassign`
-// removes them, `/title` renames (persisted only).
-#[tokio::test]
-async fn assign_unassign_and_title_commands() {
-    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
-    let root = As::root(&sb.url);
-    let drew = root.user_id("drew").await;
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[
-                ("title", "T"),
-                ("description", "/assign @drew\n/title ignored"),
-            ],
-        )
-        .await;
-    assert_eq!(assignee_ids(&issue), [drew]);
-    assert_eq!(issue["title"], "T");
-    assert!(issue["description"].as_str().unwrap_or("").is_empty());
-    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
-    let edited = root
-        .put(&path, &[("description", "/unassign\n/title New title")])
-        .await;
-    assert!(assignee_ids(&edited).is_empty());
-    assert_eq!(edited["title"], "New title");
-}
-
-// `issuable_actions.rb`: `/unlabel ~x` removes the named labels (`remove_label_ids`),
-// `/unlabel` alone all of them (`label_ids`), available when the issue has labels and
-// the caller may `set_issue_metadata` (on a persisted issue `admin_issue`, Planner and
-// up: `issue_policy.rb`). A Guest author may retitle their own issue (`update_issue`,
-// `issuable_policy.rb` `assignee_or_author`), but their `/label` and `/unlabel` do
-// nothing; the command lines are gone from the description either way (`extractor.rb`).
-#[tokio::test]
-async fn unlabel_commands_and_the_commands_a_guest_may_run() {
-    let sb = sandbox(gitlab_sandbox::Tier::Free).await;
-    let root = As::root(&sb.url);
-    for name in ["qa", "ux"] {
-        root.post(
-            &format!("{ROADMAP}/labels"),
-            &[("name", name), ("color", "#ff0000")],
-        )
-        .await;
-    }
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[("title", "T"), ("labels", "qa,ux")],
-        )
-        .await;
-    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
-    let edited = root
-        .put(&path, &[("description", "Body\n/unlabel ~qa")])
-        .await;
-    assert_eq!(
-        (titles(&edited["labels"]), edited["description"].as_str()),
-        (vec!["ux"], Some("Body"))
-    );
-    let edited = root.put(&path, &[("description", "Body\n/unlabel")]).await;
-    assert!(titles(&edited["labels"]).is_empty(), "{edited}");
-
-    let (guest_id, guest) = root.new_user("guest").await;
-    root.add_member(ROADMAP, guest_id, 10).await;
-    let own = guest
-        .post(&format!("{ROADMAP}/issues"), &[("title", "Mine")])
-        .await;
-    let own_path = format!("{ROADMAP}/issues/{}", own["iid"]);
-    root.put(&own_path, &[("labels", "qa")]).await;
-    let edited = guest
-        .put(
-            &own_path,
-            &[(
-                "description",
-                "Text\n/unlabel ~qa\n/label ~ux\n/title Renamed",
-            )],
-        )
-        .await;
-    assert_eq!(
-        (
-            titles(&edited["labels"]),
-            edited["title"].as_str(),
-            edited["description"].as_str()
-        ),
-        (vec!["qa"], Some("Renamed"), Some("Text"))
-    );
-}
-
-// `issuable_base_service.rb` `filter_assignees_using_checks`: without
-// `allows_multiple_assignees?` (CE `issuable.rb`: false; EE `ee/app/models/ee/issue.rb`:
-// the Premium feature `multiple_issue_assignees`) only `first(1)` is kept.
-#[tokio::test]
-async fn free_keeps_the_first_assignee_and_premium_keeps_both() {
-    for (tier, want_both) in [
-        (gitlab_sandbox::Tier::Free, false),
-        (gitlab_sandbox::Tier::Premium, true),
-    ] {
-        let sb = sandbox(tier).await;
-        let root = As::root(&sb.url);
-        let (drew, ashley) = (root.user_id("drew").await, root.user_id("ashley").await);
-        let form = [
-            ("title", "T"),
-            ("assignee_ids[]", &*ashley.to_string()),
-            ("assignee_ids[]", &*drew.to_string()),
-        ];
-        let issue = root.post(&format!("{ROADMAP}/issues"), &form).await;
-        let want = if want_both {
-            vec![ashley, drew]
-        } else {
-            vec![ashley]
-        };
-        assert_eq!(assignee_ids(&issue), want, "{tier:?}");
-    }
-}
-
-// `filter_assignees_using_checks` keeps only users who can read the project
-// (`user_can_read?`), and deletes the parameter when none is left (assignees unchanged).
-#[tokio::test]
-async fn assignees_who_cannot_read_the_project_are_dropped() {
-    let sb = sandbox(gitlab_sandbox::Tier::Premium).await;
-    let root = As::root(&sb.url);
-    let drew = root.user_id("drew").await;
-    let ashley = root.user_id("ashley").await;
-    root.add_member(SECRET, ashley, 30).await;
-    let form = [
-        ("title", "T"),
-        ("assignee_ids[]", &*drew.to_string()),
-        ("assignee_ids[]", &*ashley.to_string()),
-    ];
-    let issue = root.post(&format!("{SECRET}/issues"), &form).await;
-    assert_eq!(assignee_ids(&issue), [ashley]);
-    let path = format!("{SECRET}/issues/{}", issue["iid"]);
-    let edited = root
-        .put(&path, &[("assignee_ids[]", &drew.to_string())])
-        .await;
-    assert_eq!(
-        assignee_ids(&edited),
-        [ashley],
-        "no readable assignee: unchanged"
-    );
-}
-
-// `ee/app/services/ee/issuable/callbacks/labels.rb` `filter_mutually_exclusive_labels`:
-// on Premium (`scoped_labels`) a scope that gets a new label keeps only the one chosen
-// last; on Free both stay.
-#[tokio::test]
-async fn premium_scoped_labels_are_exclusive_per_scope() {
-    for (tier, want) in [
-        (gitlab_sandbox::Tier::Premium, vec!["a::y"]),
-        (gitlab_sandbox::Tier::Free, vec!["a::x", "a::y"]),
-    ] {
-        let sb = sandbox(tier).await;
-        let root = As::root(&sb.url);
-        let issue = root
-            .post(
-                &format!("{ROADMAP}/issues"),
-                &[("title", "T"), ("labels", "a::x,a::y")],
-            )
-            .await;
-        assert_eq!(titles(&issue["labels"]), want, "{tier:?}");
-    }
-    let sb = sandbox(gitlab_sandbox::Tier::Premium).await;
-    let root = As::root(&sb.url);
-    let issue = root
-        .post(
-            &format!("{ROADMAP}/issues"),
-            &[("title", "T"), ("labels", "a::x,b")],
-        )
-        .await;
-    let path = format!("{ROADMAP}/issues/{}", issue["iid"]);
-    let edited = root.put(&path, &[("add_labels", "a::z")]).await;
-    assert_eq!(titles(&edited["labels"]), ["a::z", "b"]);
-}
-
-// `handbook-sync sandbox --tier premium` is the same switch as `Config::tier`: the
-// process keeps both assignees (`filter_assignees_using_checks` on Premium), and its
-// `--user` users exist and can be assigned.
-#[tokio::test]
-async fn the_sandbox_command_takes_the_tier() {
-    let (child, url) = crate::common::sandbox_process(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--token",
-        TOKEN,
-        "--project",
-        "acme/roadmap",
-        "--user",
-        "drew:Drew",
-        "--user",
-        "ashley:Ashley",
-        "--tier",
-        "premium",
-    ]);
-    let root = As::root(&url);
-    let (drew, ashley) = (root.user_id("drew").await, root.user_id("ashley").await);
-    let form = [
-        ("title", "T"),
-        ("assignee_ids[]", &*drew.to_string()),
-        ("assignee_ids[]", &*ashley.to_string()),
-    ];
-    let issue = root.post(&format!("{ROADMAP}/issues"), &form).await;
-    assert_eq!(assignee_ids(&issue), [drew, ashley]);
-    crate::common::terminate(child);
 }
 
 // `app/policies/issue_policy.rb`: `rule { confidential & ~can_read_confidential }`

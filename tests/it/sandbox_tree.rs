@@ -173,6 +173,55 @@ async fn keyset_pages_follow_the_link_s_page_token_to_the_end() {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
 
+/// GitLab links the next keyset page only when Gitaly gave a cursor
+/// (`GitalyKeysetPager#apply_headers`: `records.count == params[:per_page] &&
+/// next_cursor.present?`), and Gitaly's `paginateTreeEntries` gives none when the page
+/// reaches the last entry: a tree of exactly `per_page` entries ends on a full page
+/// without a `Link`. A token built as Gitaly builds it (base64 of `{"file_name": PATH}`)
+/// naming the last entry asks for what follows it: nothing.
+#[tokio::test]
+async fn a_keyset_page_that_reaches_the_last_entry_has_no_link_though_full() {
+    let sandbox = sandbox().await;
+    let api = Rest::new(&sandbox.url);
+    let files: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("p{i}.md"), format!("page {i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    commit(&api, &refs).await;
+    let first = api
+        .get_raw(&format!(
+            "{PROJECT}/repository/tree?pagination=keyset&per_page=3"
+        ))
+        .await;
+    assert!(first.headers().get("link").is_some(), "three more follow");
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        r#"{"file_name":"p2.md"}"#,
+    );
+    let second = api
+        .get_raw(&format!(
+            "{PROJECT}/repository/tree?pagination=keyset&per_page=3&page_token={token}"
+        ))
+        .await;
+    assert_eq!(second.status(), StatusCode::OK);
+    assert!(second.headers().get("link").is_none(), "the last page");
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(paths(&second), ["blob p3.md", "blob p4.md", "blob p5.md"]);
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        r#"{"file_name":"p5.md"}"#,
+    );
+    let after = api
+        .get(&format!(
+            "{PROJECT}/repository/tree?pagination=keyset&per_page=3&page_token={token}"
+        ))
+        .await;
+    assert_eq!(after, json!([]));
+}
+
 #[tokio::test]
 async fn issues_across_projects_are_listed_and_counted_by_label_state_and_scope() {
     let sandbox = sandbox().await;
@@ -255,6 +304,28 @@ async fn issues_across_projects_are_listed_and_counted_by_label_state_and_scope(
         .await
         .unwrap();
     assert_eq!(theirs["statistics"]["counts"]["all"], 0);
+    // `author_id` (`issues_params`, `IssuableFinder#by_author`): another's issues, those
+    // the caller may read.
+    let root = api.get("/user").await["id"].as_u64().unwrap();
+    let roots: Value = as_eve(&format!(
+        "/issues_statistics?scope=all&labels=hs&author_id={root}"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(roots["statistics"]["counts"]["all"], 2, "not acme/secret's");
+    let eves: Value = as_eve(&format!(
+        "/issues?scope=all&labels=hs&author_id={}",
+        user["id"]
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(eves, json!([]));
     let visible: Value = as_eve("/issues?scope=all&labels=hs")
         .await
         .unwrap()

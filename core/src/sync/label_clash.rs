@@ -35,9 +35,9 @@ fn scope(text: &str) -> Option<&str> {
 }
 
 impl Labels {
-    /// The first pair of settings that collide, or `None`: equal prefixes, prefixes or
-    /// labels of one scope, equal labels, and a label a prefix could make (it starts with
-    /// the prefix).
+    /// The first pair of settings that collide, or `None`: equal prefixes, a prefix that
+    /// starts with another, prefixes or labels of one scope, equal labels, and a label a
+    /// prefix could make (it starts with the prefix).
     pub fn clash(&self) -> Option<LabelClash> {
         let settings = [
             ("managed_label", &self.managed_label, false),
@@ -75,6 +75,20 @@ fn collision(a: &Setting, b: &Setting) -> Option<String> {
     {
         return Some(format!(
             "their labels share the scope `{x}`, and GitLab keeps one label per scope on an issue"
+        ));
+    }
+    // `hb-` and `hb-s-`: the section label of `x` is the page label of `s-x`. A page id
+    // holds only letters, digits, `-`, `_` and `.`, so `hb::` and `hb::sec::` cannot meet;
+    // a section title holds anything.
+    let rest = b.text.strip_prefix(&a.text).unwrap_or_default();
+    let could_meet = a.name != "page_label_prefix"
+        || rest
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if a.prefix && b.prefix && b.text.starts_with(&a.text) && could_meet {
+        return Some(format!(
+            "`{}` starts with `{}`: a label `{}` makes is also one `{}` makes",
+            b.text, a.text, b.name, a.name
         ));
     }
     if a.prefix && !b.prefix && b.text.starts_with(&a.text) {

@@ -135,7 +135,9 @@ pub fn hash(text: &str) -> String {
 
 /// Finds the managed block in a description; `None` when there is none.
 ///
-/// The block starts at the first begin line and ends at the first end line that follows
+/// The block starts at the first begin line that ends its line (else at the first begin
+/// line: a mention in a person's text above it is not) and ends at the first end line
+/// that follows
 /// a readable marker line; the marker is the last readable marker line before it. An end
 /// line with no marker before it (text of a bullet written by a version that did not
 /// escape it, [`escape`]) is part of the block, not its end. The block is the text from
@@ -146,7 +148,13 @@ pub fn hash(text: &str) -> String {
 /// Without a readable marker, the block ends at the first end line and the marker is
 /// `None`: such an issue is no longer managed.
 pub fn parse(description: &str) -> Option<Parsed<'_>> {
-    let start = description.find(BEGIN)?;
+    // A person's text above the block may mention the begin line (in inline code, say):
+    // the block starts at the first begin line that ends its line, as `render` writes it.
+    let start = description
+        .match_indices(BEGIN)
+        .map(|(at, _)| at)
+        .find(|at| description[at + BEGIN.len()..].starts_with('\n'))
+        .or_else(|| description.find(BEGIN))?;
     let rest = &description[start + BEGIN.len()..];
     let first_end = rest.find(END)?;
     let mut lines = marker_lines(rest);
@@ -341,6 +349,19 @@ mod tests {
         assert_eq!(parsed.block, legacy_body);
         assert_eq!(parsed.marker, Some(marker()));
         assert_eq!(parsed.after, "\nBelow");
+        // A person's note above the block that mentions the begin line is not the block's.
+        let noted = render(
+            "Keep `<!-- handbook-sync:begin -->` below.\n",
+            "body",
+            &marker(),
+            "",
+        );
+        let parsed = parse(&noted).unwrap();
+        assert_eq!(parsed.block, "body");
+        assert_eq!(
+            parsed.before,
+            "Keep `<!-- handbook-sync:begin -->` below.\n"
+        );
         // A marker line lost its end line: the block ends at the first end line, unmanaged.
         let cut = "<!-- handbook-sync:begin -->\nx\n<!-- handbook-sync:end -->\ny";
         assert_eq!(parse(cut).unwrap().marker, None);

@@ -1,139 +1,78 @@
 //! Handbook text that GitLab would execute.
 //!
-//! GitLab treats a description line as a quick action when it starts, in its first
-//! column, with `/` and a command name in any case (`lib/gitlab/quick_actions/extractor.rb`:
-//! `^\/(?<cmd>close|label|…)(?:[ ](?<arg>[^\n]*))?(?:\s*\n|$)`, outside ```` ``` ````
-//! fences, `>>>` quotes and HTML blocks); it runs the command and removes the line from
-//! what it stores. A bullet saying `/close the books monthly` would close its own issue,
-//! and the block GitLab stores would never equal the block written.
+//! GitLab runs a description line as a quick action when it starts, in its first
+//! column, with `/` and a command name in any case, in a top-level paragraph
+//! (`lib/gitlab/quick_actions/extractor.rb` runs
+//! `^\/(?<cmd>close|label|…)(?:[ ](?<arg>[^\n]*))?(?:\s*\n|$)` over the paragraphs that
+//! `lib/banzai/filter/quick_action_filter.rb` finds in the rendered Markdown); it runs the
+//! command and removes the line from what it stores. A bullet saying
+//! `/close the books monthly` would close its own issue, and the block GitLab stores would
+//! never equal the block written.
 //!
-//! A backslash before the slash is a Markdown escape of an ASCII punctuation character:
-//! the line renders exactly as written, and it no longer starts with `/`, so no version of
-//! the extractor matches it. Code is rendered verbatim, where a backslash would show, and
-//! GitLab never runs commands there, so fenced code, HTML blocks and `>>>` quotes are left
-//! alone.
+//! Which lines are top-level paragraph lines depends on Markdown's block rules (an HTML
+//! comment ends on its own line, an autolink starts a paragraph, a list ends where a line
+//! is not indented enough, …) and on the text around the block, which a person writes.
+//! Guessing them is how `/unlabel` once got through after a `<!-- checklist -->` line, so
+//! the rule here does not guess: every line that starts, after at most three spaces, with
+//! `/` and a letter is escaped, wherever it is, except in fenced code. A backslash before
+//! the slash is a Markdown escape of an ASCII punctuation character: the line renders as
+//! written, and it no longer starts with `/`, so no version of the extractor matches it.
+//! In fenced code a backslash would show, and GitLab never runs commands there; the fences
+//! are found by a CommonMark parser (`pulldown-cmark`), not by a line heuristic. The price:
+//! in an HTML block, where text is shown raw, an escaped line shows its backslash.
 
-/// `text` with every line that starts with `/` and a letter escaped as `\/`, except in
-/// fenced code, HTML blocks and `>>>` quotes. Idempotent: an escaped line no longer
-/// starts with `/`.
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use std::ops::Range;
+
+/// `text` with every line that starts (after at most three spaces) with `/` and a letter
+/// escaped as `\/`, except in fenced code. Idempotent: an escaped line no longer starts
+/// with `/`.
 pub fn neutralise(text: &str) -> String {
+    let fenced = fenced_code(text);
     let mut out = String::with_capacity(text.len() + 8);
-    let mut scan = Scan::default();
+    let mut at = 0;
     for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\n', '\r']);
-        if scan.is_text(content) && is_command_like(content) {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        let in_fence = fenced.iter().any(|r| r.contains(&(at + spaces)));
+        if spaces < 4 && !in_fence && is_command_like(&line[spaces..]) {
+            out.push_str(&line[..spaces]);
             out.push('\\');
+            out.push_str(&line[spaces..]);
+        } else {
+            out.push_str(line);
         }
-        out.push_str(line);
+        at += line.len();
     }
     out
 }
 
-/// What the previous lines opened, as far as verbatim text goes.
-#[derive(Debug, Default)]
-struct Scan {
-    /// The character and length of an open code fence.
-    fence: Option<(char, usize)>,
-    /// Inside a `>>>` quote, which runs to the next `>>>` line.
-    quote: bool,
-    /// Inside an HTML block, which runs to a blank line.
-    html: bool,
-    /// A paragraph is going on: an HTML block cannot interrupt it (CommonMark's kind 7,
-    /// as GitLab's paragraph rule sees them all). A list item or quote line, and the lazy
-    /// lines after it, are not a paragraph here.
-    paragraph: bool,
-    /// In a list item or `>` quote, whose lazy continuation lines belong to it.
-    container: bool,
-}
-
-impl Scan {
-    /// Takes in a line; false when it is code, HTML or quoted, where nothing is escaped.
-    fn is_text(&mut self, content: &str) -> bool {
-        let indent: usize = content
-            .chars()
-            .take_while(|c| *c == ' ' || *c == '\t')
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum();
-        let trimmed = content.trim_start_matches([' ', '\t']);
-        if let Some((c, n)) = self.fence {
-            let run = trimmed.chars().take_while(|x| *x == c).count();
-            if indent < 4 && run >= n && trimmed[run..].trim().is_empty() {
-                self.fence = None;
+/// The byte ranges of the fenced code blocks' contents in `text`, each up to the first
+/// `>>>` line in it: GitLab's quote fence ends a code fence opened inside it, which a
+/// CommonMark parser does not know.
+fn fenced_code(text: &str) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut open = None;
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => open = Some(range.start),
+            Event::End(TagEnd::CodeBlock) => open = None,
+            Event::Text(_) => {
+                if let Some(start) = open {
+                    let end = text[start..range.end]
+                        .match_indices('\n')
+                        .map(|(i, _)| start + i + 1)
+                        .find(|&line| text[line..].lines().next().map(str::trim_end) == Some(">>>"))
+                        .map_or(range.end, |line| line.max(range.start));
+                    ranges.push(range.start..end);
+                }
             }
-            return false;
+            _ => {}
         }
-        if self.quote {
-            self.quote = content.trim_end() != ">>>";
-            return false;
-        }
-        if trimmed.trim().is_empty() {
-            self.html = false;
-            self.paragraph = false;
-            self.container = false;
-            return true;
-        }
-        if self.html {
-            return false;
-        }
-        if indent < 4 {
-            if let Some(opened) = opens_fence(trimmed) {
-                self.fence = Some(opened);
-                (self.container, self.paragraph) = (false, false);
-                return false;
-            }
-            if content.trim_end() == ">>>" {
-                self.quote = true;
-                (self.container, self.paragraph) = (false, false);
-                return false;
-            }
-            if trimmed.starts_with('>') || is_list_marker(trimmed) {
-                (self.container, self.paragraph) = (true, false);
-                return true;
-            }
-            let hashes = trimmed.chars().take_while(|c| *c == '#').count();
-            if (1..=6).contains(&hashes)
-                && trimmed[hashes..]
-                    .chars()
-                    .next()
-                    .is_none_or(char::is_whitespace)
-            {
-                (self.container, self.paragraph) = (false, false);
-                return true;
-            }
-            if trimmed.starts_with('<') && !self.paragraph {
-                (self.html, self.container) = (true, false);
-                return false;
-            }
-        }
-        // Prose (a lazy line of a container stays the container's): text, escaped where
-        // needed.
-        self.paragraph = !self.container && (indent < 4 || self.paragraph);
-        true
     }
+    ranges
 }
 
-/// ```` ``` ```` or `~~~` (three or more) at the start of a line: the fence's character
-/// and length.
-fn opens_fence(trimmed: &str) -> Option<(char, usize)> {
-    ['`', '~'].into_iter().find_map(|c| {
-        let n = trimmed.chars().take_while(|x| *x == c).count();
-        (n >= 3).then_some((c, n))
-    })
-}
-
-/// `- `, `* `, `+ `, `1. `, `1) `, or the marker alone on its line.
-fn is_list_marker(t: &str) -> bool {
-    let digits = t.chars().take_while(char::is_ascii_digit).count();
-    let rest = t.strip_prefix(['-', '*', '+']).or_else(|| {
-        (1..=9)
-            .contains(&digits)
-            .then(|| t[digits..].strip_prefix(['.', ')']))
-            .flatten()
-    });
-    rest.is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
-}
-
-/// `/` in the first column followed by a letter: every command name starts with one.
+/// `/` followed by a letter: every command name starts with one.
 fn is_command_like(line: &str) -> bool {
     line.strip_prefix('/')
         .and_then(|rest| rest.chars().next())
@@ -151,31 +90,52 @@ mod tests {
             "Close the books\n\\/close\n\\/Label ~x\nsee /docs\n"
         );
         assert_eq!(neutralise("/ not a command\n//x"), "/ not a command\n//x");
-        assert_eq!(neutralise("  /close"), "  /close", "only the first column");
+        assert_eq!(neutralise("   /close"), "   \\/close", "three spaces");
+        assert_eq!(neutralise("    /close\n\t/close"), "    /close\n\t/close");
     }
 
     #[test]
-    fn code_and_html_stay_verbatim() {
+    fn fenced_code_stays_verbatim() {
         for text in [
             "```\n/close\n```",
             "~~~~\n/close\n~~~\n/close\n~~~~",
-            "<div>\n/close\n</div>",
-            ">>>\n/close\n>>>",
+            "- item\n\n  ```\n  /close\n  ```",
         ] {
             assert_eq!(neutralise(text), text, "{text:?}");
         }
         assert_eq!(neutralise("```\nx\n```\n/close"), "```\nx\n```\n\\/close");
-        assert_eq!(neutralise("<br>\n\n/close"), "<br>\n\n\\/close");
-        assert_eq!(
-            neutralise("text\n<b>x</b>\n/close"),
-            "text\n<b>x</b>\n\\/close",
-            "the paragraph goes on"
-        );
-        assert_eq!(
-            neutralise(">>>\n```\n/close\n>>>\n/close"),
-            ">>>\n```\n/close\n>>>\n\\/close",
-            "a quote runs to its `>>>`, whatever it holds"
-        );
+    }
+
+    /// Every other place a line can be in is escaped: GitLab's Markdown decides which of
+    /// them are paragraphs, and the text around the block can change it.
+    #[test]
+    fn html_quotes_and_lists_are_escaped_too() {
+        for (text, escaped) in [
+            (
+                "<!-- checklist -->\n/unlabel ~x",
+                "<!-- checklist -->\n\\/unlabel ~x",
+            ),
+            (
+                "<https://example.com/runbook> has the steps\n/close",
+                "<https://example.com/runbook> has the steps\n\\/close",
+            ),
+            ("<div>\n/close\n</div>", "<div>\n\\/close\n</div>"),
+            (">>>\n/close\n>>>", ">>>\n\\/close\n>>>"),
+            ("- item\n/close", "- item\n\\/close"),
+            (">>>\n````\n>>>\n/close", ">>>\n````\n>>>\n\\/close"),
+            // A fence that is not one: `<!--` holds it, and it ends on `-->`.
+            (
+                "<!--\n```\n-->\n/close\n```",
+                "<!--\n```\n-->\n\\/close\n```",
+            ),
+            // A list item's fence ends where a line is not indented enough for the item.
+            (
+                "- item\n\n  ```\n/close\n  ```",
+                "- item\n\n  ```\n\\/close\n  ```",
+            ),
+        ] {
+            assert_eq!(neutralise(text), escaped, "{text:?}");
+        }
     }
 
     #[test]

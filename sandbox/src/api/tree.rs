@@ -9,7 +9,8 @@
 //!   `pagination=keyset`: `per_page` entries and, while more follow, a `Link` header
 //!   `rel="next"` whose URL carries an opaque `page_token` (GitLab takes it from
 //!   Gitaly's cursor, merge request 136586; here base64 of `{"file_name": PATH}`, the
-//!   shape of GitLab's); `pagination=none` (only with `recursive`): everything at once;
+//!   shape of GitLab's) while the flag `repository_tree_gitaly_pagination` is on, else
+//!   offset pages as `legacy` ([`crate::flags::TREE_KEYSET`]); `pagination=none` (only with `recursive`): everything at once;
 //! - an unknown ref is `404 Tree Not Found` (`not_found!("Tree") unless
 //!   tree_finder.commit_exists?`); so, in the sandbox, is a path the tree lacks (GitLab
 //!   answers Gitaly's "invalid revision or path" as a 404 too);
@@ -91,7 +92,8 @@ pub(super) async fn list_tree(State(app): Shared, Path(id): Path<String>, req: R
             StatusCode::OK,
             Value::Array(entries.iter().map(Entry::json).collect()),
         )),
-        "keyset" => keyset_page(&app, &req, &entries),
+        // Off, `keyset_pagination_enabled?` is false and the pager pages by offset.
+        "keyset" if app.feature(crate::flags::TREE_KEYSET) => keyset_page(&app, &req, &entries),
         _ => paginate(&app, &req, entries.iter().map(Entry::json).collect()),
     }
 }
@@ -184,8 +186,15 @@ fn unhex(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// One keyset page: the entries after `page_token`'s, and a `Link` to the next page
-/// while more follow.
+/// One keyset page: the entries after `page_token`'s, and a `Link` to the next page only
+/// while entries follow. GitLab's `GitalyKeysetPager#apply_headers` links when
+/// `records.count == params[:per_page] && next_cursor.present?` (the cursor is
+/// `TreeFinder#next_cursor`, Gitaly's), and Gitaly's `paginateTreeEntries`
+/// (`internal/gitaly/service/commit/tree_entries.go`) returns no cursor when
+/// `index+limit >= len(entries)`: a tree of exactly `per_page` entries ends on a full
+/// page without a link. (GitLab before the cursor linked whenever a page was full.)
+/// The token is Gitaly's `encodePageToken`: base64 of `{"file_name": PATH}` of the
+/// page's last entry; one naming no entry is Gitaly's "could not find starting OID".
 fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
     let per_page = req.params.int("per_page")?.unwrap_or(20).clamp(1, 100) as usize;
     let start = match req.params.get("page_token") {
@@ -205,7 +214,9 @@ fn keyset_page(app: &App, req: &Req, entries: &[Entry]) -> ApiResult {
         StatusCode::OK,
         Value::Array(page.iter().map(Entry::json).collect()),
     );
-    if start + per_page < entries.len()
+    let more = start + per_page < entries.len();
+    if page.len() == per_page
+        && more
         && let Some(last) = page.last()
     {
         let mut query: Vec<(String, String)> =

@@ -287,7 +287,7 @@ pub(super) fn pasted_copy_report(spec: &PageSpec, copy: &Managed<'_>, kept: u64)
             ..Default::default()
         },
         reason: format!(
-            "its description holds the handbook-sync marker of `{}/{}` below text of its own, as #{kept} holds it              with none: likely #{kept}'s description pasted into it. #{kept} stays the item's issue; this one is not              closed and is left as it is; delete the handbook-sync block (begin line to end line) that does not              belong to it",
+            "its description holds the handbook-sync marker of `{}/{}` below text of its own, as #{kept} holds it with none: likely #{kept}'s description pasted into it. #{kept} stays the item's issue; this one is not closed and is left as it is; delete the handbook-sync block (begin line to end line) that does not belong to it",
             copy.marker.page, copy.marker.key
         ),
         warnings: Vec::new(),

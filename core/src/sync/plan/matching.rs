@@ -31,6 +31,13 @@ impl Managed<'_> {
     pub fn is_open(&self) -> bool {
         self.issue.state == IssueState::Opened
     }
+
+    /// Its title and block are the ones its marker records: nobody changed them since the
+    /// last sync. Of two issues with one key, one that is not intact may hold the other's
+    /// description, pasted over its own.
+    pub fn is_intact(&self) -> bool {
+        self.issue.title == self.marker.title && self.block_hash == self.marker.block
+    }
 }
 
 /// The issues of `page` among `observed`: those with the managed label (exactly: GitLab
@@ -108,23 +115,31 @@ pub(super) fn held_identities<'a>(
 pub(super) struct Deduplicated<'m, 'a> {
     /// The issue each key keeps, in key order.
     pub winners: Vec<&'m Managed<'a>>,
-    /// Open issues with the key of another issue, each with the iid of the one kept.
+    /// Open, intact issues with the key of another issue, each with the iid of the one
+    /// kept: copies (two runs, a create whose answer was lost), closed.
     pub duplicates: Vec<(&'m Managed<'a>, u64)>,
+    /// Open issues with the key of another issue whose title or block is not what their
+    /// marker records, each with the iid of the one kept: most likely a description
+    /// pasted over another issue's own. Reported, never closed nor written, and the item
+    /// they name gets no other issue while they hold it.
+    pub claims: Vec<(&'m Managed<'a>, u64)>,
     /// Open issues with the key of another issue that are taken for a person's paste of
     /// its description (see [`deduplicate`]). Never closed nor written; each with the
     /// iid of the one kept.
     pub pasted_copies: Vec<(&'m Managed<'a>, u64)>,
 }
 
-/// Keeps per key the oldest open issue (else the oldest closed one); the other open
-/// issues with that key are duplicates: two creates of one item, when an answer was
-/// lost. handbook-sync writes its block first in a description, so when an issue of the
-/// key has no text above its block and is open or was closed by handbook-sync (its
-/// marker says closed: done, handed over or removed), the open issues with text above
-/// theirs are most likely its description pasted by a person into an issue whose own
-/// block they had deleted: those are pasted copies, never kept, closed or written,
-/// however old, and however the original fares later. Closed repeats are left alone:
-/// closing them again would change nothing.
+/// Keeps per key the oldest open intact issue (title and block its marker's; else the
+/// oldest open one, else the oldest closed one); the other open issues with that key are
+/// duplicates when intact (two creates of one item, when an answer was lost), claims
+/// when not (an issue whose title and block are its marker's is never closed for one
+/// whose are not: reported, never closed). handbook-sync writes its block first in a
+/// description, so when an issue of the key has no text above its block and is open or
+/// was closed by handbook-sync (its marker says closed: done, handed over or removed),
+/// the open issues with text above theirs are most likely its description pasted by a
+/// person into an issue whose own block they had deleted: those are pasted copies, never
+/// kept, closed or written, however old, and however the original fares later. Closed
+/// repeats are left alone: closing them again would change nothing.
 pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m, 'a> {
     let mut by_key: BTreeMap<&str, Vec<&'m Managed<'a>>> = BTreeMap::new();
     for m in managed {
@@ -132,6 +147,7 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
     }
     let mut winners = Vec::new();
     let mut duplicates = Vec::new();
+    let mut claims = Vec::new();
     let mut pasted_copies = Vec::new();
     for group in by_key.into_values() {
         let original = group.iter().any(|m| {
@@ -140,20 +156,30 @@ pub(super) fn deduplicate<'m, 'a>(managed: &'m [Managed<'a>]) -> Deduplicated<'m
         let (copies, mut rest): (Vec<_>, Vec<_>) = group
             .into_iter()
             .partition(|m| original && m.is_open() && m.issue.text_above_block);
-        rest.sort_by_key(|m| (!m.is_open(), m.issue.text_above_block, m.issue.iid));
+        rest.sort_by_key(|m| {
+            (
+                !m.is_open(),
+                !m.is_intact(),
+                m.issue.text_above_block,
+                m.issue.iid,
+            )
+        });
         let winner = rest[0];
         winners.push(winner);
-        duplicates.extend(
-            rest[1..]
-                .iter()
-                .filter(|dup| dup.is_open())
-                .map(|dup| (*dup, winner.issue.iid)),
-        );
+        for other in rest[1..].iter().filter(|m| m.is_open()) {
+            let list = if other.is_intact() {
+                &mut duplicates
+            } else {
+                &mut claims
+            };
+            list.push((*other, winner.issue.iid));
+        }
         pasted_copies.extend(copies.into_iter().map(|c| (c, winner.issue.iid)));
     }
     Deduplicated {
         winners,
         duplicates,
+        claims,
         pasted_copies,
     }
 }

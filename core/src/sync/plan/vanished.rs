@@ -12,12 +12,15 @@ use super::{ObservedIssue, PagePlan, PlanSettings, Write, plan_page};
 use crate::sync::desired::PageSpec;
 
 /// Plans the closes of a vanished page's open issues. `why` says how it vanished (for
-/// the reason and the refusal); without `allow` the plan is refused.
+/// the reason and the refusal); `moved_to` is the project the page is synced to now, when
+/// it is still in the handbook but these issues are in another project; without `allow`
+/// the plan is refused.
 pub fn plan_vanished_page(
     spec: &PageSpec,
     observed: &[ObservedIssue],
     settings: &PlanSettings,
     why: &str,
+    moved_to: Option<&str>,
     allow: bool,
 ) -> PagePlan {
     let mut plan = plan_page(spec, Vec::new(), observed, settings);
@@ -34,18 +37,26 @@ pub fn plan_vanished_page(
             block.block = BlockText::PageRemoved {
                 today: today.clone(),
                 page: spec.id.clone(),
+                moved_to: moved_to.map(str::to_owned),
             };
-            action.reason = format!("its page `{}` left the handbook ({why})", spec.id);
+            action.reason = match moved_to {
+                Some(to) => format!("its page `{}` moved to project {to} ({why})", spec.id),
+                None => format!("its page `{}` left the handbook ({why})", spec.id),
+            };
             closes += 1;
         }
     }
     // Any write: the closes, and duplicates' (or, with `enforce`, reopened ones').
     let writes = plan.actions.iter().any(|a| a.write.is_some());
-    plan.refused = (!allow && writes).then(|| {
-        format!(
+    plan.refused = (!allow && writes).then(|| match moved_to {
+        Some(to) => format!(
+            "page `{}` moved to project {to} ({why}) and {closes} of its issues here are open; nothing of it is closed or created; re-run with --allow-removed-pages to close them here (the page's issues are created in {to} on the run after), or move its file back",
+            spec.id
+        ),
+        None => format!(
             "page `{}` is no longer in the handbook ({why}) and {closes} of its issues are open; nothing of it is closed; re-run with --allow-removed-pages if it really left the handbook, or restore the page",
             spec.id
-        )
+        ),
     });
     plan
 }
@@ -104,7 +115,7 @@ mod tests {
     #[test]
     fn a_vanished_page_is_refused_even_with_one_issue_and_even_with_mass_close_allowed() {
         let observed = [issue(1, "ship", IssueState::Opened)];
-        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", false);
+        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", None, false);
         let refusal = plan.refused.expect("refused");
         assert!(
             refusal.contains("page `backend`") && refusal.contains("--allow-removed-pages"),
@@ -120,7 +131,7 @@ mod tests {
             issue(1, "ship", IssueState::Opened),
             issue(2, "mentor", IssueState::Closed),
         ];
-        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", true);
+        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", None, true);
         assert_eq!(plan.refused, None);
         assert_eq!(plan.actions.len(), 1, "a closed issue stays as it is");
         let close = &plan.actions[0];
@@ -152,7 +163,7 @@ mod tests {
     #[test]
     fn a_vanished_page_with_nothing_open_is_not_refused() {
         let observed = [issue(1, "ship", IssueState::Closed)];
-        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", false);
+        let plan = plan_vanished_page(&spec(), &observed, &settings(), "deleted", None, false);
         assert_eq!(plan.refused, None);
         assert!(plan.actions.is_empty());
     }

@@ -33,6 +33,8 @@ pub enum BlockText {
         today: String,
         /// The page id.
         page: String,
+        /// The project the page went to, when it moved rather than left.
+        moved_to: Option<String>,
     },
 }
 
@@ -67,13 +69,21 @@ pub fn removed_block(current: &str, today: &str) -> String {
 
 /// The block of an issue whose whole page left the handbook: as [`removed_block`], with
 /// the page named in the reason line.
-pub fn page_removed_block(current: &str, today: &str, page: &str) -> String {
-    with_reason(
-        current,
-        &format!(
+pub fn page_removed_block(
+    current: &str,
+    today: &str,
+    page: &str,
+    moved_to: Option<&str>,
+) -> String {
+    let reason = match moved_to {
+        Some(to) => format!(
+            "Removed from the handbook on {today}: its page `{page}` moved to project {to}, where its items are synced now."
+        ),
+        None => format!(
             "Removed from the handbook on {today}: its page `{page}` is no longer in the handbook."
         ),
-    )
+    };
+    with_reason(current, &reason)
 }
 
 /// `current`'s body and Source line, then `reason` in place of any earlier reason line.
@@ -120,8 +130,8 @@ impl BlockWrite {
             }
             BlockText::Removed { today } | BlockText::PageRemoved { today, .. } => {
                 removed = match &self.block {
-                    BlockText::PageRemoved { page, .. } => {
-                        page_removed_block(&parsed.block, today, page)
+                    BlockText::PageRemoved { page, moved_to, .. } => {
+                        page_removed_block(&parsed.block, today, page, moved_to.as_deref())
                     }
                     _ => removed_block(&parsed.block, today),
                 };

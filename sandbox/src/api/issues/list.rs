@@ -82,6 +82,9 @@ pub(super) struct IssueQuery {
     updated_after: Option<DateTime<Utc>>,
     updated_before: Option<DateTime<Utc>>,
     assignee: Option<String>,
+    /// `author_id`: `issues_params`' `optional :author_id, type: Integer`
+    /// (`lib/api/issues.rb`), `IssuableFinder#by_author`.
+    author: Option<i64>,
     confidential: Option<bool>,
     pub(super) order_by: String,
     pub(super) desc: bool,
@@ -108,6 +111,7 @@ impl IssueQuery {
         let updated_after = parse_time(p, "updated_after")?;
         let updated_before = parse_time(p, "updated_before")?;
         let assignee = p.get("assignee_id").map(str::to_owned);
+        let author = p.int("author_id")?;
         let confidential = p.bool("confidential")?;
         let order_by = p.get("order_by").unwrap_or("created_at").to_owned();
         if !ORDER_BY.contains(&order_by.as_str()) {
@@ -135,6 +139,7 @@ impl IssueQuery {
             updated_after,
             updated_before,
             assignee,
+            author,
             confidential,
             order_by,
             desc,
@@ -166,6 +171,7 @@ impl IssueQuery {
             && self.updated_before.is_none_or(|t| i.updated_at <= t)
             && self.confidential.is_none_or(|c| i.confidential == c)
             && assignee_matches(i, self.assignee.as_deref())
+            && self.author.is_none_or(|a| i.author_id as i64 == a)
     }
 }
 

@@ -46,6 +46,10 @@ use crate::sync::{IssueState, ObservedIssue, PageOutcome, Plan};
 use super::projects::writes_to;
 use super::{PageInput, PageRead, Projects};
 
+mod discovery;
+
+pub use discovery::{load_discovery, save_discovery};
+
 /// The file layout; a file of another layout is not used.
 const FORMAT: u32 = 1;
 
@@ -98,9 +102,12 @@ struct IssueEntry {
     /// Sorted.
     labels: Vec<String>,
     /// Hash of what the planner reads of the description: the managed block's hash, the
-    /// marker, and the markers of a pasted description (people's text around the block
+    /// marker, the markers of a pasted description and a damaged block's remains (people's text around the block
     /// is never compared, so not cached).
     block: String,
+    /// Who opened it (absent in a cache written before it was kept).
+    #[serde(default)]
+    author: Option<u64>,
 }
 
 impl IssueEntry {
@@ -117,9 +124,15 @@ impl IssueEntry {
             assignees: issue.assignees.clone(),
             labels,
             block: hash(
-                &serde_json::to_string(&(&issue.block_hash, &issue.marker, &issue.pasted))
-                    .expect("a marker serializes"),
+                &serde_json::to_string(&(
+                    &issue.block_hash,
+                    &issue.marker,
+                    &issue.pasted,
+                    &issue.damaged,
+                ))
+                .expect("a marker serializes"),
             ),
+            author: issue.author,
         }
     }
 }
@@ -370,16 +383,15 @@ impl Session {
                 input.read = PageRead::Unchanged { items };
             }
             for label in &self.block_labels {
-                let open = cache
-                    .issues
-                    .values()
-                    .filter(|i| {
-                        i.state == "opened"
-                            && i.labels.contains(&self.managed_label)
-                            && i.labels.contains(label)
-                    })
-                    .count();
-                self.sources.set_open_count(&project, label, open as u64);
+                let mut open = crate::source::OpenCounts::new();
+                for i in cache.issues.values().filter(|i| {
+                    i.state == "opened"
+                        && i.labels.contains(&self.managed_label)
+                        && i.labels.contains(label)
+                }) {
+                    *open.entry(i.author).or_default() += 1;
+                }
+                self.sources.set_open_count(&project, label, open);
             }
             let mut renewed = cache.clone();
             renewed.synced_at = date.unwrap_or(self.started);
@@ -470,82 +482,6 @@ impl Session {
             self.store.save(cache).await;
         }
     }
-}
-
-/// What discovery made of a block's repository files, by blob: `discover-NAME-….json`.
-#[derive(Debug, Serialize, Deserialize)]
-struct DiscoveryMemo {
-    format: u32,
-    /// A hash of the block's settings and handbook-sync's version: what decides a
-    /// verdict besides the text.
-    rules: String,
-    /// Path below the block's root → blob and verdict.
-    files: BTreeMap<String, crate::source::FileMemo>,
-}
-
-fn memo_file(dir: &Path, block: &crate::config::DiscoverSettings) -> PathBuf {
-    dir.join(format!(
-        "discover-{}-{}.json",
-        block.name,
-        &hash(&block.name)[..8]
-    ))
-}
-
-fn memo_rules(block: &crate::config::DiscoverSettings) -> String {
-    hash(&format!("{block:?}\n{}", env!("CARGO_PKG_VERSION")))
-}
-
-/// Loads what earlier runs learnt of the `[[discover]]` blocks' repository files into
-/// `sources` (with `sync.cache_dir`). A missing or unusable file means reading the files.
-pub async fn load_discovery(config: &Config, sources: &SourceCache) {
-    let Some(dir) = config.cache_dir() else {
-        return;
-    };
-    for block in &config.discover {
-        let Ok(bytes) = tokio::fs::read(memo_file(&dir, block)).await else {
-            continue;
-        };
-        let Ok(memo) = serde_json::from_slice::<DiscoveryMemo>(&bytes) else {
-            tracing::info!(block = %block.name, "the discovery cache is corrupt: reading the files");
-            continue;
-        };
-        if memo.format != FORMAT || memo.rules != memo_rules(block) {
-            continue;
-        }
-        for (path, file) in memo.files {
-            sources.put_file(&format!("{}\0{path}", block.name), file);
-        }
-    }
-    sources.files_saved();
-}
-
-/// Writes what this run learnt of the blocks' repository files (with `sync.cache_dir`),
-/// when anything changed. Content-addressed, so never stale: a changed file has another
-/// blob.
-pub async fn save_discovery(config: &Config, sources: &SourceCache) {
-    let Some(dir) = config.cache_dir() else {
-        return;
-    };
-    for block in &config.discover {
-        let prefix = format!("{}\0", block.name);
-        let (files, changed) = sources.files_under(&prefix);
-        if !changed || files.is_empty() {
-            continue;
-        }
-        let memo = DiscoveryMemo {
-            format: FORMAT,
-            rules: memo_rules(block),
-            files: files
-                .into_iter()
-                .map(|(k, v)| (k[prefix.len()..].to_owned(), v))
-                .collect(),
-        };
-        let path = memo_file(&dir, block);
-        if let Err(e) = store_json(&dir, &path, &memo).await {
-            tracing::warn!(block = %block.name, "could not write the discovery cache ({e})");
-        }
-    }
-    sources.files_saved();
 }
 
 /// The file of `project` in `dir`: the path made safe for a file name, and a hash of it
