@@ -16,9 +16,10 @@
 //! issues (an issue holding only a description a person pasted into it is theirs, not
 //! the item's, while the item's own issue exists); no open issue of an active item
 //! closed because a person pasted its description into another issue. After a sync
-//! without faults: every item has its issue (or one that holds it by a pasted marker),
-//! no item more than one per faulty sync so far, under `enforce` each in its state, and
-//! a second sync writes nothing.
+//! without faults: every item has its issue (or one that holds it by a pasted marker,
+//! or an open one titled as it whose description was pasted over, which withholds its
+//! create), no item more than one per faulty sync so far, under `enforce` each in its
+//! state, and a second sync writes nothing.
 //!
 //! Sync runs in-process through the `sync_run` stages. `HANDBOOK_SYNC_SIM_CASES` sets the
 //! number of cases (default 12: a few tens of seconds on two cores); the figures of the

@@ -293,15 +293,23 @@ pub(super) fn render(bullets: &[Bullet]) -> String {
 
 /// The page's items as the parser sees them: key → status.
 pub(super) fn items(page: &str) -> BTreeMap<String, ItemStatus> {
+    parsed(page)
+        .into_iter()
+        .map(|i| (i.key, i.status))
+        .collect()
+}
+
+/// The page's items as the parser sees them: key → title.
+pub(super) fn titles(page: &str) -> BTreeMap<String, String> {
+    parsed(page).into_iter().map(|i| (i.key, i.title)).collect()
+}
+
+fn parsed(page: &str) -> Vec<handbook_sync::parse::Item> {
     let options = ParseOptions {
         page_id: "pm".into(),
         page_url: Some(PAGE_URL.parse().unwrap()),
         include_sections: Vec::new(),
         exclude_sections: Vec::new(),
     };
-    parse_page(page, &options)
-        .items
-        .into_iter()
-        .map(|i| (i.key, i.status))
-        .collect()
+    parse_page(page, &options).items
 }
