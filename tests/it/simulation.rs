@@ -16,9 +16,10 @@
 //! issues (an issue holding only a description a person pasted into it is theirs, not
 //! the item's, while the item's own issue exists); no open issue of an active item
 //! closed because a person pasted its description into another issue. After a sync
-//! without faults: every item has its issue (or one that holds it by a pasted marker),
-//! no item more than one per faulty sync so far, under `enforce` each in its state, and
-//! a second sync writes nothing.
+//! without faults: every item has its issue (or one that holds it by a pasted marker,
+//! or an open one titled as it whose description was pasted over, which withholds its
+//! create), no item more than one per faulty sync so far, under `enforce` each in its
+//! state, and a second sync writes nothing.
 //!
 //! Sync runs in-process through the `sync_run` stages. `HANDBOOK_SYNC_SIM_CASES` sets the
 //! number of cases (default 12: a few tens of seconds on two cores); the figures of the
@@ -340,17 +341,25 @@ fn render(bullets: &[Bullet]) -> String {
 
 /// The page's items as the parser sees them: key → status.
 fn items(page: &str) -> BTreeMap<String, ItemStatus> {
+    parsed(page)
+        .into_iter()
+        .map(|i| (i.key, i.status))
+        .collect()
+}
+
+/// The page's items as the parser sees them: key → title.
+fn titles(page: &str) -> BTreeMap<String, String> {
+    parsed(page).into_iter().map(|i| (i.key, i.title)).collect()
+}
+
+fn parsed(page: &str) -> Vec<handbook_sync::parse::Item> {
     let options = ParseOptions {
         page_id: "pm".into(),
         page_url: Some(PAGE_URL.parse().unwrap()),
         include_sections: Vec::new(),
         exclude_sections: Vec::new(),
     };
-    parse_page(page, &options)
-        .items
-        .into_iter()
-        .map(|i| (i.key, i.status))
-        .collect()
+    parse_page(page, &options).items
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1145,14 +1154,30 @@ impl Sim {
             }
         }
         let items = items(&page);
+        let titles = titles(&page);
         // An identity a pasted description holds that no item has: a reworded item may
         // stay with it (paired by similarity) rather than get a second issue.
         let free_held = held.iter().any(|k| !items.contains_key(k));
+        // An issue of the page that is no item's (a paste into it, say) but has an
+        // item's title may be that item's own issue, its description pasted over: the
+        // item gets no second issue while it is (and is reported).
+        let withheld = |key: &str| {
+            issues.iter().any(|i| {
+                let iid = i["iid"].as_u64().unwrap();
+                i["state"] == "opened"
+                    && has_label(i, MANAGED)
+                    && !identities.contains_key(&iid)
+                    && marker::markers(description(i))
+                        .iter()
+                        .any(|m| m.page == "pm")
+                    && i["title"].as_str().map(str::trim) == titles.get(key).map(|t| t.trim())
+            })
+        };
         for (key, status) in items {
             let all = per_key.get(&key).map_or(&[][..], Vec::as_slice);
             if all.is_empty() {
                 ensure!(
-                    held.contains(&key) || free_held,
+                    held.contains(&key) || free_held || withheld(&key),
                     "{context}: item `{key}` has no issue"
                 );
                 continue;
