@@ -95,6 +95,30 @@ pub(crate) async fn user_id(world: &World, username: &str) -> u64 {
     users[0]["id"].as_u64().unwrap()
 }
 
+/// A stranger opens an issue in their own public project `stranger/own` with the managed
+/// label, block `block`'s label and `description` (a copy of one of ours, marker and all).
+pub(crate) async fn strangers_copy(world: &World, block: &str, description: &str) {
+    let stranger = user_id(world, "stranger").await;
+    let token = world.create_token(stranger, &["api"]).await;
+    let labels = format!("handbook-sync,handbook-discover::{block}");
+    let response = world
+        .http
+        .post(format!(
+            "{}/api/v4/projects/stranger%2Fown/issues",
+            world.sandbox.url
+        ))
+        .header("PRIVATE-TOKEN", token)
+        .form(&[
+            ("title", "hi"),
+            ("labels", labels.as_str()),
+            ("description", description),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
 /// Finding 1: vanished pages were looked for among every issue the token could read that
 /// carried the two labels, so another team's handbook-sync with the same block name (and
 /// the same bot) had its issues closed by our `--allow-removed-pages`, and one issue a
@@ -120,24 +144,7 @@ async fn a_block_name_shared_with_another_team_or_copied_by_a_stranger_never_mak
         .as_str()
         .unwrap()
         .replace("\"page\":\"dba\"", "\"page\":\"gotcha\"");
-    let stranger = user_id(&world, "stranger").await;
-    let token = world.create_token(stranger, &["api"]).await;
-    let response = world
-        .http
-        .post(format!(
-            "{}/api/v4/projects/stranger%2Fown/issues",
-            world.sandbox.url
-        ))
-        .header("PRIVATE-TOKEN", token)
-        .form(&[
-            ("title", "hi"),
-            ("labels", "handbook-sync,handbook-discover::job-families"),
-            ("description", forged.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    strangers_copy(&world, "job-families", &forged).await;
 
     // Our handbook: the same block name, the same bot, our own projects.
     world.write_config(

@@ -5,7 +5,7 @@
 
 use crate::common;
 use crate::discover_attacks::{
-    block, commit, issues_in, open_count, page, sandbox_config, user_id, write,
+    block, commit, issues_in, open_count, page, sandbox_config, strangers_copy, user_id, write,
 };
 
 use common::World;
@@ -138,24 +138,7 @@ async fn a_stranger_s_copy_in_their_own_project_is_never_counted_whatever_the_te
         .as_str()
         .unwrap()
         .replace("\"page\":\"backend\"", "\"page\":\"gotcha\"");
-    let stranger = user_id(&world, "stranger").await;
-    let token = world.create_token(stranger, &["api"]).await;
-    let response = world
-        .http
-        .post(format!(
-            "{}/api/v4/projects/stranger%2Fown/issues",
-            world.sandbox.url
-        ))
-        .header("PRIVATE-TOKEN", token)
-        .form(&[
-            ("title", "hi"),
-            ("labels", "handbook-sync,handbook-discover::jobs"),
-            ("description", forged.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    strangers_copy(&world, "jobs", &forged).await;
     world.reset_stats().await;
     let (code, out, err) = world.run(&["apply", "--allow-removed-pages"]).await;
     assert_eq!(code, 0, "{out}\n{err}");
