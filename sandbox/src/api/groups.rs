@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use super::access::Caller;
 use super::extract::{Req, Shared};
-use super::members::{filtered, member_json};
+use super::members::{filtered, member_json, new_member};
 use super::pagination::paginate;
 use super::reply::{ApiResult, created, ok};
 use crate::error::ApiError;
 use crate::model::{Group, Member, State as Data, ts};
-use crate::policy::{LEVELS, MAINTAINER, OWNER};
+use crate::policy::{MAINTAINER, OWNER};
 
 /// `Entities::Group`, with what `GroupDetail` adds that a client reads: the projects
 /// directly in the group (none shared: sharing is not modelled).
@@ -205,23 +205,8 @@ pub(super) async fn add_group_member(
     if role_in(&state, gi, caller).is_none_or(|l| l < OWNER) {
         return Err(ApiError::forbidden());
     }
-    let user_id = u64::try_from(user_id)
-        .ok()
-        .filter(|u| state.user(*u).is_some())
-        .ok_or_else(|| ApiError::not_found("User"))?;
-    if state.groups[gi].member(user_id).is_some() {
-        return Err(ApiError::conflict("Member already exists"));
-    }
-    let access_level = u8::try_from(level)
-        .ok()
-        .filter(|l| LEVELS.contains(l))
-        .ok_or_else(|| ApiError::invalid("access_level", "is not included in the list"))?;
-    state.groups[gi].members.push(Member {
-        user_id,
-        access_level,
-        created_at: crate::model::now(),
-        created_by: caller.0,
-    });
+    let member = new_member(&state, &state.groups[gi].members, user_id, level, &caller)?;
+    state.groups[gi].members.push(member);
     let member = state.groups[gi].members.last().expect("just pushed");
     created(member_json(&app.render(&state), member))
 }

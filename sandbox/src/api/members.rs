@@ -12,7 +12,7 @@ use super::pagination::paginate;
 use super::projects::project_idx;
 use super::reply::{ApiResult, created};
 use crate::error::ApiError;
-use crate::model::{Member, Render, ts};
+use crate::model::{Member, Render, State as Data, ts};
 use crate::policy::LEVELS;
 
 /// `Entities::Member`: the user's basic fields at the top level, then the membership.
@@ -26,6 +26,36 @@ pub(super) fn member_json(render: &Render<'_>, m: &Member) -> Value {
         map.insert("membership_state".into(), json!("active"));
     }
     v
+}
+
+/// The member `user_id` becomes at `level` among `members` (a project's or a group's),
+/// after `lib/api/members.rb`'s checks in their order: an unknown user is `404 User Not
+/// Found`, a member already there `409 Member already exists`, a level not in the list
+/// `400`.
+pub(super) fn new_member(
+    state: &Data,
+    members: &[Member],
+    user_id: i64,
+    level: i64,
+    caller: &Caller,
+) -> Result<Member, ApiError> {
+    let user_id = u64::try_from(user_id)
+        .ok()
+        .filter(|u| state.user(*u).is_some())
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    if members.iter().any(|m| m.user_id == user_id) {
+        return Err(ApiError::conflict("Member already exists"));
+    }
+    let access_level = u8::try_from(level)
+        .ok()
+        .filter(|l| LEVELS.contains(l))
+        .ok_or_else(|| ApiError::invalid("access_level", "is not included in the list"))?;
+    Ok(Member {
+        user_id,
+        access_level,
+        created_at: crate::model::now(),
+        created_by: caller.0,
+    })
 }
 
 /// `POST /projects/:id/members`: `user_id` and `access_level`; Maintainers, Owners and
@@ -52,23 +82,8 @@ pub(super) async fn add_member(
     {
         return Err(ApiError::forbidden());
     }
-    let user_id = u64::try_from(user_id)
-        .ok()
-        .filter(|u| state.user(*u).is_some())
-        .ok_or_else(|| ApiError::not_found("User"))?;
-    if state.projects[pi].member(user_id).is_some() {
-        return Err(ApiError::conflict("Member already exists"));
-    }
-    let access_level = u8::try_from(level)
-        .ok()
-        .filter(|l| LEVELS.contains(l))
-        .ok_or_else(|| ApiError::invalid("access_level", "is not included in the list"))?;
-    state.projects[pi].members.push(Member {
-        user_id,
-        access_level,
-        created_at: crate::model::now(),
-        created_by: caller.0,
-    });
+    let member = new_member(&state, &state.projects[pi].members, user_id, level, &caller)?;
+    state.projects[pi].members.push(member);
     let member = state.projects[pi].members.last().expect("just pushed");
     created(member_json(&app.render(&state), member))
 }
